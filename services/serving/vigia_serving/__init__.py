@@ -1,0 +1,1 @@
+"""vigia_serving"""
