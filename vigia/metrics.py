@@ -1,0 +1,62 @@
+"""The metric-name contract: every Prometheus name and label Vigía emits or queries.
+
+The model server exports these; the operator queries them. Counter names are given
+without the ``_total`` suffix that prometheus_client appends on exposition; the
+``*_SERIES`` constants are the names as they appear in Prometheus.
+"""
+
+from typing import Final
+
+PREFIX: Final = "vigia"
+
+# Labels carried by every model-server series.
+LABEL_MODEL: Final = "model"
+LABEL_VERSION: Final = "version"
+LABEL_TRACK: Final = "track"
+SERVER_LABELS: Final = (LABEL_MODEL, LABEL_VERSION, LABEL_TRACK)
+
+TRACK_STABLE: Final = "stable"
+TRACK_CANARY: Final = "canary"
+TRACKS: Final = (TRACK_STABLE, TRACK_CANARY)
+
+# Per-series labels.
+LABEL_CLASS: Final = "class"
+LABEL_FEATURE: Final = "feature"
+LABEL_BIN: Final = "bin"
+LABEL_OUTCOME: Final = "outcome"
+LABEL_ACTUAL: Final = "actual"
+LABEL_PREDICTED: Final = "predicted"
+
+OUTCOME_CORRECT: Final = "correct"
+OUTCOME_INCORRECT: Final = "incorrect"
+
+# Model server: predictions and confidence.
+PREDICTIONS: Final = f"{PREFIX}_predictions"  # counter {class}
+CONFIDENCE: Final = f"{PREFIX}_prediction_confidence"  # histogram of max probability
+CONFIDENCE_BUCKETS: Final = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+# Model server: input distribution against the training profile.
+FEATURE_BIN: Final = f"{PREFIX}_feature_bin"  # counter {feature, bin}
+FEATURE_MISSING: Final = f"{PREFIX}_feature_missing"  # counter {feature}
+FEATURE_OUT_OF_RANGE: Final = f"{PREFIX}_feature_out_of_range"  # counter {feature}
+
+# Model server: ground truth sent back by applications.
+FEEDBACK: Final = f"{PREFIX}_feedback"  # counter {outcome}
+CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
+
+# Model server: requests rejected before prediction.
+REJECTED_REQUESTS: Final = f"{PREFIX}_rejected_requests"  # counter {reason}
+LABEL_REASON: Final = "reason"
+
+
+def series(counter_name: str) -> str:
+    """The name a counter has in Prometheus (prometheus_client appends ``_total``)."""
+    return f"{counter_name}_total"
+
+
+PREDICTIONS_SERIES: Final = series(PREDICTIONS)
+FEATURE_BIN_SERIES: Final = series(FEATURE_BIN)
+FEATURE_MISSING_SERIES: Final = series(FEATURE_MISSING)
+FEATURE_OUT_OF_RANGE_SERIES: Final = series(FEATURE_OUT_OF_RANGE)
+FEEDBACK_SERIES: Final = series(FEEDBACK)
+CONFUSION_SERIES: Final = series(CONFUSION)

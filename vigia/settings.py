@@ -1,0 +1,44 @@
+"""Settings read from the environment, defined once.
+
+The operator writes these variables into the model server's pod spec; the server
+reads them. ``ENV`` maps each setting to its variable name so neither side spells
+a name twice.
+"""
+
+from typing import Final, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX: Final = "VIGIA_"
+
+
+class ServingSettings(BaseSettings):
+    """How a model server process is configured."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    model_uri: str = Field(description="URI of the exported model bundle (file://, s3://).")
+    model_digest: str | None = Field(
+        default=None, description="sha256:<hex> of the bundle; checked before loading."
+    )
+    model_name: str | None = Field(
+        default=None, description="Name of the model in metrics; defaults to the bundle's name."
+    )
+    track: Literal["stable", "canary"] = Field(default="stable", description="Rollout track.")
+    store_url: str = Field(
+        default="sqlite:////tmp/vigia-predictions.db",
+        description="SQLAlchemy URL of the prediction log and feedback store.",
+    )
+    log_features: Literal["all", "none", "sample"] = Field(
+        default="all", description="Whether prediction features are logged."
+    )
+    log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    monitoring: bool = Field(default=True, description="Export monitoring metrics.")
+    max_batch_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
+    home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` of a settings class."""
+    return f"{ENV_PREFIX}{field.upper()}"
