@@ -1,0 +1,278 @@
+"""The model bundle: a fitted scikit-learn estimator plus everything Vigía knows about it.
+
+On disk a bundle is a BentoML model (``bentoml.sklearn.save_model``) exported as a
+``.bentomodel`` archive, with Vigía's metadata as JSON under the model metadata key
+``vigia``. Archives travel through fsspec URIs; a sidecar ``<uri>.sha256`` holds
+``sha256:<hex>``. Loading hashes the archive bytes before BentoML or joblib reads
+any of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from vigia.features import FeatureSchema
+from vigia.profile import TrainingProfile, build_profile
+
+METADATA_KEY = "vigia"
+FORMAT_VERSION = 1
+DIGEST_PREFIX = "sha256:"
+SIDECAR_SUFFIX = ".sha256"
+ARCHIVE_SUFFIX = ".bentomodel"
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+_VERSION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CHUNK = 1 << 20
+# BentoML picks its model store through a process-wide container; we swap it per call.
+_STORE_LOCK = threading.Lock()
+
+
+class BundleError(Exception):
+    """A bundle that cannot be made, written or read."""
+
+
+class DigestMismatchError(BundleError):
+    """The archive's sha256 is not the expected one (or no digest was available)."""
+
+
+@dataclass
+class BundleMetadata:
+    name: str
+    version: str
+    schema: FeatureSchema
+    classes: tuple[str, ...]
+    training_metrics: dict[str, float]
+    profile: TrainingProfile
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "version": self.version,
+            "schema": self.schema.to_dict(),
+            "classes": list(self.classes),
+            "training_metrics": dict(self.training_metrics),
+            "profile": self.profile.to_dict(),
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BundleMetadata:
+        if data.get("format") != FORMAT_VERSION:
+            raise BundleError(f"unsupported bundle format {data.get('format')!r}")
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            schema=FeatureSchema.from_dict(data["schema"]),
+            classes=tuple(str(c) for c in data["classes"]),
+            training_metrics={k: float(v) for k, v in data["training_metrics"].items()},
+            profile=TrainingProfile.from_dict(data["profile"]),
+            created_at=str(data["created_at"]),
+        )
+
+
+@dataclass
+class ModelBundle:
+    estimator: Any
+    metadata: BundleMetadata
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in ``metadata.classes`` order."""
+        return np.asarray(self.estimator.predict_proba(frame))
+
+
+def make_bundle(
+    estimator: Any,
+    X_train: pd.DataFrame,
+    y_train: pd.Series | np.ndarray,
+    *,
+    name: str,
+    version: str,
+    X_holdout: pd.DataFrame | None = None,
+    y_holdout: pd.Series | np.ndarray | None = None,
+) -> ModelBundle:
+    """Describe an already fitted classifier: schema, profile, classes and metrics."""
+    _check_names(name, version)
+    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
+        raise BundleError("estimator must be a fitted classifier with predict_proba")
+    if (X_holdout is None) != (y_holdout is None):
+        raise BundleError("give both X_holdout and y_holdout, or neither")
+    schema = FeatureSchema.from_frame(X_train)
+    X_eval = X_train if X_holdout is None else X_holdout
+    proba = np.asarray(estimator.predict_proba(X_eval))
+    metadata = BundleMetadata(
+        name=name,
+        version=version,
+        schema=schema,
+        classes=tuple(str(c) for c in estimator.classes_),
+        training_metrics=_metrics(estimator, X_train, y_train, X_holdout, y_holdout),
+        profile=build_profile(X_train, y_train, proba, schema=schema),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return ModelBundle(estimator, metadata)
+
+
+def _check_names(name: str, version: str) -> None:
+    if not _NAME.match(name):
+        raise BundleError(f"name {name!r}: use lowercase letters, digits, '.', '-', '_'")
+    if not _VERSION.match(version):
+        raise BundleError(f"version {version!r}: use letters, digits, '.', '-', '_'")
+
+
+def _metrics(
+    estimator: Any,
+    X_train: pd.DataFrame,
+    y_train: pd.Series | np.ndarray,
+    X_holdout: pd.DataFrame | None,
+    y_holdout: pd.Series | np.ndarray | None,
+) -> dict[str, float]:
+    y_fit = np.asarray(y_train).astype(str)
+    result = {
+        "rows_train": float(len(X_train)),
+        "train_accuracy": float(accuracy_score(y_fit, _predict(estimator, X_train))),
+    }
+    if X_holdout is not None and y_holdout is not None:
+        y_true = np.asarray(y_holdout).astype(str)
+        y_pred = _predict(estimator, X_holdout)
+        result["rows_holdout"] = float(len(X_holdout))
+        result["accuracy"] = float(accuracy_score(y_true, y_pred))
+        result["f1_macro"] = float(f1_score(y_true, y_pred, average="macro"))
+    return result
+
+
+def _predict(estimator: Any, X: pd.DataFrame) -> np.ndarray:
+    classes = np.asarray(estimator.classes_).astype(str)
+    return np.asarray(classes[np.argmax(estimator.predict_proba(X), axis=1)])
+
+
+def export_bundle(bundle: ModelBundle, uri: str, *, home: str | Path | None = None) -> str:
+    """Write the bundle archive to ``uri`` and its ``<uri>.sha256`` sidecar; return the digest."""
+    base = Path(home) if home is not None else Path(tempfile.gettempdir()) / "vigia"
+    base.mkdir(parents=True, exist_ok=True)
+    _bentoml(base)
+    with tempfile.TemporaryDirectory(dir=base, prefix="export-") as tmp:
+        archive = _save_archive(bundle, Path(tmp))
+        digest = file_digest(archive)
+        with open(archive, "rb") as src, fsspec.open(uri, "wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
+    with fsspec.open(uri + SIDECAR_SUFFIX, "w") as sidecar:
+        sidecar.write(digest + "\n")
+    return digest
+
+
+def _save_archive(bundle: ModelBundle, work: Path) -> Path:
+    bentoml, store_cls, container = _bentoml(work.parent)
+    meta = bundle.metadata
+    tag = f"{meta.name}:{meta.version}"
+    store = store_cls(str(work / "models"))
+    with _STORE_LOCK, container.model_store.patch(store):
+        bentoml.sklearn.save_model(
+            tag,
+            bundle.estimator,
+            signatures={"predict_proba": {"batchable": True}},
+            labels={"vigia.dev/version": meta.version},
+            metadata={METADATA_KEY: json.dumps(meta.to_dict(), allow_nan=False)},
+        )
+    target = work / f"{meta.name}-{meta.version}{ARCHIVE_SUFFIX}"
+    bentoml.models.export_model(tag, str(target), _model_store=store)
+    return target
+
+
+def load_bundle(uri: str, digest: str | None = None, *, home: str | Path) -> ModelBundle:
+    """Fetch, verify and load a bundle. The sha256 of the archive is checked against
+    ``digest`` (or the sidecar when ``digest`` is None) before anything is unpickled."""
+    home = Path(home)
+    expected = _expected_digest(uri, digest)
+    archive = _fetch(uri, expected, home / "downloads")
+    actual = file_digest(archive)
+    if actual != expected:
+        archive.unlink(missing_ok=True)
+        raise DigestMismatchError(
+            f"bundle {uri}: archive digest {actual} does not match expected {expected}"
+        )
+    return _import_verified(archive, home)
+
+
+def _expected_digest(uri: str, digest: str | None) -> str:
+    if digest is None:
+        try:
+            with fsspec.open(uri + SIDECAR_SUFFIX, "r") as sidecar:
+                words = sidecar.read().split()
+            digest = words[0] if words else ""
+        except FileNotFoundError as err:
+            raise DigestMismatchError(
+                f"bundle {uri}: no digest given and no sidecar {uri}{SIDECAR_SUFFIX}; "
+                "refusing to load an unverified bundle"
+            ) from err
+    digest = digest.strip().lower()
+    if re.fullmatch(r"[0-9a-f]{64}", digest):  # sha256sum's format: bare hex
+        digest = DIGEST_PREFIX + digest
+    if not _DIGEST.match(digest):
+        raise DigestMismatchError(f"bundle {uri}: digest {digest!r} is not sha256:<64 hex>")
+    return digest
+
+
+def _fetch(uri: str, expected: str, downloads: Path) -> Path:
+    downloads.mkdir(parents=True, exist_ok=True)
+    target = downloads / (expected.removeprefix(DIGEST_PREFIX) + ARCHIVE_SUFFIX)
+    if target.exists() and file_digest(target) == expected:
+        return target
+    partial = Path(tempfile.mkstemp(dir=downloads, suffix=".part")[1])
+    try:
+        with fsspec.open(uri, "rb") as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
+    except FileNotFoundError as err:
+        partial.unlink(missing_ok=True)
+        raise BundleError(f"bundle {uri}: not found") from err
+    os.replace(partial, target)
+    return target
+
+
+def _import_verified(archive: Path, home: Path) -> ModelBundle:
+    bentoml, store_cls, _ = _bentoml(home)
+    stores = home / "models"
+    stores.mkdir(parents=True, exist_ok=True)
+    # A fresh store per load: concurrent workers never race on one model directory.
+    store_dir = Path(tempfile.mkdtemp(dir=stores, prefix="store-"))
+    try:
+        model = bentoml.models.import_model(str(archive), _model_store=store_cls(str(store_dir)))
+        raw = model.info.metadata.get(METADATA_KEY)
+        if not isinstance(raw, str):
+            raise BundleError(f"bundle {archive.name}: no Vigía metadata in the BentoML model")
+        metadata = BundleMetadata.from_dict(json.loads(raw))
+        estimator = bentoml.sklearn.load_model(model)
+    finally:
+        shutil.rmtree(store_dir, ignore_errors=True)
+    return ModelBundle(estimator, metadata)
+
+
+def file_digest(path: str | Path) -> str:
+    """``sha256:<hex>`` of a local file."""
+    with open(path, "rb") as f:
+        return DIGEST_PREFIX + hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _bentoml(home: Path) -> tuple[Any, Any, Any]:
+    # BentoML creates its home directory on import; keep it out of ~ unless told otherwise.
+    os.environ.setdefault("BENTOML_HOME", str(Path(home) / "bentoml"))
+    import bentoml
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from bentoml._internal.models.model import ModelStore
+
+    return bentoml, ModelStore, BentoMLContainer
