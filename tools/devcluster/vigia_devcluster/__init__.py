@@ -1,1 +1,9 @@
-"""vigia_devcluster"""
+"""A local Kubernetes control plane for development and tests.
+
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler (built from the upstream Go
+modules by tools/cluster/build.sh) and kwok with fake nodes, all on 127.0.0.1.
+"""
+
+from vigia_devcluster.cluster import Cluster, ClusterError, down, status, up
+
+__all__ = ["Cluster", "ClusterError", "down", "status", "up"]

@@ -1,0 +1,259 @@
+"""up / down / status of a local control plane: the only module that starts processes."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from vigia_devcluster import binaries, components, health, pki, processes
+from vigia_devcluster.layout import (
+    HOST,
+    Layout,
+    Proc,
+    State,
+    default_state_root,
+    pick_ports,
+    validate_name,
+)
+from vigia_devcluster.manifests import build_fake_node, build_kubeconfig
+
+DEFAULT_NAME = "default"
+DEFAULT_NODES = 2
+APISERVER_HOSTS = (
+    HOST, "localhost", "10.96.0.1", "kubernetes", "kubernetes.default",
+    "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+)
+# name -> (common name, organizations) of the client certificates written as kubeconfigs
+CLIENTS = {
+    "admin": ("vigia-admin", ("system:masters",)),
+    "kube-controller-manager": ("system:kube-controller-manager", ()),
+    "kube-scheduler": ("system:kube-scheduler", ()),
+    "kwok": ("kwok-controller", ("system:masters",)),
+}
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    root: Path
+    kubeconfig: Path
+    server: str
+    started: bool  # False when an already healthy cluster was reused
+
+
+def up(
+    name: str = DEFAULT_NAME,
+    *,
+    nodes: int = DEFAULT_NODES,
+    state_root: Path | None = None,
+    timeout: float = 180.0,
+) -> Cluster:
+    """Start the cluster, or reuse it when it is already up and healthy."""
+    if nodes < 0:
+        raise ValueError(f"nodes: must be >= 0, got {nodes}")
+    layout = _layout(name, state_root)
+    with _locked(layout):
+        state = _load(layout)
+        if state is not None and _healthy(layout, state):
+            return _cluster(layout, state, started=False)
+        _teardown(layout, state)
+        binaries.ensure_built(("vigia-kube", "kwok"))
+        state = State(name=name, ports=pick_ports())
+        try:
+            _start(layout, state, nodes, timeout)
+        except Exception as error:
+            _teardown(layout, state)
+            raise ClusterError(f"cluster {name!r} did not come up: {error}") from error
+        return _cluster(layout, state, started=True)
+
+
+def down(name: str = DEFAULT_NAME, *, state_root: Path | None = None) -> bool:
+    """Stop exactly the processes this cluster started and delete its state.
+    Returns False when there was nothing to stop."""
+    layout = _layout(name, state_root)
+    with _locked(layout):
+        existed = layout.root.exists()
+        _teardown(layout, _load(layout))
+        return existed
+
+
+def status(name: str = DEFAULT_NAME, *, state_root: Path | None = None) -> dict[str, object]:
+    layout = _layout(name, state_root)
+    state = _load(layout)
+    if state is None:
+        return {"name": name, "exists": False}
+    return {
+        "name": name,
+        "exists": True,
+        "healthy": _healthy(layout, state),
+        "kubeconfig": str(layout.admin_kubeconfig),
+        "server": _server(state),
+        "processes": {p.name: {"pid": p.pid, "running": processes.is_running(p)}
+                      for p in state.procs},
+        "nodes": state.nodes,
+    }
+
+
+def _layout(name: str, state_root: Path | None) -> Layout:
+    return Layout((state_root or default_state_root()) / validate_name(name))
+
+
+def _cluster(layout: Layout, state: State, *, started: bool) -> Cluster:
+    return Cluster(state.name, layout.root, layout.admin_kubeconfig, _server(state), started)
+
+
+def _server(state: State) -> str:
+    return f"https://{HOST}:{state.ports.apiserver}"
+
+
+@contextlib.contextmanager
+def _locked(layout: Layout) -> Iterator[None]:
+    """One launcher at a time per cluster (parallel test sessions share it)."""
+    layout.root.parent.mkdir(parents=True, exist_ok=True)
+    with (layout.root.parent / f".{layout.root.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _load(layout: Layout) -> State | None:
+    try:
+        return State.from_json(layout.state_file.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save(layout: Layout, state: State) -> None:
+    layout.state_file.write_text(state.to_json())
+
+
+def _healthy(layout: Layout, state: State) -> bool:
+    if not state.procs or not all(processes.is_running(p) for p in state.procs):
+        return False
+    context = health.tls_context(layout.crt("ca"), layout.crt("admin"), layout.key("admin"))
+    return health.https_ok(HOST, state.ports.apiserver, "/readyz", context)
+
+
+def _teardown(layout: Layout, state: State | None) -> None:
+    if state is not None:
+        for proc in reversed(state.procs):
+            processes.stop(proc)
+    shutil.rmtree(layout.root, ignore_errors=True)
+
+
+def _start(layout: Layout, state: State, nodes: int, timeout: float) -> None:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _write_pki(layout, state)
+    _save(layout, state)
+    deadline = time.monotonic() + timeout
+    ports = state.ports
+    ca = layout.crt("ca")
+
+    def remaining() -> float:
+        return max(1.0, deadline - time.monotonic())
+
+    def launch(binary: str, argv: list[str], probe: Callable[[], bool]) -> None:
+        component = argv[0]
+        proc = processes.start(component, binaries.path_of(binary), argv, layout.log(component))
+        state.procs.append(proc)
+        _save(layout, state)
+        health.poll(probe, remaining(), f"{component} health", alive=_died(proc, layout))
+
+    etcd_tls = health.tls_context(ca, layout.crt("apiserver-etcd-client"),
+                                  layout.key("apiserver-etcd-client"))
+    launch("etcd", components.build_etcd_args(layout, ports),
+           lambda: health.https_ok(HOST, ports.etcd_client, "/health", etcd_tls))
+    admin_tls = health.tls_context(ca, layout.crt("admin"), layout.key("admin"))
+    launch("kube-apiserver", components.build_apiserver_args(layout, ports),
+           lambda: health.https_ok(HOST, ports.apiserver, "/readyz", admin_tls))
+    unverified = health.tls_context(None)
+    launch("kube-controller-manager", components.build_controller_manager_args(layout, ports),
+           lambda: health.https_ok(HOST, ports.controller_manager, "/healthz", unverified))
+    launch("kube-scheduler", components.build_scheduler_args(layout, ports),
+           lambda: health.https_ok(HOST, ports.scheduler, "/healthz", unverified))
+    kwok_config = layout.root / "kwok.yaml"
+    kwok_config.write_text(components.KWOK_CONFIG)
+    launch("kwok", components.build_kwok_args(layout, kwok_config), lambda: True)
+    state.nodes = [f"kwok-node-{index}" for index in range(nodes)]
+    _save(layout, state)
+    _create_nodes(layout, state.nodes, remaining)
+    # Pods are refused until the namespace's default ServiceAccount exists.
+    health.poll(lambda: _kubectl_ok(layout, "get", "serviceaccount", "default"),
+                remaining(), "default ServiceAccount")
+
+
+def _died(proc: Proc, layout: Layout) -> Callable[[], str | None]:
+    def check() -> str | None:
+        if processes.is_running(proc):
+            return None
+        tail = layout.log(proc.name).read_text(errors="replace").splitlines()[-15:]
+        return f"process exited; last lines of {layout.log(proc.name)}:\n" + "\n".join(tail)
+
+    return check
+
+
+def _write_pki(layout: Layout, state: State) -> None:
+    ca = pki.build_ca("vigia-devcluster-ca")
+    pki.write_pair(ca, layout.pki, "ca")
+    leaves = {
+        "etcd-server": pki.build_cert(ca, "etcd", hosts=(HOST, "localhost"), server=True),
+        "apiserver-etcd-client": pki.build_cert(ca, "kube-apiserver-etcd-client"),
+        "apiserver": pki.build_cert(ca, "kube-apiserver", hosts=APISERVER_HOSTS, server=True,
+                                    client=False),
+        "apiserver-kubelet-client": pki.build_cert(
+            ca, "kube-apiserver-kubelet-client", organizations=("system:masters",)),
+    }
+    for client, (common_name, organizations) in CLIENTS.items():
+        leaves[client] = pki.build_cert(ca, common_name, organizations=organizations)
+    for name, pair in leaves.items():
+        pki.write_pair(pair, layout.pki, name)
+    service_accounts = pki.new_key()
+    layout.key("sa").write_bytes(pki.private_key_pem(service_accounts))
+    layout.crt("sa").with_suffix(".pub").write_bytes(pki.public_key_pem(service_accounts))
+    server = _server(state)
+    for client in CLIENTS:
+        path = layout.admin_kubeconfig if client == "admin" else layout.kubeconfig(client)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = build_kubeconfig(server, ca.cert_pem(), client, leaves[client])
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _kubectl(
+    layout: Layout, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binaries.path_of("kubectl")), f"--kubeconfig={layout.admin_kubeconfig}", *args],
+        input=stdin, capture_output=True, text=True, check=False, timeout=60,
+    )
+
+
+def _kubectl_ok(layout: Layout, *args: str) -> bool:
+    return _kubectl(layout, *args).returncode == 0
+
+
+def _create_nodes(layout: Layout, names: list[str], remaining: Callable[[], float]) -> None:
+    if not names:
+        return
+    node_list = {"apiVersion": "v1", "kind": "List",
+                 "items": [build_fake_node(n, components.FAKE_NODE_ANNOTATION) for n in names]}
+    result = _kubectl(layout, "apply", "-f", "-", stdin=json.dumps(node_list))
+    if result.returncode != 0:
+        raise ClusterError(f"creating fake nodes failed: {result.stderr.strip()}")
+    health.poll(
+        lambda: _kubectl_ok(layout, "wait", "--for=condition=Ready", "--timeout=5s",
+                            *(f"node/{n}" for n in names)),
+        remaining(), "fake nodes Ready", interval=0.5,
+    )

@@ -1,0 +1,130 @@
+"""Pure builders of each control-plane component's command line.
+
+A real node (kubelet, containerd, kube-proxy) can join later: the apiserver already has
+Node authorization, NodeRestriction and a kubelet client certificate, and the
+controller-manager signs kubelet CSRs with the cluster CA (see docs/local-cluster.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vigia_devcluster.layout import HOST, Layout, Ports
+
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.1/16"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
+
+
+def build_etcd_args(layout: Layout, ports: Ports) -> list[str]:
+    client = f"https://{HOST}:{ports.etcd_client}"
+    peer = f"http://{HOST}:{ports.etcd_peer}"
+    return [
+        "etcd",
+        "--name=vigia",
+        f"--data-dir={layout.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=vigia={peer}",
+        "--listen-metrics-urls=",
+        f"--cert-file={layout.crt('etcd-server')}",
+        f"--key-file={layout.key('etcd-server')}",
+        f"--trusted-ca-file={layout.crt('ca')}",
+        "--client-cert-auth=true",
+        "--log-level=warn",
+    ]
+
+
+def build_apiserver_args(layout: Layout, ports: Ports) -> list[str]:
+    return [
+        "kube-apiserver",
+        f"--bind-address={HOST}",
+        f"--advertise-address={HOST}",
+        f"--secure-port={ports.apiserver}",
+        f"--cert-dir={layout.cert_dir('kube-apiserver')}",
+        f"--tls-cert-file={layout.crt('apiserver')}",
+        f"--tls-private-key-file={layout.key('apiserver')}",
+        f"--client-ca-file={layout.crt('ca')}",
+        f"--etcd-servers=https://{HOST}:{ports.etcd_client}",
+        f"--etcd-cafile={layout.crt('ca')}",
+        f"--etcd-certfile={layout.crt('apiserver-etcd-client')}",
+        f"--etcd-keyfile={layout.key('apiserver-etcd-client')}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+        f"--service-account-key-file={layout.crt('sa').with_suffix('.pub')}",
+        f"--service-account-signing-key-file={layout.key('sa')}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--kubelet-client-certificate={layout.crt('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={layout.key('apiserver-kubelet-client')}",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def _client_flags(layout: Layout, component: str) -> list[str]:
+    kubeconfig = layout.kubeconfig(component)
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+    ]
+
+
+def build_controller_manager_args(layout: Layout, ports: Ports) -> list[str]:
+    return [
+        "kube-controller-manager",
+        *_client_flags(layout, "kube-controller-manager"),
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.controller_manager}",
+        f"--cert-dir={layout.cert_dir('kube-controller-manager')}",
+        "--leader-elect=false",
+        "--cluster-name=vigia",
+        "--controllers=*,bootstrapsigner,tokencleaner",
+        "--use-service-account-credentials=true",
+        f"--service-account-private-key-file={layout.key('sa')}",
+        f"--root-ca-file={layout.crt('ca')}",
+        f"--cluster-signing-cert-file={layout.crt('ca')}",
+        f"--cluster-signing-key-file={layout.key('ca')}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def build_scheduler_args(layout: Layout, ports: Ports) -> list[str]:
+    return [
+        "kube-scheduler",
+        *_client_flags(layout, "kube-scheduler"),
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.scheduler}",
+        f"--cert-dir={layout.cert_dir('kube-scheduler')}",
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def build_kwok_args(layout: Layout, config: Path) -> list[str]:
+    """kwok as a controller of the nodes annotated as fake (default pod and node stages:
+    pods become Ready, Job pods run to completion)."""
+    return [
+        "kwok",
+        f"--config={config}",
+        f"--kubeconfig={layout.kubeconfig('kwok')}",
+        "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}",
+        f"--cidr={POD_CIDR}",
+        "--node-ip=10.240.0.1",
+    ]
+
+
+KWOK_CONFIG = """\
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options: {}
+"""
