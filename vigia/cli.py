@@ -1,0 +1,152 @@
+"""The ``vigia`` command: a thin dispatcher over the Python API.
+
+Each subcommand is a ``_cmd_*`` function taking the parsed arguments and returning
+an exit code; ``build_parser`` wires them. Add a command by adding a subparser with
+``set_defaults(func=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from vigia.settings import env_name
+
+DEFAULT_HOME = "/tmp/vigia"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not hasattr(args, "func"):
+        build_parser().print_help(sys.stderr)
+        return 2
+    from vigia.bundle import BundleError
+
+    try:
+        return int(args.func(args))
+    except (BundleError, ValueError, OSError) as err:
+        print(f"vigia: error: {err}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigia", description="Vigía: keep models healthy.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_sample(commands)
+    _add_bundle(commands)
+    return parser
+
+
+def _home_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--home",
+        default=os.environ.get(env_name("home"), DEFAULT_HOME),
+        help=f"writable working directory (default ${env_name('home')} or {DEFAULT_HOME})",
+    )
+
+
+def _add_sample(commands: Any) -> None:
+    sample = commands.add_parser("sample", help="the production-line sample")
+    sub = sample.add_subparsers(title="sample commands", metavar="COMMAND")
+
+    bundle = sub.add_parser("bundle", help="train the sample model and export its bundle")
+    bundle.add_argument("--out", required=True, help="bundle URI (path, file://, s3://...)")
+    bundle.add_argument("--rows", type=_positive_int, default=5000)
+    bundle.add_argument("--seed", type=int, default=0)
+    bundle.add_argument("--name", default=None, help="model name (default: sobaos)")
+    bundle.add_argument("--version", default="1", help="model version (default: 1)")
+    bundle.add_argument(
+        "--benchmark", action="store_true", help="the benchmark's 50-tree forest instead"
+    )
+    _home_option(bundle)
+    bundle.set_defaults(func=_cmd_sample_bundle)
+
+    traffic = sub.add_parser("traffic", help="write request rows as JSON lines")
+    traffic.add_argument("--out", required=True, help="file to write, '-' for stdout")
+    traffic.add_argument("--rows", type=_positive_int, default=1000)
+    traffic.add_argument("--seed", type=int, default=1)
+    traffic.add_argument("--drift", type=float, default=0.0, help="0 = training-like, 1 = drifted")
+    traffic.add_argument("--labels", default=None, help="also write the true labels, one a line")
+    traffic.add_argument(
+        "--numeric-only", action="store_true", help="only the 10 numeric features (benchmark)"
+    )
+    traffic.set_defaults(func=_cmd_sample_traffic)
+
+
+def _add_bundle(commands: Any) -> None:
+    bundle = commands.add_parser("bundle", help="model bundles")
+    sub = bundle.add_subparsers(title="bundle commands", metavar="COMMAND")
+    inspect = sub.add_parser("inspect", help="verify a bundle's digest and print its metadata")
+    inspect.add_argument("uri")
+    inspect.add_argument("--digest", default=None, help="sha256:<hex>; default: the sidecar")
+    _home_option(inspect)
+    inspect.set_defaults(func=_cmd_bundle_inspect)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _cmd_sample_bundle(args: argparse.Namespace) -> int:
+    from vigia.bundle import export_bundle
+    from vigia.sample import reference_benchmark_model, train_sample_model
+
+    if args.benchmark:
+        name = args.name or "sobaos-benchmark"
+        bundle = reference_benchmark_model(
+            rows=args.rows, seed=args.seed, name=name, version=args.version
+        )
+    else:
+        name = args.name or "sobaos"
+        bundle = train_sample_model(rows=args.rows, seed=args.seed, name=name, version=args.version)
+    digest = export_bundle(bundle, args.out, home=args.home)
+    summary = {
+        "uri": args.out,
+        "digest": digest,
+        "name": name,
+        "version": args.version,
+        "training_metrics": bundle.metadata.training_metrics,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_sample_traffic(args: argparse.Namespace) -> int:
+    from vigia.sample import traffic_records
+
+    records, labels = traffic_records(
+        args.rows, seed=args.seed, drift=args.drift, numeric_only=args.numeric_only
+    )
+    _write_lines(args.out, (json.dumps(r, allow_nan=False) for r in records))
+    if args.labels:
+        _write_lines(args.labels, labels)
+    return 0
+
+
+def _write_lines(path: str, lines: Any) -> None:
+    if path == "-":
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(line + "\n")
+
+
+def _cmd_bundle_inspect(args: argparse.Namespace) -> int:
+    from vigia.bundle import load_bundle
+
+    bundle = load_bundle(args.uri, args.digest, home=args.home)
+    print(json.dumps(bundle.metadata.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
