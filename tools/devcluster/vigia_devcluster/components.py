@@ -29,7 +29,6 @@ def build_etcd_args(layout: Layout, ports: Ports) -> list[str]:
         f"--listen-peer-urls={peer}",
         f"--initial-advertise-peer-urls={peer}",
         f"--initial-cluster=vigia={peer}",
-        "--listen-metrics-urls=",
         f"--cert-file={layout.crt('etcd-server')}",
         f"--key-file={layout.key('etcd-server')}",
         f"--trusted-ca-file={layout.crt('ca')}",
@@ -42,7 +41,8 @@ def build_apiserver_args(layout: Layout, ports: Ports) -> list[str]:
     return [
         "kube-apiserver",
         f"--bind-address={HOST}",
-        f"--advertise-address={HOST}",
+        # No --advertise-address: a loopback one is refused in the `kubernetes` Endpoints;
+        # the default (the host's primary address) is what a real node would use anyway.
         f"--secure-port={ports.apiserver}",
         f"--cert-dir={layout.cert_dir('kube-apiserver')}",
         f"--tls-cert-file={layout.crt('apiserver')}",
