@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vigia.bundle import ModelBundle
+from vigia.features import validate_records
+
+
+def vigia(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vigia.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, object], Path]:
+    base = tmp_path_factory.mktemp("cli")
+    uri = f"file://{base}/bundles/sobaos.bentomodel"
+    done = vigia("sample", "bundle", "--out", uri, "--rows", "800", "--home", str(base))
+    assert done.returncode == 0, done.stderr
+    return uri, json.loads(done.stdout), base
+
+
+def test_sample_bundle_prints_uri_and_digest(exported: tuple[str, dict[str, object], Path]) -> None:
+    uri, summary, _ = exported
+    assert summary["uri"] == uri
+    assert str(summary["digest"]).startswith("sha256:")
+    assert Path(uri.removeprefix("file://") + ".sha256").read_text().strip() == summary["digest"]
+
+
+def test_inspect_prints_metadata_after_digest_check(
+    exported: tuple[str, dict[str, object], Path],
+) -> None:
+    uri, summary, home = exported
+    done = vigia("bundle", "inspect", uri, "--digest", str(summary["digest"]), "--home", str(home))
+    assert done.returncode == 0, done.stderr
+    metadata = json.loads(done.stdout)
+    assert (metadata["name"], metadata["version"]) == ("sobaos", "1")
+    assert metadata["classes"] == ["defective", "good"]
+    assert len(metadata["profile"]["numeric"]["oven_temperature"]["edges"]) == 9
+
+
+def test_inspect_refuses_a_wrong_digest(exported: tuple[str, dict[str, object], Path]) -> None:
+    uri, _, home = exported
+    wrong = "sha256:" + "1" * 64
+    done = vigia("bundle", "inspect", uri, "--digest", wrong, "--home", str(home))
+    assert done.returncode == 1
+    assert "does not match" in done.stderr and wrong in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_traffic_writes_valid_json_lines(sample_bundle: ModelBundle, tmp_path: Path) -> None:
+    out, labels = tmp_path / "traffic.jsonl", tmp_path / "labels.txt"
+    done = vigia("sample", "traffic", "--rows", "50", "--drift", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    done = vigia("sample", "traffic", "--rows", "50", "--drift", "1", "--out", "-")
+    assert done.stdout == out.read_text()  # same seed, same rows
+    done = vigia("sample", "traffic", "--rows", "50", "--out", "-", "--labels", str(labels))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 50
+    assert len(labels.read_text().split()) == 50
+    assert set(labels.read_text().split()) <= {"good", "defective"}
+    assert len(validate_records(sample_bundle.metadata.schema, rows)) == 50
+
+
+def test_bad_arguments_exit_non_zero() -> None:
+    done = vigia("sample", "traffic", "--rows", "0", "--out", "-")
+    assert done.returncode == 2
+    assert "--rows" in done.stderr
