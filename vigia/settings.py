@@ -37,6 +37,24 @@ class ServingSettings(BaseSettings):
     monitoring: bool = Field(default=True, description="Export monitoring metrics.")
     max_batch_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
     home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
+    workers: int = Field(default=1, ge=1, description="Server worker processes.")
+    batch_max_rows: int = Field(
+        default=128, ge=1, description="Most rows the micro-batcher gives the model in one call."
+    )
+    batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        description="How long a batch waits for more requests before running (0: never).",
+    )
+    flush_interval_s: float = Field(
+        default=0.5, gt=0.0, description="Seconds between writes of the prediction log."
+    )
+    max_explain_rows: int = Field(default=50, ge=1, description="Largest /explain body, in rows.")
+    tracing: bool = Field(
+        default=False, description="OpenTelemetry spans for every request (costly per request)."
+    )
+    access_log: bool = Field(default=False, description="Log every HTTP request.")
 
 
 def env_name(field: str) -> str:

@@ -1,0 +1,136 @@
+"""Micro-batching: concurrent requests are gathered into one model call.
+
+One consumer task takes whatever is queued (up to ``max_rows`` rows, optionally waiting
+``max_wait_s`` for more), runs the batch function in a single worker thread and hands
+each request its slice of the result. While a batch runs, new requests queue up, so
+batches grow with load and a lone request never waits for a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BatcherClosedError(RuntimeError):
+    """The batcher is shutting down and takes no new work."""
+
+
+@dataclass
+class _Job(Generic[T, R]):
+    item: T
+    rows: int
+    future: asyncio.Future[R] = field(repr=False)
+
+
+class MicroBatcher(Generic[T, R]):
+    """Runs ``run(items) -> results`` (one result per item) on batches of queued items."""
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[T]], Sequence[R]],
+        *,
+        max_rows: int = 256,
+        max_wait_s: float = 0.0,
+    ) -> None:
+        self._run = run
+        self.max_rows = max_rows
+        self.max_wait_s = max_wait_s
+        self._queue: asyncio.Queue[_Job[T, R]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigia-batch")
+        self._carry: _Job[T, R] | None = None
+        self._closed = False
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, item: T, rows: int = 1) -> R:
+        """Queue ``item`` (worth ``rows`` rows) and wait for its result."""
+        if self._closed:
+            raise BatcherClosedError("batcher is closed")
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._consume())
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(item, rows, future))
+        return await future
+
+    async def close(self) -> None:
+        """Finish queued work, then stop."""
+        self._closed = True
+        if self._queue is not None and self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=True)
+
+    async def _consume(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            first, self._carry = self._carry, None
+            jobs = [first if first is not None else await queue.get()]
+            await self._gather(queue, jobs)
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_batch, jobs)
+                for job, result in zip(jobs, results, strict=True):
+                    _resolve(job.future, result)
+            finally:
+                for _ in jobs:
+                    queue.task_done()
+
+    async def _gather(self, queue: asyncio.Queue[_Job[T, R]], jobs: list[_Job[T, R]]) -> None:
+        rows = jobs[0].rows
+        deadline = asyncio.get_running_loop().time() + self.max_wait_s
+        while rows < self.max_rows:
+            if queue.empty():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return
+                # Let the event loop read more requests before deciding the batch is full.
+                await asyncio.sleep(min(remaining, 0.0005))
+                continue
+            job = queue.get_nowait()
+            if rows + job.rows > self.max_rows:
+                self._carry = job
+                return
+            jobs.append(job)
+            rows += job.rows
+
+    def _run_batch(self, jobs: Sequence[_Job[T, R]]) -> list[R | BaseException]:
+        self.batches += 1
+        self.items += len(jobs)
+        try:
+            return list(self._run([job.item for job in jobs]))
+        except Exception as exc:
+            if len(jobs) == 1:
+                return [exc]
+            # One bad item must not fail its neighbours: retry each on its own.
+            return [self._run_one(job) for job in jobs]
+
+    def _run_one(self, job: _Job[T, R]) -> R | BaseException:
+        try:
+            return self._run([job.item])[0]
+        except Exception as exc:
+            return exc
+
+
+def _resolve(future: asyncio.Future[R], result: R | BaseException) -> None:
+    if future.done():  # the client went away
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

@@ -1,0 +1,144 @@
+"""Monitoring metrics of one model server (names from vigia.metrics, never spelled here).
+
+Everything is counted per micro-batch with numpy (bin indices, bincount) and label
+children bound once at start-up, so the cost per row stays a few microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from vigia import metrics
+from vigia.features import FeatureSchema
+from vigia.profile import NumericProfile, TrainingProfile
+
+from .store import FeedbackResult
+
+REASON_INVALID = "invalid_input"
+REASON_TOO_LARGE = "too_large"
+REASON_NOT_READY = "not_ready"
+
+
+class _FeatureCounters:
+    """Bound counter children of one feature: one per bin, plus missing and out-of-range."""
+
+    def __init__(
+        self,
+        name: str,
+        profile: TrainingProfile,
+        bins: Counter,
+        missing: Counter,
+        out_of_range: Counter,
+        base: tuple[str, ...],
+    ) -> None:
+        self.name = name
+        self.profile = profile.feature(name)
+        self.bins = [bins.labels(*base, name, label) for label in profile.bin_labels(name)]
+        self.missing = missing.labels(*base, name)
+        self.out_of_range = out_of_range.labels(*base, name)
+
+    def observe(self, values: np.ndarray) -> None:
+        indices = self.profile.bin_indices(values)
+        counts = np.bincount(indices + 1, minlength=len(self.bins) + 1)
+        if counts[0]:
+            self.missing.inc(int(counts[0]))
+        for child, count in zip(self.bins, counts[1:].tolist(), strict=True):
+            if count:
+                child.inc(count)
+        if isinstance(self.profile, NumericProfile):
+            outside = int(np.count_nonzero(self.profile.out_of_range(values)))
+            if outside:
+                self.out_of_range.inc(outside)
+
+
+class Monitor:
+    """Prometheus counters for predictions, input drift, confidence and feedback."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        version: str,
+        track: str,
+        schema: FeatureSchema,
+        profile: TrainingProfile,
+        classes: Sequence[str],
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        base = (model, version, track)
+        labels = list(metrics.SERVER_LABELS)
+        predictions = Counter(
+            metrics.PREDICTIONS, "Predictions by predicted class.",
+            [*labels, metrics.LABEL_CLASS], registry=registry,
+        )
+        confidence = Histogram(
+            metrics.CONFIDENCE, "Max class probability of each prediction.",
+            labels, buckets=metrics.CONFIDENCE_BUCKETS, registry=registry,
+        )
+        bins = Counter(
+            metrics.FEATURE_BIN, "Input values per training-decile bin (or category).",
+            [*labels, metrics.LABEL_FEATURE, metrics.LABEL_BIN], registry=registry,
+        )
+        missing = Counter(
+            metrics.FEATURE_MISSING, "Missing input values.",
+            [*labels, metrics.LABEL_FEATURE], registry=registry,
+        )
+        out_of_range = Counter(
+            metrics.FEATURE_OUT_OF_RANGE, "Numeric input values outside the training range.",
+            [*labels, metrics.LABEL_FEATURE], registry=registry,
+        )
+        feedback = Counter(
+            metrics.FEEDBACK, "Feedback labels by outcome (prediction correct or not).",
+            [*labels, metrics.LABEL_OUTCOME], registry=registry,
+        )
+        confusion = Counter(
+            metrics.CONFUSION, "Feedback labels by actual and predicted class.",
+            [*labels, metrics.LABEL_ACTUAL, metrics.LABEL_PREDICTED], registry=registry,
+        )
+        rejected = Counter(
+            metrics.REJECTED_REQUESTS, "Requests refused before prediction, by reason.",
+            [*labels, metrics.LABEL_REASON], registry=registry,
+        )
+        self._classes = [predictions.labels(*base, c) for c in classes]
+        self._confidence = confidence.labels(*base)
+        self._features = [
+            _FeatureCounters(name, profile, bins, missing, out_of_range, base)
+            for name in schema.names
+        ]
+        outcomes = (metrics.OUTCOME_CORRECT, metrics.OUTCOME_INCORRECT)
+        self._feedback = {o: feedback.labels(*base, o) for o in outcomes}
+        self._confusion = confusion
+        self._rejected = rejected
+        self._base = base
+        for name in (REASON_INVALID, REASON_TOO_LARGE, REASON_NOT_READY):
+            rejected.labels(*base, name)  # exported at zero from the start
+        for child in self._feedback.values():
+            child.inc(0)
+
+    def observe_batch(self, frame: pd.DataFrame, proba: np.ndarray) -> None:
+        """Count one batch of inputs and their predicted probabilities."""
+        winners = np.bincount(proba.argmax(axis=1), minlength=len(self._classes))
+        for child, count in zip(self._classes, winners.tolist(), strict=True):
+            if count:
+                child.inc(count)
+        for value in proba.max(axis=1).tolist():
+            self._confidence.observe(value)
+        for counters in self._features:
+            counters.observe(frame[counters.name].to_numpy())
+
+    def observe_feedback(self, results: Iterable[FeedbackResult]) -> None:
+        """Count new (not repeated) feedback: outcome and confusion cell."""
+        for result in results:
+            if result.duplicate:
+                continue
+            correct = result.label == result.predicted
+            outcome = metrics.OUTCOME_CORRECT if correct else metrics.OUTCOME_INCORRECT
+            self._feedback[outcome].inc()
+            self._confusion.labels(*self._base, result.label, result.predicted).inc()
+
+    def reject(self, reason: str) -> None:
+        self._rejected.labels(*self._base, reason).inc()

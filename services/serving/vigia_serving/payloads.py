@@ -1,0 +1,106 @@
+"""Parsing of request bodies into checked values; every refusal names the offending field.
+
+Pure functions: bytes in, values or an InvalidInputError (``field``, ``message``) out.
+Row contents are checked against the model's schema by vigia.features afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from vigia.features import InvalidInputError
+
+from .store import FeedbackItem
+
+MAX_ID_LENGTH = 64
+RowKind = Literal["records", "arrays"]
+
+
+class MalformedBodyError(InvalidInputError):
+    """The body is not JSON of the expected shape at all (HTTP 400 rather than 422)."""
+
+
+class TooLargeError(InvalidInputError):
+    """More rows or items than the server accepts in one request (HTTP 413)."""
+
+
+@dataclass(frozen=True)
+class RowsRequest:
+    """A /predict or /explain body: rows as records (objects) or arrays (schema order)."""
+
+    kind: RowKind
+    rows: list[Any]
+
+
+def load_json(body: bytes) -> Any:
+    if not body.strip():
+        raise MalformedBodyError("body", "empty request body; expected JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBodyError("body", f"not valid JSON: {exc}") from None
+
+
+def parse_rows(body: bytes, *, max_rows: int) -> RowsRequest:
+    """``{"rows": [{feature: value, ...}, ...]}`` or ``{"rows": [[value, ...], ...]}``."""
+    data = load_json(body)
+    if not isinstance(data, dict):
+        raise MalformedBodyError("body", 'expected a JSON object like {"rows": [...]}')
+    for key in data:
+        if key != "rows":
+            raise InvalidInputError(str(key), 'unknown field; the body takes only "rows"')
+    if "rows" not in data:
+        raise InvalidInputError("rows", "missing; give an array of rows")
+    rows = data["rows"]
+    if not isinstance(rows, list):
+        raise InvalidInputError("rows", "expected an array of rows")
+    if not rows:
+        raise InvalidInputError("rows", "expected at least one row")
+    if len(rows) > max_rows:
+        raise TooLargeError("rows", f"{len(rows)} rows; at most {max_rows} per request")
+    kind: RowKind = "arrays" if isinstance(rows[0], list) else "records"
+    return RowsRequest(kind, rows)
+
+
+def parse_feedback(body: bytes, *, classes: Sequence[str], max_items: int) -> list[FeedbackItem]:
+    """``{"prediction_id": ..., "label": ...}`` or an array of such objects."""
+    data = load_json(body)
+    if isinstance(data, dict):
+        return [_feedback_item(data, "", classes)]
+    if not isinstance(data, list):
+        raise MalformedBodyError(
+            "body", 'expected {"prediction_id": ..., "label": ...} or an array of them'
+        )
+    if not data:
+        raise InvalidInputError("body", "expected at least one feedback item")
+    if len(data) > max_items:
+        raise TooLargeError("body", f"{len(data)} items; at most {max_items} per request")
+    return [_feedback_item(item, f"[{i}]", classes) for i, item in enumerate(data)]
+
+
+def _feedback_item(item: Any, where: str, classes: Sequence[str]) -> FeedbackItem:
+    if not isinstance(item, dict):
+        raise InvalidInputError(where or "body", "expected an object with prediction_id, label")
+    prefix = f"{where}." if where else ""
+    for key in item:
+        if key not in ("prediction_id", "label"):
+            raise InvalidInputError(f"{prefix}{key}", "unknown field")
+    pid = item.get("prediction_id")
+    if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"{prefix}prediction_id", "required: the id returned by /predict (a string)"
+        )
+    label = item.get("label")
+    if isinstance(label, int) and not isinstance(label, bool):
+        label = str(label)
+    if not isinstance(label, str):
+        raise InvalidInputError(f"{prefix}label", "required: the true class, a string")
+    if label not in classes:
+        raise InvalidInputError(
+            f"{prefix}label", f"{label!r} is not a class of this model; one of {list(classes)}"
+        )
+    return FeedbackItem(pid, label)

@@ -1,0 +1,147 @@
+"""The loaded model at work: validated rows in, predictions (logged and counted) out."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vigia.bundle import ModelBundle
+from vigia.features import validate_arrays, validate_records
+from vigia.settings import ServingSettings
+
+from .batching import MicroBatcher
+from .explain import TreeAttributor
+from .monitoring import Monitor
+from .payloads import RowsRequest
+from .store import FeedbackItem, FeedbackResult, PredictionRecord, PredictionStore
+
+
+def new_prediction_id() -> str:
+    """128 random bits, URL-safe: unguessable, so feedback cannot be forged by guessing."""
+    return secrets.token_urlsafe(16)
+
+
+def validate(bundle: ModelBundle, request: RowsRequest) -> pd.DataFrame:
+    schema = bundle.metadata.schema
+    if request.kind == "arrays":
+        return validate_arrays(schema, request.rows)
+    return validate_records(schema, request.rows)
+
+
+class ModelRuntime:
+    """Serves one bundle: micro-batched predictions, monitoring, logging, feedback."""
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        settings: ServingSettings,
+        store: PredictionStore,
+        monitor: Monitor | None,
+    ) -> None:
+        meta = bundle.metadata
+        self.bundle = bundle
+        self.settings = settings
+        self.store = store
+        self.monitor = monitor
+        self.name = settings.model_name or meta.name
+        self.version = meta.version
+        self.classes = list(meta.classes)
+        self.feature_names = list(meta.schema.names)
+        self.batcher: MicroBatcher[pd.DataFrame, np.ndarray] = MicroBatcher(
+            self._predict_frames,
+            max_rows=settings.batch_max_rows,
+            max_wait_s=settings.batch_wait_ms / 1000.0,
+        )
+        self._attributor: TreeAttributor | None = None
+        self._attributor_lock = threading.Lock()
+
+    async def predict(self, request: RowsRequest) -> dict[str, Any]:
+        frame = validate(self.bundle, request)
+        proba = await self.batcher.submit(frame, len(frame))
+        ids = [new_prediction_id() for _ in range(len(frame))]
+        winners = [self.classes[i] for i in proba.argmax(axis=1).tolist()]
+        probabilities = [dict(zip(self.classes, p, strict=True)) for p in proba.tolist()]
+        self.store.log(self._records(request, ids, winners, probabilities))
+        return {
+            "model": self.name,
+            "version": self.version,
+            "predictions": [
+                {"prediction_id": i, "class": c, "probabilities": p}
+                for i, c, p in zip(ids, winners, probabilities, strict=True)
+            ],
+        }
+
+    def record_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
+        """Blocking: returns once the labels are committed (run it in a thread)."""
+        results = self.store.record_feedback(items)
+        if self.monitor is not None:
+            self.monitor.observe_feedback(results)
+        return results
+
+    def explain(self, request: RowsRequest) -> dict[str, Any]:
+        """Blocking (SHAP): per-row attributions towards the predicted class."""
+        frame = validate(self.bundle, request)
+        proba = self.bundle.predict_proba(frame)
+        values, base = self._explainer().explain(frame)
+        winners = proba.argmax(axis=1)
+        rows = []
+        for r, k in enumerate(winners.tolist()):
+            column = k if values.shape[2] > 1 else 0
+            attributions = dict(zip(self.feature_names, values[r, :, column].tolist(), strict=True))
+            rows.append(
+                {
+                    "class": self.classes[k],
+                    "probability": float(proba[r, k]),
+                    "base_value": float(base[r, column]),
+                    "attributions": attributions,
+                }
+            )
+        return {"model": self.name, "version": self.version, "explanations": rows}
+
+    def _explainer(self) -> TreeAttributor:
+        with self._attributor_lock:
+            if self._attributor is None:
+                self._attributor = TreeAttributor(self.bundle.estimator, self.feature_names)
+            return self._attributor
+
+    def _predict_frames(self, frames: Sequence[pd.DataFrame]) -> list[np.ndarray]:
+        """One model call for a micro-batch of frames; runs in the batcher's thread."""
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        proba = self.bundle.predict_proba(frame)
+        if self.monitor is not None:
+            self.monitor.observe_batch(frame, proba)
+        bounds = np.cumsum([len(f) for f in frames])[:-1]
+        return np.split(proba, bounds)
+
+    def _records(
+        self,
+        request: RowsRequest,
+        ids: list[str],
+        winners: list[str],
+        probabilities: list[dict[str, float]],
+    ) -> list[PredictionRecord]:
+        now = datetime.now(UTC)
+        mode, rate = self.settings.log_features, self.settings.log_sample_rate
+        records = []
+        for row, pid, winner, proba in zip(request.rows, ids, winners, probabilities, strict=True):
+            keep = mode == "all" or (mode == "sample" and random.random() < rate)
+            features = self._features(row) if keep else None
+            records.append(
+                PredictionRecord(
+                    pid, now, self.name, self.version, self.settings.track, features, winner, proba
+                )
+            )
+        return records
+
+    def _features(self, row: Any) -> dict[str, Any]:
+        if isinstance(row, dict):
+            return row
+        return dict(zip(self.feature_names, row, strict=True))
+
