@@ -1,1 +1,1 @@
-"""vigia_operator"""
+"""The Vigía operator: turns ModelDeployments into model servers and keeps them so."""

@@ -1,0 +1,44 @@
+"""`python3 -m vigia_operator`: run the operator (kopf, standalone, all namespaces)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import kopf
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vigia_operator", description=__doc__)
+    parser.add_argument(
+        "--liveness", metavar="URL", default=None,
+        help="serve kopf's liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument(
+        "-n", "--namespace", action="append", default=[],
+        help="watch only this namespace (repeatable); default: every namespace",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    kopf.configure(verbose=args.verbose)
+    from vigia_operator import handlers  # noqa: F401  (registers the handlers)
+
+    # Standalone: one replica (Recreate strategy) and no peering objects to manage.
+    kopf.run(
+        standalone=True,
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Pure builders: the objects a ModelDeployment should own, as plain dicts.
+
+Each builder returns a complete object for server-side apply: the operator applies it as
+is, and compares it with what it observes to notice hand edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from vigia.metrics import TRACK_STABLE
+from vigia.settings import env_name
+from vigia_operator import resource as r
+from vigia_operator.spec import ModelDeploymentView
+
+Obj = dict[str, Any]
+
+SERVER_HOME = "/tmp/vigia"
+TMP_VOLUME = "tmp"
+TMP_SIZE_LIMIT = "1Gi"
+SERVER_UID = 10001  # fixed so runAsNonRoot can be verified whatever USER the image names
+PROMETHEUS_ANNOTATIONS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(r.SERVER_PORT),
+    "prometheus.io/path": "/metrics",
+}
+
+
+def labels(md: ModelDeploymentView, track: str | None = None) -> dict[str, str]:
+    """Labels of every child; with a track, also the pod-selecting track label."""
+    out = {
+        r.LABEL_NAME: r.SERVER_APP,
+        r.LABEL_INSTANCE: md.name,
+        r.LABEL_COMPONENT: "model-server",
+        r.LABEL_PART_OF: "vigia",
+        r.LABEL_MANAGED_BY: r.MANAGED_BY,
+        r.LABEL_OWNER: md.name,
+    }
+    if track is not None:
+        out[r.LABEL_TRACK] = track
+    return out
+
+
+def selector(md: ModelDeploymentView, track: str | None = None) -> dict[str, str]:
+    """Pod selector: both tracks for the Service, one track for a Deployment."""
+    out = {r.LABEL_NAME: r.SERVER_APP, r.LABEL_INSTANCE: md.name}
+    if track is not None:
+        out[r.LABEL_TRACK] = track
+    return out
+
+
+def owner_reference(md: ModelDeploymentView) -> Obj:
+    return {
+        "apiVersion": r.API_VERSION,
+        "kind": r.KIND,
+        "name": md.name,
+        "uid": md.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(md: ModelDeploymentView, name: str, track: str | None = None) -> Obj:
+    return {
+        "name": name,
+        "namespace": md.namespace,
+        "labels": labels(md, track),
+        "ownerReferences": [owner_reference(md)],
+    }
+
+
+def build_service_account(md: ModelDeploymentView) -> Obj:
+    """The model server's identity; it needs no API access, so no token is mounted."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(md, r.service_account_name(md.name)),
+        "automountServiceAccountToken": False,
+    }
+
+
+def server_settings(md: ModelDeploymentView) -> dict[str, str]:
+    """Settings shared by the server's tracks (the model itself is set per Deployment)."""
+    serving = md.serving
+    return {
+        env_name("model_name"): md.name,
+        env_name("log_features"): serving.log_features,
+        env_name("log_sample_rate"): repr(serving.log_sample_rate),
+        env_name("monitoring"): "true" if md.monitoring_enabled else "false",
+        env_name("max_batch_rows"): str(serving.max_request_rows),
+        env_name("home"): SERVER_HOME,
+    }
+
+
+def build_configmap(md: ModelDeploymentView) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(md, r.configmap_name(md.name)),
+        "data": server_settings(md),
+    }
+
+
+def build_service(md: ModelDeploymentView) -> Obj:
+    """One Service over every track: with the Replicas router, weight is the replica ratio."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(md, r.service_name(md.name)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(md),
+            "ports": [{
+                "name": r.PORT_NAME,
+                "port": r.SERVICE_PORT,
+                "targetPort": r.PORT_NAME,
+                "protocol": "TCP",
+            }],
+        },
+    }
+
+
+def config_hash(configmap: Obj) -> str:
+    """Digest of the ConfigMap's data; in the pod template, so a settings change rolls pods."""
+    data = json.dumps(configmap["data"], sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _model_env(md: ModelDeploymentView, track: str) -> list[Obj]:
+    env: list[Obj] = [
+        {"name": env_name("model_uri"), "value": md.model.uri},
+        {"name": env_name("track"), "value": track},
+    ]
+    if md.model.digest is not None:
+        env.append({"name": env_name("model_digest"), "value": md.model.digest})
+    store = md.serving.store
+    if store is not None:
+        env.append({
+            "name": env_name("store_url"),
+            "valueFrom": {"secretKeyRef": {"name": store.name, "key": store.key}},
+        })
+    return env
+
+
+def _probe(path: str, period: int, failures: int) -> Obj:
+    return {
+        "httpGet": {"path": path, "port": r.PORT_NAME, "scheme": "HTTP"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def _container(md: ModelDeploymentView, track: str) -> Obj:
+    return {
+        "name": r.CONTAINER_NAME,
+        "image": md.serving.image,
+        "imagePullPolicy": md.serving.image_pull_policy,
+        "ports": [{"name": r.PORT_NAME, "containerPort": r.SERVER_PORT, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": r.configmap_name(md.name)}}],
+        "env": _model_env(md, track),
+        # Loading a large bundle can be slow; the startup probe keeps liveness out of it.
+        "startupProbe": _probe("/healthz", period=2, failures=90),
+        "livenessProbe": _probe("/healthz", period=10, failures=3),
+        "readinessProbe": _probe("/readyz", period=5, failures=2),
+        "resources": md.serving.resources,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": SERVER_UID,
+            "runAsGroup": SERVER_UID,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}],
+    }
+
+
+def build_deployment(md: ModelDeploymentView, configmap: Obj, track: str = TRACK_STABLE) -> Obj:
+    """The model server pods of one track, serving md.model."""
+    pod_labels = {**labels(md, track), r.LABEL_VERSION: md.model.version}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            **_metadata(md, r.deployment_name(md.name, track), track),
+            "annotations": {r.ANNOTATION_MODEL_URI: md.model.uri},
+        },
+        "spec": {
+            "replicas": md.serving.replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": selector(md, track)},
+            # Never fewer ready pods than asked for while a new version rolls in.
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {
+                        **PROMETHEUS_ANNOTATIONS,
+                        r.ANNOTATION_CONFIG_HASH: config_hash(configmap),
+                        r.ANNOTATION_MODEL_URI: md.model.uri,
+                    },
+                },
+                "spec": {
+                    "serviceAccountName": r.service_account_name(md.name),
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": SERVER_UID,
+                        "runAsGroup": SERVER_UID,
+                        "fsGroup": SERVER_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [_container(md, track)],
+                    "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}],
+                },
+            },
+        },
+    }
+
+
+def build_children(md: ModelDeploymentView) -> list[Obj]:
+    """Every object md owns, in the order to apply them (dependencies first)."""
+    configmap = build_configmap(md)
+    return [
+        build_service_account(md),
+        configmap,
+        build_service(md),
+        build_deployment(md, configmap),
+    ]

@@ -1,0 +1,338 @@
+"""kopf handlers. They stay thin: the work is in builders, reconcile and status.
+
+- ModelDeployment create/update/resume: apply the children that differ, write status.
+- Child events (Deployment, Service, ConfigMap, ServiceAccount carrying our labels):
+  restore a child edited or deleted by hand; a Deployment's progress updates status.
+- A resync timer repeats the comparison, in case an event was missed.
+Observed objects come from kopf indexes, so a reconcile without drift makes no API call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+import kopf
+
+from vigia_operator import resource as r
+from vigia_operator.builders import build_children
+from vigia_operator.kube import Kube, KubeError, load_config
+from vigia_operator.reconcile import ChildKey, contains, differences, key_of, plan
+from vigia_operator.spec import ModelDeploymentView, SpecError, parse
+from vigia_operator.status import Event
+from vigia_operator.writer import StatusWriter
+
+# (group, version, plural, kind) of every child kind, and the kopf index holding them.
+CHILDREN: Final = (
+    ("", "v1", "serviceaccounts", "ServiceAccount"),
+    ("", "v1", "configmaps", "ConfigMap"),
+    ("", "v1", "services", "Service"),
+    ("apps", "v1", "deployments", "Deployment"),
+)
+MODELS_INDEX: Final = "models_index"
+RESYNC_SECONDS: Final = 60.0
+MAX_BACKOFF_SECONDS: Final = 60.0
+OWNED: Final = {r.LABEL_MANAGED_BY: r.MANAGED_BY}
+
+
+def index_name(plural: str) -> str:
+    return f"{plural}_index"
+
+
+@dataclass
+class Services:
+    kube: Kube
+    writer: StatusWriter
+
+
+def _services(memo: Any) -> Services:
+    services = memo.get("services")
+    if not isinstance(services, Services):
+        raise kopf.TemporaryError("operator not started yet", delay=1)
+    return services
+
+
+def _event(body: Mapping[str, Any], type: str, reason: str, message: str) -> None:
+    kopf.event(cast(kopf.Body, body), type=type, reason=reason, message=message)
+
+
+def _post(body: Mapping[str, Any], event: Event) -> None:
+    _event(body, event.type, event.reason, event.message)
+
+
+def _slim(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An object without managedFields, which are large and never compared."""
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    return {**{k: v for k, v in body.items() if k != "metadata"}, "metadata": meta}
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    # Progress in annotations under our own prefix: status belongs to the schema.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=r.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=r.GROUP)
+    settings.persistence.finalizer = f"{r.GROUP}/finalizer"
+    # No CRD watching: the CRD is installed before the operator (no cluster-wide CRD access).
+    settings.scanning.disabled = True
+    settings.execution.max_workers = 16
+    # Only our children are listed and watched, filtered by the API server.
+    for group, version, plural, _kind in CHILDREN:
+        key = (group, version, plural) if group else (version, plural)
+        settings.watching.label_selectors[key] = f"{r.LABEL_MANAGED_BY}={r.MANAGED_BY}"
+    load_config()
+    kube = Kube()
+    memo["services"] = Services(kube=kube, writer=StatusWriter(kube, _post))
+
+
+@kopf.index(r.GROUP, r.VERSION, r.PLURAL, id=MODELS_INDEX)
+def models_index(
+    *, namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[Any, Any]:
+    return {(namespace, name): _slim(body)}
+
+
+def _index_child(
+    *, namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+) -> dict[Any, Any]:
+    owner = labels.get(r.LABEL_OWNER)
+    return {} if owner is None else {(namespace, owner): _slim(body)}
+
+
+for _group, _version, _plural, _kind in CHILDREN:
+    kopf.index(group=_group, version=_version, plural=_plural, labels=OWNED,
+               id=index_name(_plural))(_index_child)
+
+
+def _one(index: Any, key: tuple[str, str]) -> dict[str, Any] | None:
+    if index is None or key not in index:
+        return None
+    return next(iter(index[key]), None)
+
+
+def _observed(kwargs: Mapping[str, Any], namespace: str, name: str) -> dict[ChildKey, Any]:
+    observed: dict[ChildKey, Any] = {}
+    for _g, _v, plural, _k in CHILDREN:
+        index = kwargs.get(index_name(plural))
+        if index is not None and (namespace, name) in index:
+            for obj in index[(namespace, name)]:
+                observed[key_of(obj)] = obj
+    return observed
+
+
+def _backoff(retry: int) -> float:
+    return float(min(MAX_BACKOFF_SECONDS, 2**retry))
+
+
+def _apply(kube: Kube, obj: Mapping[str, Any], retry: int) -> dict[str, Any]:
+    try:
+        return kube.apply(obj)
+    except KubeError as error:
+        what = f"{obj['kind']} {obj['metadata']['name']}"
+        # 403 and 404 can heal (RBAC fixed, namespace recreated); 400/422 cannot.
+        if error.retryable or error.status in (401, 403, 404):
+            raise kopf.TemporaryError(f"applying {what}: {error}", delay=_backoff(retry)) from error
+        raise kopf.PermanentError(f"{what} was refused: {error.message}") from error
+
+
+def _parse_or_fail(body: Mapping[str, Any], services: Services) -> ModelDeploymentView:
+    try:
+        return parse(body)
+    except SpecError as error:
+        _event(body, "Warning", "InvalidSpec", message=str(error))
+        _write_failure(services, body, error)
+        raise kopf.PermanentError(str(error)) from error
+
+
+def _write_failure(services: Services, body: Mapping[str, Any], error: Exception) -> None:
+    try:
+        services.writer.fail(body, error)
+    except KubeError as write_error:
+        raise kopf.TemporaryError(f"writing status: {write_error}", delay=5) from write_error
+
+
+def _model_change(diff: Any) -> tuple[str, str] | None:
+    for _op, field, old, new in diff or ():
+        if tuple(field) == ("spec", "model", "uri") and old and new and old != new:
+            return str(old), str(new)
+        if tuple(field) in (("spec",), ("spec", "model")):
+            before = ((old or {}).get("model") or {}) if field == ("spec",) else (old or {})
+            after = ((new or {}).get("model") or {}) if field == ("spec",) else (new or {})
+            if before.get("uri") and after.get("uri") and before["uri"] != after["uri"]:
+                return str(before["uri"]), str(after["uri"])
+    return None
+
+
+@kopf.on.resume(r.GROUP, r.VERSION, r.PLURAL)
+@kopf.on.create(r.GROUP, r.VERSION, r.PLURAL)
+@kopf.on.update(r.GROUP, r.VERSION, r.PLURAL)
+def reconcile(
+    body: kopf.Body, memo: kopf.Memo, reason: str, diff: Any, retry: int, **kwargs: Any
+) -> None:
+    services = _services(memo)
+    md = _parse_or_fail(body, services)
+    observed = _observed(kwargs, md.namespace, md.name)
+    actions = plan(build_children(md), observed)
+    deployment = observed.get(("Deployment", r.deployment_name(md.name, "stable")))
+    applied = []
+    try:
+        for action in actions:
+            result = _apply(services.kube, action.desired, retry)
+            applied.append(action)
+            if action.key[0] == "Deployment":
+                deployment = result
+    except kopf.PermanentError as error:
+        _event(body, "Warning", "ApplyRefused", message=str(error))
+        _write_failure(services, body, error)
+        raise
+    _announce(body, md, reason, diff, applied)
+    try:
+        services.writer.sync(body, md, deployment, handled=True)
+    except KubeError as error:
+        raise kopf.TemporaryError(f"writing status: {error}", delay=_backoff(retry)) from error
+
+
+def _announce(body: Mapping[str, Any], md: ModelDeploymentView, reason: str, diff: Any,
+              applied: list[Any]) -> None:
+    change = _model_change(diff) if reason == "update" else None
+    if change is not None:
+        old, new = change
+        _event(body, "Normal", "ModelChanged",
+                  message=f"Model changed from {old} to {new}: rolling out version "
+                          f"{md.model.version} on Deployment "
+                          f"{r.deployment_name(md.name, 'stable')}.")
+    created = [f"{a.key[0]} {a.key[1]}" for a in applied if a.missing]
+    updated = [f"{a.key[0]} {a.key[1]}" for a in applied if not a.missing]
+    if created:
+        _event(body, "Normal", "Created", message="Created " + ", ".join(created) + ".")
+    if updated and change is None:
+        _event(body, "Normal", "Updated", message="Updated " + ", ".join(updated) + ".")
+
+
+@kopf.timer(r.GROUP, r.VERSION, r.PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+def resync(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any) -> None:
+    """Safety net for missed events: restore drifted children, refresh status."""
+    services = _services(memo)
+    if body.meta.get("deletionTimestamp") or not _handled(body, services):
+        return
+    try:
+        md = parse(body)
+    except SpecError:
+        return
+    observed = _observed(kwargs, md.namespace, md.name)
+    deployment = observed.get(("Deployment", r.deployment_name(md.name, "stable")))
+    try:
+        for action in plan(build_children(md), observed):
+            result = services.kube.apply(action.desired)
+            if action.key[0] == "Deployment":
+                deployment = result
+            _post_restored(body, action.desired, observed.get(action.key))
+        services.writer.sync(body, md, deployment, handled=True)
+    except KubeError as error:
+        logger.warning(f"Resync of {md.namespace}/{md.name} failed, will retry: {error}")
+
+
+def _handled(body: Mapping[str, Any], services: Services) -> bool:
+    generation = (body.get("metadata") or {}).get("generation")
+    return services.writer.observed_generation(body) == generation
+
+
+def _post_restored(md_body: Mapping[str, Any], desired: Mapping[str, Any],
+                   observed: Mapping[str, Any] | None) -> None:
+    what = f"{desired['kind']} {desired['metadata']['name']}"
+    if observed is None:
+        message = f"{what} was deleted; re-created it."
+    else:
+        fields = differences(observed, desired)
+        shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
+        message = f"{what} was changed ({shown}); restored it."
+    _event(md_body, "Warning", "Restored", message)
+
+
+def on_child_event(
+    *, type: str, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any,
+    logger: kopf.Logger, **kwargs: Any,
+) -> None:
+    owner = labels.get(r.LABEL_OWNER)
+    services = _services(memo)
+    if owner is None or namespace is None:
+        return
+    md_body = _one(kwargs.get(MODELS_INDEX), (namespace, owner))
+    if md_body is None or (md_body.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    try:
+        md = parse(md_body)
+    except SpecError:
+        return
+    desired = {key_of(obj): obj for obj in build_children(md)}.get(key_of(body))
+    if desired is None or not _owned_by(body, md):
+        return
+    try:
+        current = _restore(type, body, md_body, md, desired, services)
+        if desired["kind"] == "Deployment" and current is not None:
+            services.writer.sync(md_body, md, current, handled=_handled(md_body, services))
+    except KubeError as error:
+        logger.warning(f"Reconciling {key_of(body)} failed; the resync will retry: {error}")
+
+
+for _group, _version, _plural, _kind in CHILDREN:
+    kopf.on.event(group=_group, version=_version, plural=_plural, labels=OWNED,
+                  id=f"{_plural}_event")(on_child_event)
+
+
+def _owned_by(child: Mapping[str, Any], md: ModelDeploymentView) -> bool:
+    refs = (child.get("metadata") or {}).get("ownerReferences") or []
+    # A hand-made object with our labels but no owner is still restored to what we own.
+    return not refs or any(ref.get("uid") == md.uid for ref in refs)
+
+
+def _restore(
+    type: str | None, body: Mapping[str, Any], md_body: Mapping[str, Any],
+    md: ModelDeploymentView, desired: Mapping[str, Any], services: Services,
+) -> Mapping[str, Any] | None:
+    """Re-apply a child that no longer matches; return its current state (None if gone)."""
+    if not _handled(md_body, services):
+        # A spec change is pending: the ModelDeployment's own handler applies it.
+        return None if type == "DELETED" else body
+    if type == "DELETED":
+        if not _still_exists(md, services.kube):
+            return None
+        restored = services.kube.apply(desired)
+        _post_restored(md_body, desired, None)
+        return restored
+    if contains(body, desired):
+        return body
+    restored = services.kube.apply(desired)
+    _post_restored(md_body, desired, body)
+    return restored
+
+
+def _still_exists(md: ModelDeploymentView, kube: Kube) -> bool:
+    """Whether md is alive; children of a deleted one are left to the garbage collector."""
+    try:
+        current = kube.get(r.API_VERSION, r.KIND, md.namespace, md.name)
+    except KubeError as error:
+        if error.not_found:
+            return False
+        raise
+    meta = current.get("metadata") or {}
+    return bool(meta.get("uid") == md.uid and not meta.get("deletionTimestamp"))
+
+
+@kopf.on.delete(r.GROUP, r.VERSION, r.PLURAL, optional=True)
+def deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Runs only when something else holds a finalizer (e.g. foreground deletion): the
+    children go with their owner through the garbage collector; nothing else to clean."""
+    _event(body, "Normal", "Deleting",
+              message="Children will be removed by the garbage collector.")
+    _services(memo).writer.forget(str(body.meta.get("uid")))
+
+
+@kopf.on.event(r.GROUP, r.VERSION, r.PLURAL)
+def forget_deleted(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        _services(memo).writer.forget(str(body.meta.get("uid")))
+
+
+logging.getLogger("kubernetes").setLevel(logging.WARNING)
