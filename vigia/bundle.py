@@ -169,9 +169,9 @@ def export_bundle(bundle: ModelBundle, uri: str, *, home: str | Path | None = No
     with tempfile.TemporaryDirectory(dir=base, prefix="export-") as tmp:
         archive = _save_archive(bundle, Path(tmp))
         digest = file_digest(archive)
-        with open(archive, "rb") as src, fsspec.open(uri, "wb") as dst:
+        with open(archive, "rb") as src, _open(uri, "wb") as dst:
             shutil.copyfileobj(src, dst, _CHUNK)
-    with fsspec.open(uri + SIDECAR_SUFFIX, "w") as sidecar:
+    with _open(uri + SIDECAR_SUFFIX, "w") as sidecar:
         sidecar.write(digest + "\n")
     return digest
 
@@ -212,7 +212,7 @@ def load_bundle(uri: str, digest: str | None = None, *, home: str | Path) -> Mod
 def _expected_digest(uri: str, digest: str | None) -> str:
     if digest is None:
         try:
-            with fsspec.open(uri + SIDECAR_SUFFIX, "r") as sidecar:
+            with _open(uri + SIDECAR_SUFFIX, "r") as sidecar:
                 words = sidecar.read().split()
             digest = words[0] if words else ""
         except FileNotFoundError as err:
@@ -233,14 +233,17 @@ def _fetch(uri: str, expected: str, downloads: Path) -> Path:
     target = downloads / (expected.removeprefix(DIGEST_PREFIX) + ARCHIVE_SUFFIX)
     if target.exists() and file_digest(target) == expected:
         return target
-    partial = Path(tempfile.mkstemp(dir=downloads, suffix=".part")[1])
+    fd, name = tempfile.mkstemp(dir=downloads, suffix=".part")
+    os.close(fd)
+    partial = Path(name)
     try:
-        with fsspec.open(uri, "rb") as src, open(partial, "wb") as dst:
+        with _open(uri, "rb") as src, open(partial, "wb") as dst:
             shutil.copyfileobj(src, dst, _CHUNK)
+        os.replace(partial, target)
     except FileNotFoundError as err:
-        partial.unlink(missing_ok=True)
         raise BundleError(f"bundle {uri}: not found") from err
-    os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 
@@ -260,6 +263,15 @@ def _import_verified(archive: Path, home: Path) -> ModelBundle:
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
     return ModelBundle(estimator, metadata)
+
+
+def _open(uri: str, mode: str) -> Any:
+    """fsspec.open with missing protocol support reported as a BundleError."""
+    try:
+        opened = fsspec.open(uri, mode)
+    except (ImportError, ValueError) as err:
+        raise BundleError(f"bundle {uri}: cannot open this URI ({err})") from err
+    return opened
 
 
 def file_digest(path: str | Path) -> str:

@@ -186,3 +186,9 @@ def test_make_bundle_refuses_bad_names(
     X = X[list(counting_bundle.metadata.schema.names)]
     with pytest.raises(BundleError, match=r"name|version"):
         make_bundle(counting_bundle.estimator, X, y, name=name, version=version)
+
+
+def test_unsupported_protocol_is_a_bundle_error(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="cannot open"):
+        load_bundle("nope://bucket/m.bentomodel", "sha256:" + "0" * 64, home=tmp_path)
+    assert list((tmp_path / "downloads").iterdir()) == []  # no partial download left

@@ -13,6 +13,9 @@ from vigia.features import (
     FeatureSchema,
     FeatureSpec,
     InvalidInputError,
+    array_columns,
+    columns_to_frame,
+    record_columns,
     validate_arrays,
     validate_records,
 )
@@ -203,3 +206,14 @@ def test_boolean_feature_accepts_booleans() -> None:
     schema = FeatureSchema.from_frame(pd.DataFrame({"flag": [True, False]}))
     frame = validate_records(schema, [{"flag": True}, {"flag": False}])
     assert frame["flag"].tolist() == [1.0, 0.0]
+
+
+def test_checked_columns_are_arrays_for_binning(schema: FeatureSchema) -> None:
+    columns = record_columns(schema, good_rows())
+    assert list(columns) == list(schema.names)
+    assert columns["temperature"].dtype == np.float64
+    assert np.isnan(columns["temperature"][1])
+    assert columns["shift"].tolist() == ["night", "morning", "afternoon"]
+    arrays = [list(row.values()) for row in good_rows()]
+    frame = columns_to_frame(schema, array_columns(schema, arrays))
+    assert frame.equals(validate_records(schema, good_rows()))
