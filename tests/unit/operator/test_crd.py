@@ -1,0 +1,134 @@
+"""The CRD is the one source of truth: these tests hold the code and the docs to it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+from croniter import croniter
+from vigia_operator import resource as r
+from vigia_operator.spec import parse
+
+from tests.unit.operator import schema as s
+
+
+def test_names_match_the_code() -> None:
+    crd = s.crd()
+    assert crd["metadata"]["name"] == f"{r.PLURAL}.{r.GROUP}"
+    assert crd["spec"]["group"] == r.GROUP
+    assert crd["spec"]["scope"] == "Namespaced"
+    names = crd["spec"]["names"]
+    assert (names["kind"], names["plural"], names["shortNames"]) == (r.KIND, r.PLURAL, ["md"])
+    version = s.version()
+    assert version["name"] == r.VERSION and version["served"] and version["storage"]
+    assert version["subresources"] == {"status": {}}
+
+
+def test_printer_columns() -> None:
+    columns = {c["name"]: c["jsonPath"] for c in s.version()["additionalPrinterColumns"]}
+    assert columns == {
+        "Stable": ".status.stable.version",
+        "Canary": ".status.canary.weight",
+        "Drift": ".status.monitoring.drift.score",
+        "Accuracy": ".status.monitoring.accuracy",
+        "Phase": ".status.phase",
+        "Age": ".metadata.creationTimestamp",
+    }
+    # Every column points at a field the schema declares.
+    for path in columns.values():
+        if path.startswith(".status"):
+            node: dict[str, Any] = s.schema()
+            for part in path.strip(".").split("."):
+                node = node["properties"][part]
+
+
+def test_every_field_is_described() -> None:
+    undescribed = [path for path, node in s.nodes(s.schema()) if not node.get("description")]
+    assert undescribed == []
+
+
+def test_spec_sections_exist() -> None:
+    spec = s.schema()["properties"]["spec"]["properties"]
+    assert set(spec) == {"model", "serving", "rollout", "monitoring", "retraining", "export"}
+    status = s.schema()["properties"]["status"]["properties"]
+    assert {"observedGeneration", "phase", "conditions", "stable", "canary", "monitoring",
+            "retraining", "history"} <= set(status)
+
+
+def test_defaults_are_valid() -> None:
+    for _path, node in s.nodes(s.schema()):
+        if "default" in node:
+            jsonschema.Draft4Validator(node).validate(s.apply_defaults(node, node["default"]))
+
+
+def test_sample_validates_and_parses() -> None:
+    sample = s.sample()
+    jsonschema.Draft4Validator(s.schema()).validate(sample)
+    defaulted = s.defaulted_sample()
+    jsonschema.Draft4Validator(s.schema()).validate(defaulted)
+    md = parse(defaulted)
+    assert md.model.uri == sample["spec"]["model"]["uri"]
+    assert md.serving.image == "vigia/model-server:0.1.0"
+
+
+def test_minimal_resource_is_complete_after_defaults() -> None:
+    minimal = {"apiVersion": r.API_VERSION, "kind": r.KIND,
+               "metadata": {"name": "m", "namespace": "n", "uid": "u", "generation": 1},
+               "spec": {"model": {"uri": "s3://bucket/iris/v3"}}}
+    md = parse(s.apply_defaults(s.schema(), minimal))
+    assert md.model.version == "v3"
+    assert md.serving.replicas == 1
+    assert md.serving.resources["limits"]["memory"] == "1Gi"
+
+
+def _cel_regex(field_path: str) -> re.Pattern[str]:
+    """The regular expression of the CEL `matches` rule on a field."""
+    for path, rule, _ in s.rules(s.schema()):
+        if path == field_path:
+            found = re.search(r'matches\(r"(.*?)"\)', rule)
+            if found:
+                return re.compile(found.group(1))
+    raise AssertionError(f"no matches() rule on {field_path}")
+
+
+@pytest.mark.parametrize("expression", [
+    "0 3 * * 1", "*/5 * * * *", "0 0 1 1 *", "0 9-17/2 * * MON-FRI", "@weekly",
+    "0,30 1,13 * * 0-6", "15 2 1-7 jan,jul sun",
+])
+def test_cron_rule_accepts_what_croniter_accepts(expression: str) -> None:
+    assert _cel_regex("spec.retraining.triggers.schedule").match(expression)
+    assert croniter.is_valid(expression)
+
+
+@pytest.mark.parametrize("expression", [
+    "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "* * *",
+    "0 3 * * 1 2", "every day", "@sometimes", "",
+])
+def test_cron_rule_refuses(expression: str) -> None:
+    assert not _cel_regex("spec.retraining.triggers.schedule").match(expression)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("2m", True), ("30s", True), ("1h30m", True), ("500ms", True),
+    ("2", False), ("2 m", False), ("-1m", False), ("2d", False), ("m", False),
+])
+def test_duration_rule(value: str, ok: bool) -> None:
+    assert bool(_cel_regex("spec.rollout.steps[].pause").match(value)) is ok
+
+
+@pytest.mark.parametrize(("uri", "ok"), [
+    ("file:///models/iris/v1", True), ("s3://bucket/x", True),
+    ("/models/iris", False), ("s3://bucket/a b", False), ("3s://x", False),
+])
+def test_uri_rule(uri: str, ok: bool) -> None:
+    assert bool(_cel_regex("spec.model.uri").match(uri)) is ok
+
+
+def test_digest_pattern() -> None:
+    pattern = re.compile(s.schema()["properties"]["spec"]["properties"]["model"]
+                         ["properties"]["digest"]["pattern"])
+    assert pattern.match("sha256:" + "a" * 64)
+    assert not pattern.match("sha256:" + "A" * 64)
+    assert not pattern.match("md5:" + "a" * 32)
