@@ -80,6 +80,16 @@ def _add_sample(commands: Any) -> None:
 def _add_bundle(commands: Any) -> None:
     bundle = commands.add_parser("bundle", help="model bundles")
     sub = bundle.add_subparsers(title="bundle commands", metavar="COMMAND")
+    create = sub.add_parser("create", help="bundle a fitted estimator with its training data")
+    create.add_argument("--estimator", required=True, help="the fitted estimator (joblib file)")
+    create.add_argument("--train", required=True, help="training data, CSV (path or URI)")
+    create.add_argument("--holdout", default=None, help="holdout data, CSV, for the metrics")
+    create.add_argument("--target", required=True, help="name of the label column")
+    create.add_argument("--name", required=True)
+    create.add_argument("--version", required=True)
+    create.add_argument("--out", required=True, help="bundle URI (path, file://, s3://...)")
+    _home_option(create)
+    create.set_defaults(func=_cmd_bundle_create)
     inspect = sub.add_parser("inspect", help="verify a bundle's digest and print its metadata")
     inspect.add_argument("uri")
     inspect.add_argument("--digest", default=None, help="sha256:<hex>; default: the sidecar")
@@ -138,6 +148,32 @@ def _write_lines(path: str, lines: Any) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for line in lines:
             out.write(line + "\n")
+
+
+def _cmd_bundle_create(args: argparse.Namespace) -> int:
+    import joblib
+
+    from vigia.bundle import export_bundle, make_bundle
+
+    # The estimator file is the user's own: unpickling it here is their choice.
+    estimator = joblib.load(args.estimator)
+    X, y = _read_labelled(args.train, args.target)
+    X_hold, y_hold = _read_labelled(args.holdout, args.target) if args.holdout else (None, None)
+    bundle = make_bundle(
+        estimator, X, y, name=args.name, version=args.version, X_holdout=X_hold, y_holdout=y_hold
+    )
+    digest = export_bundle(bundle, args.out, home=args.home)
+    print(json.dumps({"uri": args.out, "digest": digest, **bundle.metadata.training_metrics}))
+    return 0
+
+
+def _read_labelled(uri: str, target: str) -> tuple[Any, Any]:
+    import pandas as pd
+
+    frame = pd.read_csv(uri)
+    if target not in frame.columns:
+        raise ValueError(f"--target: no column {target!r} in {uri}")
+    return frame.drop(columns=[target]), frame[target]
 
 
 def _cmd_bundle_inspect(args: argparse.Namespace) -> int:

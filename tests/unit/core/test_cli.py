@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import joblib
 import pytest
 
-from vigia.bundle import ModelBundle
+from vigia.bundle import ModelBundle, load_bundle
 from vigia.features import validate_records
+from vigia.sample import production_line, sample_pipeline
 
 
 def vigia(*args: str) -> subprocess.CompletedProcess[str]:
@@ -75,3 +77,36 @@ def test_bad_arguments_exit_non_zero() -> None:
     done = vigia("sample", "traffic", "--rows", "0", "--out", "-")
     assert done.returncode == 2
     assert "--rows" in done.stderr
+
+
+def test_bundle_create_from_estimator_and_csv(tmp_path: Path) -> None:
+    X, y = production_line(600, seed=4)
+    model = sample_pipeline(seed=4).fit(X, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    X.assign(quality=y).to_csv(tmp_path / "train.csv", index=False)
+    uri = str(tmp_path / "out" / "mine.bentomodel")
+    done = vigia(
+        "bundle", "create", "--estimator", str(tmp_path / "model.joblib"),
+        "--train", str(tmp_path / "train.csv"), "--holdout", str(tmp_path / "train.csv"),
+        "--target", "quality", "--name", "mine", "--version", "7", "--out", uri,
+        "--home", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["accuracy"] == summary["train_accuracy"] > 0.8
+    loaded = load_bundle(uri, summary["digest"], home=tmp_path)
+    assert (loaded.metadata.name, loaded.metadata.version) == ("mine", "7")
+    assert loaded.metadata.schema["flour_supplier"].kind == "categorical"
+
+
+def test_bundle_create_names_a_missing_target(tmp_path: Path) -> None:
+    X, y = production_line(100, seed=4)
+    joblib.dump(sample_pipeline().fit(X, y), tmp_path / "model.joblib")
+    X.to_csv(tmp_path / "train.csv", index=False)
+    done = vigia(
+        "bundle", "create", "--estimator", str(tmp_path / "model.joblib"),
+        "--train", str(tmp_path / "train.csv"), "--target", "quality",
+        "--name", "m", "--version", "1", "--out", str(tmp_path / "m.bentomodel"),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "--target" in done.stderr and "Traceback" not in done.stderr
