@@ -1,0 +1,151 @@
+"""The operator as a separate process, authenticated as its own ServiceAccount.
+
+Used by the integration tests and by benchmarks/operator.py. The CRD and the shipped RBAC
+are applied with the admin kubeconfig; the operator gets a kubeconfig holding only a token
+of the vigia-operator ServiceAccount, so a permission missing from manifests/rbac makes it
+fail as it would in a cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.fixtures.kube import kubectl, wait_for
+
+ROOT = Path(__file__).resolve().parents[3]
+MANIFESTS = ROOT / "manifests"
+CRD_NAME = "modeldeployments.vigia.dev"
+OPERATOR_NAMESPACE = "vigia-system"
+OPERATOR_ACCOUNT = "vigia-operator"
+
+
+def install(kubeconfig: Path) -> None:
+    """The CRD and the operator's RBAC, as shipped."""
+    kubectl(kubeconfig, "apply", "-k", str(MANIFESTS / "crd"))
+    kubectl(kubeconfig, "apply", "-k", str(MANIFESTS / "rbac"))
+    kubectl(kubeconfig, "wait", "--for=condition=Established", f"crd/{CRD_NAME}",
+            "--timeout=60s")
+
+
+def operator_kubeconfig(admin: Path, out: Path, hours: int = 4) -> Path:
+    """A kubeconfig that authenticates as the operator's ServiceAccount (a minted token)."""
+    token = kubectl(admin, "create", "token", OPERATOR_ACCOUNT, "-n", OPERATOR_NAMESPACE,
+                    f"--duration={hours}h").strip()
+    view = json.loads(kubectl(admin, "config", "view", "--raw", "--minify", "-o", "json"))
+    cluster = dict(view["clusters"][0]["cluster"])
+    if "certificate-authority" in cluster:  # a path: inline it so the file stands alone
+        ca = Path(cluster.pop("certificate-authority")).read_bytes()
+        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "cluster", "cluster": cluster}],
+        "users": [{"name": OPERATOR_ACCOUNT, "user": {"token": token}}],
+        "contexts": [{"name": "operator",
+                      "context": {"cluster": "cluster", "user": OPERATOR_ACCOUNT}}],
+        "current-context": "operator",
+    }
+    out.write_text(yaml.safe_dump(config))
+    out.chmod(0o600)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    """`python3 -m vigia_operator`, started and stopped by process id."""
+
+    def __init__(self, kubeconfig: Path, log: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_path = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 60) -> None:
+        self.port = free_port()
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "vigia_operator",
+                 f"--liveness=http://127.0.0.1:{self.port}/healthz"],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            )
+        wait_for(self._healthy, timeout, f"operator liveness (log: {self.log_path})")
+
+    def _healthy(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"operator exited; log:\n{self.log()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as when a node dies."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the operator process, from /proc."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+
+def model_deployment(name: str, uri: str = "file:///models/sobaos/1",
+                     **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "vigia.dev/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name},
+        "spec": {"model": {"uri": uri}, **spec},
+    }
+
+
+def wait_ready(kubeconfig: Path, namespace: str, name: str, timeout: float = 120) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        md = json.loads(kubectl(kubeconfig, "get", "md", name, "-n", namespace, "-o", "json"))
+        status = md.get("status") or {}
+        conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
+        if (conds.get("Ready") == "True"
+                and status.get("observedGeneration") == md["metadata"]["generation"]):
+            return dict(md)
+        return None
+
+    return wait_for(ready, timeout, f"ModelDeployment {namespace}/{name} Ready")

@@ -1,0 +1,83 @@
+"""Mistakes in a ModelDeployment are refused by the API server, naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.kube import KubectlError, kubectl
+from tests.integration.operator.harness import model_deployment
+
+pytestmark = pytest.mark.integration
+
+VALID = model_deployment("ok", "s3://models/iris/v1")
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    obj = copy.deepcopy(VALID)
+    *parents, last = path.split(".")
+    target = obj
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[last] = value
+    return obj
+
+
+MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
+    "wrong type": (_with("spec.serving.replicas", "two"), "spec.serving.replicas"),
+    "out of range": (_with("spec.serving.replicas", 0), "spec.serving.replicas"),
+    "weight above 100": (_with("spec.rollout.steps", [{"weight": 150}]),
+                         "spec.rollout.steps[0].weight"),
+    "weights not rising": (_with("spec.rollout.steps", [{"weight": 50}, {"weight": 10}]),
+                           "spec.rollout.steps"),
+    "bad pause": (_with("spec.rollout.steps", [{"weight": 10, "pause": "2 minutes"}]),
+                  "spec.rollout.steps[0].pause"),
+    "bad cron": (_with("spec.retraining.triggers", {"schedule": "61 * * * *"}),
+                 "spec.retraining.triggers.schedule"),
+    "bad digest": (_with("spec.model.digest", "sha256:1234"), "spec.model.digest"),
+    "unknown field": (_with("spec.model.url", "s3://x/y"), "spec.model.url"),
+    "missing uri": (_with("spec.model", {"digest": "sha256:" + "a" * 64}), "spec.model.uri"),
+    "uri without scheme": (_with("spec.model.uri", "/models/iris"), "spec.model.uri"),
+    "bad enum": (_with("spec.rollout.analysis", {"onNoData": "Maybe"}),
+                 "spec.rollout.analysis.onNoData"),
+    "router without route": (_with("spec.rollout.traffic", {"router": "GatewayAPI"}),
+                             "spec.rollout.traffic.httpRoute"),
+    "retraining without data": (_with("spec.retraining", {"enabled": True}),
+                                "spec.retraining.dataset"),
+    "requests above limits": (_with("spec.serving.resources",
+                                    {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}),
+                              "spec.serving.resources.requests.memory"),
+    "bad quantity": (_with("spec.serving.resources", {"limits": {"cpu": "lots"}}),
+                     "spec.serving.resources.limits.cpu"),
+    "replicas without shared store": (_with("spec.serving.replicas", 3),
+                                      "spec.serving.predictionLog.storeSecretRef"),
+    "kpi min above max": (_with("spec.monitoring.kpis",
+                                [{"name": "k", "query": "up", "min": 2, "max": 1}]),
+                          "spec.monitoring.kpis[0].min"),
+    "zero drift threshold": (_with("spec.monitoring.drift", {"threshold": 0}),
+                             "spec.monitoring.drift.threshold"),
+    "interval too short": (_with("spec.monitoring.interval", "1s"), "spec.monitoring.interval"),
+    "name too long": (_with("metadata.name", "m" * 60), "metadata.name"),
+}
+
+
+def _create(kubeconfig: Path, namespace: str, obj: dict[str, Any]) -> str:
+    return kubectl(kubeconfig, "create", "-n", namespace, "--dry-run=server", "-f", "-",
+                   input=json.dumps(obj))
+
+
+def test_the_valid_one_is_accepted(installed: Path, namespace: str) -> None:
+    assert "created" in _create(installed, namespace, VALID)
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_mistake_is_refused_naming_the_field(installed: Path, namespace: str,
+                                             mistake: str) -> None:
+    obj, field = MISTAKES[mistake]
+    with pytest.raises(KubectlError) as refused:
+        _create(installed, namespace, obj)
+    assert field in refused.value.stderr, refused.value.stderr
