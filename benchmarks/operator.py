@@ -1,0 +1,169 @@
+"""Operator benchmark: apply-to-Ready latency of ModelDeployments, and operator memory.
+
+    python3 benchmarks/operator.py [--counts 1,200] [--keep]
+
+Uses $KUBECONFIG when set, else starts (or reuses) a local cluster named "bench" with
+enough fake nodes for the pods. The operator runs as in the integration tests: a separate
+process, authenticated as its ServiceAccount under the shipped RBAC. For each count N, N
+ModelDeployments are applied at once in a fresh namespace; a watch records when each one's
+Ready condition turns True. Latency = Ready time - time its apply returned.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make tests.* importable
+    sys.path.insert(0, str(ROOT))
+
+from vigia_devcluster.binaries import kubectl_path  # noqa: E402
+
+from tests.fixtures.kube import kubectl, wait_for  # noqa: E402
+from tests.integration.operator.harness import (  # noqa: E402
+    OperatorProcess,
+    install,
+    model_deployment,
+    operator_kubeconfig,
+)
+
+BENCH_CLUSTER = "bench"
+PODS_PER_NODE = 110
+
+
+class ReadyWatch:
+    """`kubectl get md --watch`, noting the first time each object is Ready."""
+
+    def __init__(self, kubeconfig: Path, namespace: str) -> None:
+        self.ready_at: dict[str, float] = {}
+        self._process = subprocess.Popen(
+            [str(kubectl_path()), f"--kubeconfig={kubeconfig}", "get", "md", "-n", namespace,
+             "--watch", "--output-watch-events", "-o", "json"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        decoder = json.JSONDecoder()
+        buffer = ""
+        for line in self._process.stdout:
+            buffer += line
+            try:
+                event, end = decoder.raw_decode(buffer.lstrip())
+            except ValueError:
+                continue
+            buffer = buffer.lstrip()[end:]
+            obj = event.get("object") or {}
+            name = obj.get("metadata", {}).get("name")
+            status = obj.get("status") or {}
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in status.get("conditions") or [])
+            if name and ready and name not in self.ready_at:
+                self.ready_at[name] = time.monotonic()
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[str, float]:
+    namespace = f"bench-{count}-{uuid.uuid4().hex[:5]}"
+    kubectl(kubeconfig, "create", "namespace", namespace)
+    wait_for(lambda: kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace),
+             60, "default ServiceAccount")
+    watch = ReadyWatch(kubeconfig, namespace)
+    time.sleep(1)  # let the watch start
+    applied_at: dict[str, float] = {}
+    names = [f"md-{i:04d}" for i in range(count)]
+    # One kubectl call per chunk: many objects at once, as `kubectl apply -f dir/` would.
+    for start in range(0, count, 50):
+        chunk = names[start:start + 50]
+        items = [model_deployment(n, f"s3://models/{n}/v1") for n in chunk]
+        kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-",
+                input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        now = time.monotonic()
+        applied_at.update(dict.fromkeys(chunk, now))
+    wait_for(lambda: len(watch.ready_at) == count, 120 + count * 3,
+             f"{count} ModelDeployments Ready")
+    rss = operator.rss_bytes()
+    watch.stop()
+    latencies = [watch.ready_at[n] - applied_at[n] for n in names]
+    total = max(watch.ready_at.values()) - min(applied_at.values())
+    kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
+    return {
+        "count": count,
+        "p50_s": statistics.median(latencies),
+        "p95_s": percentile(latencies, 0.95),
+        "max_s": max(latencies),
+        "all_ready_s": total,
+        "operator_rss_mib": rss / 2**20,
+    }
+
+
+def cluster(max_count: int) -> tuple[Path, bool]:
+    external = os.environ.get("KUBECONFIG")
+    if external:
+        return Path(external.split(os.pathsep)[0]), False
+    import vigia_devcluster
+
+    nodes = max(2, -(-(max_count + 20) // PODS_PER_NODE))
+    started = vigia_devcluster.up(BENCH_CLUSTER, nodes=nodes)
+    return started.kubeconfig, started.started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,200", help="batch sizes, comma-separated")
+    parser.add_argument("--keep", action="store_true", help="leave a started cluster up")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    kubeconfig, started = cluster(max(counts))
+    try:
+        install(kubeconfig)
+        with tempfile.TemporaryDirectory(prefix="vigia-bench-") as tmp:
+            config = operator_kubeconfig(kubeconfig, Path(tmp) / "kubeconfig")
+            operator = OperatorProcess(config, Path(tmp) / "operator.log")
+            operator.start()
+            try:
+                print(f"operator RSS idle: {operator.rss_bytes() / 2**20:.1f} MiB")
+                for count in counts:
+                    result = run_batch(kubeconfig, operator, count)
+                    print(
+                        f"{result['count']:>4} ModelDeployments: apply-to-Ready "
+                        f"p50 {result['p50_s']:.2f} s, p95 {result['p95_s']:.2f} s, "
+                        f"max {result['max_s']:.2f} s; all Ready after "
+                        f"{result['all_ready_s']:.1f} s; operator RSS "
+                        f"{result['operator_rss_mib']:.1f} MiB",
+                        flush=True,
+                    )
+            finally:
+                operator.stop()
+    finally:
+        if started and not args.keep:
+            import vigia_devcluster
+
+            vigia_devcluster.down(BENCH_CLUSTER)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
