@@ -224,7 +224,11 @@ def _numeric_column(spec: FeatureSpec, values: list[Any], field: str) -> np.ndar
         kind = type(value)
         if kind is not float and kind is not int:
             _check_unusual_number(spec, value, f"{field}[{i}].{spec.name}")
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        i = next(i for i, v in enumerate(values) if _overflows(v))
+        raise InvalidInputError(f"{field}[{i}].{spec.name}", "must be a finite number") from None
     bad = ~np.isfinite(array)
     if bad.any():
         for j in np.flatnonzero(bad).tolist():
@@ -235,6 +239,16 @@ def _numeric_column(spec: FeatureSpec, values: list[Any], field: str) -> np.ndar
                 raise InvalidInputError(where, "must not be null or NaN")
             raise InvalidInputError(where, "must be a finite number")
     return array
+
+
+def _overflows(value: Any) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return False
 
 
 def _check_unusual_number(spec: FeatureSpec, value: Any, where: str) -> None:

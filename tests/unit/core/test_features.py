@@ -118,6 +118,7 @@ BAD_RECORDS = [
     ("null not nullable", _set(2, "count", None), "rows[2].count", "must not be null"),
     ("NaN not nullable", _set(1, "count", float("nan")), "rows[1].count", "NaN"),
     ("infinity", _set(0, "temperature", float("inf")), "rows[0].temperature", "finite"),
+    ("huge integer", _set(2, "count", 10**400), "rows[2].count", "finite"),
     ("unknown category", _set(1, "shift", "dawn"), "rows[1].shift", "unknown category 'dawn'"),
     ("number for category", _set(0, "shift", 2), "rows[0].shift", "expected a string"),
     ("null category", _set(2, "shift", None), "rows[2].shift", "must not be null"),
