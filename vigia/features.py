@@ -269,7 +269,7 @@ def _categorical_column(spec: FeatureSpec, values: list[Any], field: str) -> np.
     allowed = spec.categories or ()
     known = frozenset(allowed)
     for i, value in enumerate(values):
-        if type(value) is str and value in known:
+        if isinstance(value, str) and value in known:
             continue
         where = f"{field}[{i}].{spec.name}"
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -281,7 +281,7 @@ def _categorical_column(spec: FeatureSpec, values: list[Any], field: str) -> np.
         raise InvalidInputError(
             where, f"unknown category {value!r}; expected one of {', '.join(allowed)}"
         )
-    return np.array([v if type(v) is str else np.nan for v in values], dtype=object)
+    return np.array([v if isinstance(v, str) else np.nan for v in values], dtype=object)
 
 
 def _json_type(value: Any) -> str:

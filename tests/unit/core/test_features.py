@@ -92,8 +92,10 @@ def test_numpy_scalars_are_numbers(schema: FeatureSchema) -> None:
     rows = good_rows()
     rows[0]["temperature"] = np.float32(171.5)
     rows[0]["count"] = np.int64(3)
+    rows[0]["shift"] = np.str_("night")
     frame = validate_records(schema, rows)
     assert frame["temperature"][0] == 171.5
+    assert frame["shift"][0] == "night"
 
 
 def _set(index: int, name: str, value: Any) -> Callable[[list[dict[str, Any]]], None]:
