@@ -69,6 +69,15 @@ def input_error_status(exc: InvalidInputError) -> int:
 Handler = Callable[[Request, ModelRuntime], Awaitable[Response]]
 
 
+class RoutesOnly(Starlette):
+    """A Starlette app without its own error middleware: it runs mounted inside BentoML's
+    app, whose middleware already turns exceptions into responses. Saves two layers on
+    every request."""
+
+    def build_middleware_stack(self) -> Any:
+        return self.router
+
+
 def build_app(state: ServerState) -> Starlette:
     """The API routes over ``state``; refusals are JSON ``{"error", "field"}``."""
 
@@ -126,7 +135,7 @@ def build_app(state: ServerState) -> Starlette:
     async def docs(_: Request) -> Response:
         return HTMLResponse(DOCS_HTML)
 
-    return Starlette(
+    return RoutesOnly(
         routes=[
             Route("/predict", guarded(predict), methods=["POST"]),
             Route("/feedback", guarded(feedback), methods=["POST"]),

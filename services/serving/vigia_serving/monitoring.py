@@ -6,10 +6,9 @@ children bound once at start-up, so the cost per row stays a few microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from vigia import metrics
@@ -119,8 +118,8 @@ class Monitor:
         for child in self._feedback.values():
             child.inc(0)
 
-    def observe_batch(self, frame: pd.DataFrame, proba: np.ndarray) -> None:
-        """Count one batch of inputs and their predicted probabilities."""
+    def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
+        """Count one batch of inputs (checked columns) and their predicted probabilities."""
         winners = np.bincount(proba.argmax(axis=1), minlength=len(self._classes))
         for child, count in zip(self._classes, winners.tolist(), strict=True):
             if count:
@@ -128,7 +127,7 @@ class Monitor:
         for value in proba.max(axis=1).tolist():
             self._confidence.observe(value)
         for counters in self._features:
-            counters.observe(frame[counters.name].to_numpy())
+            counters.observe(columns[counters.name])
 
     def observe_feedback(self, results: Iterable[FeedbackResult]) -> None:
         """Count new (not repeated) feedback: outcome and confusion cell."""

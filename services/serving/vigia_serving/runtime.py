@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vigia.bundle import ModelBundle
-from vigia.features import validate_arrays, validate_records
+from vigia.features import Columns, array_columns, columns_to_frame, record_columns
 from vigia.settings import ServingSettings
 
 from .batching import MicroBatcher
@@ -28,11 +28,18 @@ def new_prediction_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def validate(bundle: ModelBundle, request: RowsRequest) -> pd.DataFrame:
+def validate(bundle: ModelBundle, request: RowsRequest) -> Columns:
+    """Checked columns (not a frame: one frame is built per micro-batch, not per request)."""
     schema = bundle.metadata.schema
     if request.kind == "arrays":
-        return validate_arrays(schema, request.rows)
-    return validate_records(schema, request.rows)
+        return array_columns(schema, request.rows)
+    return record_columns(schema, request.rows)
+
+
+def concat_columns(parts: Sequence[Columns]) -> Columns:
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 class ModelRuntime:
@@ -54,8 +61,8 @@ class ModelRuntime:
         self.version = meta.version
         self.classes = list(meta.classes)
         self.feature_names = list(meta.schema.names)
-        self.batcher: MicroBatcher[pd.DataFrame, np.ndarray] = MicroBatcher(
-            self._predict_frames,
+        self.batcher: MicroBatcher[Columns, np.ndarray] = MicroBatcher(
+            self._predict_batch,
             max_rows=settings.batch_max_rows,
             max_wait_s=settings.batch_wait_ms / 1000.0,
         )
@@ -63,9 +70,9 @@ class ModelRuntime:
         self._attributor_lock = threading.Lock()
 
     async def predict(self, request: RowsRequest) -> dict[str, Any]:
-        frame = validate(self.bundle, request)
-        proba = await self.batcher.submit(frame, len(frame))
-        ids = [new_prediction_id() for _ in range(len(frame))]
+        columns = validate(self.bundle, request)
+        proba = await self.batcher.submit(columns, len(request.rows))
+        ids = [new_prediction_id() for _ in range(len(request.rows))]
         winners = [self.classes[i] for i in proba.argmax(axis=1).tolist()]
         probabilities = [dict(zip(self.classes, p, strict=True)) for p in proba.tolist()]
         self.store.log(self._records(request, ids, winners, probabilities))
@@ -87,7 +94,7 @@ class ModelRuntime:
 
     def explain(self, request: RowsRequest) -> dict[str, Any]:
         """Blocking (SHAP): per-row attributions towards the predicted class."""
-        frame = validate(self.bundle, request)
+        frame = self._frame(validate(self.bundle, request))
         proba = self.bundle.predict_proba(frame)
         values, base = self._explainer().explain(frame)
         winners = proba.argmax(axis=1)
@@ -111,13 +118,17 @@ class ModelRuntime:
                 self._attributor = TreeAttributor(self.bundle.estimator, self.feature_names)
             return self._attributor
 
-    def _predict_frames(self, frames: Sequence[pd.DataFrame]) -> list[np.ndarray]:
-        """One model call for a micro-batch of frames; runs in the batcher's thread."""
-        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        proba = self.bundle.predict_proba(frame)
+    def _frame(self, columns: Columns) -> pd.DataFrame:
+        return columns_to_frame(self.bundle.metadata.schema, columns)
+
+    def _predict_batch(self, parts: Sequence[Columns]) -> list[np.ndarray]:
+        """One model call for a micro-batch of requests; runs in the batcher's thread."""
+        columns = concat_columns(parts)
+        proba = self.bundle.predict_proba(self._frame(columns))
         if self.monitor is not None:
-            self.monitor.observe_batch(frame, proba)
-        bounds = np.cumsum([len(f) for f in frames])[:-1]
+            self.monitor.observe_batch(columns, proba)
+        first = self.feature_names[0]
+        bounds = np.cumsum([len(p[first]) for p in parts])[:-1]
         return np.split(proba, bounds)
 
     def _records(

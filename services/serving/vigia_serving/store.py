@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import (
     JSON,
     Column,
@@ -106,10 +107,16 @@ class FeedbackConflictError(ValueError):
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL (concurrent workers) with full fsync."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=4, max_overflow=4, json_serializer=_dumps
+    )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,186 @@
+"""Throughput of single-row /predict: Vigía's server against a plain BentoML service.
+
+Targets: (a) baseline — benchmarks/baseline_service.py, BentoML defaults, no batching;
+(b) vigia — Vigía's server, monitoring and prediction logging on; (c) vigia-nomon —
+the same with monitoring off. Each runs as its own `bentoml serve` process on
+127.0.0.1 and is driven by `wrk` (C, one thread; apt package "wrk") at 1, 16 and 64
+connections. Prints requests/s, p50, p99 and errors, and the ratios b/a and b/c.
+
+    python3 benchmarks/serving.py [--duration 20] [--concurrency 1,16,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigia.bundle import export_bundle
+from vigia.sample import reference_benchmark_model, traffic_records
+
+HERE = Path(__file__).resolve().parent
+LUA = """
+local bodies = {%(bodies)s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", "/predict", {["Content-Type"] = "application/json"}, bodies[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d, " ..
+    "\\"errors\\": %%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    target: str
+    clients: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_lua(path: Path, rows: int = 200) -> None:
+    records, _ = traffic_records(rows, seed=7, numeric_only=True)
+    # The reference model was trained without missing values: send complete rows only.
+    complete = [r for r in records if None not in r.values()]
+    bodies = [json.dumps({"rows": [list(r.values())]}) for r in complete]
+    lua_strings = ", ".join("[=[" + b + "]=]" for b in bodies)
+    path.write_text(LUA % {"bodies": lua_strings})
+
+
+def start(target: str, work: Path, uri: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "VIGIA_MODEL_URI": uri,
+        "VIGIA_HOME": str(work / f"home-{target}"),
+        "VIGIA_STORE_URL": f"sqlite:///{work}/log-{target}.db",
+        "VIGIA_MONITORING": "false" if target == "vigia-nomon" else "true",
+        "BENTOML_HOME": str(work / "bentoml"),
+    }
+    if target == "baseline":
+        cmd = ["bentoml", "serve", "baseline_service:Baseline", "--working-dir", str(HERE)]
+    else:
+        cmd = ["bentoml", "serve", "vigia_serving.service:VigiaModel"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    log = (work / f"{target}.log").open("wb")
+    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(port, process)
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("server not ready in time")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_wrk(lua: Path, port: int, clients: int, duration: int) -> dict[str, int]:
+    cmd = ["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "--timeout", "5s", "-s", str(lua),
+           f"http://127.0.0.1:{port}/predict"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    return dict(json.loads(line[len("RESULT "):]))
+
+
+def measure(target: str, clients: int, lua: Path, port: int, duration: int) -> Result:
+    run_wrk(lua, port, clients, 2)  # warm-up
+    raw = run_wrk(lua, port, clients, duration)
+    return Result(
+        target, clients, raw["requests"] / (raw["duration_us"] / 1e6),
+        raw["p50_us"] / 1000, raw["p99_us"] / 1000, raw["errors"],
+    )
+
+
+def report(results: list[Result]) -> None:
+    print(f"{'target':<12} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for r in results:
+        print(f"{r.target:<12} {r.clients:>7} {r.rps:>9.0f} {r.p50_ms:>8.1f} "
+              f"{r.p99_ms:>8.1f} {r.errors:>7}")
+    by = {(r.target, r.clients): r for r in results}
+    for clients in sorted({r.clients for r in results}):
+        a, b, c = (by.get((t, clients)) for t in ("baseline", "vigia", "vigia-nomon"))
+        if a and b:
+            print(f"clients={clients}: vigia/baseline = {b.rps / a.rps:.1f}x")
+        if b and c:
+            print(f"clients={clients}: vigia/vigia-nomon = {b.rps / c.rps:.2f} "
+                  f"(monitoring costs {100 * (1 - b.rps / c.rps):.1f}%)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds per run")
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--targets", default="baseline,vigia,vigia-nomon")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="vigia-bench-") as tmp:
+        work = Path(tmp)
+        uri = str(work / "reference.bentomodel")
+        export_bundle(reference_benchmark_model(), uri, home=work / "export")
+        lua = work / "predict.lua"
+        write_lua(lua)
+        for target in args.targets.split(","):
+            port = free_port()
+            process = start(target, work, uri, port)
+            try:
+                for clients in levels:
+                    result = measure(target, clients, lua, port, args.duration)
+                    results.append(result)
+                    print(f"  {result}", file=sys.stderr, flush=True)
+            finally:
+                stop(process)
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
