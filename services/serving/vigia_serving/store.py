@@ -171,14 +171,15 @@ class PredictionStore:
     def log(self, records: Sequence[PredictionRecord]) -> None:
         """Queue predictions for the next flush (cheap: the hot path calls it)."""
         with self._buffer_lock:
-            overflow = len(self._buffer) + len(records) - self.max_buffered
+            self._buffer.extend(records)
+            self._pending.update(r.id for r in records)
+            overflow = len(self._buffer) - self.max_buffered
             if overflow > 0:
                 # The database has been unreachable for a long while: keep memory bounded.
+                self._pending.difference_update(r.id for r in self._buffer[:overflow])
                 del self._buffer[:overflow]
                 self.dropped += overflow
                 log.error("prediction log buffer full, dropped %d oldest rows", overflow)
-            self._buffer.extend(records)
-            self._pending.update(r.id for r in records)
 
     def buffered(self) -> int:
         with self._buffer_lock:

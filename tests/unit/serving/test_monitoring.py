@@ -1,0 +1,105 @@
+"""Monitoring counters and SHAP attributions on the sample model (no server)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client import CollectorRegistry
+from vigia_serving.explain import TreeAttributor
+from vigia_serving.monitoring import Monitor
+from vigia_serving.store import FeedbackResult
+
+from vigia import metrics
+from vigia.bundle import ModelBundle
+from vigia.features import record_columns
+from vigia.sample import reference_benchmark_model, traffic_records, train_sample_model
+
+LABELS = {"model": "sobaos", "version": "1", "track": "canary"}
+
+
+@pytest.fixture(scope="module")
+def bundle() -> ModelBundle:
+    return train_sample_model(rows=1200, seed=3)
+
+
+def make_monitor(bundle: ModelBundle, registry: CollectorRegistry) -> Monitor:
+    meta = bundle.metadata
+    return Monitor(
+        model="sobaos", version="1", track="canary", schema=meta.schema,
+        profile=meta.profile, classes=meta.classes, registry=registry,
+    )
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    found = registry.get_sample_value(name, {**LABELS, **labels})
+    return 0.0 if found is None else found
+
+
+def test_batch_counts_classes_confidence_bins_and_missing(bundle: ModelBundle) -> None:
+    registry = CollectorRegistry()
+    monitor = make_monitor(bundle, registry)
+    records, _ = traffic_records(300, seed=5)
+    records[0]["ambient_temperature"] = None
+    records[1]["oven_temperature"] = 10_000.0
+    columns = record_columns(bundle.metadata.schema, records)
+    proba = np.tile([0.3, 0.7], (300, 1))
+    monitor.observe_batch(columns, proba)
+
+    assert value(registry, metrics.PREDICTIONS_SERIES, **{"class": "good"}) == 300
+    assert value(registry, f"{metrics.CONFIDENCE}_count") == 300
+    assert value(registry, f"{metrics.CONFIDENCE}_bucket", le="0.7") == 300
+    assert value(registry, f"{metrics.CONFIDENCE}_bucket", le="0.6") == 0
+    bins = [
+        value(registry, metrics.FEATURE_BIN_SERIES, feature="oven_temperature", bin=str(b))
+        for b in range(10)
+    ]
+    assert sum(bins) == 300
+    assert value(registry, metrics.FEATURE_BIN_SERIES, feature="bin", bin="0") == 0
+    assert value(
+        registry, metrics.FEATURE_MISSING_SERIES, feature="ambient_temperature"
+    ) >= 1
+    assert value(
+        registry, metrics.FEATURE_OUT_OF_RANGE_SERIES, feature="oven_temperature"
+    ) >= 1
+    suppliers = sum(
+        value(registry, metrics.FEATURE_BIN_SERIES, feature="flour_supplier", bin=c)
+        for c in bundle.metadata.profile.bin_labels("flour_supplier")
+    )
+    assert suppliers == 300
+
+
+def test_feedback_counts_outcome_and_confusion_once(bundle: ModelBundle) -> None:
+    registry = CollectorRegistry()
+    monitor = make_monitor(bundle, registry)
+    monitor.observe_feedback(
+        [
+            FeedbackResult("a", "good", "good", duplicate=False),
+            FeedbackResult("b", "defective", "good", duplicate=False),
+            FeedbackResult("b", "defective", "good", duplicate=True),
+        ]
+    )
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="correct") == 1
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="incorrect") == 1
+    assert value(
+        registry, metrics.CONFUSION_SERIES, actual="defective", predicted="good"
+    ) == 1
+
+
+def test_pipeline_attributions_are_per_input_feature_and_additive(bundle: ModelBundle) -> None:
+    names = list(bundle.metadata.schema.names)
+    records, _ = traffic_records(5, seed=9)
+    frame = pd.DataFrame(records)[names]
+    values, base = TreeAttributor(bundle.estimator, names).explain(frame)
+    proba = bundle.predict_proba(frame)
+    assert values.shape == (5, len(names), 2)
+    np.testing.assert_allclose(base + values.sum(axis=1), proba, atol=1e-6)
+
+
+def test_plain_forest_attributions() -> None:
+    bundle = reference_benchmark_model(rows=600)
+    names = list(bundle.metadata.schema.names)
+    records, _ = traffic_records(4, seed=2, numeric_only=True)
+    frame = pd.DataFrame(records)[names].fillna(20.0)
+    values, base = TreeAttributor(bundle.estimator, names).explain(frame)
+    np.testing.assert_allclose(base + values.sum(axis=1), bundle.predict_proba(frame), atol=1e-6)

@@ -1,0 +1,86 @@
+"""Request bodies: every refusal names the field that is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from vigia_serving.payloads import (
+    MalformedBodyError,
+    TooLargeError,
+    parse_feedback,
+    parse_rows,
+)
+from vigia_serving.store import FeedbackItem
+
+from vigia.features import InvalidInputError
+
+CLASSES = ("defective", "good")
+
+
+def test_records_and_arrays_are_told_apart() -> None:
+    assert parse_rows(b'{"rows": [{"a": 1}]}', max_rows=5).kind == "records"
+    assert parse_rows(b'{"rows": [[1, 2]]}', max_rows=5).kind == "arrays"
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "field"),
+    [
+        (b"", MalformedBodyError, "body"),
+        (b"   ", MalformedBodyError, "body"),
+        (b"{not json", MalformedBodyError, "body"),
+        (b"[1, 2]", MalformedBodyError, "body"),
+        (b"{}", InvalidInputError, "rows"),
+        (b'{"rows": 3}', InvalidInputError, "rows"),
+        (b'{"rows": []}', InvalidInputError, "rows"),
+        (b'{"rows": [[1]], "extra": 1}', InvalidInputError, "extra"),
+        (b'{"rows": [[1], [2], [3]]}', TooLargeError, "rows"),
+    ],
+)
+def test_bad_rows_bodies(body: bytes, error: type[Exception], field: str) -> None:
+    with pytest.raises(error) as info:
+        parse_rows(body, max_rows=2)
+    assert isinstance(info.value, InvalidInputError)
+    assert info.value.field == field
+
+
+def test_feedback_single_and_batch() -> None:
+    one = parse_feedback(b'{"prediction_id": "p1", "label": "good"}', classes=CLASSES, max_items=5)
+    assert one == [FeedbackItem("p1", "good")]
+    many = parse_feedback(
+        b'[{"prediction_id": "p1", "label": "good"},'
+        b' {"prediction_id": "p2", "label": "defective"}]',
+        classes=CLASSES, max_items=5,
+    )
+    assert [i.prediction_id for i in many] == ["p1", "p2"]
+
+
+def test_integer_label_matches_a_stringified_class() -> None:
+    [item] = parse_feedback(b'{"prediction_id": "p", "label": 1}', classes=("0", "1"), max_items=1)
+    assert item.label == "1"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"label": "good"}', "prediction_id"),
+        (b'{"prediction_id": 7, "label": "good"}', "prediction_id"),
+        (b'{"prediction_id": "p"}', "label"),
+        (b'{"prediction_id": "p", "label": "meh"}', "label"),
+        (b'{"prediction_id": "p", "label": true}', "label"),
+        (b'{"prediction_id": "p", "label": "good", "x": 1}', "x"),
+        (b'[{"prediction_id": "p", "label": "good"}, {"prediction_id": "q", "label": "x"}]',
+         "[1].label"),
+        (b'["p"]', "[0]"),
+        (b"[]", "body"),
+        (b'"p"', "body"),
+    ],
+)
+def test_bad_feedback_bodies(body: bytes, field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_feedback(body, classes=CLASSES, max_items=5)
+    assert info.value.field == field
+
+
+def test_too_many_feedback_items() -> None:
+    body = b"[" + b",".join([b'{"prediction_id": "p", "label": "good"}'] * 3) + b"]"
+    with pytest.raises(TooLargeError):
+        parse_feedback(body, classes=CLASSES, max_items=2)
