@@ -4,6 +4,16 @@ etcd, kube-apiserver, kube-controller-manager, kube-scheduler (built from the up
 modules by tools/cluster/build.sh) and kwok with fake nodes, all on 127.0.0.1.
 """
 
-from vigia_devcluster.cluster import Cluster, ClusterError, down, status, up
+from vigia_devcluster.cluster import (
+    Cluster,
+    ClusterError,
+    down,
+    down_orphaned_sessions,
+    session_name,
+    status,
+    up,
+)
 
-__all__ = ["Cluster", "ClusterError", "down", "status", "up"]
+__all__ = [
+    "Cluster", "ClusterError", "down", "down_orphaned_sessions", "session_name", "status", "up",
+]

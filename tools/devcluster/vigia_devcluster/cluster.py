@@ -28,6 +28,7 @@ from vigia_devcluster.manifests import build_fake_node, build_kubeconfig
 
 DEFAULT_NAME = "default"
 DEFAULT_NODES = 2
+SESSION_PREFIX = "pytest-"
 APISERVER_HOSTS = (
     HOST, "localhost", "10.96.0.1", "kubernetes", "kubernetes.default",
     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
@@ -107,6 +108,23 @@ def status(name: str = DEFAULT_NAME, *, state_root: Path | None = None) -> dict[
     }
 
 
+def session_name(pid: int) -> str:
+    """Name of a cluster private to the test session of process `pid`."""
+    return f"{SESSION_PREFIX}{pid}"
+
+
+def down_orphaned_sessions(*, state_root: Path | None = None) -> list[str]:
+    """Stop the private clusters of test sessions whose process is gone (killed sessions)."""
+    root = state_root or default_state_root()
+    stopped = []
+    for path in sorted(root.glob(f"{SESSION_PREFIX}*")):
+        pid = path.name.removeprefix(SESSION_PREFIX)
+        if path.is_dir() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            down(path.name, state_root=root)
+            stopped.append(path.name)
+    return stopped
+
+
 def _layout(name: str, state_root: Path | None) -> Layout:
     return Layout((state_root or default_state_root()) / validate_name(name))
 
@@ -140,7 +158,7 @@ def _save(layout: Layout, state: State) -> None:
 
 
 def _healthy(layout: Layout, state: State) -> bool:
-    if not state.procs or not all(processes.is_running(p) for p in state.procs):
+    if not state.complete or not all(processes.is_running(p) for p in state.procs):
         return False
     context = health.tls_context(layout.crt("ca"), layout.crt("admin"), layout.key("admin"))
     return health.https_ok(HOST, state.ports.apiserver, "/readyz", context)
@@ -192,6 +210,8 @@ def _start(layout: Layout, state: State, nodes: int, timeout: float) -> None:
     # Pods are refused until the namespace's default ServiceAccount exists.
     health.poll(lambda: _kubectl_ok(layout, "get", "serviceaccount", "default"),
                 remaining(), "default ServiceAccount")
+    state.complete = True
+    _save(layout, state)
 
 
 def _died(proc: Proc, layout: Layout) -> Callable[[], str | None]:
@@ -215,6 +235,9 @@ def _write_pki(layout: Layout, state: State) -> None:
         "apiserver-kubelet-client": pki.build_cert(
             ca, "kube-apiserver-kubelet-client", organizations=("system:masters",)),
     }
+    front_proxy = pki.build_ca("vigia-devcluster-front-proxy-ca")
+    pki.write_pair(front_proxy, layout.pki, "front-proxy-ca")
+    leaves["front-proxy-client"] = pki.build_cert(front_proxy, "front-proxy-client")
     for client, (common_name, organizations) in CLIENTS.items():
         leaves[client] = pki.build_cert(ca, common_name, organizations=organizations)
     for name, pair in leaves.items():

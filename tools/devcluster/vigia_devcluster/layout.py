@@ -39,6 +39,7 @@ class State:
     ports: Ports
     nodes: list[str] = field(default_factory=list)
     procs: list[Proc] = field(default_factory=list)
+    complete: bool = False  # set once `up` has finished; an interrupted `up` is never reused
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -51,6 +52,7 @@ class State:
             ports=Ports(**data["ports"]),
             nodes=list(data.get("nodes", [])),
             procs=[Proc(**proc) for proc in data.get("procs", [])],
+            complete=bool(data.get("complete", False)),
         )
 
 
