@@ -51,22 +51,24 @@ def start(name: str, executable: Path, argv: list[str], log: Path) -> Proc:
 
 def stop(proc: Proc, grace: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds; only if the pid is still our process."""
-    if not is_running(proc):
+    try:
+        if is_running(proc):
+            _signal_until_gone(proc, grace)
+    finally:
         _reap(proc.pid)
-        return
-    os.kill(proc.pid, signal.SIGTERM)
+
+
+def _signal_until_gone(proc: Proc, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(proc.pid)
-        if not is_running(proc):
-            return
+    while is_running(proc) and time.monotonic() < deadline:
         time.sleep(0.1)
     if is_running(proc):
-        os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
     while is_running(proc):
-        _reap(proc.pid)
         time.sleep(0.05)
-    _reap(proc.pid)
 
 
 def _reap(pid: int) -> None:
