@@ -125,10 +125,16 @@ def _backoff(retry: int) -> float:
     return float(min(MAX_BACKOFF_SECONDS, 2**retry))
 
 
+class NamespaceTerminating(Exception):
+    """The ModelDeployment's namespace is being deleted, and the object with it."""
+
+
 def _apply(kube: Kube, obj: Mapping[str, Any], retry: int) -> dict[str, Any]:
     try:
         return kube.apply(obj)
     except KubeError as error:
+        if error.namespace_terminating:
+            raise NamespaceTerminating(str(error)) from error
         what = f"{obj['kind']} {obj['metadata']['name']}"
         # 403 and 404 can heal (RBAC fixed, namespace recreated); 400/422 cannot.
         if error.retryable or error.status in (401, 403, 404):
@@ -186,6 +192,8 @@ def reconcile(
         _event(body, "Warning", "ApplyRefused", message=str(error))
         _write_failure(services, body, error)
         raise
+    except NamespaceTerminating:
+        return
     _announce(body, md, reason, diff, applied)
     try:
         services.writer.sync(body, md, deployment, handled=True)
@@ -230,7 +238,8 @@ def resync(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any)
             _post_restored(body, action.desired, observed.get(action.key))
         services.writer.sync(body, md, deployment, handled=True)
     except KubeError as error:
-        logger.warning(f"Resync of {md.namespace}/{md.name} failed, will retry: {error}")
+        if not error.namespace_terminating:
+            logger.warning(f"Resync of {md.namespace}/{md.name} failed, will retry: {error}")
 
 
 def _handled(body: Mapping[str, Any], services: Services) -> bool:
@@ -273,7 +282,8 @@ def on_child_event(
         if desired["kind"] == "Deployment" and current is not None:
             services.writer.sync(md_body, md, current, handled=_handled(md_body, services))
     except KubeError as error:
-        logger.warning(f"Reconciling {key_of(body)} failed; the resync will retry: {error}")
+        if not error.namespace_terminating:
+            logger.warning(f"Reconciling {key_of(body)} failed; the resync will retry: {error}")
 
 
 for _group, _version, _plural, _kind in CHILDREN:

@@ -44,6 +44,11 @@ class KubeError(Exception):
     def not_found(self) -> bool:
         return self.status == 404
 
+    @property
+    def namespace_terminating(self) -> bool:
+        """Refused because the namespace is being deleted: nothing to do there any more."""
+        return self.status == 403 and "being terminated" in self.message
+
 
 def load_config() -> None:
     """Credentials: in-cluster service account, else $KUBECONFIG / ~/.kube/config."""

@@ -192,19 +192,28 @@ def test_killed_operator_converges_after_restart_without_duplicates(
     assert len(get(installed, namespace, "deployments")["items"]) == len(names)
 
 
-def test_operator_survives_a_spec_the_schema_let_through(
+def test_refused_pods_make_it_degraded_until_fixed(
     installed: Path, namespace: str, operator: OperatorProcess
 ) -> None:
-    # A Secret reference is valid for the schema; the missing Secret only stops the pods.
-    apply(installed, namespace, model_deployment("nosecret", serving={
-        "replicas": 2, "predictionLog": {"storeSecretRef": {"name": "absent", "key": "url"}}}))
-    wait_for(lambda: get(installed, namespace, "deployment", "nosecret-stable"), 60,
-             "Deployment created")
-    md = get(installed, namespace, "md", "nosecret")
-    assert md["status"]["phase"] in ("Pending", "Progressing")
-    # The operator still serves others.
-    apply(installed, namespace, model_deployment("fine"))
-    wait_ready(installed, namespace, "fine")
+    apply(installed, namespace, {"apiVersion": "v1", "kind": "ResourceQuota",
+                                 "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+    apply(installed, namespace, model_deployment("starved"))
+
+    def degraded() -> dict[str, Any] | None:
+        md = get(installed, namespace, "md", "starved")
+        conds = {c["type"]: c for c in md.get("status", {}).get("conditions", [])}
+        return md if conds.get("Degraded", {}).get("status") == "True" else None
+
+    md = wait_for(degraded, 120, "ModelDeployment Degraded")
+    assert md["status"]["phase"] == "Degraded"
+    cond = next(c for c in md["status"]["conditions"] if c["type"] == "Degraded")
+    assert cond["reason"] == "ReplicaFailure" and "quota" in cond["message"]
+    wait_for(lambda: has_event(installed, namespace, "starved", "ReplicaFailure"), 30,
+             "ReplicaFailure Warning")
+
+    kubectl(installed, "delete", "resourcequota", "no-pods", "-n", namespace)
+    md = wait_ready(installed, namespace, "starved", timeout=240)
+    assert md["status"]["phase"] == "Ready"
 
 
 def test_kustomization_applies(installed: Path) -> None:

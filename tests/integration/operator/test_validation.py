@@ -62,6 +62,9 @@ MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
                              "spec.monitoring.drift.threshold"),
     "interval too short": (_with("spec.monitoring.interval", "1s"), "spec.monitoring.interval"),
     "name too long": (_with("metadata.name", "m" * 60), "metadata.name"),
+    "bad secret name": (_with("spec.serving.predictionLog",
+                              {"storeSecretRef": {"name": "Not_A_Name", "key": "url"}}),
+                        "spec.serving.predictionLog.storeSecretRef.name"),
 }
 
 
