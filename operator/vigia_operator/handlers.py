@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import kopf
 
 from vigia_operator import resource as r
 from vigia_operator.builders import build_children
+from vigia_operator.events import EventRecorder
 from vigia_operator.kube import Kube, KubeError, load_config
 from vigia_operator.reconcile import ChildKey, contains, differences, key_of, plan
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
@@ -45,6 +46,7 @@ def index_name(plural: str) -> str:
 class Services:
     kube: Kube
     writer: StatusWriter
+    event: EventRecorder
 
 
 def _services(memo: Any) -> Services:
@@ -54,12 +56,6 @@ def _services(memo: Any) -> Services:
     return services
 
 
-def _event(body: Mapping[str, Any], type: str, reason: str, message: str) -> None:
-    kopf.event(cast(kopf.Body, body), type=type, reason=reason, message=message)
-
-
-def _post(body: Mapping[str, Any], event: Event) -> None:
-    _event(body, event.type, event.reason, event.message)
 
 
 def _slim(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,7 +79,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         settings.watching.label_selectors[key] = f"{r.LABEL_MANAGED_BY}={r.MANAGED_BY}"
     load_config()
     kube = Kube()
-    memo["services"] = Services(kube=kube, writer=StatusWriter(kube, _post))
+    record = EventRecorder(kube)
+
+    def post(body: Mapping[str, Any], event: Event) -> None:
+        record(body, event.type, event.reason, event.message)
+
+    memo["services"] = Services(kube=kube, writer=StatusWriter(kube, post), event=record)
 
 
 @kopf.index(r.GROUP, r.VERSION, r.PLURAL, id=MODELS_INDEX)
@@ -146,7 +147,7 @@ def _parse_or_fail(body: Mapping[str, Any], services: Services) -> ModelDeployme
     try:
         return parse(body)
     except SpecError as error:
-        _event(body, "Warning", "InvalidSpec", message=str(error))
+        services.event(body, "Warning", "InvalidSpec", str(error))
         _write_failure(services, body, error)
         raise kopf.PermanentError(str(error)) from error
 
@@ -189,33 +190,33 @@ def reconcile(
             if action.key[0] == "Deployment":
                 deployment = result
     except kopf.PermanentError as error:
-        _event(body, "Warning", "ApplyRefused", message=str(error))
+        services.event(body, "Warning", "ApplyRefused", str(error))
         _write_failure(services, body, error)
         raise
     except NamespaceTerminating:
         return
-    _announce(body, md, reason, diff, applied)
+    _announce(services, body, md, reason, diff, applied)
     try:
         services.writer.sync(body, md, deployment, handled=True)
     except KubeError as error:
         raise kopf.TemporaryError(f"writing status: {error}", delay=_backoff(retry)) from error
 
 
-def _announce(body: Mapping[str, Any], md: ModelDeploymentView, reason: str, diff: Any,
-              applied: list[Any]) -> None:
+def _announce(services: Services, body: Mapping[str, Any], md: ModelDeploymentView,
+              reason: str, diff: Any, applied: list[Any]) -> None:
     change = _model_change(diff) if reason == "update" else None
     if change is not None:
         old, new = change
-        _event(body, "Normal", "ModelChanged",
-                  message=f"Model changed from {old} to {new}: rolling out version "
-                          f"{md.model.version} on Deployment "
-                          f"{r.deployment_name(md.name, 'stable')}.")
+        services.event(body, "Normal", "ModelChanged",
+                       f"Model changed from {old} to {new}: rolling out version "
+                       f"{md.model.version} on Deployment "
+                       f"{r.deployment_name(md.name, 'stable')}.")
     created = [f"{a.key[0]} {a.key[1]}" for a in applied if a.missing]
     updated = [f"{a.key[0]} {a.key[1]}" for a in applied if not a.missing]
     if created:
-        _event(body, "Normal", "Created", message="Created " + ", ".join(created) + ".")
+        services.event(body, "Normal", "Created", "Created " + ", ".join(created) + ".")
     if updated and change is None:
-        _event(body, "Normal", "Updated", message="Updated " + ", ".join(updated) + ".")
+        services.event(body, "Normal", "Updated", "Updated " + ", ".join(updated) + ".")
 
 
 @kopf.timer(r.GROUP, r.VERSION, r.PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
@@ -235,7 +236,7 @@ def resync(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any)
             result = services.kube.apply(action.desired)
             if action.key[0] == "Deployment":
                 deployment = result
-            _post_restored(body, action.desired, observed.get(action.key))
+            _post_restored(services, body, action.desired, observed.get(action.key))
         services.writer.sync(body, md, deployment, handled=True)
     except KubeError as error:
         if not error.namespace_terminating:
@@ -247,8 +248,8 @@ def _handled(body: Mapping[str, Any], services: Services) -> bool:
     return services.writer.observed_generation(body) == generation
 
 
-def _post_restored(md_body: Mapping[str, Any], desired: Mapping[str, Any],
-                   observed: Mapping[str, Any] | None) -> None:
+def _post_restored(services: Services, md_body: Mapping[str, Any],
+                   desired: Mapping[str, Any], observed: Mapping[str, Any] | None) -> None:
     what = f"{desired['kind']} {desired['metadata']['name']}"
     if observed is None:
         message = f"{what} was deleted; re-created it."
@@ -256,7 +257,7 @@ def _post_restored(md_body: Mapping[str, Any], desired: Mapping[str, Any],
         fields = differences(observed, desired)
         shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
         message = f"{what} was changed ({shown}); restored it."
-    _event(md_body, "Warning", "Restored", message)
+    services.event(md_body, "Warning", "Restored", message)
 
 
 def on_child_event(
@@ -309,12 +310,12 @@ def _restore(
         if not _still_exists(md, services.kube):
             return None
         restored = services.kube.apply(desired)
-        _post_restored(md_body, desired, None)
+        _post_restored(services, md_body, desired, None)
         return restored
     if contains(body, desired):
         return body
     restored = services.kube.apply(desired)
-    _post_restored(md_body, desired, body)
+    _post_restored(services, md_body, desired, body)
     return restored
 
 
@@ -334,8 +335,8 @@ def _still_exists(md: ModelDeploymentView, kube: Kube) -> bool:
 def deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Runs only when something else holds a finalizer (e.g. foreground deletion): the
     children go with their owner through the garbage collector; nothing else to clean."""
-    _event(body, "Normal", "Deleting",
-              message="Children will be removed by the garbage collector.")
+    _services(memo).event(body, "Normal", "Deleting",
+                          "Children will be removed by the garbage collector.")
     _services(memo).writer.forget(str(body.meta.get("uid")))
 
 

@@ -21,6 +21,7 @@ PLURALS: Final[dict[tuple[str, str], str]] = {
     ("v1", "ConfigMap"): "configmaps",
     ("v1", "Service"): "services",
     ("apps/v1", "Deployment"): "deployments",
+    ("v1", "Event"): "events",
     (r.API_VERSION, r.KIND): r.PLURAL,
 }
 TIMEOUT: Final = 30.0
@@ -79,6 +80,10 @@ class Kube:
             query=[("fieldManager", r.FIELD_MANAGER), ("force", "true")],
             content_type="application/apply-patch+yaml",
         )
+
+    def create(self, obj: Mapping[str, Any]) -> Obj:
+        url = path(obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"])
+        return self._call("POST", url, body=obj, content_type="application/json")
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Obj:
         return self._call("GET", path(api_version, kind, namespace, name))
