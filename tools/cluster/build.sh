@@ -3,8 +3,9 @@
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/vigia/kube-$KUBE_VERSION/bin/
 #     vigia-kube (multi-call: kube-apiserver, kube-controller-manager, kube-scheduler,
 #                 kubelet, kube-proxy, kubectl, etcd; symlinks by those names), kwok, helm
-# Each artefact carries a stamp (versions + hash of its sources); an up-to-date one is
-# not rebuilt, so a fresh clone on the same machine reuses the binaries.
+# Each artefact carries a stamp (versions, Go version, hash of go.mod, go.sum, main.go and
+# the ldflags); an up-to-date one is not rebuilt, so a fresh clone on the same machine
+# reuses the binaries.
 # Env: VIGIA_KUBE_CACHE overrides the cache directory; VIGIA_BUILD_FORCE=1 rebuilds.
 set -euo pipefail
 
@@ -16,6 +17,10 @@ bin="$cache/bin"
 stamps="$cache/stamps"
 mkdir -p "$bin" "$stamps"
 
+command -v go >/dev/null || {
+  echo "build.sh: Go is not installed (need Go >= 1.24; Debian: apt-get install golang-go)" >&2
+  exit 1
+}
 export GOTOOLCHAIN=local
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
@@ -45,23 +50,23 @@ progress() {
 }
 
 build_kube() {
+  local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
+  local ldflags="-s -w" pkg key val
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    for key in gitVersion=$KUBE_VERSION gitMajor=1 gitMinor=$minor gitCommit= \
+               gitTreeState=clean buildDate=$KUBE_BUILD_DATE; do
+      val="${key#*=}"; key="${key%%=*}"
+      ldflags+=" -X $pkg.$key=$val"
+    done
+  done
   local src_hash stamp
-  src_hash="$(cat "$here/go.mod" "$here/go.sum" "$here/main.go" "$here/versions.env" \
-    "$here/build.sh" | sha256sum | cut -c1-16)"
+  src_hash="$( (cat "$here/go.mod" "$here/go.sum" "$here/main.go"; echo "$ldflags") \
+    | sha256sum | cut -c1-16)"
   stamp="kube=$KUBE_VERSION etcd=$ETCD_VERSION go=$(go env GOVERSION) src=$src_hash"
   if up_to_date vigia-kube "$stamp"; then
     log "vigia-kube $KUBE_VERSION up to date ($bin/vigia-kube)"
   else
-    local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
-    local ldflags="-s -w" pkg key val
-    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      for key in gitVersion=$KUBE_VERSION gitMajor=1 gitMinor=$minor gitCommit= \
-                 gitTreeState=clean buildDate=$KUBE_BUILD_DATE; do
-        val="${key#*=}"; key="${key%%=*}"
-        ldflags+=" -X $pkg.$key=$val"
-      done
-    done
-    log "building vigia-kube $KUBE_VERSION + etcd $ETCD_VERSION (long when cold: ~2000 packages)"
+    log "building vigia-kube $KUBE_VERSION + etcd $ETCD_VERSION (cold: ~2800 packages, long)"
     (cd "$here" && go build -v -trimpath -ldflags "$ldflags" -o "$bin/vigia-kube.new" . 2>&1) \
       | progress
     [[ -x "$bin/vigia-kube.new" ]] || { log "vigia-kube build failed"; exit 1; }
