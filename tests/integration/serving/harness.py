@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 SERVICE = "vigia_serving.service:VigiaModel"
@@ -30,6 +31,7 @@ class Server:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    _workers: list[psutil.Process] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -67,19 +69,26 @@ class Server:
         raise RuntimeError(f"{path} not 200 in {timeout}s: {self.log.read_text()[-3000:]}")
 
     def terminate(self) -> None:
+        """SIGTERM to `bentoml serve`, as Kubernetes does; remembers its workers first."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-
-    def stop(self, timeout: float = 60) -> int:
-        if self.process is None:
-            return 0
         if self.process.poll() is None:
+            self._workers = psutil.Process(self.process.pid).children(recursive=True)
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """Terminate (if still running) and wait for the server and its workers to exit."""
+        if self.process is None:
+            return None
+        self.terminate()
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            return self.process.wait()
+            code = self.process.wait()
+        _, alive = psutil.wait_procs(self._workers, timeout=timeout)
+        for worker in alive:
+            worker.kill()
+        return code
 
 
 def metric(text: str, name: str, **labels: str) -> float:

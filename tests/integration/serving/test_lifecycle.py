@@ -1,0 +1,97 @@
+"""Start-up and shutdown of the real server: readiness, and the prediction log on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from vigia_serving.store import PredictionStore
+
+from tests.integration.serving.conftest import STORES, Sample, start_server, store_url
+from tests.integration.serving.harness import Server
+from vigia.sample import traffic_records
+
+pytestmark = pytest.mark.integration
+
+
+def test_not_ready_while_the_bundle_cannot_be_loaded(
+    sample: Sample, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    work = tmp_path_factory.mktemp("wrong-digest")
+    env = {
+        "VIGIA_MODEL_URI": sample.uri,
+        "VIGIA_MODEL_DIGEST": "sha256:" + "0" * 64,
+        "VIGIA_STORE_URL": f"sqlite:///{work}/p.db",
+    }
+    server = Server(work, env).start()
+    try:
+        server.wait("/healthz")
+        deadline = time.monotonic() + 20
+        while "could not be loaded" not in httpx.post(server.url + "/predict", json={}).text:
+            assert time.monotonic() < deadline, "the load failure was never reported"
+            time.sleep(0.2)
+        assert httpx.get(server.url + "/readyz").status_code == 503
+        response = httpx.post(server.url + "/predict", json={"rows": []})
+        assert response.status_code == 503
+        assert "0" * 64 in response.json()["error"]
+    finally:
+        server.stop()
+
+
+async def _load(server: Server, bodies: list[dict[str, object]], acked: list[str]) -> int:
+    """Send requests from 16 clients until the server goes away; collect acked ids."""
+    failures = 0
+
+    async def client_loop(client: httpx.AsyncClient, offset: int) -> None:
+        nonlocal failures
+        i = offset
+        while failures < 200:
+            try:
+                response = await client.post("/predict", json=bodies[i % len(bodies)])
+            except httpx.HTTPError:
+                failures += 1
+                await asyncio.sleep(0.01)
+                continue
+            if response.status_code == 200:
+                acked.extend(p["prediction_id"] for p in response.json()["predictions"])
+            else:
+                failures += 1
+            i += 16
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        await asyncio.gather(*(client_loop(client, k) for k in range(16)))
+    return failures
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_sigterm_under_load_logs_every_acknowledged_prediction(
+    store: str,
+    sample: Sample,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    work = tmp_path_factory.mktemp(f"sigterm-{store}")
+    url = store_url(store, work, request)
+    # A long flush interval: what reaches the log after SIGTERM is the final flush's doing.
+    server = start_server(work, sample, url, VIGIA_FLUSH_INTERVAL_S="600")
+    records, _ = traffic_records(64, seed=31)
+    bodies: list[dict[str, object]] = [{"rows": records[i : i + 2]} for i in range(0, 64, 2)]
+    acked: list[str] = []
+
+    async def scenario() -> None:
+        load = asyncio.create_task(_load(server, bodies, acked))
+        while len(acked) < 200:
+            await asyncio.sleep(0.05)
+        server.terminate()
+        await load
+
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), timeout=180))
+    finally:
+        server.stop()  # waits for the worker processes too
+    logged = PredictionStore(url).prediction_ids()
+    assert len(acked) >= 200
+    missing = set(acked) - logged
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged predictions not logged"
