@@ -42,10 +42,12 @@ class MicroBatcher(Generic[T, R]):
         *,
         max_rows: int = 256,
         max_wait_s: float = 0.0,
+        idle_turns: int = 2,
     ) -> None:
         self._run = run
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
+        self.idle_turns = idle_turns
         self._queue: asyncio.Queue[_Job[T, R]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigia-batch")
@@ -92,16 +94,21 @@ class MicroBatcher(Generic[T, R]):
                     queue.task_done()
 
     async def _gather(self, queue: asyncio.Queue[_Job[T, R]], jobs: list[_Job[T, R]]) -> None:
+        loop = asyncio.get_running_loop()
         rows = jobs[0].rows
-        deadline = asyncio.get_running_loop().time() + self.max_wait_s
+        deadline = loop.time() + self.max_wait_s
+        idle_turns = 0
         while rows < self.max_rows:
             if queue.empty():
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
+                remaining = deadline - loop.time()
+                if remaining <= 0 and idle_turns >= self.idle_turns:
                     return
-                # Let the event loop read more requests before deciding the batch is full.
-                await asyncio.sleep(min(remaining, 0.0005))
+                # Give the event loop a turn: requests it has already read reach submit()
+                # and join this batch. Costs microseconds when nothing else is waiting.
+                idle_turns += 1
+                await asyncio.sleep(0 if remaining <= 0 else min(remaining, 0.0005))
                 continue
+            idle_turns = 0
             job = queue.get_nowait()
             if rows + job.rows > self.max_rows:
                 self._carry = job

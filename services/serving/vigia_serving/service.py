@@ -24,7 +24,8 @@ from .monitoring import Monitor
 from .runtime import ModelRuntime
 from .store import PredictionStore
 
-log = logging.getLogger("vigia.serving")
+# A child of BentoML's server logger, so it shares the handlers and format BentoML sets up.
+log = logging.getLogger("bentoml.serve.vigia")
 
 
 def load_settings() -> ServingSettings:
@@ -106,6 +107,11 @@ class VigiaModel:
         runtime = STATE.runtime
         if runtime is None:
             return
-        await runtime.batcher.close()
+        batcher = runtime.batcher
+        await batcher.close()
         await anyio.to_thread.run_sync(runtime.store.close)
-        log.info("prediction log flushed")
+        mean = batcher.items / batcher.batches if batcher.batches else 0.0
+        log.info(
+            "prediction log flushed; %d requests in %d micro-batches (%.1f per batch)",
+            batcher.items, batcher.batches, mean,
+        )
