@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from vigia_devcluster.binaries import kubectl_path
 
 from tests.fixtures.kube import KubectlError, kubectl, wait_for
 
@@ -135,3 +137,44 @@ def test_service_account_is_refused_what_its_role_does_not_grant(
     bogus = token_client(kubeconfig, token[:-4] + "AAAA")
     with bogus as api_client:
         assert refused(client.CoreV1Api(api_client).list_namespaced_config_map, namespace) == 401
+
+
+def can_i(kubeconfig: Path, node: str, *args: str) -> str:
+    """`kubectl auth can-i` as the kubelet identity of `node` (an impersonated user)."""
+    result = subprocess.run(
+        [str(kubectl_path()), f"--kubeconfig={kubeconfig}", "auth", "can-i", *args,
+         f"--as=system:node:{node}", "--as-group=system:nodes",
+         "--as-group=system:authenticated"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    return result.stdout.strip()  # "yes" (exit 0) or "no[ - reason]" (exit 1)
+
+
+def test_node_authorizer_lets_a_node_read_only_the_secrets_of_its_own_pods(
+    kubeconfig: Path, namespace: str
+) -> None:
+    nodes = json.loads(kubectl(kubeconfig, "get", "nodes", "-l", "type=kwok", "-o", "json"))
+    node = nodes["items"][0]["metadata"]["name"]
+    kubectl(kubeconfig, "create", "secret", "generic", "mounted", "-n", namespace,
+            "--from-literal=k=v")
+    kubectl(kubeconfig, "create", "secret", "generic", "unrelated", "-n", namespace,
+            "--from-literal=k=v")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "uses-secret"},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "app", "image": "vigia.invalid/app:1",
+                            "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
+            "volumes": [{"name": "s", "secret": {"secretName": "mounted"}}],
+        },
+    }
+    kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", input=json.dumps(pod))
+
+    # The authorizer learns pod-to-secret edges from a watch, so the grant appears shortly.
+    wait_for(lambda: can_i(kubeconfig, node, "get", "secret/mounted", "-n", namespace) == "yes",
+             30, f"{node} allowed to read the secret of its pod")
+    unrelated = can_i(kubeconfig, node, "get", "secret/unrelated", "-n", namespace)
+    assert unrelated == f"no - no relationship found between node '{node}' and this object"
+    assert can_i(kubeconfig, node, "list", "secrets", "-n", namespace).startswith("no")

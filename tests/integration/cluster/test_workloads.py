@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,21 @@ def test_foreground_deletion_of_a_deployment_removes_its_replicasets_and_pods(
     assert get_json(kubeconfig, "replicasets", "-n", namespace, "-l", "app=gone")["items"] == []
     wait_for(lambda: get_json(kubeconfig, "pods", "-n", namespace, "-l", "app=gone")["items"]
              == [], 60, "pods of Deployment gone deleted")
+
+
+def test_deleting_a_namespace_removes_it_with_its_pods(kubeconfig: Path) -> None:
+    name = f"t-ns-deletion-{uuid.uuid4().hex[:6]}"
+    kubectl(kubeconfig, "create", "namespace", name)
+    wait_for(lambda: kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", name),
+             60, f"ServiceAccount default in {name}")
+    apply(kubeconfig, name, deployment("doomed", replicas=2))
+    wait_for(lambda: condition(get_json(kubeconfig, "deployment", "doomed", "-n", name),
+                               "Available") == "True", 120, "Deployment doomed Available")
+
+    kubectl(kubeconfig, "delete", "namespace", name, "--wait=false")
+
+    def gone() -> bool:
+        names = kubectl(kubeconfig, "get", "namespaces", "-o", "name").split()
+        return f"namespace/{name}" not in names
+
+    wait_for(gone, 120, f"namespace {name} deleted by the namespace controller")
