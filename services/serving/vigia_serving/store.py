@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -30,6 +31,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,9 @@ class FeedbackConflictError(ValueError):
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL (concurrent workers) with full fsync."""
     if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
