@@ -1,14 +1,15 @@
-"""Pure builders of the local cluster launcher: no processes started."""
+"""The local cluster launcher's pure parts: no processes started."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from vigia_devcluster import binaries, components, pki
+from vigia_devcluster import binaries, components, down_orphaned_sessions, pki, session_name
 from vigia_devcluster.layout import Layout, Ports, Proc, State, validate_name
 from vigia_devcluster.manifests import build_fake_node, build_kubeconfig
 
@@ -89,3 +90,16 @@ def test_control_plane_binds_loopback_with_tls_and_node_rbac_authorization() -> 
     etcd = components.build_etcd_args(layout, PORTS)
     assert "--client-cert-auth=true" in etcd
     assert all("0.0.0.0" not in arg for arg in apiserver + manager + etcd)
+
+
+def test_orphaned_session_clusters_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    dead, alive = session_name(999_999_999), session_name(os.getpid())
+    for name in (dead, alive):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "state.json").write_text(State(name, PORTS).to_json())
+        (tmp_path / f".{name}.lock").touch()
+
+    assert down_orphaned_sessions(state_root=tmp_path) == [dead]
+    assert not (tmp_path / dead).exists()
+    assert not (tmp_path / f".{dead}.lock").exists()
+    assert (tmp_path / alive / "state.json").exists()

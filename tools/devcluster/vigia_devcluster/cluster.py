@@ -114,15 +114,24 @@ def session_name(pid: int) -> str:
 
 
 def down_orphaned_sessions(*, state_root: Path | None = None) -> list[str]:
-    """Stop the private clusters of test sessions whose process is gone (killed sessions)."""
+    """Stop the private clusters of test sessions whose process is gone (killed sessions),
+    and drop those sessions' lock files."""
     root = state_root or default_state_root()
     stopped = []
     for path in sorted(root.glob(f"{SESSION_PREFIX}*")):
-        pid = path.name.removeprefix(SESSION_PREFIX)
-        if path.is_dir() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        if path.is_dir() and not _session_alive(path.name):
             down(path.name, state_root=root)
             stopped.append(path.name)
+    for lock in root.glob(f".{SESSION_PREFIX}*.lock"):
+        name = lock.name.removeprefix(".").removesuffix(".lock")
+        if not (root / name).exists() and not _session_alive(name):
+            lock.unlink(missing_ok=True)
     return stopped
+
+
+def _session_alive(name: str) -> bool:
+    pid = name.removeprefix(SESSION_PREFIX)
+    return not pid.isdigit() or Path(f"/proc/{pid}").exists()
 
 
 def _layout(name: str, state_root: Path | None) -> Layout:
