@@ -97,7 +97,10 @@ go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
 go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
   "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 
-"$bin/kube-apiserver" --version
-"$bin/kubectl" version --client 2>/dev/null | head -1
-"$bin/etcd" --version | head -1
+# Smoke test: every binary runs. (Not `| head`: with pipefail an early-closed pipe fails.)
+for check in "kube-apiserver --version" "kubectl version --client" "etcd --version" \
+             "kwok --version" "helm version --short"; do
+  out="$("$bin"/$check 2>&1)" || { log "FAILED: $check"; printf '%s\n' "$out"; exit 1; }
+  log "  $check: ${out%%$'\n'*}"
+done
 log "done: binaries in $bin"
