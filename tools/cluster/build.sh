@@ -67,9 +67,9 @@ build_kube() {
     log "vigia-kube $KUBE_VERSION up to date ($bin/vigia-kube)"
   else
     log "building vigia-kube $KUBE_VERSION + etcd $ETCD_VERSION (cold: ~2800 packages, long)"
-    (cd "$here" && go build -v -trimpath -buildvcs=false -ldflags "$ldflags" -o "$bin/vigia-kube.new" . 2>&1) \
-      | progress
-    [[ -x "$bin/vigia-kube.new" ]] || { log "vigia-kube build failed"; exit 1; }
+    rm -f "$bin/vigia-kube.new"
+    (cd "$here" && go build -v -trimpath -buildvcs=false -ldflags "$ldflags" \
+      -o "$bin/vigia-kube.new" . 2>&1) | progress
     mv -f "$bin/vigia-kube.new" "$bin/vigia-kube"
     printf '%s' "$stamp" >"$stamps/vigia-kube"
     log "built $bin/vigia-kube"
