@@ -228,7 +228,7 @@ def _died(proc: Proc, layout: Layout) -> Callable[[], str | None]:
         if processes.is_running(proc):
             return None
         tail = layout.log(proc.name).read_text(errors="replace").splitlines()[-15:]
-        return f"process exited; last lines of {layout.log(proc.name)}:\n" + "\n".join(tail)
+        return "process exited; its log ends with:\n" + "\n".join(tail)
 
     return check
 
