@@ -2,11 +2,14 @@
 
 Targets: (a) baseline — benchmarks/baseline_service.py, BentoML defaults, no batching;
 (b) vigia — Vigía's server, monitoring and prediction logging on; (c) vigia-nomon —
-the same with monitoring off. Each runs as its own `bentoml serve` process on
-127.0.0.1 and is driven by `wrk` (C, one thread; apt package "wrk") at 1, 16 and 64
-connections. Prints requests/s, p50, p99 and errors, and the ratios b/a and b/c.
+the same with monitoring off; vigia-2w — (b) with two worker processes. Each runs as
+its own `bentoml serve` process on 127.0.0.1 and is driven by `wrk` (C, one thread; apt
+package "wrk") at 1, 16 and 64 connections. Prints requests/s, p50, p99 and errors, and
+the ratios b/a and b/c.
+All servers run at once; each level is measured in interleaved rounds (duration split
+over --rounds); p50 is the median of the rounds' p50s, p99 the worst round's p99.
 
-    python3 benchmarks/serving.py [--duration 20] [--concurrency 1,16,64]
+    python3 benchmarks/serving.py [--duration 20] [--rounds 4] [--concurrency 1,16,64]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +83,7 @@ def start(target: str, work: Path, uri: str, port: int) -> subprocess.Popen[byte
         "VIGIA_HOME": str(work / f"home-{target}"),
         "VIGIA_STORE_URL": f"sqlite:///{work}/log-{target}.db",
         "VIGIA_MONITORING": "false" if target == "vigia-nomon" else "true",
+        "VIGIA_WORKERS": "2" if target == "vigia-2w" else "1",
         "BENTOML_HOME": str(work / "bentoml"),
     }
     if target == "baseline":
@@ -128,13 +133,29 @@ def run_wrk(lua: Path, port: int, clients: int, duration: int) -> dict[str, int]
     return dict(json.loads(line[len("RESULT "):]))
 
 
-def measure(target: str, clients: int, lua: Path, port: int, duration: int) -> Result:
-    run_wrk(lua, port, clients, 2)  # warm-up
-    raw = run_wrk(lua, port, clients, duration)
-    return Result(
-        target, clients, raw["requests"] / (raw["duration_us"] / 1e6),
-        raw["p50_us"] / 1000, raw["p99_us"] / 1000, raw["errors"],
-    )
+def measure(
+    targets: dict[str, int], clients: int, lua: Path, duration: int, rounds: int
+) -> list[Result]:
+    """Interleaved rounds (a, b, c, b, c, a, ...): background load on a shared machine
+    drifts over minutes, and interleaving spreads it evenly over the targets."""
+    names = list(targets)
+    for name in names:
+        run_wrk(lua, targets[name], clients, 2)  # warm-up
+    raw: dict[str, list[dict[str, int]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            out = run_wrk(lua, targets[name], clients, max(1, duration // rounds))
+            raw[name].append(out)
+            print(f"  round {r} {name} c={clients}: {out}", file=sys.stderr, flush=True)
+    results = []
+    for name, runs in raw.items():
+        requests = sum(x["requests"] for x in runs)
+        seconds = sum(x["duration_us"] for x in runs) / 1e6
+        p50 = statistics.median(x["p50_us"] for x in runs) / 1000
+        p99 = max(x["p99_us"] for x in runs) / 1000
+        errors = sum(x["errors"] for x in runs)
+        results.append(Result(name, clients, requests / seconds, p50, p99, errors))
+    return results
 
 
 def report(results: list[Result]) -> None:
@@ -150,13 +171,20 @@ def report(results: list[Result]) -> None:
         if b and c:
             print(f"clients={clients}: vigia/vigia-nomon = {b.rps / c.rps:.2f} "
                   f"(monitoring costs {100 * (1 - b.rps / c.rps):.1f}%)")
+        two = by.get(("vigia-2w", clients))
+        if a and two:
+            print(f"clients={clients}: vigia-2w/baseline = {two.rps / a.rps:.1f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds per run")
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--targets", default="baseline,vigia,vigia-nomon")
+    parser.add_argument(
+        "--targets", default="baseline,vigia,vigia-nomon,vigia-2w",
+        help="vigia-2w: monitoring on, two worker processes",
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per level")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -168,15 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         export_bundle(reference_benchmark_model(), uri, home=work / "export")
         lua = work / "predict.lua"
         write_lua(lua)
-        for target in args.targets.split(","):
-            port = free_port()
-            process = start(target, work, uri, port)
-            try:
-                for clients in levels:
-                    result = measure(target, clients, lua, port, args.duration)
-                    results.append(result)
-                    print(f"  {result}", file=sys.stderr, flush=True)
-            finally:
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            targets: dict[str, int] = {}
+            for target in args.targets.split(","):
+                targets[target] = free_port()
+                processes.append(start(target, work, uri, targets[target]))
+            for clients in levels:
+                results += measure(targets, clients, lua, args.duration, args.rounds)
+        finally:
+            for process in processes:
                 stop(process)
     report(results)
     return 0
