@@ -122,7 +122,7 @@ def test_service_account_is_refused_what_its_role_does_not_grant(
     with token_client(kubeconfig, token) as api_client:
         core = client.CoreV1Api(api_client)
         # RBAC changes reach the authorizer's cache asynchronously.
-        wait_for(lambda: core.list_namespaced_config_map(namespace).items, 30,
+        wait_for(lambda: core.list_namespaced_config_map(namespace).items, 60,
                  "Role grant visible to the service account")
         visible = core.read_namespaced_config_map("visible", namespace).metadata
         assert visible is not None
