@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import anyio.to_thread
@@ -50,13 +51,29 @@ def build_service_config(settings: ServingSettings) -> dict[str, object]:
     }
 
 
+def open_store(settings: ServingSettings, state: ServerState) -> PredictionStore:
+    """The store, retried until the database answers (readiness stays 503 meanwhile)."""
+    delay = 1.0
+    while True:
+        store = PredictionStore(settings.store_url, flush_interval_s=settings.flush_interval_s)
+        try:
+            store.start()
+            state.error = None
+            return store
+        except Exception as exc:
+            store.engine.dispose()
+            log.error("prediction store unavailable, retrying in %.0f s: %s", delay, exc)
+            state.error = f"the prediction store is unavailable: {exc}"
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> None:
     """Verify and load the bundle, open the store, then publish the runtime (thread body)."""
     try:
         home = Path(settings.home) / f"worker-{worker}"
         bundle = load_bundle(settings.model_uri, settings.model_digest, home=home)
-        store = PredictionStore(settings.store_url, flush_interval_s=settings.flush_interval_s)
-        store.start()
+        store = open_store(settings, state)
         meta = bundle.metadata
         monitor = None
         if settings.monitoring:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,12 @@ class PredictionStore:
         self._thread: threading.Thread | None = None
 
     def create_tables(self) -> None:
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError:
+            # Another worker or replica created them between our check and our CREATE.
+            time.sleep(0.5)
+            metadata.create_all(self.engine)
 
     def start(self) -> None:
         """Create the tables if needed and start the background flusher."""
