@@ -24,11 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    kopf.configure(verbose=args.verbose)
+    # kopf's format, with the object's namespace/name in front of its messages.
+    kopf.configure(verbose=args.verbose, log_prefix=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # liveness probes
     from vigia_operator import handlers  # noqa: F401  (registers the handlers)
 
     # Standalone: one replica (Recreate strategy) and no peering objects to manage.

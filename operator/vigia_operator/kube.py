@@ -1,15 +1,20 @@
-"""A small JSON client for the few API calls the operator makes, on the official client's
-transport and credentials (kubeconfig or in-cluster service account)."""
+"""A small JSON client for the few API calls the operator makes.
+
+Credentials come from the official client's config loaders (kubeconfig or in-cluster
+service account); requests go through urllib3 directly, so the operator does not depend on
+the generated client's internals, which change between its releases.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import kubernetes
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
+import urllib3
+from kubernetes.client import Configuration
 from urllib3.exceptions import HTTPError
 
 from vigia_operator import resource as r
@@ -68,8 +73,16 @@ def path(api_version: str, kind: str, namespace: str, name: str | None = None) -
 class Kube:
     """Thread-safe (urllib3 pools); sync handlers call it from kopf's executor threads."""
 
-    def __init__(self, client: ApiClient | None = None) -> None:
-        self._client = client or ApiClient()
+    def __init__(self, config: Configuration | None = None, pool_size: int = 16) -> None:
+        self._config = config or Configuration.get_default_copy()
+        self._pool = urllib3.PoolManager(
+            num_pools=4,
+            maxsize=pool_size,
+            cert_reqs="CERT_REQUIRED" if self._config.verify_ssl else "CERT_NONE",
+            ca_certs=self._config.ssl_ca_cert,
+            cert_file=self._config.cert_file,
+            key_file=self._config.key_file,
+        )
 
     def apply(self, obj: Mapping[str, Any]) -> Obj:
         """Server-side apply ``obj`` (creates it if missing), forcing the operator's fields."""
@@ -77,8 +90,8 @@ class Kube:
         url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         return self._call(
             "PATCH", url, body=obj,
-            query=[("fieldManager", r.FIELD_MANAGER), ("force", "true")],
-            content_type="application/apply-patch+yaml",
+            query={"fieldManager": r.FIELD_MANAGER, "force": "true"},
+            content_type="application/apply-patch+yaml",  # JSON is YAML
         )
 
     def create(self, obj: Mapping[str, Any]) -> Obj:
@@ -94,32 +107,42 @@ class Kube:
             "PATCH", url, body={"status": status}, content_type="application/merge-patch+json"
         )
 
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": r.FIELD_MANAGER}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        # Newer clients keep the token under "BearerToken", older under "authorization";
+        # reading it runs the refresh hook (rotated service-account tokens).
+        token = (self._config.get_api_key_with_prefix("BearerToken")
+                 or self._config.get_api_key_with_prefix("authorization"))
+        if token:
+            headers["Authorization"] = token if " " in token else f"Bearer {token}"
+        elif self._config.username:
+            headers.update(urllib3.make_headers(
+                basic_auth=f"{self._config.username}:{self._config.password}"))
+        return headers
+
     def _call(
         self,
         method: str,
         url: str,
         *,
         body: Any = None,
-        query: list[tuple[str, str]] | None = None,
+        query: Mapping[str, str] | None = None,
         content_type: str | None = None,
     ) -> Obj:
-        headers = {"Accept": "application/json"}
-        if content_type is not None:
-            headers["Content-Type"] = content_type
+        full = self._config.host.rstrip("/") + url + (f"?{urlencode(query)}" if query else "")
         try:
-            request = self._client.param_serialize(
-                method, url, query_params=query, header_params=headers, body=body,
-                auth_settings=["BearerToken"],
+            response = self._pool.request(
+                method, full, headers=self._headers(content_type),
+                body=None if body is None else json.dumps(body).encode(),
+                timeout=urllib3.Timeout(total=TIMEOUT), retries=False,
             )
-            response = self._client.call_api(*request, _request_timeout=TIMEOUT)
-            data = response.read()
-        except ApiException as error:
-            raise _api_error(error.status or 0, error.reason or "", error.body) from error
         except (HTTPError, OSError) as error:
             raise KubeError(0, "Unreachable", str(error)) from error
         if not 200 <= response.status < 300:
-            raise _api_error(response.status, response.reason or "", data)
-        return dict(json.loads(data)) if data else {}
+            raise _api_error(response.status, response.reason or "", response.data)
+        return dict(json.loads(response.data)) if response.data else {}
 
 
 def _api_error(status: int, reason: str, body: str | bytes | None) -> KubeError:

@@ -8,6 +8,7 @@ so a handler holding older observations never rolls status back or repeats an Ev
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from vigia_operator.spec import ModelDeploymentView
 
 Obj = dict[str, Any]
 Poster = Callable[[Mapping[str, Any], st.Event], None]
+
+logger = logging.getLogger(__name__)
 
 
 def now() -> str:
@@ -87,5 +90,7 @@ class StatusWriter:
             raise
         with self._guard:
             self._written[str(meta.get("uid"))] = dict(result.get("status") or {})
+        logger.info(f"Status of {meta['namespace']}/{meta['name']}: {new.get('phase')}, "
+                    f"observedGeneration {new.get('observedGeneration')}")
         for event in st.events_for(previous, new):
             self._post(body, event)

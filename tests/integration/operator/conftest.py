@@ -23,8 +23,8 @@ def operator_config(installed: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture
-def operator(operator_config: Path, tmp_path: Path) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(operator_config, tmp_path / "operator.log")
+def operator(operator_config: Path, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(operator_config, tmp_path / "operator.log", [namespace])
     process.start()
     try:
         yield process

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,11 @@ def free_port() -> int:
 class OperatorProcess:
     """`python3 -m vigia_operator`, started and stopped by process id."""
 
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, namespaces: Sequence[str] = ()) -> None:
+        """No namespaces: every namespace, as deployed. Tests pass their own namespace so
+        that test sessions sharing a cluster never reconcile each other's objects."""
         self.kubeconfig = kubeconfig
+        self.namespaces = list(namespaces)
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -82,7 +86,8 @@ class OperatorProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "vigia_operator",
-                 f"--liveness=http://127.0.0.1:{self.port}/healthz"],
+                 f"--liveness=http://127.0.0.1:{self.port}/healthz",
+                 *(f"--namespace={n}" for n in self.namespaces)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
             )
         wait_for(self._healthy, timeout, f"operator liveness (log: {self.log_path})")
@@ -148,4 +153,8 @@ def wait_ready(kubeconfig: Path, namespace: str, name: str, timeout: float = 120
             return dict(md)
         return None
 
-    return wait_for(ready, timeout, f"ModelDeployment {namespace}/{name} Ready")
+    try:
+        return wait_for(ready, timeout, f"ModelDeployment {namespace}/{name} Ready")
+    except AssertionError as error:
+        seen = kubectl(kubeconfig, "get", "md,deployments", "-n", namespace, "-o", "yaml")
+        raise AssertionError(f"{error}\n{seen}") from None
