@@ -172,11 +172,12 @@ def test_deleting_the_model_deployment_removes_its_children(
 def test_killed_operator_converges_after_restart_without_duplicates(
     installed: Path, namespace: str, operator: OperatorProcess
 ) -> None:
-    names = [f"m{i}" for i in range(8)]
-    for name in names:
-        apply(installed, namespace, model_deployment(name, f"s3://models/{name}/v1"))
-    # Kill it as soon as it has started working, in the middle of the batch.
-    wait_for(lambda: get(installed, namespace, "deployments")["items"], 60, "a first Deployment")
+    names = [f"m{i}" for i in range(12)]
+    items = [model_deployment(name, f"s3://models/{name}/v1") for name in names]
+    apply(installed, namespace, {"apiVersion": "v1", "kind": "List", "items": items})
+    # Kill it as soon as it has finished one, in the middle of the batch.
+    wait_for(lambda: "Handler 'reconcile' succeeded" in operator.log(), 60,
+             "a first reconcile", interval=0.02)
     operator.kill()
     kubectl(installed, "patch", "md", "m0", "-n", namespace, "--type=merge",
             "-p", json.dumps({"spec": {"serving": {"maxRequestRows": 10}}}))
