@@ -95,3 +95,32 @@ def test_sigterm_under_load_logs_every_acknowledged_prediction(
     assert len(acked) >= 200
     missing = set(acked) - logged
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged predictions not logged"
+
+
+def test_two_workers_accept_feedback_right_after_prediction(
+    sample: Sample, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With two worker processes a prediction may still be in the other worker's buffer
+    when its feedback arrives; the feedback must still be accepted, not refused as 404."""
+    work = tmp_path_factory.mktemp("two-workers")
+    server = start_server(
+        work, sample, f"sqlite:///{work}/p.db", VIGIA_WORKERS="2", VIGIA_FLUSH_INTERVAL_S="1"
+    )
+    records, labels = traffic_records(40, seed=41)
+
+    async def scenario() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+
+            async def one(record: dict[str, object], label: str) -> int:
+                made = await client.post("/predict", json={"rows": [record]})
+                pid = made.json()["predictions"][0]["prediction_id"]
+                sent = await client.post("/feedback", json={"prediction_id": pid, "label": label})
+                return sent.status_code
+
+            return await asyncio.gather(*(one(r, y) for r, y in zip(records, labels, strict=True)))
+
+    try:
+        assert asyncio.run(scenario()) == [200] * 40
+    finally:
+        server.stop()
+    assert PredictionStore(f"sqlite:///{work}/p.db").count("feedback") == 40
