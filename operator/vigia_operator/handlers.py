@@ -3,7 +3,7 @@
 - ModelDeployment create/update/resume: apply the children that differ, write status.
 - Child events (Deployment, Service, ConfigMap, ServiceAccount carrying our labels):
   restore a child edited or deleted by hand; a Deployment's progress updates status.
-- A resync timer repeats the comparison, in case an event was missed.
+- A resync thread repeats the comparison every minute, in case an event was missed.
 Observed objects come from kopf indexes, so a reconcile without drift makes no API call.
 """
 
@@ -21,6 +21,7 @@ from vigia_operator.builders import build_children
 from vigia_operator.events import EventRecorder
 from vigia_operator.kube import Kube, KubeError, load_config
 from vigia_operator.reconcile import ChildKey, contains, differences, key_of, plan
+from vigia_operator.resync import Resync
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.status import Event
 from vigia_operator.writer import StatusWriter
@@ -84,7 +85,18 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     def post(body: Mapping[str, Any], event: Event) -> None:
         record(body, event.type, event.reason, event.message)
 
-    memo["services"] = Services(kube=kube, writer=StatusWriter(kube, post), event=record)
+    services = Services(kube=kube, writer=StatusWriter(kube, post), event=record)
+    memo["services"] = services
+    memo["resync"] = Resync(kube, lambda body, observed: resync_one(services, body, observed),
+                            RESYNC_SECONDS, memo.get("namespaces") or ())
+    memo["resync"].start()
+
+
+@kopf.on.cleanup()
+def stop_resync(memo: kopf.Memo, **_: Any) -> None:
+    resync = memo.get("resync")
+    if isinstance(resync, Resync):
+        resync.stop()
 
 
 @kopf.index(r.GROUP, r.VERSION, r.PLURAL, id=MODELS_INDEX)
@@ -219,17 +231,15 @@ def _announce(services: Services, body: Mapping[str, Any], md: ModelDeploymentVi
         services.event(body, "Normal", "Updated", "Updated " + ", ".join(updated) + ".")
 
 
-@kopf.timer(r.GROUP, r.VERSION, r.PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-def resync(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any) -> None:
-    """Safety net for missed events: restore drifted children, refresh status."""
-    services = _services(memo)
-    if body.meta.get("deletionTimestamp") or not _handled(body, services):
-        return
+def resync_one(services: Services, body: Mapping[str, Any],
+               observed: Mapping[ChildKey, Any]) -> None:
+    """Restore drifted children of one ModelDeployment and refresh its status."""
+    if (body.get("metadata") or {}).get("deletionTimestamp") or not _handled(body, services):
+        return  # being deleted, or a spec change the change handlers have yet to apply
     try:
         md = parse(body)
     except SpecError:
         return
-    observed = _observed(kwargs, md.namespace, md.name)
     deployment = observed.get(("Deployment", r.deployment_name(md.name, "stable")))
     try:
         for action in plan(build_children(md), observed):
@@ -240,7 +250,8 @@ def resync(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any)
         services.writer.sync(body, md, deployment, handled=True)
     except KubeError as error:
         if not error.namespace_terminating:
-            logger.warning(f"Resync of {md.namespace}/{md.name} failed, will retry: {error}")
+            logging.getLogger(__name__).warning(
+                f"Resync of {md.namespace}/{md.name} failed, will retry: {error}")
 
 
 def _handled(body: Mapping[str, Any], services: Services) -> bool:

@@ -64,9 +64,11 @@ def load_config() -> None:
         kubernetes.config.load_kube_config()
 
 
-def path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+    """The URL path of a collection (no name) or an object; no namespace: every namespace."""
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    out = f"{base}/namespaces/{namespace}/{PLURALS[(api_version, kind)]}"
+    scope = "" if namespace is None else f"/namespaces/{namespace}"
+    out = f"{base}{scope}/{PLURALS[(api_version, kind)]}"
     return out if name is None else f"{out}/{name}"
 
 
@@ -97,6 +99,12 @@ class Kube:
     def create(self, obj: Mapping[str, Any]) -> Obj:
         url = path(obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"])
         return self._call("POST", url, body=obj, content_type="application/json")
+
+    def list(self, api_version: str, kind: str, namespace: str | None,
+             label_selector: str | None = None) -> list[Obj]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        found = self._call("GET", path(api_version, kind, namespace), query=query)
+        return list(found.get("items") or [])
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Obj:
         return self._call("GET", path(api_version, kind, namespace, name))
