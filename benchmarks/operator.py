@@ -23,8 +23,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 from kubernetes.client import Configuration
@@ -50,13 +52,15 @@ BENCH_CLUSTER = "bench"
 PODS_PER_NODE = 110
 
 
-class ReadyWatch:
-    """`kubectl get md --watch`, noting the first time each object is Ready."""
+class Watch:
+    """`kubectl get KIND --watch`, noting the first time each object matches ``seen``."""
 
-    def __init__(self, kubeconfig: Path, namespace: str) -> None:
-        self.ready_at: dict[str, float] = {}
+    def __init__(self, kubeconfig: Path, namespace: str, kind: str,
+                 seen: Callable[[dict[str, Any]], bool]) -> None:
+        self.at: dict[str, float] = {}
+        self._seen = seen
         self._process = subprocess.Popen(
-            [str(kubectl_path()), f"--kubeconfig={kubeconfig}", "get", "md", "-n", namespace,
+            [str(kubectl_path()), f"--kubeconfig={kubeconfig}", "get", kind, "-n", namespace,
              "--watch", "--output-watch-events", "-o", "json"],
             stdout=subprocess.PIPE, text=True,
         )
@@ -76,15 +80,17 @@ class ReadyWatch:
             buffer = buffer.lstrip()[end:]
             obj = event.get("object") or {}
             name = obj.get("metadata", {}).get("name")
-            status = obj.get("status") or {}
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in status.get("conditions") or [])
-            if name and ready and name not in self.ready_at:
-                self.ready_at[name] = time.monotonic()
+            if name and name not in self.at and self._seen(obj):
+                self.at[name] = time.monotonic()
 
     def stop(self) -> None:
         self._process.terminate()
         self._process.wait(timeout=10)
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def admin_client(kubeconfig: Path) -> Kube:
@@ -113,7 +119,9 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[s
     kubectl(kubeconfig, "create", "namespace", namespace)
     wait_for(lambda: kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace),
              60, "default ServiceAccount")
-    watch = ReadyWatch(kubeconfig, namespace)
+    watch = Watch(kubeconfig, namespace, "md", is_ready)
+    # The operator's own share: until the model server's Deployment exists.
+    created = Watch(kubeconfig, namespace, "deployments", lambda obj: True)
     time.sleep(1)  # let the watch start
     names = [f"md-{i:04d}" for i in range(count)]
     client = admin_client(kubeconfig)
@@ -129,18 +137,21 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[s
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(create, names))
     try:
-        wait_for(lambda: len(watch.ready_at) == count, 60 + count * 1.5,
+        wait_for(lambda: len(watch.at) == count, 60 + count * 1.5,
                  f"{count} ModelDeployments Ready")
     except AssertionError:
-        print(f"  only {len(watch.ready_at)}/{count} reached Ready; phases now: "
+        print(f"  only {len(watch.at)}/{count} reached Ready; phases now: "
               f"{phases(kubeconfig, namespace)}", flush=True)
     rss = operator.rss_bytes()
     watch.stop()
-    if not watch.ready_at:
+    created.stop()
+    to_children = [created.at[f"{n}-stable"] - applied_at[n] for n in names
+                   if f"{n}-stable" in created.at]
+    if not watch.at:
         raise RuntimeError("none became Ready")
-    names = [n for n in names if n in watch.ready_at]
-    latencies = [watch.ready_at[n] - applied_at[n] for n in names]
-    total = max(watch.ready_at.values()) - min(applied_at.values())
+    names = [n for n in names if n in watch.at]
+    latencies = [watch.at[n] - applied_at[n] for n in names]
+    total = max(watch.at.values()) - min(applied_at.values())
     kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
     return {
         "count": len(names),
@@ -149,6 +160,8 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[s
         "max_s": max(latencies),
         "all_ready_s": total,
         "operator_rss_mib": rss / 2**20,
+        "children_p50_s": statistics.median(to_children),
+        "children_p95_s": percentile(to_children, 0.95),
     }
 
 
@@ -185,7 +198,9 @@ def main() -> int:
                         f"p50 {result['p50_s']:.2f} s, p95 {result['p95_s']:.2f} s, "
                         f"max {result['max_s']:.2f} s; all Ready after "
                         f"{result['all_ready_s']:.1f} s; operator RSS "
-                        f"{result['operator_rss_mib']:.1f} MiB",
+                        f"{result['operator_rss_mib']:.1f} MiB; create-to-Deployment "
+                        f"(the operator's share) p50 {result['children_p50_s']:.2f} s, "
+                        f"p95 {result['children_p95_s']:.2f} s",
                         flush=True,
                     )
             finally:

@@ -21,7 +21,7 @@ from vigia_operator.builders import build_children
 from vigia_operator.events import EventRecorder
 from vigia_operator.kube import Kube, KubeError, load_config
 from vigia_operator.reconcile import ChildKey, contains, differences, key_of, plan
-from vigia_operator.resync import Resync
+from vigia_operator.resync import Resync, slim
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.status import Event
 from vigia_operator.writer import StatusWriter
@@ -57,12 +57,6 @@ def _services(memo: Any) -> Services:
     return services
 
 
-
-
-def _slim(body: Mapping[str, Any]) -> dict[str, Any]:
-    """An object without managedFields, which are large and never compared."""
-    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
-    return {**{k: v for k, v in body.items() if k != "metadata"}, "metadata": meta}
 
 
 @kopf.on.startup()
@@ -103,14 +97,14 @@ def stop_resync(memo: kopf.Memo, **_: Any) -> None:
 def models_index(
     *, namespace: str | None, name: str, body: kopf.Body, **_: Any
 ) -> dict[Any, Any]:
-    return {(namespace, name): _slim(body)}
+    return {(namespace, name): slim(body)}
 
 
 def _index_child(
     *, namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
 ) -> dict[Any, Any]:
     owner = labels.get(r.LABEL_OWNER)
-    return {} if owner is None else {(namespace, owner): _slim(body)}
+    return {} if owner is None else {(namespace, owner): slim(body)}
 
 
 for _group, _version, _plural, _kind in CHILDREN:

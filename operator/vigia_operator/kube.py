@@ -8,7 +8,7 @@ the generated client's internals, which change between its releases.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -101,10 +101,18 @@ class Kube:
         return self._call("POST", url, body=obj, content_type="application/json")
 
     def list(self, api_version: str, kind: str, namespace: str | None,
-             label_selector: str | None = None) -> list[Obj]:
-        query = {"labelSelector": label_selector} if label_selector else None
-        found = self._call("GET", path(api_version, kind, namespace), query=query)
-        return list(found.get("items") or [])
+             label_selector: str | None = None, page: int = 100) -> Iterator[Obj]:
+        """Every object of a kind, fetched a page at a time (bounded memory)."""
+        query = {"limit": str(page)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            found = self._call("GET", path(api_version, kind, namespace), query=query)
+            yield from found.get("items") or []
+            token = (found.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = token
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Obj:
         return self._call("GET", path(api_version, kind, namespace, name))

@@ -27,6 +27,12 @@ CHILD_TYPES: Sequence[tuple[str, str]] = (
 logger = logging.getLogger(__name__)
 
 
+def slim(obj: Mapping[str, Any]) -> Obj:
+    """An object without managedFields, which are large and never compared."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**{k: v for k, v in obj.items() if k != "metadata"}, "metadata": meta}
+
+
 def group_children(children: list[Obj]) -> dict[tuple[str, str], Observed]:
     """Children by (namespace, owning ModelDeployment), from their owner label."""
     grouped: dict[tuple[str, str], Observed] = {}
@@ -61,13 +67,12 @@ class Resync(threading.Thread):
     def once(self) -> None:
         selector = f"{r.LABEL_MANAGED_BY}={r.MANAGED_BY}"
         for namespace in self._namespaces:
-            models = self._kube.list(r.API_VERSION, r.KIND, namespace)
             children: list[Obj] = []
             for api_version, kind in CHILD_TYPES:
                 for child in self._kube.list(api_version, kind, namespace, selector):
-                    children.append({"apiVersion": api_version, "kind": kind, **child})
+                    children.append({"apiVersion": api_version, "kind": kind, **slim(child)})
             grouped = group_children(children)
-            for body in models:
+            for body in self._kube.list(r.API_VERSION, r.KIND, namespace):
                 if self._stopped.is_set():
                     return
                 meta = body.get("metadata") or {}
