@@ -15,6 +15,13 @@ SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
+# Two cores run the whole control plane, kwok and the tests: under a burst of objects
+# kwok's node heartbeats can lag past the default 50 s grace and the node controller
+# then marks every fake pod NotReady for good. Fake nodes never die; give them time.
+NODE_MONITOR_GRACE = "5m"
+# The controller-manager's client rate limit (default 20 requests/s) throttles a burst
+# of hundreds of Deployments more than the CPU does. (The scheduler's default is 50.)
+CLIENT_QPS_FLAGS = ("--kube-api-qps=100", "--kube-api-burst=200")
 
 
 def build_etcd_args(layout: Layout, ports: Ports) -> list[str]:
@@ -99,6 +106,8 @@ def build_controller_manager_args(layout: Layout, ports: Ports) -> list[str]:
         f"--cluster-signing-cert-file={layout.crt('ca')}",
         f"--cluster-signing-key-file={layout.key('ca')}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
+        *CLIENT_QPS_FLAGS,
         "--profiling=false",
         "--v=1",
     ]
