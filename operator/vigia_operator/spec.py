@@ -49,6 +49,8 @@ class Serving:
     replicas: int
     resources: dict[str, dict[str, str | int]]
     max_request_rows: int
+    batch_max_rows: int
+    batch_wait_ms: int
     log_features: LogFeatures
     log_sample_rate: float
     store: SecretKey | None
@@ -112,6 +114,7 @@ def _parse_model(model: Mapping[str, Any]) -> Model:
 
 def _parse_serving(serving: Mapping[str, Any]) -> Serving:
     log = _mapping(serving, "predictionLog", "spec.serving.predictionLog")
+    batching = _mapping(serving, "batching", "spec.serving.batching")
     features = _typed(log, "features", str, "spec.serving.predictionLog.features")
     if features not in ("all", "none", "sample"):
         raise SpecError("spec.serving.predictionLog.features", f"unknown value {features!r}")
@@ -125,6 +128,8 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
         replicas=replicas,
         resources=_parse_resources(serving.get("resources"), "spec.serving.resources"),
         max_request_rows=_typed(serving, "maxRequestRows", int, "spec.serving.maxRequestRows"),
+        batch_max_rows=_typed(batching, "maxBatchSize", int, "spec.serving.batching.maxBatchSize"),
+        batch_wait_ms=_typed(batching, "maxLatencyMs", int, "spec.serving.batching.maxLatencyMs"),
         log_features=cast(LogFeatures, features),
         log_sample_rate=float(
             _typed(log, "sampleRate", (int, float), "spec.serving.predictionLog.sampleRate")

@@ -91,6 +91,17 @@ def test_model_settings_use_the_shared_names() -> None:
     ]
 
 
+def test_batching_reaches_the_server_settings() -> None:
+    sample = defaulted_sample()
+    sample["spec"]["serving"]["batching"] = {"maxBatchSize": 64, "maxLatencyMs": 5}
+    config = build_configmap(parse(sample))["data"]
+    assert config[env_name("batch_max_rows")] == "64"
+    assert config[env_name("batch_wait_ms")] == "5"
+    defaults = build_configmap(MD)["data"]
+    assert defaults[env_name("batch_max_rows")] == "128"
+    assert defaults[env_name("batch_wait_ms")] == "0"
+
+
 def test_no_digest_no_digest_variable() -> None:
     assert env_name("model_digest") not in _env(_container(_deployment()))
 
