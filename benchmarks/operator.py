@@ -14,6 +14,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -32,10 +33,11 @@ import kubernetes
 from kubernetes.client import Configuration
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script: make tests.* and this checkout's operator importable.
-for _source in (ROOT, ROOT / "operator"):
-    if str(_source) not in sys.path:
-        sys.path.insert(0, str(_source))
+# Run as a script: tests.* importable, and (through tests/conftest.py) this checkout's
+# packages first for this process and the operator it starts.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+importlib.import_module("tests.conftest")
 
 from vigia_devcluster.binaries import kubectl_path  # noqa: E402
 from vigia_operator.kube import Kube  # noqa: E402

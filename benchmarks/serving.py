@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigia_serving.local import LocalServer
+
 from vigia.bundle import export_bundle
 from vigia.sample import reference_benchmark_model, traffic_records
+from vigia.settings import env_name
 
 HERE = Path(__file__).resolve().parent
 LUA = """
@@ -61,12 +59,6 @@ class Result:
     errors: int
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def write_lua(path: Path, rows: int = 200) -> None:
     records, _ = traffic_records(rows, seed=7, numeric_only=True)
     # The reference model was trained without missing values: send complete rows only.
@@ -76,53 +68,24 @@ def write_lua(path: Path, rows: int = 200) -> None:
     path.write_text(LUA % {"bodies": lua_strings})
 
 
-def start(target: str, work: Path, uri: str, port: int) -> subprocess.Popen[bytes]:
+def start(target: str, work: Path, uri: str) -> LocalServer:
     env = {
-        **os.environ,
-        "VIGIA_MODEL_URI": uri,
-        "VIGIA_HOME": str(work / f"home-{target}"),
-        "VIGIA_STORE_URL": f"sqlite:///{work}/log-{target}.db",
-        "VIGIA_MONITORING": "false" if target == "vigia-nomon" else "true",
-        "VIGIA_WORKERS": "2" if target == "vigia-2w" else "1",
-        "BENTOML_HOME": str(work / "bentoml"),
+        env_name("model_uri"): uri,
+        env_name("store_url"): f"sqlite:///{work}/log-{target}.db",
+        env_name("monitoring"): "false" if target == "vigia-nomon" else "true",
+        env_name("workers"): "2" if target == "vigia-2w" else "1",
     }
     if target == "baseline":
-        cmd = ["bentoml", "serve", "baseline_service:Baseline", "--working-dir", str(HERE)]
+        server = LocalServer(work, env, service="baseline_service:Baseline", working_dir=HERE)
     else:
-        cmd = ["bentoml", "serve", "vigia_serving.service:VigiaModel"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    log = (work / f"{target}.log").open("wb")
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = LocalServer(work, env)
+    server.start()
     try:
-        wait_ready(port, process)
+        server.wait()
     except BaseException:
-        stop(process)
+        server.stop()
         raise
-    return process
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("server not ready in time")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return server
 
 
 def run_wrk(lua: Path, port: int, clients: int, duration: int) -> dict[str, int]:
@@ -196,17 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         export_bundle(reference_benchmark_model(), uri, home=work / "export")
         lua = work / "predict.lua"
         write_lua(lua)
-        processes: list[subprocess.Popen[bytes]] = []
+        servers: list[LocalServer] = []
         try:
             targets: dict[str, int] = {}
             for target in args.targets.split(","):
-                targets[target] = free_port()
-                processes.append(start(target, work, uri, targets[target]))
+                servers.append(start(target, work, uri))
+                targets[target] = servers[-1].port
             for clients in levels:
                 results += measure(targets, clients, lua, args.duration, args.rounds)
         finally:
-            for process in processes:
-                stop(process)
+            for server in servers:
+                server.stop()
     report(results)
     return 0
 

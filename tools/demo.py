@@ -9,13 +9,8 @@ prints what the server measured, in the terms a production manager uses.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +18,7 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from vigia_serving.local import LocalServer
 
 from vigia import metrics
 from vigia.bundle import ModelBundle, export_bundle
@@ -68,50 +64,17 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def _server(work: Path, uri: str, digest: str) -> Iterator[str]:
-    port = _free_port()
     env = {
-        **os.environ,
-        "BENTOML_HOME": str(work / "bentoml"),
         env_name("model_uri"): uri,
         env_name("model_digest"): digest,
         env_name("store_url"): f"sqlite:///{work / 'predictions.db'}",
-        env_name("home"): str(work / "home"),
     }
-    cmd = ["bentoml", "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
-    log = (work / "server.log").open("wb")
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = LocalServer(work, env).start()
     try:
-        _wait_ready(url, process, work / "server.log")
-        yield url
+        server.wait(timeout=180)
+        yield server.url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the model server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the model server was not ready in 180 s:\n{log.read_text()[-3000:]}")
+        server.stop()
 
 
 def _day(client: httpx.Client, title: str, rows: int, *, seed: int, drift: float) -> None:

@@ -82,11 +82,8 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60) -> None:
         self.port = free_port()
-        # This checkout's operator, whatever checkout an editable install points at.
-        source = os.pathsep.join(str(ROOT / d) for d in ("operator", "."))
-        pythonpath = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": pythonpath}
+        # PYTHONPATH (tests/conftest.py) makes it this checkout's operator.
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "vigia_operator",

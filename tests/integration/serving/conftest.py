@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from vigia_serving.local import LocalServer
 
 from tests.fixtures.postgres import new_database
-from tests.integration.serving.harness import Server
 from vigia.bundle import ModelBundle, export_bundle
 from vigia.sample import train_sample_model
 
@@ -38,7 +38,7 @@ def store_url(kind: str, work: Path, request: pytest.FixtureRequest) -> str:
     return new_database(request.getfixturevalue("postgres_url"))
 
 
-def start_server(work: Path, sample: Sample, store: str, **env: str) -> Server:
+def start_server(work: Path, sample: Sample, store: str, **env: str) -> LocalServer:
     settings = {
         "VIGIA_MODEL_URI": sample.uri,
         "VIGIA_STORE_URL": store,
@@ -47,7 +47,7 @@ def start_server(work: Path, sample: Sample, store: str, **env: str) -> Server:
         "VIGIA_FLUSH_INTERVAL_S": "0.2",
         **env,
     }
-    server = Server(work, settings).start()
+    server = LocalServer(work, settings).start()
     try:
         server.wait()
     except BaseException:
@@ -59,7 +59,7 @@ def start_server(work: Path, sample: Sample, store: str, **env: str) -> Server:
 @pytest.fixture(scope="module", params=STORES)
 def served(
     request: pytest.FixtureRequest, sample: Sample, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, str]]:
+) -> Iterator[tuple[LocalServer, str]]:
     """A running server over the sample, with its store URL (SQLite, then PostgreSQL)."""
     work = tmp_path_factory.mktemp(f"server-{request.param}")
     url = store_url(request.param, work, request)

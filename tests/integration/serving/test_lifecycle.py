@@ -7,10 +7,10 @@ import time
 
 import httpx
 import pytest
+from vigia_serving.local import LocalServer
 from vigia_serving.store import PredictionStore
 
 from tests.integration.serving.conftest import STORES, Sample, start_server, store_url
-from tests.integration.serving.harness import Server
 from vigia.sample import traffic_records
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ def test_not_ready_while_the_bundle_cannot_be_loaded(
         "VIGIA_MODEL_DIGEST": "sha256:" + "0" * 64,
         "VIGIA_STORE_URL": f"sqlite:///{work}/p.db",
     }
-    server = Server(work, env).start()
+    server = LocalServer(work, env).start()
     try:
         server.wait("/healthz")
         deadline = time.monotonic() + 20
@@ -40,7 +40,7 @@ def test_not_ready_while_the_bundle_cannot_be_loaded(
         server.stop()
 
 
-async def _load(server: Server, bodies: list[dict[str, object]], acked: list[str]) -> int:
+async def _load(server: LocalServer, bodies: list[dict[str, object]], acked: list[str]) -> int:
     """Send requests from 16 clients until the server goes away; collect acked ids."""
     failures = 0
 

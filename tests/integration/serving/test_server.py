@@ -10,10 +10,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from vigia_serving.local import LocalServer
 from vigia_serving.store import PredictionStore, feedback, predictions
 
 from tests.integration.serving.conftest import Sample
-from tests.integration.serving.harness import Server, metric
+from tests.integration.serving.harness import metric
 from vigia import metrics
 from vigia.sample import traffic_records
 
@@ -27,13 +28,13 @@ def rows(n: int, seed: int = 11) -> list[dict[str, Any]]:
     return records
 
 
-def post(server: Server, path: str, body: Any = None, content: bytes | None = None) -> Any:
+def post(server: LocalServer, path: str, body: Any = None, content: bytes | None = None) -> Any:
     if content is not None:
         return httpx.post(server.url + path, content=content, timeout=30)
     return httpx.post(server.url + path, json=body, timeout=30)
 
 
-def predict(server: Server, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def predict(server: LocalServer, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     response = post(server, "/predict", {"rows": records})
     assert response.status_code == 200, response.text
     predictions: list[dict[str, Any]] = response.json()["predictions"]
@@ -45,7 +46,7 @@ def expected(sample: Sample, records: list[dict[str, Any]]) -> np.ndarray:
     return sample.bundle.predict_proba(frame)
 
 
-def test_probes(served: tuple[Server, str]) -> None:
+def test_probes(served: tuple[LocalServer, str]) -> None:
     server, _ = served
     assert httpx.get(server.url + "/healthz").status_code == 200
     assert httpx.get(server.url + "/readyz").status_code == 200
@@ -53,7 +54,7 @@ def test_probes(served: tuple[Server, str]) -> None:
     assert "swagger" in httpx.get(server.url + "/docs").text.lower()
 
 
-def test_predict_records_one_and_many(served: tuple[Server, str], sample: Sample) -> None:
+def test_predict_records_one_and_many(served: tuple[LocalServer, str], sample: Sample) -> None:
     server, _ = served
     records = rows(5)
     response = post(server, "/predict", {"rows": records[:1]}).json()
@@ -68,7 +69,7 @@ def test_predict_records_one_and_many(served: tuple[Server, str], sample: Sample
     np.testing.assert_allclose(got, expected(sample, records), atol=1e-9)
 
 
-def test_predict_arrays_equal_records(served: tuple[Server, str]) -> None:
+def test_predict_arrays_equal_records(served: tuple[LocalServer, str]) -> None:
     server, _ = served
     records = [r for r in rows(8, seed=3) if None not in r.values()]
     arrays = [list(r.values()) for r in records]
@@ -77,14 +78,14 @@ def test_predict_arrays_equal_records(served: tuple[Server, str]) -> None:
     assert [p["probabilities"] for p in by_array] == [p["probabilities"] for p in by_record]
 
 
-def predict_body(server: Server, body: dict[str, Any]) -> list[dict[str, Any]]:
+def predict_body(server: LocalServer, body: dict[str, Any]) -> list[dict[str, Any]]:
     response = post(server, "/predict", body)
     assert response.status_code == 200, response.text
     return list(response.json()["predictions"])
 
 
 def test_concurrent_single_rows_each_get_their_own_answer(
-    served: tuple[Server, str], sample: Sample
+    served: tuple[LocalServer, str], sample: Sample
 ) -> None:
     server, _ = served
     records = rows(256, seed=21)
@@ -105,7 +106,7 @@ def test_concurrent_single_rows_each_get_their_own_answer(
     np.testing.assert_allclose(got, expected(sample, records), atol=1e-9)
 
 
-def test_feedback_lifecycle(served: tuple[Server, str]) -> None:
+def test_feedback_lifecycle(served: tuple[LocalServer, str]) -> None:
     server, _ = served
     first, second = predict(server, rows(2, seed=5))
     pid = first["prediction_id"]
@@ -129,7 +130,7 @@ def test_feedback_lifecycle(served: tuple[Server, str]) -> None:
     assert [f["stored"] for f in stored.json()["feedback"]] == [True, False]
 
 
-def test_feedback_is_durable_once_acknowledged(served: tuple[Server, str]) -> None:
+def test_feedback_is_durable_once_acknowledged(served: tuple[LocalServer, str]) -> None:
     server, url = served
     [p] = predict(server, rows(1, seed=8))
     response = post(server, "/feedback", {"prediction_id": p["prediction_id"], "label": "good"})
@@ -145,7 +146,7 @@ def test_feedback_is_durable_once_acknowledged(served: tuple[Server, str]) -> No
         store.engine.dispose()
 
 
-def test_predictions_are_logged_with_features(served: tuple[Server, str]) -> None:
+def test_predictions_are_logged_with_features(served: tuple[LocalServer, str]) -> None:
     server, url = served
     records = rows(3, seed=13)
     ids = {p["prediction_id"] for p in predict(server, records)}
@@ -167,7 +168,7 @@ def test_predictions_are_logged_with_features(served: tuple[Server, str]) -> Non
         store.engine.dispose()
 
 
-def test_explain_attributions_add_up(served: tuple[Server, str]) -> None:
+def test_explain_attributions_add_up(served: tuple[LocalServer, str]) -> None:
     server, _ = served
     response = post(server, "/explain", {"rows": rows(3, seed=4)})
     assert response.status_code == 200, response.text
@@ -177,7 +178,7 @@ def test_explain_attributions_add_up(served: tuple[Server, str]) -> None:
         assert total == pytest.approx(row["probability"], abs=1e-6)
 
 
-def test_metrics_move(served: tuple[Server, str]) -> None:
+def test_metrics_move(served: tuple[LocalServer, str]) -> None:
     server, _ = served
     before = httpx.get(server.url + "/metrics").text
     records = rows(40, seed=17)
@@ -232,7 +233,7 @@ BAD_INPUTS: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
 @pytest.mark.parametrize(("body", "status", "field"), [b[1:] for b in BAD_INPUTS],
                          ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_is_refused_naming_the_field(
-    served: tuple[Server, str], body: Any, status: int, field: str
+    served: tuple[LocalServer, str], body: Any, status: int, field: str
 ) -> None:
     server, _ = served
     for path in ("/predict", "/explain"):

@@ -1,0 +1,110 @@
+"""Run a model server as a local process (`bentoml serve`) on 127.0.0.1.
+
+For the demo, the benchmarks and the tests: start it, wait until it answers, stop it
+by its process id the way Kubernetes does (SIGTERM, then SIGKILL after a grace).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from vigia.settings import env_name
+
+SERVICE = "vigia_serving.service:VigiaModel"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class ServerFailed(RuntimeError):
+    """The server exited or never became ready; the message ends with its log."""
+
+
+@dataclass
+class LocalServer:
+    """One `bentoml serve` process; its log and state live under ``work``."""
+
+    work: Path
+    env: dict[str, str]
+    service: str = SERVICE
+    working_dir: Path | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    _workers: list[psutil.Process] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.work / f"server-{self.port}.log"
+
+    def start(self) -> LocalServer:
+        env = {
+            **os.environ,
+            "BENTOML_HOME": str(self.work / "bentoml"),
+            env_name("home"): str(self.work / f"home-{self.port}"),
+            **self.env,
+        }
+        cmd = ["bentoml", "serve", self.service, "--host", HOST, "--port", str(self.port)]
+        if self.working_dir is not None:
+            cmd += ["--working-dir", str(self.working_dir)]
+        self.work.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    def wait(self, path: str = "/readyz", timeout: float = 120) -> LocalServer:
+        """Until ``path`` answers 200; raises ServerFailed with the log if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None, "start() the server first"
+            if self.process.poll() is not None:
+                raise ServerFailed(f"server exited: {self._log_tail()}")
+            try:
+                if httpx.get(self.url + path, timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise ServerFailed(f"{path} not 200 in {timeout}s: {self._log_tail()}")
+
+    def terminate(self) -> None:
+        """SIGTERM to `bentoml serve`, as Kubernetes does; remembers its workers first."""
+        assert self.process is not None, "start() the server first"
+        if self.process.poll() is None:
+            self._workers = psutil.Process(self.process.pid).children(recursive=True)
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """Terminate (if still running) and wait for the server and its workers to exit."""
+        if self.process is None:
+            return None
+        self.terminate()
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        _, alive = psutil.wait_procs(self._workers, timeout=timeout)
+        for worker in alive:
+            worker.kill()
+        return code
+
+    def _log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
