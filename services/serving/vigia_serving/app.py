@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,16 @@ class ServerState:
     max_explain_rows: int = 50
     # With several worker processes a prediction may sit in another worker's buffer.
     unknown_id_grace_s: float = 0.0
+    # With several workers, /readyz answers from whichever worker takes the probe: a
+    # request may reach a worker still loading the model. It waits this long for it.
+    load_wait_s: float = 10.0
+
+    async def loaded_runtime(self) -> ModelRuntime | None:
+        """The runtime, waiting up to ``load_wait_s`` while the model is still loading."""
+        deadline = time.monotonic() + self.load_wait_s
+        while self.runtime is None and self.error is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.runtime
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -83,7 +94,7 @@ def build_app(state: ServerState) -> Starlette:
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            runtime = state.runtime
+            runtime = await state.loaded_runtime()
             if runtime is None:
                 message = state.error or "the model is still loading"
                 return error_response(503, message)
