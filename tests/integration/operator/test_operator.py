@@ -139,7 +139,7 @@ def test_children_edited_or_deleted_by_hand_are_restored(
         return bool(
             service["metadata"]["uid"] != service_uid
             and deployment["spec"]["replicas"] == 1
-            and container["image"] == "vigia/model-server:0.1.0"
+            and container["image"] == "vigia/vigia:0.1.0"
             and account["metadata"]["labels"].get("app.kubernetes.io/managed-by")
             == "vigia-operator"
         )

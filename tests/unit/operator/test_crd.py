@@ -72,7 +72,7 @@ def test_sample_validates_and_parses() -> None:
     jsonschema.Draft4Validator(s.schema()).validate(defaulted)
     md = parse(defaulted)
     assert md.model.uri == sample["spec"]["model"]["uri"]
-    assert md.serving.image == "vigia/model-server:0.1.0"
+    assert md.serving.image == "vigia/vigia:0.1.0"
 
 
 def test_minimal_resource_is_complete_after_defaults() -> None:
