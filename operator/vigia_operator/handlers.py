@@ -1,4 +1,4 @@
-"""kopf handlers. They stay thin: the work is in builders, reconcile and status.
+"""kopf handlers. They stay thin: the work is in builders, reconcile, restore and status.
 
 - ModelDeployment create/update/resume: apply the children that differ, write status.
 - Child events (Deployment, Service, ConfigMap, ServiceAccount carrying our labels):
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import kopf
@@ -20,7 +19,8 @@ from vigia_operator import resource as r
 from vigia_operator.builders import build_children
 from vigia_operator.events import EventRecorder
 from vigia_operator.kube import Kube, KubeError, load_config
-from vigia_operator.reconcile import ChildKey, contains, differences, key_of, plan
+from vigia_operator.reconcile import ChildKey, key_of, plan
+from vigia_operator.restore import Services, handled, owned_by, restore_child, resync_one
 from vigia_operator.resync import Resync, slim
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.status import Event
@@ -41,13 +41,6 @@ OWNED: Final = {r.LABEL_MANAGED_BY: r.MANAGED_BY}
 
 def index_name(plural: str) -> str:
     return f"{plural}_index"
-
-
-@dataclass
-class Services:
-    kube: Kube
-    writer: StatusWriter
-    event: EventRecorder
 
 
 def _services(memo: Any) -> Services:
@@ -225,46 +218,6 @@ def _announce(services: Services, body: Mapping[str, Any], md: ModelDeploymentVi
         services.event(body, "Normal", "Updated", "Updated " + ", ".join(updated) + ".")
 
 
-def resync_one(services: Services, body: Mapping[str, Any],
-               observed: Mapping[ChildKey, Any]) -> None:
-    """Restore drifted children of one ModelDeployment and refresh its status."""
-    if (body.get("metadata") or {}).get("deletionTimestamp") or not _handled(body, services):
-        return  # being deleted, or a spec change the change handlers have yet to apply
-    try:
-        md = parse(body)
-    except SpecError:
-        return
-    deployment = observed.get(("Deployment", r.deployment_name(md.name, "stable")))
-    try:
-        for action in plan(build_children(md), observed):
-            result = services.kube.apply(action.desired)
-            if action.key[0] == "Deployment":
-                deployment = result
-            _post_restored(services, body, action.desired, observed.get(action.key))
-        services.writer.sync(body, md, deployment, handled=True)
-    except KubeError as error:
-        if not error.namespace_terminating:
-            logging.getLogger(__name__).warning(
-                f"Resync of {md.namespace}/{md.name} failed, will retry: {error}")
-
-
-def _handled(body: Mapping[str, Any], services: Services) -> bool:
-    generation = (body.get("metadata") or {}).get("generation")
-    return services.writer.observed_generation(body) == generation
-
-
-def _post_restored(services: Services, md_body: Mapping[str, Any],
-                   desired: Mapping[str, Any], observed: Mapping[str, Any] | None) -> None:
-    what = f"{desired['kind']} {desired['metadata']['name']}"
-    if observed is None:
-        message = f"{what} was deleted; re-created it."
-    else:
-        fields = differences(observed, desired)
-        shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
-        message = f"{what} was changed ({shown}); restored it."
-    services.event(md_body, "Warning", "Restored", message)
-
-
 def on_child_event(
     *, type: str, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any,
     logger: kopf.Logger, **kwargs: Any,
@@ -281,12 +234,12 @@ def on_child_event(
     except SpecError:
         return
     desired = {key_of(obj): obj for obj in build_children(md)}.get(key_of(body))
-    if desired is None or not _owned_by(body, md):
+    if desired is None or not owned_by(body, md):
         return
     try:
-        current = _restore(type, body, md_body, md, desired, services)
+        current = restore_child(type, body, md_body, md, desired, services)
         if desired["kind"] == "Deployment" and current is not None:
-            services.writer.sync(md_body, md, current, handled=_handled(md_body, services))
+            services.writer.sync(md_body, md, current, handled=handled(md_body, services))
     except KubeError as error:
         if not error.namespace_terminating:
             logger.warning(f"Reconciling {key_of(body)} failed; the resync will retry: {error}")
@@ -295,45 +248,6 @@ def on_child_event(
 for _group, _version, _plural, _kind in CHILDREN:
     kopf.on.event(group=_group, version=_version, plural=_plural, labels=OWNED,
                   id=f"{_plural}_event")(on_child_event)
-
-
-def _owned_by(child: Mapping[str, Any], md: ModelDeploymentView) -> bool:
-    refs = (child.get("metadata") or {}).get("ownerReferences") or []
-    # A hand-made object with our labels but no owner is still restored to what we own.
-    return not refs or any(ref.get("uid") == md.uid for ref in refs)
-
-
-def _restore(
-    type: str | None, body: Mapping[str, Any], md_body: Mapping[str, Any],
-    md: ModelDeploymentView, desired: Mapping[str, Any], services: Services,
-) -> Mapping[str, Any] | None:
-    """Re-apply a child that no longer matches; return its current state (None if gone)."""
-    if not _handled(md_body, services):
-        # A spec change is pending: the ModelDeployment's own handler applies it.
-        return None if type == "DELETED" else body
-    if type == "DELETED":
-        if not _still_exists(md, services.kube):
-            return None
-        restored = services.kube.apply(desired)
-        _post_restored(services, md_body, desired, None)
-        return restored
-    if contains(body, desired):
-        return body
-    restored = services.kube.apply(desired)
-    _post_restored(services, md_body, desired, body)
-    return restored
-
-
-def _still_exists(md: ModelDeploymentView, kube: Kube) -> bool:
-    """Whether md is alive; children of a deleted one are left to the garbage collector."""
-    try:
-        current = kube.get(r.API_VERSION, r.KIND, md.namespace, md.name)
-    except KubeError as error:
-        if error.not_found:
-            return False
-        raise
-    meta = current.get("metadata") or {}
-    return bool(meta.get("uid") == md.uid and not meta.get("deletionTimestamp"))
 
 
 @kopf.on.delete(r.GROUP, r.VERSION, r.PLURAL, optional=True)
