@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -14,22 +13,17 @@ import fsspec
 import httpx
 import pytest
 
+from tests.fixtures.net import free_port
 from vigia.bundle import DigestMismatchError, export_bundle, load_bundle
 from vigia.sample import production_line, train_sample_model
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3_bucket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bucket on a moto S3 server started for this module, stopped by its pid."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("wb") as out:
         server = subprocess.Popen(

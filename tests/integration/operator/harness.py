@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 
 from tests.fixtures.kube import kubectl, wait_for
+from tests.fixtures.net import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = ROOT / "manifests"
@@ -60,12 +60,6 @@ def operator_kubeconfig(admin: Path, out: Path, hours: int = 4) -> Path:
     out.write_text(yaml.safe_dump(config))
     out.chmod(0o600)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class OperatorProcess:
