@@ -79,13 +79,7 @@ def start(target: str, work: Path, uri: str) -> LocalServer:
         server = LocalServer(work, env, service="baseline_service:Baseline", working_dir=HERE)
     else:
         server = LocalServer(work, env)
-    server.start()
-    try:
-        server.wait()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return server.start_ready()
 
 
 def run_wrk(lua: Path, port: int, clients: int, duration: int) -> dict[str, int]:

@@ -69,9 +69,8 @@ def _server(work: Path, uri: str, digest: str) -> Iterator[str]:
         env_name("model_digest"): digest,
         env_name("store_url"): f"sqlite:///{work / 'predictions.db'}",
     }
-    server = LocalServer(work, env).start()
+    server = LocalServer(work, env).start_ready(timeout=180)
     try:
-        server.wait(timeout=180)
         yield server.url
     finally:
         server.stop()

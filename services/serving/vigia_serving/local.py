@@ -69,6 +69,15 @@ class LocalServer:
             self.process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         return self
 
+    def start_ready(self, timeout: float = 120) -> LocalServer:
+        """Start and wait until ready; a server that never gets there is stopped."""
+        self.start()
+        try:
+            return self.wait(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
     def wait(self, path: str = "/readyz", timeout: float = 120) -> LocalServer:
         """Until ``path`` answers 200; raises ServerFailed with the log if it never does."""
         deadline = time.monotonic() + timeout

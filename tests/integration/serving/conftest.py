@@ -47,13 +47,7 @@ def start_server(work: Path, sample: Sample, store: str, **env: str) -> LocalSer
         "VIGIA_FLUSH_INTERVAL_S": "0.2",
         **env,
     }
-    server = LocalServer(work, settings).start()
-    try:
-        server.wait()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return LocalServer(work, settings).start_ready()
 
 
 @pytest.fixture(scope="module", params=STORES)
