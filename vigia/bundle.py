@@ -199,13 +199,7 @@ def load_bundle(uri: str, digest: str | None = None, *, home: str | Path) -> Mod
     ``digest`` (or the sidecar when ``digest`` is None) before anything is unpickled."""
     home = Path(home)
     expected = _expected_digest(uri, digest)
-    archive = _fetch(uri, expected, home / "downloads")
-    actual = file_digest(archive)
-    if actual != expected:
-        archive.unlink(missing_ok=True)
-        raise DigestMismatchError(
-            f"bundle {uri}: archive digest {actual} does not match expected {expected}"
-        )
+    archive = _fetch_verified(uri, expected, home / "downloads")
     return _import_verified(archive, home)
 
 
@@ -228,7 +222,9 @@ def _expected_digest(uri: str, digest: str | None) -> str:
     return digest
 
 
-def _fetch(uri: str, expected: str, downloads: Path) -> Path:
+def _fetch_verified(uri: str, expected: str, downloads: Path) -> Path:
+    """The archive, downloaded (or reused from an earlier download) and hashed once:
+    only an archive whose sha256 is ``expected`` ever reaches its final name."""
     downloads.mkdir(parents=True, exist_ok=True)
     target = downloads / (expected.removeprefix(DIGEST_PREFIX) + ARCHIVE_SUFFIX)
     if target.exists() and file_digest(target) == expected:
@@ -239,6 +235,11 @@ def _fetch(uri: str, expected: str, downloads: Path) -> Path:
     try:
         with _open(uri, "rb") as src, open(partial, "wb") as dst:
             shutil.copyfileobj(src, dst, _CHUNK)
+        actual = file_digest(partial)
+        if actual != expected:
+            raise DigestMismatchError(
+                f"bundle {uri}: archive digest {actual} does not match expected {expected}"
+            )
         os.replace(partial, target)
     except FileNotFoundError as err:
         raise BundleError(f"bundle {uri}: not found") from err
