@@ -83,13 +83,12 @@ def _retrain(settings: RetrainSettings, report: dict[str, Any]) -> ExitCode:
     candidate = fit_candidate(current.estimator, splits.X_train, splits.y_train)
     report["timing"] = {"trainSeconds": round(time.monotonic() - fit_started, 3)}
     findings = _judge(settings, current, candidate, splits, report)
+    report.update(
+        verdict=REFUSED if findings else ACCEPTED, reasons=[f.to_dict() for f in findings]
+    )
     _explain(settings, candidate, splits, report)
     _write(settings, current, candidate, splits, report)
-    if findings:
-        report.update(verdict=REFUSED, reasons=[f.to_dict() for f in findings])
-        return ExitCode.REFUSED
-    report.update(verdict=ACCEPTED, reasons=[])
-    return ExitCode.ACCEPTED
+    return ExitCode.REFUSED if findings else ExitCode.ACCEPTED
 
 
 def _load_current(settings: RetrainSettings) -> ModelBundle:
