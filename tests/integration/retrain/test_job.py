@@ -129,4 +129,4 @@ def test_unfair_candidate_is_refused(
     assert recent["candidate"]["accuracy"] > recent["current"]["accuracy"]
     assert "Traceback" not in run.stderr
     assert json.loads(run.termination.read_text())["verdict"] == "Refused"
-    assert MODEL == run.result["model"]
+    assert run.result["model"] == MODEL
