@@ -63,7 +63,7 @@ def feature_fairness(
     labels = groups.to_numpy()[mask]
     one_vs_rest = list(classes) if len(classes) > 2 else list(classes[-1:])
     per_class = [_class_gaps(c, truth, predicted, labels) for c in one_vs_rest]
-    worst = max(per_class, key=lambda gaps: max(gaps[1], gaps[2]))
+    worst = max(per_class, key=lambda gaps: (max(gaps[1], gaps[2]), gaps[1]))
     return FeatureFairness(
         feature,
         evaluable=True,
