@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,13 +67,18 @@ def _end(report: dict[str, Any], verdict: str, code: str, message: str, exit_cod
 
 
 def _retrain(settings: RetrainSettings, report: dict[str, Any]) -> ExitCode:
-    current = _load_current(settings)
-    meta = current.metadata
-    report.update(model=meta.name, currentVersion=meta.version, currentUri=settings.model_uri)
-    _check_sensitive(settings, current)
-    X, y = read_dataset(settings.dataset_uri, settings.target, meta.schema.names)
-    feedback = _feedback(settings, current, report)
-    output.prepare_output(settings.output_uri)
+    timing: dict[str, float] = {}
+    report["timing"] = timing
+    with _timed(timing, "loadSeconds"):
+        current = _load_current(settings)
+        meta = current.metadata
+        report.update(
+            model=meta.name, currentVersion=meta.version, currentUri=settings.model_uri
+        )
+        _check_sensitive(settings, current)
+        X, y = read_dataset(settings.dataset_uri, settings.target, meta.schema.names)
+        feedback = _feedback(settings, current, report)
+        output.prepare_output(settings.output_uri)
     splits = make_splits(
         X, y, feedback,
         holdout_fraction=settings.holdout_fraction,
@@ -79,16 +86,27 @@ def _retrain(settings: RetrainSettings, report: dict[str, Any]) -> ExitCode:
         seed=settings.seed,
     )
     report["data"] = {**report.get("data", {}), **_data_counts(len(X), splits)}
-    fit_started = time.monotonic()
-    candidate = fit_candidate(current.estimator, splits.X_train, splits.y_train)
-    report["timing"] = {"trainSeconds": round(time.monotonic() - fit_started, 3)}
-    findings = _judge(settings, current, candidate, splits, report)
+    with _timed(timing, "trainSeconds"):
+        candidate = fit_candidate(current.estimator, splits.X_train, splits.y_train)
+    with _timed(timing, "gateSeconds"):
+        findings = _judge(settings, current, candidate, splits, report)
     report.update(
         verdict=REFUSED if findings else ACCEPTED, reasons=[f.to_dict() for f in findings]
     )
-    _explain(settings, candidate, splits, report)
-    _write(settings, current, candidate, splits, report)
+    with _timed(timing, "explainSeconds"):
+        _explain(settings, candidate, splits, report)
+    with _timed(timing, "writeSeconds"):
+        _write(settings, current, candidate, splits, report)
     return ExitCode.REFUSED if findings else ExitCode.ACCEPTED
+
+
+@contextmanager
+def _timed(timing: dict[str, float], key: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timing[key] = round(time.monotonic() - started, 3)
 
 
 def _load_current(settings: RetrainSettings) -> ModelBundle:

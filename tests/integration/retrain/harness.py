@@ -17,7 +17,8 @@ import httpx
 import pandas as pd
 from vigia_serving.store import FeedbackItem, PredictionRecord, PredictionStore
 
-from vigia.sample import TARGET, production_line, traffic_records
+from vigia.bundle import export_bundle
+from vigia.sample import TARGET, production_line, traffic_records, train_sample_model
 from vigia.settings import retrain_env_name
 
 MODEL = "sobaos"
@@ -131,15 +132,12 @@ def run_job(env: Mapping[str, str], *args: str, base_env: Mapping[str, str]) -> 
     return Run(completed.returncode, json.loads(lines[-1]), completed.stderr, termination)
 
 
-def sample_current(work: Path) -> Current:
+def sample_current(work: Path, rows: int = 5000) -> Current:
     """The current model: the sample trained on undrifted data, and that data as files."""
-    from vigia.bundle import export_bundle
-    from vigia.sample import train_sample_model
-
-    bundle = train_sample_model(rows=5000, seed=0, name=MODEL, version="1")
+    bundle = train_sample_model(rows=rows, seed=0, name=MODEL, version="1")
     uri = f"file://{work}/current.bentomodel"
     digest = export_bundle(bundle, uri, home=work / "home")
-    X, y = production_line(5000, seed=0)
+    X, y = production_line(rows, seed=0)
     return Current(
         uri=uri,
         digest=digest,
