@@ -130,3 +130,19 @@ def test_unfair_candidate_is_refused(
     assert "Traceback" not in run.stderr
     assert json.loads(run.termination.read_text())["verdict"] == "Refused"
     assert run.result["model"] == MODEL
+
+
+def test_without_feedback_the_holdout_decides(
+    current: Current, tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """includeFeedback false: no store needed; retrained on the very data (and split) of
+    the current model, the candidate is the same model, so a required gain refuses it."""
+    env = job_env(current, tmp_path, None, include_feedback="false", min_improvement="0.01")
+    run = run_job(env, base_env=base_env)
+    assert run.code == ExitCode.REFUSED, run.stderr[-3000:]
+    assert run.reason_codes() == [Reason.NOT_ENOUGH_IMPROVEMENT]
+    assert "the holdout" in run.result["reasons"][0]["message"]
+    assert run.result["metrics"]["recent"] is None
+    assert run.result["metrics"]["holdout"]["improvement"] == 0.0
+    assert "feedback" not in run.result["data"]
+    assert Path(run.result["candidate"]["uri"].removeprefix("file://")).exists()
