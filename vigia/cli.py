@@ -40,9 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigia", description="Vigía: keep models healthy.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_retrain(commands)
     _add_sample(commands)
     _add_bundle(commands)
-    _add_retrain(commands)
     return parser
 
 
