@@ -32,7 +32,6 @@ def test_dataset_bundle_and_output_on_s3(
     local_model = current.uri.removeprefix("file://")
     fs.put(str(current.dataset_csv), dataset)
     fs.put(local_model, model)
-    fs.put(f"{local_model}.sha256", f"{model}.sha256")
     store = f"sqlite:///{tmp_path}/predictions.db"
     records, labels = drifted_feedback(1500)
     store_feedback(store, records, labels)
@@ -40,7 +39,6 @@ def test_dataset_bundle_and_output_on_s3(
         current, tmp_path, store, dataset_uri=dataset, model_uri=model,
         output_uri=f"s3://{s3_bucket}/candidates", candidate_version="2",
     )
-    del env["VIGIA_RETRAIN_MODEL_DIGEST"]  # from the sidecar
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_RETRAIN_")}
     run = run_job(env, base_env=base_env)
     assert run.code == ExitCode.ACCEPTED, run.stderr[-3000:]
