@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import IntEnum
-from typing import Final, Literal
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 RESULT_SCHEMA: Final = "vigia.dev/retrain-result/v1"
 # Kubernetes keeps at most 4096 bytes of a container's termination message.
@@ -63,3 +65,43 @@ def parse_duration(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ValueError(f"{text!r}: a duration must be longer than zero")
     return value
+
+
+class ResultReason(BaseModel):
+    code: str
+    message: str | None = None  # left out when the message had to be shortened
+
+
+class ResultCandidate(BaseModel):
+    version: str
+    uri: str
+    digest: str
+    report_uri: str = Field(alias="reportUri")
+
+
+class RetrainResult(BaseModel):
+    """What a reader of the termination message (the operator) may rely on; the other
+    fields of the result (data, metrics, fairness, importance, ...) pass through as-is."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_id: Literal["vigia.dev/retrain-result/v1"] = Field(alias="schema")
+    verdict: Verdict
+    reasons: list[ResultReason]
+    candidate: ResultCandidate | None = None
+    metrics: dict[str, Any] | None = None
+    fairness: dict[str, Any] | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == ACCEPTED and self.candidate is not None
+
+
+def parse_result(message: str) -> RetrainResult:
+    """The result from a terminated container's message; ValueError says what is wrong."""
+    try:
+        return RetrainResult.model_validate_json(message)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "message"
+        raise ValueError(f"not a {RESULT_SCHEMA} result: {where}: {first['msg']}") from err

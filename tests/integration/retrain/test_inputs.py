@@ -20,7 +20,7 @@ from tests.integration.retrain.harness import (
     run_job,
     store_feedback,
 )
-from vigia.retraining import ExitCode, Reason
+from vigia.retraining import ExitCode, Reason, parse_result
 from vigia.settings import retrain_env_name
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,7 @@ def assert_clean_end(run: Run, code: ExitCode, verdict: str, reason: str, *words
         assert word in run.stderr
     assert "Traceback" not in run.stderr
     assert json.loads(run.termination.read_text()) == run.result
+    assert parse_result(run.termination.read_text()).verdict == verdict
     return message
 
 

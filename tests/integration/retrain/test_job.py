@@ -21,7 +21,7 @@ from tests.integration.retrain.harness import (
     write_dataset,
 )
 from vigia.bundle import file_digest, load_bundle
-from vigia.retraining import ExitCode, Reason
+from vigia.retraining import ExitCode, Reason, parse_result
 from vigia.sample import production_line
 from vigia.settings import env_name
 
@@ -48,6 +48,9 @@ def assert_accepted_and_written(run: Run, work: Path) -> None:
     assert report["verdict"] == "Accepted"
     assert set(report["importance"]) == set(loaded.metadata.schema.names)
     assert json.loads(run.termination.read_text()) == result
+    parsed = parse_result(run.termination.read_text())
+    assert parsed.accepted and parsed.candidate is not None
+    assert parsed.candidate.digest == candidate["digest"]
 
 
 def test_candidate_beats_current_on_drifted_feedback_sqlite(
