@@ -157,7 +157,8 @@ def _table(schema: dict[str, Any], values: Any) -> list[str]:
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     for doc in walk(schema, values):
         default = json.dumps(doc.default, ensure_ascii=False)
-        lines.append(f"| `{doc.key}` | {doc.type} | `{_cell(default)}` | {_cell(doc.description)} |")
+        lines.append(
+            f"| `{doc.key}` | {doc.type} | `{_cell(default)}` | {_cell(doc.description)} |")
     return lines
 
 
