@@ -3,8 +3,8 @@
 Helm reads only files inside the chart, so the chart holds copies of:
   manifests/crd/*.yaml                -> charts/vigia/crds/          (the CRD)
   manifests/rbac/cluster_role.yaml    -> charts/vigia/files/rbac/    (the operator's rules)
-  manifests/prometheus/rules/*.yaml   -> charts/vigia/files/prometheus/rules/
-  manifests/grafana/*.json            -> charts/vigia/files/grafana/
+  manifests/prometheus/*-rules.yaml   -> charts/vigia/files/prometheus/rules/  (rule files)
+  manifests/grafana/*.json            -> charts/vigia/files/grafana/           (dashboards)
 and docs/helm-values.md is generated from charts/vigia/values.schema.json (descriptions,
 types) and charts/vigia/values.yaml (defaults).
 
@@ -41,7 +41,8 @@ class Copy:
 COPIES = (
     Copy("manifests/crd/*.yaml", CHART / "crds"),
     Copy("manifests/rbac/cluster_role.yaml", CHART / "files/rbac"),
-    Copy("manifests/prometheus/rules/*.yaml", CHART / "files/prometheus/rules"),
+    # Prometheus rule files (groups:), not the PrometheusRule objects beside them.
+    Copy("manifests/prometheus/*-rules.yaml", CHART / "files/prometheus/rules"),
     Copy("manifests/grafana/*.json", CHART / "files/grafana"),
 )
 KUSTOMIZATION = "kustomization.yaml"  # kubectl's, not a resource: never copied

@@ -59,16 +59,19 @@ def test_check_fails_when_a_schema_description_changes(repo_copy: Path) -> None:
 
 
 def test_new_and_removed_sources_are_followed(repo_copy: Path) -> None:
-    rules = repo_copy / "manifests/prometheus/rules"
-    rules.mkdir(parents=True)
-    (rules / "drift.yaml").write_text("groups: []\n")
-    assert "charts/vigia/files/prometheus/rules/drift.yaml: missing" in check(repo_copy).stderr
+    rules = repo_copy / "manifests/prometheus"
+    rules.mkdir(parents=True, exist_ok=True)
+    (rules / "drift-rules.yaml").write_text("groups: []\n")
+    (rules / "prometheusrule.yaml").write_text("kind: PrometheusRule\n")  # not a rule file
+    out = check(repo_copy).stderr
+    assert "charts/vigia/files/prometheus/rules/drift-rules.yaml: missing" in out
+    assert "prometheusrule.yaml" not in out
     chart_sync.write(repo_copy)
-    (rules / "drift.yaml").unlink()
+    (rules / "drift-rules.yaml").unlink()
     result = check(repo_copy)
-    assert "files/prometheus/rules/drift.yaml: has no source any more" in result.stderr
+    assert "files/prometheus/rules/drift-rules.yaml: has no source any more" in result.stderr
     chart_sync.write(repo_copy)
-    assert not (repo_copy / "charts/vigia/files/prometheus/rules/drift.yaml").exists()
+    assert not (repo_copy / "charts/vigia/files/prometheus/rules/drift-rules.yaml").exists()
     assert check(repo_copy).returncode == 0
 
 

@@ -52,15 +52,16 @@ def wait_ready(api: client.CustomObjectsApi, namespace: str, name: str,
 def main() -> int:
     namespace = os.environ["VIGIA_TEST_NAMESPACE"]
     name = f"helm-test-{secrets.token_hex(3)}"
+    spec: dict[str, Any] = {"model": {"uri": os.environ["VIGIA_TEST_MODEL_URI"]}}
+    image = os.environ.get("VIGIA_TEST_SERVING_IMAGE")
+    if image:
+        spec["serving"] = {"image": image}
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ModelDeployment",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/component": "helm-test"}},
-        "spec": {"model": {"uri": os.environ["VIGIA_TEST_MODEL_URI"]}},
+        "spec": spec,
     }
-    image = os.environ.get("VIGIA_TEST_SERVING_IMAGE")
-    if image:
-        body["spec"]["serving"] = {"image": image}
     api = connect()
     api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     print(f"created ModelDeployment {namespace}/{name}", flush=True)
