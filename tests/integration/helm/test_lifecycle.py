@@ -82,8 +82,12 @@ def test_install_test_upgrade_uninstall(crds: Path, namespace: str, second_names
                                         tmp_path: Path) -> None:
     kubeconfig = crds
     # Install, the operator watching only the release namespace.
-    install(kubeconfig, namespace, f"operator.watchNamespaces={{{namespace}}}",
-            "operator.tickSeconds=30")
+    out = install(kubeconfig, namespace, f"operator.watchNamespaces={{{namespace}}}",
+                  "operator.tickSeconds=30")
+    notes = out[out.index("NOTES:"):]  # what to do next, for these values
+    assert f"rollout status deployment/{OPERATOR}" in notes and "helm test vigia" in notes
+    assert f"kubectl get md -n {namespace}" in notes and "Secret vigia-store" in notes
+    assert "operator.prometheusUrl is empty" in notes
     deployment = get(kubeconfig, namespace, "deployment", OPERATOR)
     assert deployment["status"]["readyReplicas"] == 1
     assert get(kubeconfig, namespace, "statefulset", "vigia-postgresql")["status"][
