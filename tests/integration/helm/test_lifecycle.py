@@ -9,6 +9,7 @@ chart's ServiceAccounts (see harness.py); on a real node the in-cluster ones do 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,8 +106,9 @@ def test_install_test_upgrade_uninstall(crds: Path, namespace: str, second_names
         # helm test: its hooks run (on kwok their Jobs complete without running) and go.
         out = helm("test", RELEASE, f"--namespace={namespace}", "--timeout=6m",
                    kubeconfig=kubeconfig, timeout=420)
-        assert "vigia-test-operator-up" in out and "vigia-test-model-ready" in out
-        assert out.count("Phase:          Succeeded") == 2, out
+        suite = dict(re.findall(r"TEST SUITE:\s+(\S+).*?Phase:\s+(\w+)", out, re.S))
+        assert suite["vigia-test-operator-up"] == suite["vigia-test-model-ready"] == "Succeeded"
+        assert set(suite.values()) == {"Succeeded"}, out
         wait_for(lambda: not kubectl(kubeconfig, "get", "jobs,configmaps,serviceaccounts",
                                      "-n", namespace, "-l",
                                      "app.kubernetes.io/component=helm-test", "-o", "name"),
