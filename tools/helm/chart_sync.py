@@ -2,7 +2,7 @@
 
 Helm reads only files inside the chart, so the chart holds copies of:
   manifests/crd/*.yaml                -> charts/vigia/crds/          (the CRD)
-  manifests/rbac/cluster_role.yaml    -> charts/vigia/files/rbac/    (the operator's rules)
+  manifests/rbac/*_role.yaml          -> charts/vigia/files/rbac/    (the operator's rules)
   manifests/prometheus/*-rules.yaml   -> charts/vigia/files/prometheus/rules/  (rule files)
   manifests/grafana/*.json            -> charts/vigia/files/grafana/           (dashboards)
 and docs/helm-values.md is generated from charts/vigia/values.schema.json (descriptions,
@@ -40,7 +40,8 @@ class Copy:
 
 COPIES = (
     Copy("manifests/crd/*.yaml", CHART / "crds"),
-    Copy("manifests/rbac/cluster_role.yaml", CHART / "files/rbac"),
+    # The operator's ClusterRole and (with leader election) its Lease Role.
+    Copy("manifests/rbac/*_role.yaml", CHART / "files/rbac"),
     # Prometheus rule files (groups:), not the PrometheusRule objects beside them.
     Copy("manifests/prometheus/*-rules.yaml", CHART / "files/prometheus/rules"),
     Copy("manifests/grafana/*.json", CHART / "files/grafana"),

@@ -13,6 +13,7 @@ from tests.fixtures.helm import (
     CHART,
     ROOT,
     SCENARIOS,
+    HelmError,
     Obj,
     container,
     env_of,
@@ -285,3 +286,45 @@ def test_names_follow_the_release() -> None:
     assert one(objects, "Deployment")["metadata"]["name"] == "ml-vigia-operator"
     objects = template(sets=["fullnameOverride=acme"], release="ml")
     assert one(objects, "Deployment")["metadata"]["name"] == "acme-operator"
+
+
+def test_operator_settings_reach_the_environment() -> None:
+    env = env_of(container(one(template(sets=["operator.concurrency=4"]), "Deployment")))
+    assert env["VIGIA_OPERATOR_CONCURRENCY"] == "4"
+    assert env["VIGIA_OPERATOR_LEADER_ELECTION"] == "false"
+    assert env["VIGIA_OPERATOR_LEASE_NAMESPACE"] == NAMESPACE
+
+
+def test_two_operators_need_leader_election() -> None:
+    with pytest.raises(HelmError) as refused:
+        template(sets=["operator.replicas=2"])
+    assert "operator.replicas > 1 needs operator.leaderElection=true" in refused.value.stderr
+
+
+LEASE_RULES = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                "resourceNames": ["vigia-operator"], "verbs": ["get", "update"]},
+               {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                "verbs": ["create"]}]
+
+
+def test_leader_election_adds_the_lease_role(tmp_path: Path) -> None:
+    """With the engine's leader_election_role.yaml synced into the chart (a stand-in here)."""
+    chart = tmp_path / "vigia"
+    shutil.copytree(CHART, chart)
+    (chart / "files/rbac/leader_election_role.yaml").write_text(yaml.safe_dump(
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "vigia-operator-leader-election"}, "rules": LEASE_RULES}))
+    objects = template(sets=["operator.leaderElection=true", "operator.replicas=2"],
+                       chart=chart)
+    deployment = one(objects, "Deployment", OPERATOR)
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    assert env_of(container(deployment))["VIGIA_OPERATOR_LEADER_ELECTION"] == "true"
+    role = one(objects, "Role", "vigia-operator-leader-election")
+    assert role["rules"] == LEASE_RULES and role["metadata"]["namespace"] == NAMESPACE
+    binding = one(objects, "RoleBinding", "vigia-operator-leader-election")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": OPERATOR, "namespace": NAMESPACE}]
+    if not (CHART / "files/rbac/leader_election_role.yaml").exists():
+        with pytest.raises(HelmError, match=r"leader_election_role\.yaml is missing"):
+            template(sets=["operator.leaderElection=true"])
