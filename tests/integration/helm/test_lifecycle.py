@@ -191,3 +191,37 @@ def run_hook_scripts(kubeconfig: Path, namespace: str, operator: LocalOperator,
     finally:
         kubectl(kubeconfig, "delete", "-n", namespace, "-f", "-", "--ignore-not-found",
                 input=yaml.safe_dump_all(hooks))
+
+
+def test_cluster_wide_install_and_uninstall(crds: Path, namespace: str, tmp_path: Path) -> None:
+    """The default install: a ClusterRole (named after the release namespace) that lets the
+    operator work in any namespace, removed by uninstall."""
+    kubeconfig = crds
+    helm("install", RELEASE, str(CHART), f"--namespace={namespace}", "--wait", "--timeout=3m",
+         kubeconfig=kubeconfig)
+    role = f"{namespace}-{OPERATOR}"
+    kubectl(kubeconfig, "get", "clusterrole", role)
+    binding = json.loads(kubectl(kubeconfig, "get", "clusterrolebinding", role, "-o", "json"))
+    assert binding["subjects"][0] == {"kind": "ServiceAccount", "name": OPERATOR,
+                                      "namespace": namespace}
+    deployment = get(kubeconfig, namespace, "deployment", OPERATOR)
+    if operator_pod_is_fake(kubeconfig, namespace, SELECTOR):
+        # Confined to this test's namespace so as not to touch other sessions' objects; the
+        # permissions are the ClusterRole's.
+        spec = deployment["spec"]["template"]["spec"]["containers"][0]
+        spec["args"] = [*spec["args"], f"--namespace={namespace}"]
+        operator = LocalOperator(
+            deployment, account_kubeconfig(kubeconfig, namespace, OPERATOR,
+                                           tmp_path / "operator.kubeconfig"),
+            tmp_path / "operator.log")
+        operator.start()
+        try:
+            apply(kubeconfig, namespace, model_deployment("anywhere"))
+            wait_for(lambda: md_ready(kubeconfig, namespace, "anywhere"), 120, "md Ready")
+        finally:
+            operator.stop()
+        assert "is forbidden" not in operator.log(), operator.log()[-3000:]
+        kubectl(kubeconfig, "delete", "md", "anywhere", "-n", namespace, "--wait=false")
+    helm("uninstall", RELEASE, f"--namespace={namespace}", "--wait", "--timeout=3m",
+         kubeconfig=kubeconfig)
+    wait_for(lambda: not leftovers(kubeconfig, (namespace,)), 120, "nothing of the release left")
