@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 from croniter import croniter
-from vigia_operator import resource as r
+from vigia_operator import resources as r
 from vigia_operator.spec import parse
 
 from tests.unit.operator import schema as s

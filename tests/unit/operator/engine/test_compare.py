@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import copy
 
-from vigia_operator.builders import build_children
-from vigia_operator.reconcile import contains, differences, key_of, plan
+from vigia_operator.build import build_children
+from vigia_operator.engine.compare import contains, differences, key_of, parse_quantity
+from vigia_operator.engine.plan import plan
 from vigia_operator.spec import parse
 
 from tests.unit.operator.schema import defaulted_sample
 
-CHILDREN = build_children(parse(defaulted_sample()))
+MD = parse(defaulted_sample())
+CHILDREN = build_children(MD)
 
 
 def _as_stored(obj: dict) -> dict:
@@ -26,7 +28,8 @@ def _as_stored(obj: dict) -> dict:
 
 def test_nothing_to_do_when_all_match() -> None:
     observed = {key_of(o): _as_stored(o) for o in CHILDREN}
-    assert plan(CHILDREN, observed) == []
+    planned = plan(CHILDREN, observed, MD.uid)
+    assert planned.actions == () and planned.conflicts == ()
 
 
 def test_missing_and_edited_children() -> None:
@@ -34,7 +37,7 @@ def test_missing_and_edited_children() -> None:
     del observed[("Service", "sobaos")]
     deployment = observed[("Deployment", "sobaos-stable")]
     deployment["spec"]["replicas"] = 5
-    actions = plan(CHILDREN, observed)
+    actions = plan(CHILDREN, observed, MD.uid).actions
     assert [(a.key, a.missing) for a in actions] == [
         (("Service", "sobaos"), True), (("Deployment", "sobaos-stable"), False)
     ]
@@ -56,3 +59,23 @@ def test_removed_label_is_a_difference() -> None:
     stored = _as_stored(CHILDREN[1])
     stored["metadata"]["labels"].pop("app.kubernetes.io/managed-by")
     assert differences(stored, CHILDREN[1]) == ["metadata.labels.app.kubernetes.io/managed-by"]
+
+
+def test_zero_values_the_api_server_leaves_out_match() -> None:
+    # paused: false is desired (a paused rollout is resumed) but never returned.
+    assert contains({"replicas": 1}, {"replicas": 1, "paused": False})
+    assert not contains({"replicas": 1, "paused": True}, {"replicas": 1, "paused": False})
+    assert differences({"paused": True}, {"paused": False}) == ["paused"]
+    assert differences({}, {"paused": False}) == []
+
+
+def test_quantities_without_the_client_library() -> None:
+    assert parse_quantity("250m") == parse_quantity("0.25")
+    assert parse_quantity("1Gi") == 1024 * parse_quantity("1Mi")
+    assert parse_quantity("1e3") == parse_quantity("1k") == 1000
+    for bad in ("", "Gi", "1Xi", "abc"):
+        try:
+            parse_quantity(bad)
+        except (ValueError, ArithmeticError):
+            continue
+        raise AssertionError(f"{bad!r} parsed")

@@ -1,4 +1,4 @@
-"""Kubernetes Events on ModelDeployments, posted synchronously from the handler threads.
+"""Kubernetes Events on ModelDeployments, posted by the operator itself.
 
 Posting never fails a handler: an Event is a report, not a step of the reconciliation. A
 namespace being deleted refuses new Events; that is expected and not worth a log line.
@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from vigia_operator.kube import Kube, KubeError
+from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.status.sections import Event
 
 COMPONENT: Final = "vigia-operator"
 MAX_MESSAGE: Final = 1024
@@ -51,12 +52,12 @@ class EventRecorder:
         self._kube = kube
         self._instance = socket.gethostname()[:128]
 
-    def __call__(self, involved: Mapping[str, Any], type: str, reason: str,
-                 message: str) -> None:
+    async def __call__(self, involved: Mapping[str, Any], event: Event) -> None:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = build_event(involved, type, reason, message, now, self._instance)
+        body = build_event(involved, event.type, event.reason, event.message, now,
+                           self._instance)
         try:
-            self._kube.create(event)
+            await self._kube.create(body)
         except KubeError as error:
             if not error.namespace_terminating:
-                logger.warning(f"Event {reason} not posted: {error}")
+                logger.warning(f"Event {event.reason} not posted: {error}")

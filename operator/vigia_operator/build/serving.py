@@ -1,4 +1,4 @@
-"""Pure builders: the objects a ModelDeployment should own, as plain dicts.
+"""Pure builders of the model server's objects, as plain dicts.
 
 Each builder returns a complete object for server-side apply: the operator applies it as
 is, and compares it with what it observes to notice hand edits.
@@ -12,14 +12,17 @@ from typing import Any
 
 from vigia.metrics import TRACK_STABLE
 from vigia.settings import env_name
-from vigia_operator import resource as r
+from vigia_operator import resources as r
 from vigia_operator.spec import ModelDeploymentView
+from vigia_operator.spec.policy import PVC_SCHEME, pvc_location
 
 Obj = dict[str, Any]
 
 SERVER_HOME = "/tmp/vigia"
 TMP_VOLUME = "tmp"
 TMP_SIZE_LIMIT = "1Gi"
+BUNDLE_VOLUME = "bundles"
+BUNDLE_MOUNT = "/var/run/vigia/bundles"
 SERVER_UID = 10001  # fixed so runAsNonRoot can be verified whatever USER the image names
 PROMETHEUS_ANNOTATIONS = {
     "prometheus.io/scrape": "true",
@@ -130,11 +133,27 @@ def config_hash(configmap: Obj) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _model_env(md: ModelDeploymentView, track: str) -> list[Obj]:
+def server_uri(uri: str) -> str:
+    """The URI the server loads: a pvc:// bundle is a file on the claim mounted read-only."""
+    if not uri.startswith(f"{PVC_SCHEME}://"):
+        return uri
+    claim, path = pvc_location(uri)
+    return f"file://{BUNDLE_MOUNT}/{claim}/{path}"
+
+
+def _bundle_claim(md: ModelDeploymentView) -> str | None:
+    if not md.model.uri.startswith(f"{PVC_SCHEME}://"):
+        return None
+    return pvc_location(md.model.uri)[0]
+
+
+def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) -> list[Obj]:
     env: list[Obj] = [
-        {"name": env_name("model_uri"), "value": md.model.uri},
+        {"name": env_name("model_uri"), "value": server_uri(md.model.uri)},
         {"name": env_name("track"), "value": track},
     ]
+    if allow_sidecar_digest:
+        env.append({"name": env_name("allow_sidecar_digest"), "value": "true"})
     if md.model.digest is not None:
         env.append({"name": env_name("model_digest"), "value": md.model.digest})
     store = md.serving.store
@@ -155,14 +174,32 @@ def _probe(path: str, period: int, failures: int) -> Obj:
     }
 
 
-def _container(md: ModelDeploymentView, track: str) -> Obj:
+def _volume_mounts(md: ModelDeploymentView) -> list[Obj]:
+    mounts: list[Obj] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    claim = _bundle_claim(md)
+    if claim is not None:
+        mounts.append({"name": BUNDLE_VOLUME, "mountPath": f"{BUNDLE_MOUNT}/{claim}",
+                       "readOnly": True})
+    return mounts
+
+
+def _volumes(md: ModelDeploymentView) -> list[Obj]:
+    volumes: list[Obj] = [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+    claim = _bundle_claim(md)
+    if claim is not None:
+        volumes.append({"name": BUNDLE_VOLUME,
+                        "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
+    return volumes
+
+
+def _container(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) -> Obj:
     return {
         "name": r.CONTAINER_NAME,
         "image": md.serving.image,
         "imagePullPolicy": md.serving.image_pull_policy,
         "ports": [{"name": r.PORT_NAME, "containerPort": r.SERVER_PORT, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": r.configmap_name(md.name)}}],
-        "env": _model_env(md, track),
+        "env": _model_env(md, track, allow_sidecar_digest),
         # Loading a large bundle can be slow; the startup probe keeps liveness out of it.
         "startupProbe": _probe("/healthz", period=2, failures=90),
         "livenessProbe": _probe("/healthz", period=10, failures=3),
@@ -178,11 +215,12 @@ def _container(md: ModelDeploymentView, track: str) -> Obj:
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}],
+        "volumeMounts": _volume_mounts(md),
     }
 
 
-def build_deployment(md: ModelDeploymentView, configmap: Obj, track: str = TRACK_STABLE) -> Obj:
+def build_deployment(md: ModelDeploymentView, configmap: Obj, track: str = TRACK_STABLE,
+                     *, allow_sidecar_digest: bool = False) -> Obj:
     """The model server pods of one track, serving md.model."""
     pod_labels = {**labels(md, track), r.LABEL_VERSION: md.model.version}
     return {
@@ -194,6 +232,9 @@ def build_deployment(md: ModelDeploymentView, configmap: Obj, track: str = TRACK
         },
         "spec": {
             "replicas": md.serving.replicas,
+            # Set, not left out: a rollout paused by hand is resumed, so a paused child
+            # never silently blocks the next model (docs/operator.md, "Hand edits").
+            "paused": False,
             "revisionHistoryLimit": 3,
             "selector": {"matchLabels": selector(md, track)},
             # Never fewer ready pods than asked for while a new version rolls in.
@@ -222,20 +263,20 @@ def build_deployment(md: ModelDeploymentView, configmap: Obj, track: str = TRACK
                         "fsGroup": SERVER_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "containers": [_container(md, track)],
-                    "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}],
+                    "containers": [_container(md, track, allow_sidecar_digest)],
+                    "volumes": _volumes(md),
                 },
             },
         },
     }
 
 
-def build_children(md: ModelDeploymentView) -> list[Obj]:
-    """Every object md owns, in the order to apply them (dependencies first)."""
+def build_serving(md: ModelDeploymentView, *, allow_sidecar_digest: bool = False) -> list[Obj]:
+    """The serving objects md owns, in the order to apply them (dependencies first)."""
     configmap = build_configmap(md)
     return [
         build_service_account(md),
         configmap,
         build_service(md),
-        build_deployment(md, configmap),
+        build_deployment(md, configmap, allow_sidecar_digest=allow_sidecar_digest),
     ]

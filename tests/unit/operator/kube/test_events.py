@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from vigia_operator.events import MAX_MESSAGE, build_event
+from vigia_operator.kube.events import MAX_MESSAGE, build_event
 
 from tests.unit.operator.schema import defaulted_sample
 

@@ -1,41 +1,21 @@
-"""Status conditions, Kubernetes-style: names, reasons, and how a list of them is updated."""
+"""Status conditions, Kubernetes-style: how a list of them is updated and read.
+
+Their types and reasons are in the catalogue, ``vigia_operator.reasons``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any
 
-# Condition types.
-READY: Final = "Ready"
-PROGRESSING: Final = "Progressing"
-DEGRADED: Final = "Degraded"
-
-# Reasons (CamelCase, stable: tools may match on them).
-REASON_AVAILABLE: Final = "Available"
-REASON_DEPLOYMENT_PENDING: Final = "DeploymentPending"
-REASON_ROLLING_OUT: Final = "RollingOut"
-REASON_ROLLED_OUT: Final = "RolledOut"
-REASON_REPLICAS_UNAVAILABLE: Final = "ReplicasUnavailable"
-REASON_PROGRESS_DEADLINE: Final = "ProgressDeadlineExceeded"
-REASON_REPLICA_FAILURE: Final = "ReplicaFailure"
-REASON_HEALTHY: Final = "Healthy"
-REASON_INVALID_SPEC: Final = "InvalidSpec"
-
-# Phases: one word for `kubectl get`.
-PHASE_PENDING: Final = "Pending"
-PHASE_PROGRESSING: Final = "Progressing"
-PHASE_READY: Final = "Ready"
-PHASE_DEGRADED: Final = "Degraded"
-PHASE_FAILED: Final = "Failed"
-
-Status = Literal["True", "False", "Unknown"]
+from vigia_operator.reasons import ConditionStatus
 
 
 @dataclass(frozen=True)
 class Condition:
     type: str
-    status: Status
+    status: ConditionStatus
     reason: str
     message: str
 

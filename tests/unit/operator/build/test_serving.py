@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigia_operator import resource as r
-from vigia_operator.builders import (
-    build_children,
+from vigia_operator import resources as r
+from vigia_operator.build import build_children
+from vigia_operator.build.serving import (
     build_configmap,
     build_deployment,
     build_service,

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigia_operator import conditions as c
-from vigia_operator.builders import build_configmap, build_deployment
+from vigia_operator import reasons
+from vigia_operator.build.serving import build_configmap, build_deployment
 from vigia_operator.spec import parse
-from vigia_operator.status import events_for, failed_status, observe, serving_status
+from vigia_operator.status import conditions as c
+from vigia_operator.status.events import events_for
+from vigia_operator.status.serving import failed_status, observe, serving_status
 
 from tests.unit.operator.schema import defaulted_sample
 
@@ -42,17 +44,17 @@ def _cond(status: dict[str, Any], type_: str) -> dict[str, Any]:
 
 def test_pending_without_deployment() -> None:
     status = _status(None)
-    assert status["phase"] == c.PHASE_PENDING
-    assert _cond(status, c.READY)["status"] == "False"
+    assert status["phase"] == reasons.PHASE_PENDING
+    assert _cond(status, reasons.READY)["status"] == "False"
     assert status["observedGeneration"] == 1
     assert "stable" not in status
 
 
 def test_ready_when_available() -> None:
     status = _status(_deployment(**AVAILABLE))
-    assert status["phase"] == c.PHASE_READY
-    ready = _cond(status, c.READY)
-    assert (ready["status"], ready["reason"]) == ("True", c.REASON_AVAILABLE)
+    assert status["phase"] == reasons.PHASE_READY
+    ready = _cond(status, reasons.READY)
+    assert (ready["status"], ready["reason"]) == ("True", reasons.AVAILABLE)
     assert "1/1 replicas available" in ready["message"]
     assert ready["observedGeneration"] == 1
     assert status["stable"] == {"version": "1", "uri": MD.model.uri, "since": "t"}
@@ -62,32 +64,32 @@ def test_ready_when_available() -> None:
 def test_progressing_while_pods_start() -> None:
     status = _status(_deployment(replicas=1, updatedReplicas=1, conditions=[
         {"type": "Progressing", "status": "True", "reason": "NewReplicaSetCreated"}]))
-    assert status["phase"] == c.PHASE_PROGRESSING
-    assert _cond(status, c.PROGRESSING)["status"] == "True"
-    assert _cond(status, c.DEGRADED)["status"] == "False"
+    assert status["phase"] == reasons.PHASE_PROGRESSING
+    assert _cond(status, reasons.PROGRESSING)["status"] == "True"
+    assert _cond(status, reasons.DEGRADED)["status"] == "False"
 
 
 def test_old_model_still_running_is_progressing() -> None:
     status = _status(_deployment(uri="file:///models/sobaos/0", **AVAILABLE))
-    assert status["phase"] == c.PHASE_PROGRESSING
-    assert "Rolling out version 1" in _cond(status, c.READY)["message"]
+    assert status["phase"] == reasons.PHASE_PROGRESSING
+    assert "Rolling out version 1" in _cond(status, reasons.READY)["message"]
 
 
 def test_stale_controller_view_is_not_ready() -> None:
     deployment = _deployment(**AVAILABLE)
     deployment["metadata"]["generation"] = 3
-    assert _status(deployment)["phase"] == c.PHASE_PROGRESSING
+    assert _status(deployment)["phase"] == reasons.PHASE_PROGRESSING
 
 
 def test_degraded_on_deadline_and_lost_replicas() -> None:
     deadline = _status(_deployment(replicas=1, updatedReplicas=1, conditions=[
         {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
          "message": "took too long"}]))
-    assert deadline["phase"] == c.PHASE_DEGRADED
-    assert _cond(deadline, c.DEGRADED)["reason"] == c.REASON_PROGRESS_DEADLINE
+    assert deadline["phase"] == reasons.PHASE_DEGRADED
+    assert _cond(deadline, reasons.DEGRADED)["reason"] == reasons.PROGRESS_DEADLINE
     lost = _status(_deployment(**{**AVAILABLE, "availableReplicas": 0, "readyReplicas": 0}))
-    assert lost["phase"] == c.PHASE_DEGRADED
-    assert _cond(lost, c.READY)["reason"] == c.REASON_REPLICAS_UNAVAILABLE
+    assert lost["phase"] == reasons.PHASE_DEGRADED
+    assert _cond(lost, reasons.READY)["reason"] == reasons.REPLICAS_UNAVAILABLE
 
 
 def test_unhandled_generation_keeps_observed_generation() -> None:
@@ -103,20 +105,20 @@ def test_since_is_kept_for_the_same_model() -> None:
 
 def test_failed_status() -> None:
     status = failed_status(4, ValueError("spec.model.uri: bad"), {}, "t")
-    assert status["phase"] == c.PHASE_FAILED
+    assert status["phase"] == reasons.PHASE_FAILED
     assert status["observedGeneration"] == 4
-    assert _cond(status, c.READY)["message"] == "spec.model.uri: bad"
+    assert _cond(status, reasons.READY)["message"] == "spec.model.uri: bad"
 
 
 def test_events_on_transitions_only() -> None:
     pending = _status(None)
     ready = _status(_deployment(**AVAILABLE), pending)
     events = events_for(pending, ready)
-    assert [(e.type, e.reason) for e in events] == [("Normal", c.READY)]
+    assert [(e.type, e.reason) for e in events] == [("Normal", reasons.READY)]
     assert events_for(ready, _status(_deployment(**AVAILABLE), ready)) == []
     lost = _status(_deployment(**{**AVAILABLE, "availableReplicas": 0}), ready)
     assert {(e.type, e.reason) for e in events_for(ready, lost)} == {
-        ("Warning", "NotReady"), ("Warning", c.REASON_REPLICAS_UNAVAILABLE)}
+        ("Warning", "NotReady"), ("Warning", reasons.REPLICAS_UNAVAILABLE)}
 
 
 def test_observe_reads_the_rollout() -> None:

@@ -1,0 +1,70 @@
+"""What the engine keeps of an observed child (pure): the object without its
+managedFields, and the spec fields someone else set there by hand."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vigia_operator import resources as r
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Seen:
+    body: Obj
+    hand_edits: tuple[str, ...]
+
+
+def seen(obj: Mapping[str, Any]) -> Seen:
+    """The index entry of a child: managedFields are large and never compared, so they
+    are dropped once the hand edits are read from them."""
+    meta = obj.get("metadata") or {}
+    return Seen(slim(obj), hand_edits(meta.get("managedFields") or []))
+
+
+def slim(obj: Mapping[str, Any]) -> Obj:
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**{k: v for k, v in obj.items() if k != "metadata"}, "metadata": meta}
+
+
+def hand_edits(managed_fields: list[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Spec fields owned by another field manager than the operator.
+
+    After the operator's forced apply it owns every field it sets, so what others still
+    own in ``spec`` are fields it does not set (extra args, initContainers, a
+    nodeSelector...). Subresource writes (status, scale) are not hand edits of the spec.
+    """
+    paths: set[str] = set()
+    for entry in managed_fields:
+        if entry.get("manager") == r.FIELD_MANAGER or entry.get("subresource"):
+            continue
+        spec = (entry.get("fieldsV1") or {}).get("f:spec")
+        if isinstance(spec, Mapping):
+            paths.update(_paths(spec, "spec"))
+    return tuple(sorted(paths))
+
+
+def _paths(node: Mapping[str, Any], prefix: str) -> list[str]:
+    if not node or "." in node:
+        return [prefix]
+    out: list[str] = []
+    for key, sub in node.items():
+        out.extend(_paths(sub if isinstance(sub, Mapping) else {}, prefix + _step(key)))
+    return out
+
+
+def _step(key: str) -> str:
+    kind, _, rest = key.partition(":")
+    if kind == "f":
+        return f".{rest}"
+    if kind == "k":
+        try:
+            values = json.loads(rest).values()
+            return "[" + ",".join(str(v) for v in values) + "]"
+        except (ValueError, AttributeError):
+            return f"[{rest}]"
+    return f"[{rest}]"

@@ -1,0 +1,51 @@
+"""What the engine reads instead of the API: the ModelDeployments and their children as
+kopf's indexes hold them (kept current by the watches), so a reconcile without drift
+makes no API call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+from vigia_operator import resources as r
+from vigia_operator.engine.compare import ChildKey, key_of
+from vigia_operator.engine.observed import Seen
+from vigia_operator.engine.signals import ModelRef
+
+Obj = dict[str, Any]
+
+
+class Store(Protocol):
+    def model(self, ref: ModelRef) -> Obj | None: ...
+
+    def models(self) -> Iterator[Obj]: ...
+
+    def children(self, ref: ModelRef) -> dict[ChildKey, Seen]: ...
+
+
+class IndexStore:
+    """Reads kopf's live index objects (``kopf.Index``: key -> store of values)."""
+
+    def __init__(self, indices: Mapping[str, Any]) -> None:
+        self._models = indices[r.MODELS_INDEX]
+        self._children = [indices[kind.index] for kind in r.CHILD_KINDS]
+
+    def model(self, ref: ModelRef) -> Obj | None:
+        return _first(self._models.get((ref.namespace, ref.name), ()))
+
+    def models(self) -> Iterator[Obj]:
+        for key in list(self._models):
+            found = _first(self._models.get(key, ()))
+            if found is not None:
+                yield found
+
+    def children(self, ref: ModelRef) -> dict[ChildKey, Seen]:
+        found: dict[ChildKey, Seen] = {}
+        for index in self._children:
+            for entry in index.get((ref.namespace, ref.name), ()):
+                found[key_of(entry.body)] = entry
+        return found
+
+
+def _first(values: Iterable[Obj]) -> Obj | None:
+    return next(iter(values), None)
