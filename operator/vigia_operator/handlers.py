@@ -18,11 +18,12 @@ from typing import Any
 import kopf
 
 from vigia_operator import resources as r
+from vigia_operator.analysis.providers import provider_for
 from vigia_operator.config import OperatorSettings
 from vigia_operator.engine.leader import LeaseElection, Standalone
 from vigia_operator.engine.observed import seen, slim
 from vigia_operator.engine.reconcile import Engine
-from vigia_operator.engine.signals import ModelRef, NoSignals, SignalProvider
+from vigia_operator.engine.signals import ModelRef, SignalProvider
 from vigia_operator.engine.store import IndexStore
 from vigia_operator.engine.tick import Tick
 from vigia_operator.kube.client import Kube
@@ -59,7 +60,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     leader: Any = Standalone()
     engine = Engine(kube=kube, settings=config, store=IndexStore(kwargs),
                     writer=StatusWriter(kube, recorder), post=recorder, leader=leader)
-    provider: SignalProvider = memo.get("provider") or NoSignals()
+    provider: SignalProvider = provider_for(config)
     tick = Tick(engine, provider, config.tick_seconds)
     tasks = [asyncio.create_task(tick.run(), name="vigia-tick")]
     if config.leader_election:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -38,6 +39,8 @@ from vigia_operator.status.writer import StatusWriter, now
 
 Obj = dict[str, Any]
 MAX_BACKOFF_SECONDS: Final = 60.0
+# How long an apply's result stands in for a watch event that has not arrived.
+APPLIED_MEMORY_SECONDS: Final = 30.0
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +77,9 @@ class Engine:
         self._secrets = SecretCheck(kube, settings)
         self._locks: dict[ModelRef, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
-        # (namespace, kind, name) -> (resourceVersion the index had, what the apply returned)
-        self._applied: dict[tuple[str, str, str], tuple[str | None, Seen]] = {}
+        # Our applies the watch has not delivered yet: (namespace, kind, name) ->
+        # (resourceVersion the index had then, what the apply returned, when).
+        self._applied: dict[tuple[str, str, str], tuple[str | None, Seen, float]] = {}
         self._retries: dict[ModelRef, int] = {}
         self._pending: dict[ModelRef, asyncio.TimerHandle] = {}
 
@@ -174,7 +178,8 @@ class Engine:
     def _observed(self, ref: ModelRef) -> dict[ChildKey, Seen]:
         """The store's children, with our own applies the watch has not delivered yet."""
         found = self.store.children(ref)
-        for key, (version_before, result) in list(self._applied.items()):
+        oldest = time.monotonic() - APPLIED_MEMORY_SECONDS
+        for key, (version_before, result, at) in list(self._applied.items()):
             namespace, kind, name = key
             owner = (result.body["metadata"].get("labels") or {}).get(r.LABEL_OWNER)
             if namespace != ref.namespace or owner != ref.name:
@@ -182,9 +187,10 @@ class Engine:
             current = found.get((kind, name))
             current_version = None if current is None else current.body["metadata"].get(
                 "resourceVersion")
-            if current_version == version_before:
+            # Not delivered yet, unless it is long overdue (then it was deleted since).
+            if current_version == version_before and at > oldest:
                 found[(kind, name)] = result
-            else:  # the watch caught up
+            else:
                 del self._applied[key]
         return found
 
@@ -196,7 +202,7 @@ class Engine:
         result = seen(await self.kube.apply(desired))
         version = None if before is None else before.body["metadata"].get("resourceVersion")
         self._applied[(md.namespace, desired["kind"], desired["metadata"]["name"])] = (
-            version, result)
+            version, result, time.monotonic())
         return result
 
     async def _check_free(self, md: ModelDeploymentView, desired: Mapping[str, Any]) -> None:

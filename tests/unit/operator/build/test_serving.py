@@ -147,3 +147,34 @@ def test_service_account_has_no_token() -> None:
 
 def test_builders_are_pure() -> None:
     assert build_children(MD) == build_children(MD)
+
+
+def test_a_paused_rollout_is_resumed() -> None:
+    deployment = build_deployment(MD, build_configmap(MD))
+    assert deployment["spec"]["paused"] is False
+
+
+def test_pvc_bundle_is_mounted_read_only_and_served_as_a_file() -> None:
+    md = parse(defaulted_sample(spec__model={"uri": "pvc://bundles/iris/v2.bentomodel"}))
+    pod = build_deployment(md, build_configmap(md))["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env[env_name("model_uri")] == "file:///var/run/vigia/bundles/bundles/iris/v2.bentomodel"
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "bundles")
+    assert mount == {"name": "bundles", "mountPath": "/var/run/vigia/bundles/bundles",
+                     "readOnly": True}
+    volume = next(v for v in pod["volumes"] if v["name"] == "bundles")
+    assert volume["persistentVolumeClaim"] == {"claimName": "bundles", "readOnly": True}
+    # The resource's URI stays the one compared and reported.
+    template = build_deployment(md, build_configmap(md))["spec"]["template"]
+    assert template["metadata"]["annotations"]["vigia.dev/model-uri"] == md.model.uri
+
+
+def test_sidecar_digests_reach_the_server_only_when_allowed() -> None:
+    def env(**kwargs: bool) -> dict[str, str]:
+        deployment = build_deployment(MD, build_configmap(MD), **kwargs)
+        return {e["name"]: e.get("value", "")
+                for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    assert env_name("allow_sidecar_digest") not in env()
+    assert env(allow_sidecar_digest=True)[env_name("allow_sidecar_digest")] == "true"
