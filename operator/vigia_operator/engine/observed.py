@@ -49,6 +49,9 @@ def hand_edits(managed_fields: list[Mapping[str, Any]]) -> tuple[str, ...]:
 
 
 def _paths(node: Mapping[str, Any], prefix: str) -> list[str]:
+    items = [key for key in node if key.startswith("k:")]
+    if "." in node and items:  # a list someone created: name its items
+        return [prefix + _step(key) for key in items]
     if not node or "." in node:
         return [prefix]
     out: list[str] = []

@@ -155,8 +155,9 @@ def test_hand_edits_are_restored_or_reported_and_never_block_a_new_model(
     wait_for(lambda: has_event(installed, namespace, "edit", "Restored", "spec.paused"), 30,
              "Restored event naming spec.paused")
 
+    # A nodeSelector the (fake) nodes satisfy: the pods still run, the edit stays.
     patch = {"spec": {"template": {"spec": {
-        "nodeSelector": {"disk": "ssd"},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
         "initContainers": [{"name": "fetch", "image": "vigia/vigia:0.1.0",
                             "command": ["true"]}]}}}}
     kubectl(installed, "patch", "deployment", "edit-stable", "-n", namespace,
@@ -180,3 +181,7 @@ def test_hand_edits_are_restored_or_reported_and_never_block_a_new_model(
     deployment = get(installed, namespace, "deployment", "edit-stable")
     assert not deployment["spec"].get("paused")
     assert env_of(deployment)["VIGIA_MODEL_URI"] == "file:///models/edit/2"
+    # Reported, not removed: the user's additions are still there.
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert [c["name"] for c in pod["initContainers"]] == ["fetch"]

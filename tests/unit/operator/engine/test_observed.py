@@ -11,7 +11,7 @@ CONTROLLER = {"manager": "kube-controller-manager", "operation": "Update", "subr
 EDIT = {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {
     "f:spec": {
         "f:nodeSelector": {".": {}, "f:disk": {}},
-        "f:initContainers": {'k:{"name":"fetch"}': {".": {}, "f:image": {}}},
+        "f:initContainers": {".": {}, 'k:{"name":"fetch"}': {".": {}, "f:image": {}}},
         "f:containers": {'k:{"name":"server"}': {"f:args": {}}},
     }}}}}
 SCALE = {"manager": "kubectl", "operation": "Update", "subresource": "scale",
