@@ -21,7 +21,7 @@ from vigia_operator import resources as r
 from vigia_operator.analysis.providers import provider_for
 from vigia_operator.config import OperatorSettings
 from vigia_operator.engine.leader import LeaseElection, Standalone
-from vigia_operator.engine.observed import seen, slim
+from vigia_operator.engine.observed import compact, seen
 from vigia_operator.engine.reconcile import Engine
 from vigia_operator.engine.signals import ModelRef, SignalProvider
 from vigia_operator.engine.store import IndexStore
@@ -89,7 +89,7 @@ def api_calls(memo: kopf.Memo, **_: Any) -> int:
 @kopf.index(r.GROUP, r.VERSION, r.PLURAL, id=r.MODELS_INDEX)
 def models_index(*, namespace: str | None, name: str, body: kopf.Body,
                  **_: Any) -> dict[Any, Any]:
-    return {(namespace, name): slim(body)}
+    return {(namespace, name): compact(body)}
 
 
 def _index_child(*, namespace: str | None, labels: kopf.Labels, body: kopf.Body,

@@ -59,6 +59,7 @@ class ChildKind:
     api_version: str
     kind: str
     plural: str
+    wave: int = 0  # applied after every child of a lower wave (what it refers to)
 
     @property
     def group(self) -> str:
@@ -74,14 +75,15 @@ class ChildKind:
         return f"{self.plural}_index"
 
 
-# Every child kind, in the order children are applied (dependencies first). The handlers
+# Every child kind; children of one wave are applied together, waves in order. The handlers
 # (watches, indexes), the API client (URL paths) and the RBAC test all read this table.
 CHILD_KINDS: Final = (
     ChildKind("v1", "ServiceAccount", "serviceaccounts"),
     ChildKind("v1", "ConfigMap", "configmaps"),
     ChildKind("v1", "Service", "services"),
-    ChildKind("apps/v1", "Deployment", "deployments"),
+    ChildKind("apps/v1", "Deployment", "deployments", wave=1),  # needs its account, config
 )
+WAVES: Final = {k.kind: k.wave for k in CHILD_KINDS}
 MODELS_INDEX: Final = "models_index"
 # Kinds the client addresses besides the children.
 OTHER_KINDS: Final = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -109,8 +109,7 @@ class Engine:
             pending.cancel()
         self.writer.forget(uid)
         for key in [k for k in self._applied if k[0] == ref.namespace]:
-            if self._applied[key][1].body["metadata"].get("labels", {}).get(
-                    r.LABEL_OWNER) == ref.name:
+            if self._applied[key][1].owner == ref.name:
                 del self._applied[key]
 
     def _failed(self, ref: ModelRef, trigger: str, error: KubeError) -> None:
@@ -143,18 +142,22 @@ class Engine:
             return await self._refuse(body, refused)
         desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest)
         observed = self._observed(ModelRef.of(md))
-        planned = plan(desired, {k: s.body for k, s in observed.items()}, md.uid)
+        bodies = {k: s.body for k, s in observed.items()}
+        planned = plan(desired, bodies, md.uid)
         if planned.conflicts:
             return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
         outcome = Outcome()
         spec_changed = self.writer.current(body).get("observedGeneration") != md.generation
         events: list[Event] = []
         try:
-            for action in planned.actions:
-                before = observed.get(action.key)
-                observed[action.key] = await self._apply(md, action, before)
-                outcome.applied.append(action.key)
-                events.extend(announce(md, action, before, spec_changed))
+            await self._check_free(md, [a for a in planned.actions if a.missing])
+            for wave in waves(planned.actions):
+                results = await asyncio.gather(
+                    *(self._apply(md, a, observed.get(a.key)) for a in wave))
+                for action, result in zip(wave, results, strict=True):
+                    events.extend(announce(md, action, bodies.get(action.key), spec_changed))
+                    observed[action.key], bodies[action.key] = result, result.body
+                    outcome.applied.append(action.key)
         except ConflictFound as found:
             return await self._refuse(body, _conflict_refusal(found.conflict))
         except KubeError as error:
@@ -166,7 +169,7 @@ class Engine:
             for event in merge_events(events):
                 await self._post(body, event)
         given = SectionInput(
-            md=md, observed={k: s.body for k, s in observed.items()},
+            md=md, observed=bodies,
             previous=self.writer.current(body), signals=signals, now=now(),
             hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
         )
@@ -181,12 +184,10 @@ class Engine:
         oldest = time.monotonic() - APPLIED_MEMORY_SECONDS
         for key, (version_before, result, at) in list(self._applied.items()):
             namespace, kind, name = key
-            owner = (result.body["metadata"].get("labels") or {}).get(r.LABEL_OWNER)
-            if namespace != ref.namespace or owner != ref.name:
+            if namespace != ref.namespace or result.owner != ref.name:
                 continue
             current = found.get((kind, name))
-            current_version = None if current is None else current.body["metadata"].get(
-                "resourceVersion")
+            current_version = None if current is None else current.resource_version
             # Not delivered yet, unless it is long overdue (then it was deleted since).
             if current_version == version_before and at > oldest:
                 found[(kind, name)] = result
@@ -197,27 +198,30 @@ class Engine:
     async def _apply(self, md: ModelDeploymentView, action: Action,
                      before: Seen | None) -> Seen:
         desired = action.desired
-        if action.missing:
-            await self._check_free(md, desired)
         result = seen(await self.kube.apply(desired))
-        version = None if before is None else before.body["metadata"].get("resourceVersion")
+        version = None if before is None else before.resource_version
         self._applied[(md.namespace, desired["kind"], desired["metadata"]["name"])] = (
             version, result, time.monotonic())
         return result
 
-    async def _check_free(self, md: ModelDeploymentView, desired: Mapping[str, Any]) -> None:
-        """A child missing from the index may still exist without our labels: someone
-        else's object (never touched) or ours with its labels removed (restored)."""
+    async def _check_free(self, md: ModelDeploymentView, missing: list[Action]) -> None:
+        """Children missing from the index may still exist without our labels: someone
+        else's object (never touched) or ours with its labels removed (restored). Looked
+        up all at once (metadata only), before anything is applied."""
+        found = await asyncio.gather(*(self._existing(a.desired) for a in missing))
+        for action, existing in zip(missing, found, strict=True):
+            if existing is not None and not controlled_by(existing, md.uid):
+                raise ConflictFound(conflict_with({**existing, "kind": action.key[0]}))
+
+    async def _existing(self, desired: Mapping[str, Any]) -> Obj | None:
         meta = desired["metadata"]
         try:
-            existing = await self.kube.get(desired["apiVersion"], desired["kind"],
-                                           meta["namespace"], meta["name"], metadata_only=True)
+            return await self.kube.get(desired["apiVersion"], desired["kind"],
+                                       meta["namespace"], meta["name"], metadata_only=True)
         except KubeError as error:
             if error.not_found:
-                return
+                return None
             raise
-        if not controlled_by(existing, md.uid):
-            raise ConflictFound(conflict_with({**existing, "kind": desired["kind"]}))
 
     async def _refuse(self, body: Obj, refused: Refusal) -> Outcome:
         generation = int((body.get("metadata") or {}).get("generation") or 0)
@@ -228,7 +232,7 @@ class Engine:
         return Outcome(refused=refused.reason, status_written=written)
 
 
-def announce(md: ModelDeploymentView, action: Action, before: Seen | None,
+def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
              spec_changed: bool) -> list[Event]:
     """The Events of one apply: a restore (the spec did not change, the child did), a new
     model, or a created or updated child."""
@@ -237,18 +241,26 @@ def announce(md: ModelDeploymentView, action: Action, before: Seen | None,
         if before is None:
             message = f"{kind} {name} was deleted; re-created it."
         else:
-            fields = differences(before.body, action.desired)
+            fields = differences(before, action.desired)
             shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
             message = f"{kind} {name} was changed ({shown}); restored it."
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
     old_uri = None if before is None else (
-        before.body["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
+        before["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
     if kind == "Deployment" and old_uri is not None and old_uri != md.model.uri:
         return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
                       f"Model changed from {old_uri} to {md.model.uri}: rolling out version "
                       f"{md.model.version} on Deployment {name}.")]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
+
+
+def waves(actions: Sequence[Action]) -> list[list[Action]]:
+    """The actions grouped by their kind's wave, in order: one wave is applied at once."""
+    grouped: dict[int, list[Action]] = {}
+    for action in actions:
+        grouped.setdefault(r.WAVES.get(action.key[0], 0), []).append(action)
+    return [grouped[wave] for wave in sorted(grouped)]
 
 
 def merge_events(events: list[Event]) -> list[Event]:

@@ -4,11 +4,12 @@ makes no API call."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from vigia_operator import resources as r
-from vigia_operator.engine.compare import ChildKey, key_of
+from vigia_operator.engine.compare import ChildKey
 from vigia_operator.engine.observed import Seen
 from vigia_operator.engine.signals import ModelRef
 
@@ -41,11 +42,13 @@ class IndexStore:
 
     def children(self, ref: ModelRef) -> dict[ChildKey, Seen]:
         found: dict[ChildKey, Seen] = {}
-        for index in self._children:
+        for kind, index in zip(r.CHILD_KINDS, self._children, strict=True):
             for entry in index.get((ref.namespace, ref.name), ()):
-                found[key_of(entry.body)] = entry
+                found[(kind.kind, entry.name)] = entry
         return found
 
 
-def _first(values: Iterable[Obj]) -> Obj | None:
-    return next(iter(values), None)
+def _first(values: Iterable[bytes]) -> Obj | None:
+    """The index holds compact JSON (see ``observed``)."""
+    raw = next(iter(values), None)
+    return None if raw is None else dict(json.loads(raw))

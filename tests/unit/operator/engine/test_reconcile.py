@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from vigia_operator import reasons
 from vigia_operator.config import OperatorSettings
+from vigia_operator.engine.observed import seen
 from vigia_operator.engine.reconcile import Engine, backoff, merge_events
 from vigia_operator.engine.signals import ModelRef
 from vigia_operator.kube.events import EventRecorder
@@ -69,9 +70,11 @@ async def test_a_hand_edit_is_restored_and_reported() -> None:
     engine, kube, store = _engine(defaulted_sample())
     await engine.reconcile(REF, trigger="event")
     store.catch_up(kube, REF)
-    deployment = store.child_entries[REF][("Deployment", "sobaos-stable")].body
+    key = ("Deployment", "sobaos-stable")
+    deployment = store.child_entries[REF][key].body
     deployment["spec"]["paused"] = True  # `kubectl rollout pause`
     deployment["metadata"]["resourceVersion"] = "999"
+    store.child_entries[REF][key] = seen(deployment)
     kube.events.clear()
     outcome = await engine.reconcile(REF, trigger="child")
     assert outcome.applied == [("Deployment", "sobaos-stable")]
@@ -84,7 +87,10 @@ async def test_a_new_model_is_rolled_out_even_from_a_paused_child() -> None:
     engine, kube, store = _engine(defaulted_sample())
     await engine.reconcile(REF, trigger="event")
     store.catch_up(kube, REF)
-    store.child_entries[REF][("Deployment", "sobaos-stable")].body["spec"]["paused"] = True
+    key = ("Deployment", "sobaos-stable")
+    deployment = store.child_entries[REF][key].body
+    deployment["spec"]["paused"] = True
+    store.child_entries[REF][key] = seen(deployment)
     body = store.bodies[REF]
     body["spec"]["model"]["uri"] = "file:///models/sobaos/2"
     body["metadata"]["generation"] = 2
