@@ -63,6 +63,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     provider: SignalProvider = provider_for(config)
     tick = Tick(engine, provider, config.tick_seconds)
     tasks = [asyncio.create_task(tick.run(), name="vigia-tick")]
+    tasks += [asyncio.create_task(engine.work(), name=f"vigia-worker-{n}")
+              for n in range(config.concurrency)]
     if config.leader_election:
         election = LeaseElection(kube, config.lease_namespace, on_elected=tick.once)
         engine.leader = election
@@ -103,7 +105,7 @@ async def _on_child_event(*, namespace: str | None, labels: kopf.Labels, memo: k
     owner = labels.get(r.LABEL_OWNER)
     engine = memo.get("engine")
     if owner is not None and namespace is not None and isinstance(engine, Engine):
-        await engine.reconcile(ModelRef(namespace, owner), trigger="child")
+        engine.enqueue(ModelRef(namespace, owner), "child")
 
 
 for _kind in r.CHILD_KINDS:
@@ -115,18 +117,15 @@ for _kind in r.CHILD_KINDS:
 
 @kopf.on.event(r.GROUP, r.VERSION, r.PLURAL, id="model_event")
 async def on_model_event(type: str | None, namespace: str | None, name: str, body: kopf.Body,
-                         memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+                         memo: kopf.Memo, **_: Any) -> None:
     engine = memo.get("engine")
     if not isinstance(engine, Engine) or namespace is None:
         return
     ref = ModelRef(namespace, name)
     if type == "DELETED":
         engine.forget(ref, str(body.meta.get("uid")))
-        return
-    outcome = await engine.reconcile(ref, trigger="start" if type is None else "event")
-    if outcome.applied or outcome.refused:
-        logger.info(f"Reconciled: applied {len(outcome.applied)}, "
-                    f"refused {outcome.refused or 'nothing'}.")
+    else:
+        engine.enqueue(ref, "start" if type is None else "event")
 
 
 logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -82,6 +82,8 @@ class Engine:
         self._applied: dict[tuple[str, str, str], tuple[str | None, Seen, float]] = {}
         self._retries: dict[ModelRef, int] = {}
         self._pending: dict[ModelRef, asyncio.TimerHandle] = {}
+        self._queue: asyncio.Queue[tuple[ModelRef, str]] = asyncio.Queue()
+        self._queued: set[ModelRef] = set()
 
     async def reconcile(self, ref: ModelRef, *, trigger: str,
                         signals: Signals | None = None) -> Outcome:
@@ -98,7 +100,29 @@ class Engine:
                 self._failed(ref, trigger, error)
                 return Outcome()
         self._retries.pop(ref, None)
+        if outcome.applied or outcome.refused:
+            logger.info(f"Reconciled {ref} ({trigger}): applied {len(outcome.applied)}, "
+                        f"refused {outcome.refused or 'nothing'}.")
         return outcome
+
+    def enqueue(self, ref: ModelRef, trigger: str) -> None:
+        """Ask for a reconcile of ``ref`` without waiting for it (watch events): a ref
+        already queued is not queued twice, so a burst of child events is one reconcile,
+        and kopf's handler returns at once instead of holding the event's body."""
+        if ref in self._queued:
+            return
+        self._queued.add(ref)
+        self._queue.put_nowait((ref, trigger))
+
+    async def work(self) -> None:
+        """One of the workers that drain the queue (``settings.concurrency`` of them)."""
+        while True:
+            ref, trigger = await self._queue.get()
+            self._queued.discard(ref)
+            try:
+                await self.reconcile(ref, trigger=trigger)
+            except Exception:  # a bug must not stop the worker; the next event retries
+                logger.exception(f"Reconcile of {ref} ({trigger}) crashed")
 
     def forget(self, ref: ModelRef, uid: str) -> None:
         """The object is gone: drop what the engine remembers of it."""
@@ -128,8 +152,7 @@ class Engine:
 
     def _retry(self, ref: ModelRef) -> None:
         self._pending.pop(ref, None)
-        task = asyncio.ensure_future(self.reconcile(ref, trigger="retry"))
-        task.add_done_callback(_log_failure)
+        self.enqueue(ref, "retry")
 
     async def _reconcile(self, body: Obj, signals: Signals | None) -> Outcome:
         try:
@@ -280,8 +303,3 @@ def _conflict_refusal(conflict: Conflict) -> Refusal:
 def _name(body: Mapping[str, Any]) -> str:
     meta = body.get("metadata") or {}
     return f"{meta.get('namespace')}/{meta.get('name')}"
-
-
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error(f"Retried reconcile failed: {task.exception()!r}")

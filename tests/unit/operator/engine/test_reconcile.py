@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -184,3 +185,15 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_fakes_copy() -> None:  # the fakes never share state with the caller
     body = defaulted_sample()
     assert copy.deepcopy(body) == body
+
+
+async def test_a_burst_of_events_is_one_reconcile() -> None:
+    engine, kube, _store = _engine(defaulted_sample())
+    for _ in range(5):
+        engine.enqueue(REF, "child")
+    worker = asyncio.ensure_future(engine.work())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    worker.cancel()
+    assert [c for c in kube.calls if c[0] == "status"] == [("status", "sobaos")]
+    assert len([c for c in kube.calls if c[0] == "apply"]) == 4
