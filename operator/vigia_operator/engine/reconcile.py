@@ -82,7 +82,9 @@ class Engine:
         self._applied: dict[tuple[str, str, str], tuple[str | None, Seen, float]] = {}
         self._retries: dict[ModelRef, int] = {}
         self._pending: dict[ModelRef, asyncio.TimerHandle] = {}
-        self._queue: asyncio.Queue[tuple[ModelRef, str]] = asyncio.Queue()
+        self._queue: asyncio.PriorityQueue[tuple[int, int, ModelRef, str]] = (
+            asyncio.PriorityQueue())
+        self._sequence = 0
         self._queued: set[ModelRef] = set()
 
     async def reconcile(self, ref: ModelRef, *, trigger: str,
@@ -112,12 +114,15 @@ class Engine:
         if ref in self._queued:
             return
         self._queued.add(ref)
-        self._queue.put_nowait((ref, trigger))
+        # A ModelDeployment's own change goes before its children's progress reports.
+        priority = 1 if trigger == "child" else 0
+        self._sequence += 1
+        self._queue.put_nowait((priority, self._sequence, ref, trigger))
 
     async def work(self) -> None:
         """One of the workers that drain the queue (``settings.concurrency`` of them)."""
         while True:
-            ref, trigger = await self._queue.get()
+            _priority, _sequence, ref, trigger = await self._queue.get()
             self._queued.discard(ref)
             try:
                 await self.reconcile(ref, trigger=trigger)
