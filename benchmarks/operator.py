@@ -53,6 +53,7 @@ from tests.integration.operator.harness import (  # noqa: E402
 
 BENCH_CLUSTER = "bench"
 PODS_PER_NODE = 110
+PROBE_CACHE_S = 11.0
 
 
 class Watch:
@@ -148,7 +149,7 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
         print(f"  only {len(watch.at)}/{count} reached Ready; phases now: "
               f"{phases(kubeconfig, namespace)}", flush=True)
     rss = operator.rss_bytes()
-    time.sleep(5)  # the last status writes and Events
+    time.sleep(PROBE_CACHE_S)  # the last status writes and Events; kopf caches probes 10 s
     calls_converging = operator.probes()["apiCalls"] - calls_before
     time.sleep(2 * tick + 1)  # at least two ticks over every object, nothing changed
     calls_idle = operator.probes()["apiCalls"] - calls_before - calls_converging
