@@ -19,6 +19,9 @@ FeatureKind = Literal["numeric", "categorical"]
 FEATURE_KINDS: tuple[FeatureKind, ...] = ("numeric", "categorical")
 
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
+# Tree models in scikit-learn compute in float32: larger magnitudes would fail inside the
+# model, so they are refused here, naming the field.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class InvalidInputError(ValueError):
@@ -238,6 +241,13 @@ def _numeric_column(spec: FeatureSpec, values: list[Any], field: str) -> np.ndar
             if np.isnan(array[j]):
                 raise InvalidInputError(where, "must not be null or NaN")
             raise InvalidInputError(where, "must be a finite number")
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(array) > FLOAT32_MAX
+    if huge.any():
+        j = int(np.flatnonzero(huge)[0])
+        raise InvalidInputError(
+            f"{field}[{j}].{spec.name}", f"must be within ±{FLOAT32_MAX:.4g} (float32)"
+        )
     return array
 
 
