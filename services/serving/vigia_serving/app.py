@@ -49,6 +49,7 @@ from .store import FeedbackConflictError, FeedbackResult, UnknownPredictionError
 log = logging.getLogger("bentoml.serve.vigia")
 
 REASON_OVERLOAD = "overload"
+REASON_CLIENT_GONE = "client_gone"
 
 
 @dataclass
@@ -196,6 +197,7 @@ def build_app(state: ServerState) -> Starlette:
         except BatcherClosedError:
             return unavailable(state, "the server is shutting down")
         except (ClientGoneError, ClientDisconnect):
+            _count_rejection(runtime, REASON_CLIENT_GONE)
             return error_response(499, "the client went away")
 
     async def rows_of(request: Request, runtime: ModelRuntime, max_rows: int) -> Any:
