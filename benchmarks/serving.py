@@ -16,7 +16,7 @@ round. ``--overload`` adds a level at 4x the highest client count: wrk counts 20
 20 ms and records the latency of those accepted.
 
     python3 benchmarks/serving.py [--duration 20] [--rounds 4] [--concurrency 1,16,64]
-        [--targets vigia,mlserver-batch,mlserver,baseline] [--overload]
+        [--targets vigia,vigia-2w,mlserver-batch,mlserver,baseline] [--overload]
 """
 
 from __future__ import annotations
@@ -265,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds per level and target")
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--targets", default="vigia,mlserver-batch,mlserver,baseline",
-                        help="also: vigia-nomon (monitoring off), vigia-2w (two workers)")
+    parser.add_argument("--targets", default="vigia,vigia-2w,mlserver-batch,mlserver,baseline",
+                        help="vigia-2w: two workers; also: vigia-nomon (monitoring off)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per level")
     parser.add_argument("--overload", action="store_true",
                         help="then 4x the highest client count, each target alone")
