@@ -1,10 +1,11 @@
 """Throughput and tail latency of single-row prediction: Vigía against MLServer and BentoML.
 
 Targets: ``vigia`` — Vigía's server, monitoring and prediction logging (SQLite, all
-features) on, one worker; ``mlserver-batch`` / ``mlserver`` — MLServer with adaptive
-batching on / off (benchmarks/mlserver_target.py, a venv of its own); ``baseline`` —
-benchmarks/baseline_service.py, a plain BentoML service; optional ``vigia-nomon``
-(monitoring off) and ``vigia-2w`` (two workers). The same RandomForest (50 trees, 10
+features) on, one worker; ``vigia-2w`` — the same with two workers (MLServer too runs
+two processes: HTTP and inference); ``mlserver-batch`` / ``mlserver`` — MLServer with
+adaptive batching on / off (benchmarks/mlserver_target.py, a venv of its own);
+``baseline`` — benchmarks/baseline_service.py, a plain BentoML service; optional
+``vigia-nomon`` (monitoring off). The same RandomForest (50 trees, 10
 features), each target its own process on 127.0.0.1, driven by `wrk` (one thread).
 
 All targets run at once and each level is measured in interleaved rounds, so that
