@@ -39,7 +39,8 @@ def test_records_and_arrays_are_told_apart() -> None:
         (b'{"rows": [{"a": 1, "b": 2, "a": 3}]}', MalformedBodyError, "body"),
         (b'{"rows": [[NaN]]}', MalformedBodyError, "body"),
         (b'{"rows": [[Infinity]]}', MalformedBodyError, "body"),
-        (b'{"rows": [[123456789012345678901234567890]]}', MalformedBodyError, "body"),
+        (b'{"rows": [[1e400]]}', MalformedBodyError, "body"),
+        (b'{"rows": [["x", {"a": ": 1", "a": 2}]]}', MalformedBodyError, "body"),
         (b'{"rows": [[1]]} {"rows": [[2]]}', MalformedBodyError, "body"),
         (b'\xff\xfe', MalformedBodyError, "body"),
     ],
@@ -110,3 +111,14 @@ def test_other_content_types_are_refused(value: str | None) -> None:
 
 def test_whitespace_around_json_is_fine() -> None:
     assert parse_rows(b' \n{"rows": [[1]]}\r\n ', max_rows=2).rows == [[1]]
+
+
+def test_a_string_that_looks_like_a_key_end_is_not_a_duplicate() -> None:
+    body = b'{"rows": [{"name": "\\": no", "other": ":"}]}'
+    assert parse_rows(body, max_rows=2).rows == [{"name": '": no', "other": ":"}]
+
+
+def test_big_integers_are_numbers() -> None:
+    assert parse_rows(b'{"rows": [[123456789012345678901234567890]]}', max_rows=2).rows == [
+        [1.2345678901234568e29]
+    ]
