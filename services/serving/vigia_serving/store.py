@@ -111,6 +111,7 @@ UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout
 DROP_BUFFER_FULL = "buffer_full"
 DROP_REFUSED = "refused"
 PRUNE_CHUNK = 5000
+IDLE_PING_S = 5.0
 
 DropCallback = Callable[[str, int], None]
 
@@ -183,6 +184,7 @@ class PredictionStore:
         # Set while writes fail because the database cannot be reached.
         self.unreachable_since: float | None = None
         self._next_prune = 0.0
+        self._next_ping = 0.0
         self._buffer: list[PredictionRecord] = []
         self._pending: set[str] = set()
         self._buffer_lock = threading.Lock()
@@ -409,7 +411,8 @@ class PredictionStore:
             self._wake.wait(self.flush_interval_s)
             self._wake.clear()
             try:
-                self.flush()
+                if self.flush() == 0:
+                    self._check_idle()
             except Exception as exc:
                 log.error("prediction log flush failed (%s: %s); %d rows kept, will retry",
                           type(exc).__name__, _short(exc), self.buffered())
@@ -420,6 +423,23 @@ class PredictionStore:
                     self.prune()
                 except Exception as exc:
                     log.error("prediction log pruning failed: %s", _short(exc))
+
+
+    def _check_idle(self) -> None:
+        """With nothing to write, ask the database now and then whether it is there, so
+        that ``healthy`` (readiness) follows it even without traffic."""
+        now = time.monotonic()
+        if now < self._next_ping:
+            return
+        self._next_ping = now + IDLE_PING_S
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except UNREACHABLE:
+            if self.unreachable_since is None:
+                self.unreachable_since = now
+            raise
+        self.unreachable_since = None
 
 
 def _short(exc: Exception) -> str:

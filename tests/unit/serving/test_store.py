@@ -177,3 +177,14 @@ def test_full_buffer_drops_oldest(tmp_path: Path) -> None:
     s.log([record(str(i)) for i in range(5)])
     assert (s.buffered(), s.dropped) == (3, 2)
     assert drops == [(DROP_BUFFER_FULL, 2)]
+
+
+def test_an_idle_store_notices_the_database_is_gone_and_back(tmp_path: Path) -> None:
+    down = PredictionStore(unreachable_url())
+    with pytest.raises(OperationalError):
+        down._check_idle()
+    assert not down.healthy
+    up = PredictionStore(f"sqlite:///{tmp_path}/log.db")
+    up.unreachable_since = 1.0
+    up._check_idle()
+    assert up.healthy
