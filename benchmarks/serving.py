@@ -125,7 +125,7 @@ def start(name: str, work: Path, uri: str, bundle: ModelBundle) -> Target:
     if name.startswith("mlserver"):
         batching = name == "mlserver-batch"
         ml = MLServerProcess(work, bundle.estimator, max_batch_size=64 if batching else 0,
-                             max_batch_time_s=0.005 if batching else 0.0).start_ready()
+                             max_batch_time_s=0.005 if batching else 0.0).start_ready(600)
         bodies = [infer_body(r) for r in rows]
         assert ml.process is not None
         return _target(name, work, ml.url, ml.path, ml.process.pid, bodies, ml.stop)
@@ -139,7 +139,7 @@ def start(name: str, work: Path, uri: str, bundle: ModelBundle) -> Target:
         server = LocalServer(work, env, service="baseline_service:Baseline", working_dir=HERE)
     else:
         server = LocalServer(work, env)
-    server.start_ready()
+    server.start_ready(timeout=600)  # a loaded shared machine imports slowly
     assert server.process is not None
     bodies = [json.dumps({"rows": [r]}) for r in rows]
     return _target(name, work, server.url, "/predict", server.process.pid, bodies, server.stop)
