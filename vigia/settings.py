@@ -77,6 +77,10 @@ class ServingSettings(BaseSettings):
         default=32 * 1024, ge=0, description="Larger bodies are parsed off the event loop."
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After of a 503 for load.")
+    check_gone_after_ms: float = Field(
+        default=1000.0, ge=0.0, description="A queued request that waited this long is "
+        "skipped if its client has gone (each check costs a turn of the event loop).",
+    )
     feedback_wait_s: float | None = Field(
         default=None,
         ge=0.0,

@@ -68,6 +68,7 @@ class ModelRuntime:
             max_rows=settings.batch_max_rows,
             max_wait_s=settings.batch_wait_ms / 1000.0,
             max_queued_rows=settings.max_queued_rows,
+            check_gone_after_s=settings.check_gone_after_ms / 1000.0,
         )
         # SHAP runs in its own thread: one explanation at a time, never in the model's.
         self._explain_executor = ThreadPoolExecutor(1, thread_name_prefix="vigia-explain")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -151,6 +152,13 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
         log.exception("loading the model failed")
         state.error = public_reason(exc)
 
+
+# The event loop thread and the model thread share the GIL. Under overload the loop is
+# never idle (it refuses request after request), and the model thread, which needs the
+# GIL between trees, waited up to the default 5 ms switch interval for each of those
+# handoffs: accepted requests starved. A shorter interval bounds that wait.
+GIL_SWITCH_INTERVAL_S = 0.0005
+sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 SETTINGS = load_settings()
 STATE = ServerState(

@@ -52,6 +52,7 @@ def tight(sample: Sample, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         # Every request waits 100 ms for its batch to fill: long enough for a client
         # that gives up after 20 ms to be gone when its turn comes.
         VIGIA_BATCH_WAIT_MS="100",
+        VIGIA_CHECK_GONE_AFTER_MS="50",
     )
     yield server
     server.stop()
