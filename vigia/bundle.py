@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -215,8 +216,25 @@ def _save_archive(bundle: ModelBundle, work: Path) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class DownloadLimits:
+    """Bounds of one bundle download: its size in bytes and its duration."""
+
+    max_bytes: int = 2 * 1024**3
+    timeout_s: float = 600.0
+
+
+class DownloadLimitError(BundleError):
+    """The download exceeded its size or time bound."""
+
+
 def load_bundle(
-    uri: str, digest: str | None = None, *, home: str | Path, allow_sidecar_digest: bool = False
+    uri: str,
+    digest: str | None = None,
+    *,
+    home: str | Path,
+    limits: DownloadLimits | None = None,
+    allow_sidecar_digest: bool = False,
 ) -> ModelBundle:
     """Fetch, verify and load a bundle. The sha256 of the archive is checked against
     ``digest`` before anything is unpickled. Without ``digest`` the ``<uri>.sha256``
@@ -230,7 +248,7 @@ def load_bundle(
             "(sidecar digests are not trusted unless explicitly allowed)"
         )
     expected = _expected_digest(uri, digest)
-    archive = _fetch_verified(uri, expected, home / "downloads")
+    archive = _fetch_verified(uri, expected, home / "downloads", limits or DownloadLimits())
     return _import_verified(archive, home)
 
 
@@ -257,7 +275,7 @@ def _expected_digest(uri: str, digest: str | None) -> str:
     return digest
 
 
-def _fetch_verified(uri: str, expected: str, downloads: Path) -> Path:
+def _fetch_verified(uri: str, expected: str, downloads: Path, limits: DownloadLimits) -> Path:
     """The archive, downloaded (or reused from an earlier download) and hashed once:
     only an archive whose sha256 is ``expected`` ever reaches its final name."""
     downloads.mkdir(parents=True, exist_ok=True)
@@ -269,7 +287,7 @@ def _fetch_verified(uri: str, expected: str, downloads: Path) -> Path:
     partial = Path(name)
     try:
         with _open(uri, "rb") as src, open(partial, "wb") as dst:
-            shutil.copyfileobj(src, dst, _CHUNK)
+            _copy_bounded(src, dst, uri, limits)
         actual = file_digest(partial)
         if actual != expected:
             raise DigestMismatchError(
@@ -281,6 +299,18 @@ def _fetch_verified(uri: str, expected: str, downloads: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _copy_bounded(src: Any, dst: Any, uri: str, limits: DownloadLimits) -> None:
+    deadline = time.monotonic() + limits.timeout_s
+    size = 0
+    while chunk := src.read(_CHUNK):
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise DownloadLimitError(f"bundle {uri}: larger than {limits.max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise DownloadLimitError(f"bundle {uri}: download took over {limits.timeout_s} s")
+        dst.write(chunk)
 
 
 def _import_verified(archive: Path, home: Path) -> ModelBundle:

@@ -19,6 +19,9 @@ FeatureKind = Literal["numeric", "categorical"]
 FEATURE_KINDS: tuple[FeatureKind, ...] = ("numeric", "categorical")
 
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
+# Tree models in scikit-learn compute in float32: larger magnitudes would fail inside the
+# model, so they are refused here, naming the field.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class InvalidInputError(ValueError):
@@ -219,7 +222,16 @@ def _check_columns(schema: FeatureSchema, columns: list[list[Any]], field: str) 
     return checked
 
 
+# Up to this many values a column is checked in plain Python: for the one-row requests of
+# online serving numpy's per-call overhead (asarray, isfinite, any, abs) would dominate.
+_SMALL_COLUMN = 16
+
+
 def _numeric_column(spec: FeatureSpec, values: list[Any], field: str) -> np.ndarray:
+    if len(values) <= _SMALL_COLUMN:
+        small = _small_numeric_column(spec, values, field)
+        if small is not None:
+            return small
     for i, value in enumerate(values):
         kind = type(value)
         if kind is not float and kind is not int:
@@ -238,7 +250,29 @@ def _numeric_column(spec: FeatureSpec, values: list[Any], field: str) -> np.ndar
             if np.isnan(array[j]):
                 raise InvalidInputError(where, "must not be null or NaN")
             raise InvalidInputError(where, "must be a finite number")
+    huge = np.abs(array) > FLOAT32_MAX  # NaN compares False, without a warning
+    if huge.any():
+        j = int(np.flatnonzero(huge)[0])
+        raise InvalidInputError(
+            f"{field}[{j}].{spec.name}", f"must be within ±{FLOAT32_MAX:.4g} (float32)"
+        )
     return array
+
+
+def _small_numeric_column(spec: FeatureSpec, values: list[Any], field: str) -> np.ndarray | None:
+    """The column when every value is a plain number in range or an allowed null; None
+    leaves anything else to the general path, which names the error."""
+    for i, value in enumerate(values):
+        kind = type(value)
+        if kind is float or kind is int:
+            if not -FLOAT32_MAX <= value <= FLOAT32_MAX:  # also false for NaN
+                return None
+        elif value is None:
+            if not spec.nullable:
+                raise InvalidInputError(f"{field}[{i}].{spec.name}", "must not be null or NaN")
+        else:
+            return None
+    return np.array(values, dtype=np.float64)
 
 
 def _overflows(value: Any) -> bool:

@@ -47,6 +47,9 @@ CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
 # Model server: requests rejected before prediction.
 REJECTED_REQUESTS: Final = f"{PREFIX}_rejected_requests"  # counter {reason}
 LABEL_REASON: Final = "reason"
+# Model server: prediction-log rows lost (buffer full while the database is unreachable,
+# or a row the database refused). Labels: reason only.
+PREDICTION_LOG_DROPPED: Final = f"{PREFIX}_prediction_log_dropped_rows"  # counter {reason}
 
 
 def series(counter_name: str) -> str:

@@ -63,6 +63,60 @@ class ServingSettings(BaseSettings):
         default=False, description="OpenTelemetry spans for every request (costly per request)."
     )
     access_log: bool = Field(default=False, description="Log every HTTP request.")
+    # Bounds: every resource a request can take is limited; beyond a limit the request is
+    # refused at once (413, or 503 with Retry-After for load) rather than queued.
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body, in bytes."
+    )
+    max_concurrency: int = Field(
+        default=128, ge=1, description="Requests handled at once per worker; more get 503."
+    )
+    max_queued_rows: int = Field(
+        default=2048, ge=1, description="Rows waiting for the model per worker; more get 503."
+    )
+    max_explain_concurrency: int = Field(
+        default=2, ge=1, description="/explain requests at once per worker (one runs)."
+    )
+    inline_parse_bytes: int = Field(
+        default=32 * 1024, ge=0, description="Larger bodies are parsed off the event loop."
+    )
+    retry_after_s: int = Field(default=1, ge=1, description="Retry-After of a 503 for load.")
+    check_gone_after_ms: float = Field(
+        default=1000.0, ge=0.0, description="A queued request that waited this long is "
+        "skipped if its client has gone (each check costs a turn of the event loop).",
+    )
+    feedback_wait_s: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="How long feedback for an unknown id waits for another replica's log "
+        "to be written before 404 (default: two flush intervals plus 0.5 s).",
+    )
+    max_buffered_predictions: int = Field(
+        default=200_000, ge=1, description="Prediction-log rows kept in memory while the "
+        "database is unreachable; beyond it the oldest are dropped and counted.",
+    )
+    log_retention_days: float = Field(
+        default=30.0, ge=0.0, description="Predictions and their feedback older than this are "
+        "deleted (0: kept forever).",
+    )
+    shutdown_flush_s: float = Field(
+        default=10.0, ge=0.0, description="How long shutdown keeps retrying the last flush.",
+    )
+    bundle_max_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Largest bundle download."
+    )
+    bundle_timeout_s: float = Field(
+        default=600.0, gt=0.0, description="Longest bundle download."
+    )
+    load_retry_max_s: float = Field(
+        default=60.0, gt=0.0, description="Longest pause between attempts to load the bundle."
+    )
+
+    @property
+    def feedback_wait(self) -> float:
+        if self.feedback_wait_s is not None:
+            return self.feedback_wait_s
+        return 2 * self.flush_interval_s + 0.5
 
 
 class RetrainSettings(BaseSettings):

@@ -2,8 +2,12 @@
 
 The routes are a Starlette app mounted into the BentoML service (BentoML supplies
 /healthz, /readyz, /metrics, its request metrics and the process model). Bodies are
-parsed with orjson by vigia_serving.payloads rather than by BentoML's pydantic IO
+read and parsed by vigia_serving.payloads rather than by BentoML's pydantic IO
 descriptors, which roughly halves the per-request cost (docs/serving.md).
+
+Every answer is immediate and JSON: refusals name the field; load beyond the limits of
+``ServerState`` is shed with 503 and Retry-After; an unexpected exception is logged and
+answered 500 without details (no connection strings or fetched content in bodies).
 """
 
 from __future__ import annotations
@@ -12,28 +16,40 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import orjson
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from vigia.features import InvalidInputError
 
 from . import monitoring
-from .batching import BatcherClosedError
+from .batching import BatcherClosedError, ClientGoneError, OverloadedError
 from .explain import UnsupportedModelError
 from .openapi import DOCS_HTML, build_openapi
-from .payloads import MalformedBodyError, TooLargeError, parse_feedback, parse_rows
+from .payloads import (
+    MalformedBodyError,
+    RowsRequest,
+    TooLargeError,
+    UnsupportedMediaTypeError,
+    check_content_type,
+    parse_feedback,
+    parse_rows,
+)
 from .runtime import ModelRuntime
 from .store import FeedbackConflictError, FeedbackResult, UnknownPredictionError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bentoml.serve.vigia")
+
+REASON_OVERLOAD = "overload"
+REASON_CLIENT_GONE = "client_gone"
 
 
 @dataclass
@@ -44,11 +60,21 @@ class ServerState:
     error: str | None = None
     max_rows: int = 1000
     max_explain_rows: int = 50
-    # With several worker processes a prediction may sit in another worker's buffer.
-    unknown_id_grace_s: float = 0.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    # Requests in a handler at once; beyond it 503 + Retry-After.
+    max_concurrency: int = 128
+    max_explain_concurrency: int = 2
+    # Bodies larger than this are parsed and validated in a thread, off the event loop.
+    inline_parse_bytes: int = 32 * 1024
+    retry_after_s: int = 1
+    # A prediction may sit in another worker's or replica's buffer for a flush interval.
+    unknown_id_wait_s: float = 0.0
     # With several workers, /readyz answers from whichever worker takes the probe: a
     # request may reach a worker still loading the model. It waits this long for it.
     load_wait_s: float = 10.0
+    in_flight: int = 0
+    explaining: int = 0
+    _parse_limiter: anyio.CapacityLimiter | None = field(default=None, repr=False)
 
     async def loaded_runtime(self) -> ModelRuntime | None:
         """The runtime, waiting up to ``load_wait_s`` while the model is still loading."""
@@ -57,9 +83,17 @@ class ServerState:
             await asyncio.sleep(0.05)
         return self.runtime
 
+    def parse_limiter(self) -> anyio.CapacityLimiter:
+        """Threads parsing large bodies at once (created inside the event loop)."""
+        if self._parse_limiter is None:
+            self._parse_limiter = anyio.CapacityLimiter(2)
+        return self._parse_limiter
 
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def error_response(status: int, message: str, field: str | None = None) -> Response:
@@ -69,12 +103,37 @@ def error_response(status: int, message: str, field: str | None = None) -> Respo
     return json_response(body, status)
 
 
+def unavailable(state: ServerState, message: str) -> Response:
+    """503 with Retry-After: for load, loading and shutdown alike."""
+    return json_response(
+        {"error": message}, 503, headers={"Retry-After": str(state.retry_after_s)}
+    )
+
+
 def input_error_status(exc: InvalidInputError) -> int:
     if isinstance(exc, TooLargeError):
         return 413
+    if isinstance(exc, UnsupportedMediaTypeError):
+        return 415
     if isinstance(exc, MalformedBodyError):
         return 400
     return 422
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is declared or found to exceed ``limit``."""
+    check_content_type(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError("body", f"{declared} bytes; at most {limit} per request")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLargeError("body", f"more than {limit} bytes; at most {limit} per request")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 Handler = Callable[[Request, ModelRuntime], Awaitable[Response]]
@@ -82,11 +141,26 @@ Handler = Callable[[Request, ModelRuntime], Awaitable[Response]]
 
 class RoutesOnly(Starlette):
     """A Starlette app without its own error middleware: it runs mounted inside BentoML's
-    app, whose middleware already turns exceptions into responses. Saves two layers on
+    app, and every route catches its own exceptions (``answering``). Saves two layers on
     every request."""
 
     def build_middleware_stack(self) -> Any:
         return self.router
+
+
+def answering(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Any exception the route did not expect: logged, answered 500 at once."""
+
+    async def route(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception:
+            log.exception("unexpected error in %s", request.url.path)
+            return error_response(500, "internal error; the server log has the details")
+
+    return route
 
 
 def build_app(state: ServerState) -> Starlette:
@@ -94,49 +168,84 @@ def build_app(state: ServerState) -> Starlette:
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            runtime = await state.loaded_runtime()
-            if runtime is None:
-                message = state.error or "the model is still loading"
-                return error_response(503, message)
+            if state.in_flight >= state.max_concurrency:
+                _count_rejection(state.runtime, REASON_OVERLOAD)
+                return unavailable(state, "too many requests at once; retry later")
+            state.in_flight += 1
             try:
-                return await handler(request, runtime)
-            except InvalidInputError as exc:
-                if runtime.monitor is not None:
-                    too_large = isinstance(exc, TooLargeError)
-                    reason = monitoring.REASON_TOO_LARGE if too_large else monitoring.REASON_INVALID
-                    runtime.monitor.reject(reason)
-                return error_response(input_error_status(exc), exc.message, exc.field)
-            except BatcherClosedError:
-                return error_response(503, "the server is shutting down")
+                return await _handle(request, handler)
+            finally:
+                state.in_flight -= 1
 
-        return endpoint
+        return answering(endpoint)
+
+    async def _handle(request: Request, handler: Handler) -> Response:
+        runtime = await state.loaded_runtime()
+        if runtime is None:
+            return unavailable(state, state.error or "the model is still loading")
+        try:
+            return await handler(request, runtime)
+        except InvalidInputError as exc:
+            reason = monitoring.REASON_INVALID
+            if isinstance(exc, TooLargeError):
+                reason = monitoring.REASON_TOO_LARGE
+            _count_rejection(runtime, reason)
+            return error_response(input_error_status(exc), exc.message, exc.field)
+        except OverloadedError:
+            _count_rejection(runtime, REASON_OVERLOAD)
+            return unavailable(state, "the prediction queue is full; retry later")
+        except BatcherClosedError:
+            return unavailable(state, "the server is shutting down")
+        except (ClientGoneError, ClientDisconnect):
+            _count_rejection(runtime, REASON_CLIENT_GONE)
+            return error_response(499, "the client went away")
+
+    async def rows_of(request: Request, runtime: ModelRuntime, max_rows: int) -> Any:
+        body = await read_body(request, state.max_body_bytes)
+
+        def parse() -> tuple[RowsRequest, Any]:
+            parsed = parse_rows(body, max_rows=max_rows)
+            return parsed, runtime.validate(parsed)
+
+        if len(body) <= state.inline_parse_bytes:
+            return parse()
+        return await anyio.to_thread.run_sync(parse, limiter=state.parse_limiter())
 
     async def predict(request: Request, runtime: ModelRuntime) -> Response:
-        parsed = parse_rows(await request.body(), max_rows=state.max_rows)
-        return json_response(await runtime.predict(parsed))
+        parsed, columns = await rows_of(request, runtime, state.max_rows)
+        result = await runtime.predict(parsed, columns, request.is_disconnected)
+        return json_response(result)
 
     async def feedback(request: Request, runtime: ModelRuntime) -> Response:
-        items = parse_feedback(
-            await request.body(), classes=runtime.classes, max_items=state.max_rows
-        )
+        body = await read_body(request, state.max_body_bytes)
+        items = parse_feedback(body, classes=runtime.classes, max_items=state.max_rows)
         try:
-            results = await _record(runtime, items, state.unknown_id_grace_s)
+            results = await _record(runtime, items, state.unknown_id_wait_s)
         except UnknownPredictionError as exc:
             return error_response(404, str(exc), _item_field(items, exc.index, "prediction_id"))
         except FeedbackConflictError as exc:
             return error_response(409, str(exc), _item_field(items, exc.index, "label"))
         except SQLAlchemyError:
             log.exception("feedback store failed")
-            return error_response(503, "the feedback store is unavailable; retry later")
-        body = [{"prediction_id": r.prediction_id, "stored": not r.duplicate} for r in results]
-        return json_response({"feedback": body})
+            return json_response(
+                {"error": "the feedback store is unavailable; retry later"},
+                503, headers={"Retry-After": str(state.retry_after_s)},
+            )
+        body_out = [{"prediction_id": r.prediction_id, "stored": not r.duplicate} for r in results]
+        return json_response({"feedback": body_out})
 
     async def explain(request: Request, runtime: ModelRuntime) -> Response:
-        parsed = parse_rows(await request.body(), max_rows=state.max_explain_rows)
+        if state.explaining >= state.max_explain_concurrency:
+            _count_rejection(runtime, REASON_OVERLOAD)
+            return unavailable(state, "too many explanations at once; retry later")
+        state.explaining += 1
         try:
-            result = await anyio.to_thread.run_sync(runtime.explain, parsed)
+            parsed, _ = await rows_of(request, runtime, state.max_explain_rows)
+            result = await runtime.explain(parsed)
         except UnsupportedModelError as exc:
             return error_response(501, str(exc))
+        finally:
+            state.explaining -= 1
         return json_response(result)
 
     async def openapi(_: Request) -> Response:
@@ -151,20 +260,30 @@ def build_app(state: ServerState) -> Starlette:
             Route("/predict", guarded(predict), methods=["POST"]),
             Route("/feedback", guarded(feedback), methods=["POST"]),
             Route("/explain", guarded(explain), methods=["POST"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/docs", docs, methods=["GET"]),
+            Route("/openapi.json", answering(openapi), methods=["GET"]),
+            Route("/docs", answering(docs), methods=["GET"]),
         ]
     )
 
 
-async def _record(runtime: ModelRuntime, items: Any, grace_s: float) -> list[FeedbackResult]:
-    try:
-        return await anyio.to_thread.run_sync(runtime.record_feedback, items)
-    except UnknownPredictionError:
-        if grace_s <= 0:
-            raise
-    await asyncio.sleep(grace_s)
-    return await anyio.to_thread.run_sync(runtime.record_feedback, items)
+def _count_rejection(runtime: ModelRuntime | None, reason: str) -> None:
+    if runtime is not None and runtime.monitor is not None:
+        runtime.monitor.reject(reason)
+
+
+async def _record(runtime: ModelRuntime, items: Any, wait_s: float) -> list[FeedbackResult]:
+    """Store feedback; an id not (yet) in the log is looked up again until ``wait_s``
+    has passed, since another worker or replica may not have written it yet."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.05
+    while True:
+        try:
+            return await anyio.to_thread.run_sync(runtime.record_feedback, items)
+        except UnknownPredictionError:
+            if time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _item_field(items: list[Any], index: int, name: str) -> str:

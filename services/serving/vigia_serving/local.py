@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,9 @@ class LocalServer:
             env_name("home"): str(self.work / f"home-{self.port}"),
             **self.env,
         }
-        cmd = ["bentoml", "serve", self.service, "--host", HOST, "--port", str(self.port)]
+        # This interpreter's BentoML (the project's venv), not whatever `bentoml` is on PATH.
+        cmd = [sys.executable, "-m", "bentoml", "serve", self.service]
+        cmd += ["--host", HOST, "--port", str(self.port)]
         if self.working_dir is not None:
             cmd += ["--working-dir", str(self.working_dir)]
         self.work.mkdir(parents=True, exist_ok=True)

@@ -100,16 +100,16 @@ def build_openapi(meta: BundleMetadata | None) -> dict[str, Any]:
         "paths": {
             "/predict": _post(
                 "Class, probabilities and prediction id for each row",
-                rows, {"type": "object"}, "400 413 422 503",
+                rows, {"type": "object"}, "400 413 415 422 503",
             ),
             "/feedback": _post(
                 f"The true label ({', '.join(classes) or 'a class'}) of earlier predictions",
                 {"oneOf": [item, {"type": "array", "items": item}]},
-                {"type": "object"}, "400 404 409 413 422 503",
+                {"type": "object"}, "400 404 409 413 415 422 503",
             ),
             "/explain": _post(
                 "SHAP attributions of each feature towards the predicted class",
-                rows, {"type": "object"}, "400 413 422 501 503",
+                rows, {"type": "object"}, "400 413 415 422 501 503",
             ),
         },
         "components": {"schemas": {"Error": _ERROR}},

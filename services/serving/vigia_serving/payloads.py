@@ -6,6 +6,8 @@ Row contents are checked against the model's schema by vigia.features afterwards
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +20,7 @@ from .store import FeedbackItem
 
 MAX_ID_LENGTH = 64
 RowKind = Literal["records", "arrays"]
+JSON_MEDIA_TYPES = frozenset({"application/json"})
 
 
 class MalformedBodyError(InvalidInputError):
@@ -28,6 +31,46 @@ class TooLargeError(InvalidInputError):
     """More rows or items than the server accepts in one request (HTTP 413)."""
 
 
+class UnsupportedMediaTypeError(InvalidInputError):
+    """The body is declared as something other than JSON (HTTP 415)."""
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def check_content_type(value: str | None) -> None:
+    """Only ``application/json`` (parameters such as charset allowed) is taken."""
+    media_type = (value or "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        shown = f"{value!r}" if value else "none"
+        raise UnsupportedMediaTypeError(
+            "content-type", f"expected application/json, got {shown}"
+        )
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# The C scanner with a pairs hook: about 20 µs for a one-row body, and it sees every key.
+# Used only when the fast path's key count does not add up.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_no_constant)
+
+
 @dataclass(frozen=True)
 class RowsRequest:
     """A /predict or /explain body: rows as records (objects) or arrays (schema order)."""
@@ -36,13 +79,60 @@ class RowsRequest:
     rows: list[Any]
 
 
+# Where a key ends: its closing quote, optional whitespace, a colon. Every key of the body
+# matches, and so may some string contents: the count is never below the number of keys.
+_KEY_END = re.compile(rb'"\s*:')
+
+
 def load_json(body: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity (nor numbers beyond the float range), no duplicate keys.
+
+    orjson parses (about 5 µs for one row); it keeps the last of duplicate keys, so the
+    keys it returns are counted against the key ends in the raw body. Only when the two
+    differ (a duplicate, or a string that looks like a key end) is the body parsed again
+    by the stdlib decoder, which sees every key and names the duplicate."""
     if not body.strip():
         raise MalformedBodyError("body", "empty request body; expected JSON")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedBodyError("body", f"not valid JSON: {exc}") from None
+        raise MalformedBodyError("body", f"not valid JSON: {str(exc)[:200]}") from None
+    if len(_KEY_END.findall(body)) != _count_keys(value):
+        _strict_load(body)
+    return value
+
+
+def _count_keys(value: Any) -> int:
+    count = 0
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            pending.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            pending.extend(v for v in item if isinstance(v, dict | list))
+    return count
+
+
+def _strict_load(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+        value, end = _DECODER.raw_decode(text, _skip_space(text, 0))
+        if _skip_space(text, end) != len(text):
+            raise ValueError(f"extra data at character {end}")
+    except _DuplicateKeyError as exc:
+        message = f"duplicate key {exc.key[:64]!r} in a JSON object"
+        raise MalformedBodyError("body", message) from None
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBodyError("body", f"not valid JSON: {str(exc)[:200]}") from None
+    return value
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
 
 
 def parse_rows(body: bytes, *, max_rows: int) -> RowsRequest:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,7 @@ from vigia.bundle import ModelBundle
 from vigia.features import Columns, array_columns, columns_to_frame, record_columns
 from vigia.settings import ServingSettings
 
-from .batching import MicroBatcher
+from .batching import Gone, MicroBatcher
 from .explain import TreeAttributor
 from .monitoring import Monitor
 from .payloads import RowsRequest
@@ -65,13 +67,22 @@ class ModelRuntime:
             self._predict_batch,
             max_rows=settings.batch_max_rows,
             max_wait_s=settings.batch_wait_ms / 1000.0,
+            max_queued_rows=settings.max_queued_rows,
+            check_gone_after_s=settings.check_gone_after_ms / 1000.0,
         )
+        # SHAP runs in its own thread: one explanation at a time, never in the model's.
+        self._explain_executor = ThreadPoolExecutor(1, thread_name_prefix="vigia-explain")
         self._attributor: TreeAttributor | None = None
         self._attributor_lock = threading.Lock()
 
-    async def predict(self, request: RowsRequest) -> dict[str, Any]:
-        columns = validate(self.bundle, request)
-        proba = await self.batcher.submit(columns, len(request.rows))
+    def validate(self, request: RowsRequest) -> Columns:
+        """Checked columns, or InvalidInputError naming the field (before the model)."""
+        return validate(self.bundle, request)
+
+    async def predict(
+        self, request: RowsRequest, columns: Columns, gone: Gone | None = None
+    ) -> dict[str, Any]:
+        proba = await self.batcher.submit(columns, len(request.rows), gone)
         ids = [new_prediction_id() for _ in range(len(request.rows))]
         winners = [self.classes[i] for i in proba.argmax(axis=1).tolist()]
         probabilities = [dict(zip(self.classes, p, strict=True)) for p in proba.tolist()]
@@ -92,7 +103,15 @@ class ModelRuntime:
             self.monitor.observe_feedback(results)
         return results
 
-    def explain(self, request: RowsRequest) -> dict[str, Any]:
+    async def explain(self, request: RowsRequest) -> dict[str, Any]:
+        """Per-row attributions towards the predicted class (SHAP, in its own thread)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._explain_executor, self.explain_now, request)
+
+    def close(self) -> None:
+        self._explain_executor.shutdown(wait=False, cancel_futures=True)
+
+    def explain_now(self, request: RowsRequest) -> dict[str, Any]:
         """Blocking (SHAP): per-row attributions towards the predicted class."""
         frame = self._frame(validate(self.bundle, request))
         proba = self.bundle.predict_proba(frame)

@@ -3,16 +3,23 @@
 Predictions are appended to an in-memory buffer on the hot path and written in batches
 by a background flusher thread; ``close()`` writes what is left. Feedback is written
 synchronously and acknowledged only after its transaction has committed.
+
+Faults: while the database is unreachable the buffer is kept (bounded; every row dropped
+beyond the bound is counted and logged) and ``healthy`` is False. A row the database
+refuses is found by bisection and dropped alone (counted), so it never blocks the rest.
+A shutdown that cannot reach the database writes the buffer to a spill file, which the
+next start reads back. Rows older than the retention period are deleted.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,13 +34,21 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    delete,
     event,
     func,
     insert,
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +106,16 @@ class FeedbackResult:
     duplicate: bool
 
 
+# The database could not be reached (as opposed to refusing a row): keep rows buffered.
+UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+DROP_BUFFER_FULL = "buffer_full"
+DROP_REFUSED = "refused"
+PRUNE_CHUNK = 5000
+IDLE_PING_S = 5.0
+
+DropCallback = Callable[[str, int], None]
+
+
 class UnknownPredictionError(LookupError):
     def __init__(self, index: int, prediction_id: str) -> None:
         super().__init__(f"no prediction with id {prediction_id!r}")
@@ -142,11 +167,24 @@ class PredictionStore:
         *,
         flush_interval_s: float = 0.5,
         max_buffered: int = 200_000,
+        retention: timedelta | None = None,
+        prune_interval_s: float = 3600.0,
+        spill_dir: Path | None = None,
+        on_drop: DropCallback | None = None,
     ) -> None:
         self.engine = make_engine(url)
         self.flush_interval_s = flush_interval_s
         self.max_buffered = max_buffered
+        self.retention = retention
+        self.prune_interval_s = prune_interval_s
+        self.spill_dir = spill_dir
+        self.on_drop = on_drop
         self.dropped = 0
+        self.pruned = 0
+        # Set while writes fail because the database cannot be reached.
+        self.unreachable_since: float | None = None
+        self._next_prune = 0.0
+        self._next_ping = 0.0
         self._buffer: list[PredictionRecord] = []
         self._pending: set[str] = set()
         self._buffer_lock = threading.Lock()
@@ -163,20 +201,35 @@ class PredictionStore:
             time.sleep(0.5)
             metadata.create_all(self.engine)
 
+    @property
+    def healthy(self) -> bool:
+        return self.unreachable_since is None
+
     def start(self) -> None:
-        """Create the tables if needed and start the background flusher."""
+        """Create the tables, read back spilled rows, start the background flusher."""
         self.create_tables()
+        self._load_spilled()
         self._thread = threading.Thread(target=self._run, name="vigia-flusher", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the flusher and write every buffered prediction."""
+    def close(self, flush_timeout_s: float = 10.0) -> None:
+        """Stop the flusher and write every buffered prediction, retrying for up to
+        ``flush_timeout_s``; what still cannot be written goes to a spill file."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.flush()
+        deadline = time.monotonic() + flush_timeout_s
+        while True:
+            try:
+                self.flush()
+                break
+            except Exception as exc:
+                if time.monotonic() >= deadline:
+                    self._spill(exc)
+                    break
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         self.engine.dispose()
 
     def log(self, records: Sequence[PredictionRecord]) -> None:
@@ -189,30 +242,122 @@ class PredictionStore:
                 # The database has been unreachable for a long while: keep memory bounded.
                 self._pending.difference_update(r.id for r in self._buffer[:overflow])
                 del self._buffer[:overflow]
-                self.dropped += overflow
-                log.error("prediction log buffer full, dropped %d oldest rows", overflow)
+        if overflow > 0:
+            self._dropped(DROP_BUFFER_FULL, overflow)
+
+    def _dropped(self, reason: str, rows: int) -> None:
+        self.dropped += rows
+        log.error("prediction log: dropped %d rows (%s)", rows, reason)
+        if self.on_drop is not None:
+            self.on_drop(reason, rows)
 
     def buffered(self) -> int:
         with self._buffer_lock:
             return len(self._buffer)
 
     def flush(self) -> int:
-        """Write buffered predictions in one transaction; on failure they stay buffered."""
+        """Write buffered predictions, in one transaction when all goes well. Rows the
+        database refuses are dropped one by one (counted); if it cannot be reached, what
+        was not written stays buffered and the error is raised."""
         with self._flush_lock:
             with self._buffer_lock:
                 batch, self._buffer = self._buffer, []
             if not batch:
                 return 0
+            done: list[PredictionRecord] = []
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(predictions), [_row(r) for r in batch])
-            except Exception:
+                self._write(batch, done)
+            except UNREACHABLE:
+                if self.unreachable_since is None:
+                    self.unreachable_since = time.monotonic()
+                written = {r.id for r in done}
                 with self._buffer_lock:
-                    self._buffer[:0] = batch
+                    self._buffer[:0] = [r for r in batch if r.id not in written]
+                    self._pending.difference_update(written)
                 raise
+            self.unreachable_since = None
             with self._buffer_lock:
                 self._pending.difference_update(r.id for r in batch)
             return len(batch)
+
+    def _write(self, rows: list[PredictionRecord], done: list[PredictionRecord]) -> None:
+        """Insert ``rows`` (appending those handled to ``done``); a refused batch is split
+        in halves until the refused rows are alone, then they are dropped."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(predictions), [_row(r) for r in rows])
+        except UNREACHABLE:
+            raise
+        except Exception as exc:
+            if len(rows) == 1:
+                log.error("prediction %s refused by the database: %s", rows[0].id, exc)
+                self._dropped(DROP_REFUSED, 1)
+                done.extend(rows)
+                return
+            middle = len(rows) // 2
+            self._write(rows[:middle], done)
+            self._write(rows[middle:], done)
+            return
+        done.extend(rows)
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete predictions (and their feedback) older than the retention period."""
+        if self.retention is None:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - self.retention
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                ids = list(
+                    conn.execute(
+                        select(predictions.c.id)
+                        .where(predictions.c.created_at < cutoff)
+                        .limit(PRUNE_CHUNK)
+                    ).scalars()
+                )
+                if not ids:
+                    break
+                conn.execute(delete(feedback).where(feedback.c.prediction_id.in_(ids)))
+                conn.execute(delete(predictions).where(predictions.c.id.in_(ids)))
+            total += len(ids)
+        if total:
+            self.pruned += total
+            log.info("prediction log: deleted %d rows older than %s", total, cutoff.isoformat())
+        return total
+
+    def _spill(self, exc: Exception) -> None:
+        with self._buffer_lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        if self.spill_dir is None:
+            log.error("prediction log: database unreachable at shutdown (%s); %d rows lost",
+                      type(exc).__name__, len(batch))
+            self._dropped(DROP_BUFFER_FULL, len(batch))
+            return
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spill_dir / f"predictions-{time.time_ns()}-{os.getpid()}.jsonl"
+        with path.open("wb") as out:
+            for record in batch:
+                out.write(orjson.dumps(asdict(record)) + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        log.error("prediction log: database unreachable at shutdown (%s); %d rows spilled to %s",
+                  type(exc).__name__, len(batch), path)
+
+    def _load_spilled(self) -> None:
+        if self.spill_dir is None or not self.spill_dir.is_dir():
+            return
+        for path in sorted(self.spill_dir.glob("predictions-*.jsonl")):
+            claimed = path.with_suffix(f".claimed-{os.getpid()}")
+            try:
+                path.rename(claimed)  # another worker may claim it first
+            except OSError:
+                continue
+            records = [_record(orjson.loads(line)) for line in claimed.read_bytes().splitlines()]
+            self.log(records)
+            claimed.unlink()
+            log.info("prediction log: read back %d spilled rows from %s", len(records), path)
 
     def record_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
         """Store labels for logged predictions, all or nothing, and return once committed.
@@ -266,9 +411,44 @@ class PredictionStore:
             self._wake.wait(self.flush_interval_s)
             self._wake.clear()
             try:
-                self.flush()
-            except Exception:
-                log.exception("prediction log flush failed; will retry")
+                if self.flush() == 0:
+                    self._check_idle()
+            except Exception as exc:
+                log.error("prediction log flush failed (%s: %s); %d rows kept, will retry",
+                          type(exc).__name__, _short(exc), self.buffered())
+                continue
+            if self.retention is not None and time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + self.prune_interval_s
+                try:
+                    self.prune()
+                except Exception as exc:
+                    log.error("prediction log pruning failed: %s", _short(exc))
+
+
+    def _check_idle(self) -> None:
+        """With nothing to write, ask the database now and then whether it is there, so
+        that ``healthy`` (readiness) follows it even without traffic."""
+        now = time.monotonic()
+        if now < self._next_ping:
+            return
+        self._next_ping = now + IDLE_PING_S
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except UNREACHABLE:
+            if self.unreachable_since is None:
+                self.unreachable_since = now
+            raise
+        self.unreachable_since = None
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else ""
+
+
+def _record(data: dict[str, Any]) -> PredictionRecord:
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    return PredictionRecord(**data)
 
 
 def _resolve(

@@ -29,13 +29,16 @@ def test_not_ready_while_the_bundle_cannot_be_loaded(
     try:
         server.wait("/healthz")
         deadline = time.monotonic() + 20
-        while "could not be loaded" not in httpx.post(server.url + "/predict", json={}).text:
+        while "expected digest" not in httpx.post(server.url + "/predict", json={}).text:
             assert time.monotonic() < deadline, "the load failure was never reported"
             time.sleep(0.2)
         assert httpx.get(server.url + "/readyz").status_code == 503
         response = httpx.post(server.url + "/predict", json={"rows": []})
         assert response.status_code == 503
-        assert "0" * 64 in response.json()["error"]
+        assert response.headers["retry-after"]
+        # The reason, without the URI or anything fetched.
+        assert "does not match" in response.json()["error"]
+        assert str(sample.uri) not in response.text
     finally:
         server.stop()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from vigia_serving.local import LocalServer
@@ -30,7 +31,8 @@ def rows(n: int, seed: int = 11) -> list[dict[str, Any]]:
 
 def post(server: LocalServer, path: str, body: Any = None, content: bytes | None = None) -> Any:
     if content is not None:
-        return httpx.post(server.url + path, content=content, timeout=30)
+        headers = {"content-type": "application/json"}
+        return httpx.post(server.url + path, content=content, headers=headers, timeout=30)
     return httpx.post(server.url + path, json=body, timeout=30)
 
 
@@ -227,6 +229,11 @@ BAD_INPUTS: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
      422, "rows[0].flour_supplier"),
     ("array of wrong length", {"rows": [[1.0, 2.0]]}, 422, "rows[0]"),
     ("oversized batch", {"rows": [RECORD] * 51}, 413, "rows"),
+    ("duplicate key", b'{"rows": [], "rows": [{}]}', 400, "body"),
+    ("duplicate feature", b'{"rows": [{"shift": "night", "shift": "day"}]}', 400, "body"),
+    ("number beyond the float range", b'{"rows": [[' + b"9" * 400 + b"]]}", 400, "body"),
+    ("too large for the model (float32)", {"rows": [RECORD | {"oven_temperature": 1e39}]},
+     422, "rows[0].oven_temperature"),
 ]
 
 
@@ -243,3 +250,25 @@ def test_bad_input_is_refused_naming_the_field(
             response = post(server, path, body)
         assert (response.status_code, response.json().get("field")) == (status, field), path
         assert response.json()["error"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_declared_json_is_refused(
+    served: tuple[LocalServer, str], content_type: str | None
+) -> None:
+    server, _ = served
+    body = orjson.dumps({"rows": [RECORD]})
+    headers = {"content-type": content_type} if content_type else {}
+    for path in ("/predict", "/explain", "/feedback"):
+        response = httpx.post(server.url + path, content=body, headers=headers, timeout=30)
+        assert response.status_code == 415, path
+        assert response.json()["field"] == "content-type"
+
+
+def test_json_with_charset_is_taken(served: tuple[LocalServer, str]) -> None:
+    server, _ = served
+    response = httpx.post(
+        server.url + "/predict", content=orjson.dumps({"rows": [RECORD]}),
+        headers={"content-type": "application/json; charset=utf-8"}, timeout=30,
+    )
+    assert response.status_code == 200, response.text

@@ -220,3 +220,21 @@ def test_checked_columns_are_arrays_for_binning(schema: FeatureSchema) -> None:
     arrays = [list(row.values()) for row in good_rows()]
     frame = columns_to_frame(schema, array_columns(schema, arrays))
     assert frame.equals(validate_records(schema, good_rows()))
+
+
+@pytest.mark.parametrize("value", [1e39, -3.5e38, 10**39])
+def test_magnitudes_beyond_float32_are_refused_before_the_model(
+    schema: FeatureSchema, value: float
+) -> None:
+    rows = good_rows()
+    rows[1]["count"] = value
+    with pytest.raises(InvalidInputError) as info:
+        record_columns(schema, rows)
+    assert info.value.field == "rows[1].count"
+    assert "float32" in info.value.message
+
+
+def test_the_largest_float32_is_taken(schema: FeatureSchema) -> None:
+    rows = good_rows()
+    rows[0]["temperature"] = 3.4e38
+    assert record_columns(schema, rows)["temperature"][0] == 3.4e38

@@ -7,7 +7,12 @@ import threading
 from collections.abc import Sequence
 
 import pytest
-from vigia_serving.batching import BatcherClosedError, MicroBatcher
+from vigia_serving.batching import (
+    BatcherClosedError,
+    ClientGoneError,
+    MicroBatcher,
+    OverloadedError,
+)
 
 
 class Recorder:
@@ -96,4 +101,48 @@ async def test_wait_gathers_requests_that_arrive_shortly_after() -> None:
     results = await asyncio.gather(batcher.submit(1), later(2), later(3))
     assert results == [10, 20, 30]
     assert run.calls == [[1, 2, 3]]
+    await batcher.close()
+
+
+async def test_a_full_queue_refuses_at_once() -> None:
+    gate = threading.Event()
+    batcher = MicroBatcher(Recorder(gate), max_rows=10, max_queued_rows=4)
+    running = asyncio.create_task(batcher.submit(0, rows=1))
+    await asyncio.sleep(0.05)  # taken off the queue, blocked on the gate
+    queued = [asyncio.create_task(batcher.submit(i, rows=2)) for i in (1, 2)]
+    await asyncio.sleep(0.01)
+    with pytest.raises(OverloadedError):
+        await batcher.submit(3, rows=1)
+    gate.set()
+    assert [await t for t in queued] == [10, 20]
+    assert await running == 0
+    assert await batcher.submit(4, rows=4) == 40  # room again once the queue drained
+    await batcher.close()
+
+
+async def test_work_of_clients_that_left_is_skipped() -> None:
+    gate = threading.Event()
+    run = Recorder(gate)
+    batcher = MicroBatcher(run, max_rows=10, check_gone_after_s=0.0)
+    running = asyncio.create_task(batcher.submit(0))
+    await asyncio.sleep(0.05)
+
+    async def gone() -> bool:
+        return True
+
+    async def present() -> bool:
+        return False
+
+    left = asyncio.create_task(batcher.submit(1, gone=gone))
+    cancelled = asyncio.create_task(batcher.submit(2))
+    stays = asyncio.create_task(batcher.submit(3, gone=present))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    gate.set()
+    assert await stays == 30
+    with pytest.raises(ClientGoneError):
+        await left
+    await running
+    assert run.calls == [[0], [3]]
+    assert batcher.skipped == 2
     await batcher.close()

@@ -6,6 +6,8 @@ import pytest
 from vigia_serving.payloads import (
     MalformedBodyError,
     TooLargeError,
+    UnsupportedMediaTypeError,
+    check_content_type,
     parse_feedback,
     parse_rows,
 )
@@ -33,6 +35,14 @@ def test_records_and_arrays_are_told_apart() -> None:
         (b'{"rows": []}', InvalidInputError, "rows"),
         (b'{"rows": [[1]], "extra": 1}', InvalidInputError, "extra"),
         (b'{"rows": [[1], [2], [3]]}', TooLargeError, "rows"),
+        (b'{"rows": [[1]], "rows": [[2]]}', MalformedBodyError, "body"),
+        (b'{"rows": [{"a": 1, "b": 2, "a": 3}]}', MalformedBodyError, "body"),
+        (b'{"rows": [[NaN]]}', MalformedBodyError, "body"),
+        (b'{"rows": [[Infinity]]}', MalformedBodyError, "body"),
+        (b'{"rows": [[1e400]]}', MalformedBodyError, "body"),
+        (b'{"rows": [["x", {"a": ": 1", "a": 2}]]}', MalformedBodyError, "body"),
+        (b'{"rows": [[1]]} {"rows": [[2]]}', MalformedBodyError, "body"),
+        (b'\xff\xfe', MalformedBodyError, "body"),
     ],
 )
 def test_bad_rows_bodies(body: bytes, error: type[Exception], field: str) -> None:
@@ -84,3 +94,31 @@ def test_too_many_feedback_items() -> None:
     body = b"[" + b",".join([b'{"prediction_id": "p", "label": "good"}'] * 3) + b"]"
     with pytest.raises(TooLargeError):
         parse_feedback(body, classes=CLASSES, max_items=2)
+
+
+@pytest.mark.parametrize("value", ["application/json", "Application/JSON; charset=utf-8"])
+def test_json_content_types_are_taken(value: str) -> None:
+    check_content_type(value)
+
+
+@pytest.mark.parametrize("value", [None, "", "text/plain", "application/x-www-form-urlencoded",
+                                   "application/jsonx"])
+def test_other_content_types_are_refused(value: str | None) -> None:
+    with pytest.raises(UnsupportedMediaTypeError) as info:
+        check_content_type(value)
+    assert info.value.field == "content-type"
+
+
+def test_whitespace_around_json_is_fine() -> None:
+    assert parse_rows(b' \n{"rows": [[1]]}\r\n ', max_rows=2).rows == [[1]]
+
+
+def test_a_string_that_looks_like_a_key_end_is_not_a_duplicate() -> None:
+    body = b'{"rows": [{"name": "\\": no", "other": ":"}]}'
+    assert parse_rows(body, max_rows=2).rows == [{"name": '": no', "other": ":"}]
+
+
+def test_big_integers_are_numbers() -> None:
+    assert parse_rows(b'{"rows": [[123456789012345678901234567890]]}', max_rows=2).rows == [
+        [1.2345678901234568e29]
+    ]

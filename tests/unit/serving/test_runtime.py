@@ -37,7 +37,7 @@ def serve(bundle: ModelBundle, tmp_path: Path, request: RowsRequest, **settings:
 
     async def run() -> dict[str, Any]:
         try:
-            return await runtime.predict(request)
+            return await runtime.predict(request, runtime.validate(request))
         finally:
             await runtime.batcher.close()
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from vigia_serving.store import (
+    DROP_BUFFER_FULL,
+    DROP_REFUSED,
     FeedbackConflictError,
     FeedbackItem,
     PredictionRecord,
     PredictionStore,
     UnknownPredictionError,
 )
+
+from tests.fixtures.net import free_port
 
 
 def record(pid: str, predicted: str = "good", features: dict[str, object] | None = None) -> (
@@ -93,16 +99,92 @@ def test_unknown_id_stores_nothing_of_the_batch(store: PredictionStore) -> None:
     assert store.count("feedback") == 0
 
 
-def test_failed_flush_keeps_rows_for_the_next_try(store: PredictionStore) -> None:
-    store.log([record("a")])
+def test_a_refused_row_is_dropped_alone(tmp_path: Path) -> None:
+    drops: list[tuple[str, int]] = []
+    s = PredictionStore(f"sqlite:///{tmp_path}/log.db", on_drop=lambda r, n: drops.append((r, n)))
+    s.create_tables()
+    s.log([record("a")])
+    s.flush()
+    # "a" again (primary key taken) and a feature the JSON column cannot hold (2**70).
+    rows = [record(f"r{i}") for i in range(10)]
+    s.log([*rows[:3], record("a"), *rows[3:7], record("big", features={"x": 2**70}), *rows[7:]])
+    assert s.flush() == 12
+    assert s.prediction_ids() == {"a", *(r.id for r in rows)}
+    assert s.buffered() == 0
+    assert drops == [(DROP_REFUSED, 1), (DROP_REFUSED, 1)]
+    assert s.healthy
+
+
+def unreachable_url() -> str:
+    return f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
+
+
+def test_an_unreachable_database_keeps_rows_and_is_unhealthy(tmp_path: Path) -> None:
+    s = PredictionStore(unreachable_url())
+    s.log([record("a"), record("b")])
+    with pytest.raises(OperationalError):
+        s.flush()
+    assert s.buffered() == 2
+    assert not s.healthy
+
+
+def test_shutdown_without_database_spills_and_the_next_start_reads_back(tmp_path: Path) -> None:
+    spill = tmp_path / "unflushed"
+    down = PredictionStore(unreachable_url(), spill_dir=spill)
+    down.log([record("a", features={"x": 1.5}), record("b")])
+    down.close(flush_timeout_s=0)
+    assert len(list(spill.glob("*.jsonl"))) == 1
+
+    up = PredictionStore(f"sqlite:///{tmp_path}/log.db", spill_dir=spill, flush_interval_s=60)
+    up.start()
+    up.close()
+    assert up.prediction_ids() == {"a", "b"}
+    assert list(spill.iterdir()) == []
+
+
+def test_shutdown_without_database_or_spill_dir_counts_the_loss(tmp_path: Path) -> None:
+    drops: list[tuple[str, int]] = []
+    down = PredictionStore(unreachable_url(), on_drop=lambda r, n: drops.append((r, n)))
+    down.log([record("a"), record("b")])
+    down.close(flush_timeout_s=0)
+    assert drops == [(DROP_BUFFER_FULL, 2)]
+
+
+def test_old_rows_and_their_feedback_are_pruned(tmp_path: Path) -> None:
+    s = PredictionStore(f"sqlite:///{tmp_path}/log.db", retention=timedelta(days=7))
+    s.create_tables()
+    old = datetime.now(UTC) - timedelta(days=8)
+    s.log([replace(record("old"), created_at=old), record("new")])
+    s.flush()
+    s.record_feedback([FeedbackItem("old", "good"), FeedbackItem("new", "good")])
+    assert s.prune() == 1
+    assert s.prediction_ids() == {"new"}
+    assert s.count("feedback") == 1
+
+
+def test_without_retention_nothing_is_pruned(store: PredictionStore) -> None:
+    store.log([replace(record("old"), created_at=datetime(2000, 1, 1, tzinfo=UTC))])
     store.flush()
-    store.log([record("a"), record("b")])  # "a" again: the insert fails
-    with pytest.raises(Exception, match="UNIQUE"):
-        store.flush()
-    assert store.buffered() == 2
+    assert store.prune() == 0
+    assert store.prediction_ids() == {"old"}
 
 
 def test_full_buffer_drops_oldest(tmp_path: Path) -> None:
-    s = PredictionStore(f"sqlite:///{tmp_path}/log.db", max_buffered=3)
+    drops: list[tuple[str, int]] = []
+    s = PredictionStore(
+        f"sqlite:///{tmp_path}/log.db", max_buffered=3, on_drop=lambda r, n: drops.append((r, n))
+    )
     s.log([record(str(i)) for i in range(5)])
     assert (s.buffered(), s.dropped) == (3, 2)
+    assert drops == [(DROP_BUFFER_FULL, 2)]
+
+
+def test_an_idle_store_notices_the_database_is_gone_and_back(tmp_path: Path) -> None:
+    down = PredictionStore(unreachable_url())
+    with pytest.raises(OperationalError):
+        down._check_idle()
+    assert not down.healthy
+    up = PredictionStore(f"sqlite:///{tmp_path}/log.db")
+    up.unreachable_since = 1.0
+    up._check_idle()
+    assert up.healthy
