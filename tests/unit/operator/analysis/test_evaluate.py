@@ -38,6 +38,12 @@ def status_of(verdict: ev.MonitoringVerdict, type_: str) -> tuple[str, str]:
     return found.status, found.reason
 
 
+def message(verdict: ev.MonitoringVerdict, type_: str) -> str:
+    found = verdict.condition(type_)
+    assert found is not None
+    return found.message
+
+
 def test_healthy_model_reports_its_numbers() -> None:
     verdict = ev.evaluate(SPEC, signals(healthy_track()), now=NOW)
     assert verdict.section["state"] == ev.STATE_HEALTHY
@@ -48,7 +54,7 @@ def test_healthy_model_reports_its_numbers() -> None:
     assert verdict.section["samples"] == {"predictions": 2000, "feedback": 300}
     assert status_of(verdict, ev.DRIFTED) == ("False", ev.NO_DRIFT)
     assert status_of(verdict, ev.ACCURACY_LOW) == ("False", ev.ACCURACY_OK)
-    assert "0.020 (shift)" in verdict.condition(ev.DRIFTED).message  # type: ignore[union-attr]
+    assert "0.020 (shift)" in message(verdict, ev.DRIFTED)
 
 
 def test_drifted_features_are_named_with_their_scores() -> None:
@@ -57,8 +63,8 @@ def test_drifted_features_are_named_with_their_scores() -> None:
     assert status_of(verdict, ev.DRIFTED) == ("True", ev.FEATURES_DRIFTED)
     assert verdict.section["drift"]["features"] == ["oven_temperature"]
     assert verdict.section["state"] == ev.STATE_DEGRADED
-    message = verdict.condition(ev.DRIFTED).message  # type: ignore[union-attr]
-    assert "oven_temperature (0.610)" in message and "2000 predictions" in message
+    text = message(verdict, ev.DRIFTED)
+    assert "oven_temperature (0.610)" in text and "2000 predictions" in text
 
 
 def test_the_statistic_chosen_in_the_spec_is_the_one_judged() -> None:
@@ -72,16 +78,16 @@ def test_too_few_predictions_is_insufficient_data_with_the_counts() -> None:
     verdict = ev.evaluate(SPEC, signals(track), now=NOW)
     assert status_of(verdict, ev.DRIFTED) == ("Unknown", ev.INSUFFICIENT_DATA)
     assert status_of(verdict, ev.ACCURACY_LOW) == ("Unknown", ev.INSUFFICIENT_DATA)
-    assert "120 predictions" in verdict.condition(ev.DRIFTED).message  # type: ignore[union-attr]
-    assert "needs 500" in verdict.condition(ev.DRIFTED).message  # type: ignore[union-attr]
-    assert "7 feedback labels" in verdict.condition(ev.ACCURACY_LOW).message  # type: ignore[union-attr]
+    assert "120 predictions" in message(verdict, ev.DRIFTED)
+    assert "needs 500" in message(verdict, ev.DRIFTED)
+    assert "7 feedback labels" in message(verdict, ev.ACCURACY_LOW)
     assert verdict.section["state"] == ev.STATE_INSUFFICIENT
 
 
 def test_low_accuracy() -> None:
     verdict = ev.evaluate(SPEC, signals(healthy_track(accuracy=0.5)), now=NOW)
     assert status_of(verdict, ev.ACCURACY_LOW) == ("True", ev.ACCURACY_BELOW_MIN)
-    assert "accuracy 0.500 from 300" in verdict.condition(ev.ACCURACY_LOW).message  # type: ignore[union-attr]
+    assert "accuracy 0.500 from 300" in message(verdict, ev.ACCURACY_LOW)
 
 
 def test_low_confidence_interpolates_the_share_below_the_minimum() -> None:
@@ -98,7 +104,7 @@ def test_kpis_are_judged_against_their_bounds() -> None:
     assert status_of(ok, ev.KPI_VIOLATED) == ("False", ev.KPIS_MET)
     bad = ev.evaluate(spec, signals(healthy_track(), scrap=0.2, **{"yield": 0.95}), now=NOW)
     assert status_of(bad, ev.KPI_VIOLATED) == ("True", ev.KPIS_VIOLATED)
-    assert "scrap = 0.2" in bad.condition(ev.KPI_VIOLATED).message  # type: ignore[union-attr]
+    assert "scrap = 0.2" in message(bad, ev.KPI_VIOLATED)
     assert bad.section["kpis"][0] == {"name": "scrap", "max": 0.05, "value": 0.2, "violated": True}
 
 
