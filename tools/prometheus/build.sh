@@ -5,6 +5,8 @@
 # pkg@version`, so the checksums are ours. A stamp (version, Go version, hash of go.mod, go.sum,
 # ldflags) marks an up-to-date build; a fresh clone on the same machine reuses it.
 # The web UI's assets are not embedded (no `builtinassets` tag): tests use the HTTP API only.
+# Service discovery: only Kubernetes (pods in a cluster) and the built-in file/static ones
+# (upstream's remove_all_sd/enable_*_sd tags), which leaves out the cloud SDKs.
 # Env: VIGIA_PROMETHEUS_CACHE overrides the cache directory; VIGIA_BUILD_FORCE=1 rebuilds.
 set -euo pipefail
 
@@ -31,7 +33,8 @@ for kv in "Version=${PROMETHEUS_VERSION#v}" "Revision=module-$PROMETHEUS_MODULE_
           "Branch=release" "BuildUser=vigia" "BuildDate=${PROMETHEUS_BUILD_DATE:-}"; do
   ldflags+=" -X github.com/prometheus/common/version.$kv"
 done
-src_hash="$( (cat "$here/go.mod" "$here/go.sum"; echo "$ldflags") | sha256sum | cut -c1-16)"
+tags="netgo,remove_all_sd,enable_kubernetes_sd"
+src_hash="$( (cat "$here/go.mod" "$here/go.sum"; echo "$ldflags $tags") | sha256sum | cut -c1-16)"
 stamp="prometheus=$PROMETHEUS_VERSION go=$(go env GOVERSION) src=$src_hash"
 
 for name in prometheus promtool; do
@@ -42,7 +45,7 @@ for name in prometheus promtool; do
   fi
   log "building $name $PROMETHEUS_VERSION (cold: several minutes)"
   rm -f "$bin/$name.new"
-  (cd "$here" && go build -trimpath -buildvcs=false -tags netgo -ldflags "$ldflags" \
+  (cd "$here" && go build -trimpath -buildvcs=false -tags "$tags" -ldflags "$ldflags" \
     -o "$bin/$name.new" "github.com/prometheus/prometheus/cmd/$name")
   mv -f "$bin/$name.new" "$bin/$name"
   printf '%s' "$stamp" >"$stamps/$name"
