@@ -8,6 +8,7 @@ another namespace — gets too little traffic to judge.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ SHIFTED_FEATURES = {"ambient_temperature", "dough_humidity", "line_speed"}
 STEADY_FEATURES = {"oven_temperature", "baking_minutes", "sugar_ratio", "egg_ratio", "shift"}
 ROWS = 800
 FEW_ROWS = 40
+BASELINE_S = 20
 
 
 @dataclass
@@ -100,6 +102,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             server.wait()
         prometheus.start()
         prometheus.set_targets(Target(f"127.0.0.1:{s.port}") for s in servers.values())
+        # Every server scraped once before any traffic: the counters' first samples are 0
+        # (as in a cluster, where Prometheus scrapes a pod from its start).
+        up = prometheus.wait_for(f"count(up == 1) == {len(servers)}")
+        assert up, "targets never up"
+        # increase() extrapolates a series by up to a scrape interval past its ends: with
+        # BASELINE_S of samples before the traffic, counts come within a few percent.
+        time.sleep(BASELINE_S)
         models = {key: Model(*key, server) for key, server in servers.items()}
         steady, shifted, few = models[("plant", "steady")], models[("plant", "shifted")], \
             models[("lab", "steady")]

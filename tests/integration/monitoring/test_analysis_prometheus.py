@@ -73,6 +73,17 @@ def verdicts(fleet: Fleet) -> dict[tuple[str, str], ev.MonitoringVerdict]:
             for m in MODELS}
 
 
+def about(count: float, expected: int) -> bool:
+    """increase() extrapolates to the window's edges: counts are close, not exact."""
+    return abs(count - expected) <= max(3, 0.08 * expected)
+
+
+def number_before(text: str, words: str) -> int:
+    found = re.search(rf"(\d+) {words}", text)
+    assert found, f"no '<n> {words}' in {text!r}"
+    return int(found.group(1))
+
+
 def status(verdict: ev.MonitoringVerdict, type_: str) -> tuple[str, str, str]:
     found = verdict.condition(type_)
     assert found is not None
@@ -84,7 +95,7 @@ def test_stationary_traffic_stays_clean_and_shifted_names_its_features(scraped: 
     steady = results[("plant", "steady")]
     assert status(steady, ev.DRIFTED)[:2] == ("False", ev.NO_DRIFT)
     assert steady.section["drift"]["score"] < 0.1
-    assert steady.section["samples"]["predictions"] == ROWS
+    assert about(steady.section["samples"]["predictions"], ROWS)
     shifted = results[("plant", "shifted")]
     drifted, reason, message = status(shifted, ev.DRIFTED)
     assert (drifted, reason) == ("True", ev.FEATURES_DRIFTED)
@@ -92,24 +103,27 @@ def test_stationary_traffic_stays_clean_and_shifted_names_its_features(scraped: 
     assert named >= {"ambient_temperature", "line_speed"} and named <= SHIFTED_FEATURES | {
         "flour_supplier"}
     assert not named & STEADY_FEATURES
-    assert "ambient_temperature (" in message and f"{ROWS} predictions" in message
+    assert "ambient_temperature (" in message
+    assert about(number_before(message, "predictions"), ROWS)
 
 
 def test_feedback_gives_accuracy_and_wrong_labels_give_accuracy_low(scraped: Fleet) -> None:
     results = verdicts(scraped)
     steady, shifted = results[("plant", "steady")], results[("plant", "shifted")]
-    assert steady.section["accuracy"] == 1.0 and steady.section["feedback"] == ROWS
+    assert steady.section["accuracy"] == 1.0 and about(steady.section["feedback"], ROWS)
     assert status(steady, ev.ACCURACY_LOW)[:2] == ("False", ev.ACCURACY_OK)
     low, reason, message = status(shifted, ev.ACCURACY_LOW)
     assert (low, reason) == ("True", ev.ACCURACY_BELOW_MIN)
-    assert f"accuracy 0.000 from {ROWS} feedback labels" in message
+    assert "accuracy 0.000 from" in message
+    assert about(number_before(message, "feedback labels"), ROWS)
 
 
 def test_too_little_traffic_is_insufficient_data_in_its_own_namespace(scraped: Fleet) -> None:
     few = verdicts(scraped)[("lab", "steady")]
     state, reason, message = status(few, ev.DRIFTED)
     assert (state, reason) == ("Unknown", ev.INSUFFICIENT_DATA)
-    assert f"{FEW_ROWS} predictions over {WINDOW}; drift needs 200" in message
+    assert f"predictions over {WINDOW}; drift needs 200" in message
+    assert about(number_before(message, "predictions"), FEW_ROWS)
     assert status(few, ev.ACCURACY_LOW)[:2] == ("Unknown", ev.INSUFFICIENT_DATA)
     assert few.section["state"] == ev.STATE_INSUFFICIENT
 
