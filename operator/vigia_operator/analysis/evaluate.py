@@ -100,6 +100,16 @@ def evaluate(
         return _all_unknown(previous, now, STATE_UNKNOWN, STALE_DATA,
                             f"the newest sample from the {track} model servers is {age:.0f}s old"
                             f" (limit {stale_after_s:.0f}s)")
+    if measured.from_rules:
+        if measured.rules_evaluated is None:
+            return _all_unknown(previous, now, STATE_UNKNOWN, NO_DATA,
+                                f"no recorded vigia:*:{spec.window} series: are the rules of"
+                                " manifests/prometheus loaded in Prometheus?")
+        lag = now - measured.rules_evaluated
+        if lag > stale_after_s:
+            return _all_unknown(previous, now, STATE_UNKNOWN, STALE_DATA,
+                                f"the recording rules last ran {lag:.0f}s ago"
+                                f" (limit {stale_after_s:.0f}s)")
     kpis, kpi_finding = _kpis(spec, signals or ModelSignals())
     findings = [
         _drift(spec, measured),

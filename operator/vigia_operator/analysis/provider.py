@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .client import PrometheusError, QueryClient, QueryRejected, Sample
-from .queries import INSTANT_SIGNALS, Query, queries_for
+from .queries import INSTANT_SIGNALS, RULE_WINDOWS, Query, queries_for
 from .signals import ModelKey, ModelSignals, TickSignals, add_samples
 from .spec import KPI, MonitoringSpec
 
@@ -46,9 +46,16 @@ KPI_SIGNAL = "kpi"
 class PrometheusSignals:
     """The monitoring SignalProvider: ``collect(models, now)`` -> TickSignals."""
 
-    def __init__(self, client: QueryClient, *, parallel: int = 4) -> None:
+    def __init__(
+        self,
+        client: QueryClient,
+        *,
+        parallel: int = 4,
+        rule_windows: frozenset[str] = RULE_WINDOWS,
+    ) -> None:
         self.client = client
         self.parallel = parallel
+        self.rule_windows = rule_windows
         self.last_stats = QueryStats()
 
     def collect(self, models: Iterable[MonitoredModel], now: float) -> TickSignals:
@@ -63,8 +70,8 @@ class PrometheusSignals:
             by_window.setdefault(m.spec.window, set()).add(m.key)
         everyone = {m.key for m in monitored}
         jobs: list[tuple[Callable[[], list[Sample]], Query | tuple[ModelKey, KPI]]] = []
-        for q in queries_for(set(by_window)):
-            jobs.append((self._runner(q.promql, q.signal.value, now, stats), q))
+        for q in queries_for(set(by_window), self.rule_windows):
+            jobs.append((self._runner(q.promql, q.signal, now, stats), q))
         for m in monitored:
             for kpi in m.spec.kpis:
                 jobs.append((self._runner(kpi.query, KPI_SIGNAL, now, stats), (m.key, kpi)))
@@ -77,7 +84,7 @@ class PrometheusSignals:
                     if isinstance(what, tuple):
                         tick.of_model(what[0]).kpi_errors[what[1].name] = str(exc)
                         continue
-                    tick.unavailable = f"Prometheus refused the {what.signal.value} query: {exc}"
+                    tick.unavailable = f"Prometheus refused the {what.signal} query: {exc}"
                     continue
                 except PrometheusError as exc:
                     tick.unavailable = str(exc)
@@ -87,6 +94,10 @@ class PrometheusSignals:
                 else:
                     wanted = everyone if what.signal in INSTANT_SIGNALS else by_window[what.window]
                     add_samples(tick.models, what.signal, samples, wanted)
+        for m in monitored:
+            if m.spec.window in self.rule_windows and m.key in tick.models:
+                for track in tick.models[m.key].tracks.values():
+                    track.from_rules = True
         tick.queries = sum(stats.counts.values())
         tick.query_errors = sum(stats.errors.values())
         return tick

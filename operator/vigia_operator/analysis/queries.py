@@ -6,13 +6,18 @@ tick depends on the signals, never on the number of models. Counters are turned 
 over the window with increase() per series (per replica) and summed afterwards, so replica
 restarts and scale changes do not distort them.
 
-The same expressions, at a fixed window, are the recording rules shipped in
-manifests/prometheus (see rules.py), so the dashboard, the alerts and the operator agree.
+A signal is built from *parts* (counts per bin over the window, their shares, the training
+reference...). For a window the shipped recording rules cover (``RULE_WINDOWS``), every part
+and signal is a recorded series (``vigia:<name>:<window>``, rules.py): Prometheus computes
+each increase() once a minute and the operator's queries are plain selectors. For any other
+window the same expressions are inlined into the query, so any window works, at a higher
+cost per tick.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +25,8 @@ from vigia import drift, metrics
 
 KEY = ", ".join(metrics.TRACK_KEY_LABELS)
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+# Windows the shipped rules record (manifests/prometheus); keep in step with rules.py.
+RULE_WINDOWS: frozenset[str] = frozenset({"1h"})
 
 
 class Signal(StrEnum):
@@ -37,8 +44,10 @@ class Signal(StrEnum):
     LAST_SCRAPE = "last_scrape"
 
 
-# Signals that need no window (instant facts).
+# Signals that need no window (instant facts), queried once per tick.
 INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE})
+# With recorded signals: when the rules last ran (their series' timestamps).
+RULES_EVALUATED = "rules_evaluated"
 
 
 class QueryInputError(ValueError):
@@ -47,11 +56,19 @@ class QueryInputError(ValueError):
 
 @dataclass(frozen=True)
 class Query:
-    """One PromQL instant query and what it measures."""
+    """One PromQL instant query and what it measures (a Signal, or RULES_EVALUATED)."""
 
-    signal: Signal
+    signal: str
     window: str
     promql: str
+
+
+Ref = Callable[[str], str]  # part name -> PromQL for it (recorded name or inline expression)
+
+
+def record_name(name: str, window: str) -> str:
+    """``vigia:<name>:<window>``, e.g. vigia:feature_psi:1h."""
+    return f"{metrics.PREFIX}:{name}:{window}"
 
 
 def _by(*extra: str) -> str:
@@ -62,17 +79,9 @@ def _increase(series: str, window: str, *extra: str, matcher: str = "") -> str:
     return f"sum by ({_by(*extra)}) (increase({series}{matcher}[{window}]))"
 
 
-def _shares(series: str, window: str, part: str, *group: str) -> str:
-    """Each ``part``'s share of its group's count over the window (groups with no rows are
-    dropped, not divided by zero)."""
-    counts = _increase(series, window, *group, part)
-    totals = _increase(series, window, *group)
-    return f"({counts} / ignoring ({part}) group_left () ({totals} > 0))"
-
-
-def _reference(gauge: str, part: str, *group: str) -> str:
-    # Replicas (and, during a version change, both versions) export the reference; one value.
-    return f"max by ({_by(*group, part)}) ({gauge})"
+def _shares(counts: str, part: str, *group: str) -> str:
+    """Each ``part``'s share of its group's count (groups with no rows are dropped)."""
+    return f"{counts} / ignoring ({part}) group_left () (sum by ({_by(*group)}) ({counts}) > 0)"
 
 
 def _psi(observed: str, expected: str, *group: str) -> str:
@@ -90,63 +99,106 @@ def _jensen_shannon(p: str, q: str, *group: str) -> str:
     return f"sqrt(clamp_min(({half_p} + {half_q}) / 2, 0))"
 
 
-def _ratio(numerator: str, denominator: str) -> str:
-    return f"({numerator} / ({denominator} > 0))"
+_FEATURE, _BIN, _CLASS = metrics.LABEL_FEATURE, metrics.LABEL_BIN, metrics.LABEL_CLASS
+_CORRECT = f'{{{metrics.LABEL_OUTCOME}="{metrics.OUTCOME_CORRECT}"}}'
+_CONF = metrics.CONFIDENCE
+
+# Intermediate series, in dependency order: name -> (window, ref) -> PromQL.
+PARTS: dict[str, Callable[[str, Ref], str]] = {
+    "feature_bin_increase": lambda w, r: _increase(metrics.FEATURE_BIN_SERIES, w, _FEATURE, _BIN),
+    "feature_bin_share": lambda w, r: _shares(r("feature_bin_increase"), _BIN, _FEATURE),
+    # Replicas (and, during a version change, both versions) export the reference: one value.
+    "feature_reference_share": lambda w, r: (
+        f"max by ({_by(_FEATURE, _BIN)}) ({metrics.FEATURE_REFERENCE})"
+    ),
+    "class_increase": lambda w, r: _increase(metrics.PREDICTIONS_SERIES, w, _CLASS),
+    "class_share": lambda w, r: _shares(r("class_increase"), _CLASS),
+    "class_prior": lambda w, r: f"max by ({_by(_CLASS)}) ({metrics.CLASS_PRIOR})",
+    "feedback_increase": lambda w, r: _increase(metrics.FEEDBACK_SERIES, w),
+    "feedback_correct_increase": lambda w, r: _increase(
+        metrics.FEEDBACK_SERIES, w, matcher=_CORRECT
+    ),
+    "confidence_bucket_increase": lambda w, r: _increase(f"{_CONF}_bucket", w, "le"),
+    "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
+    "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
+}
+
+SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
+    Signal.FEATURE_ROWS: lambda w, r: f"sum by ({_by(_FEATURE)}) ({r('feature_bin_increase')})",
+    Signal.FEATURE_PSI: lambda w, r: _psi(
+        r("feature_bin_share"), r("feature_reference_share"), _FEATURE
+    ),
+    Signal.FEATURE_JENSEN_SHANNON: lambda w, r: _jensen_shannon(
+        r("feature_reference_share"), r("feature_bin_share"), _FEATURE
+    ),
+    Signal.PREDICTIONS: lambda w, r: f"sum by ({KEY}) ({r('class_increase')})",
+    Signal.PREDICTION_SHIFT: lambda w, r: _psi(r("class_share"), r("class_prior")),
+    Signal.FEEDBACK: lambda w, r: r("feedback_increase"),
+    Signal.ACCURACY: lambda w, r: (
+        f"{r('feedback_correct_increase')} / ({r('feedback_increase')} > 0)"
+    ),
+    Signal.CONFIDENCE_MEAN: lambda w, r: (
+        f"{r('confidence_sum_increase')} / ({r('confidence_count_increase')} > 0)"
+    ),
+    Signal.CONFIDENCE_BELOW: lambda w, r: (
+        f"{r('confidence_bucket_increase')} / ignoring (le) group_left ()"
+        f" ({r('confidence_count_increase')} > 0)"
+    ),
+    Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
+}
 
 
-def render(signal: Signal, window: str) -> str:
-    """The PromQL of ``signal`` over ``window`` for every ModelDeployment track."""
+def _check(window: str) -> None:
     if not DURATION.match(window):
         raise QueryInputError(f"window: {window!r} is not a duration like 30m or 1h")
-    feature, bin_, class_ = metrics.LABEL_FEATURE, metrics.LABEL_BIN, metrics.LABEL_CLASS
-    bins = metrics.FEATURE_BIN_SERIES
-    confidence = metrics.CONFIDENCE
-    correct = f'{{{metrics.LABEL_OUTCOME}="{metrics.OUTCOME_CORRECT}"}}'
-    match signal:
-        case Signal.FEATURE_ROWS:
-            return _increase(bins, window, feature)
-        case Signal.FEATURE_PSI:
-            return _psi(
-                _shares(bins, window, bin_, feature),
-                _reference(metrics.FEATURE_REFERENCE, bin_, feature),
-                feature,
-            )
-        case Signal.FEATURE_JENSEN_SHANNON:
-            return _jensen_shannon(
-                _reference(metrics.FEATURE_REFERENCE, bin_, feature),
-                _shares(bins, window, bin_, feature),
-                feature,
-            )
-        case Signal.PREDICTIONS:
-            return _increase(metrics.PREDICTIONS_SERIES, window)
-        case Signal.PREDICTION_SHIFT:
-            return _psi(
-                _shares(metrics.PREDICTIONS_SERIES, window, class_),
-                _reference(metrics.CLASS_PRIOR, class_),
-            )
-        case Signal.FEEDBACK:
-            return _increase(metrics.FEEDBACK_SERIES, window)
-        case Signal.ACCURACY:
-            return _ratio(
-                _increase(metrics.FEEDBACK_SERIES, window, matcher=correct),
-                _increase(metrics.FEEDBACK_SERIES, window),
-            )
-        case Signal.CONFIDENCE_MEAN:
-            return _ratio(
-                _increase(f"{confidence}_sum", window), _increase(f"{confidence}_count", window)
-            )
-        case Signal.CONFIDENCE_BELOW:
-            below = _increase(f"{confidence}_bucket", window, "le")
-            total = _increase(f"{confidence}_count", window)
-            return f"({below} / ignoring (le) group_left () ({total} > 0))"
-        case Signal.LAST_SCRAPE:
-            return f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))"
-    raise AssertionError(signal)
 
 
-def queries_for(windows: set[str]) -> list[Query]:
+def inline_ref(window: str) -> Ref:
+    """Parts expanded into the expression (no recording rules needed)."""
+
+    def ref(part: str) -> str:
+        return f"({PARTS[part](window, ref)})"
+
+    return ref
+
+
+def recorded_ref(window: str) -> Ref:
+    """Parts read from their recorded series."""
+    return lambda part: record_name(part, window)
+
+
+def render(signal: Signal, window: str, *, recorded: bool = False) -> str:
+    """The PromQL of ``signal`` over ``window`` for every ModelDeployment track: the
+    recorded series when ``recorded``, else the full expression."""
+    _check(window)
+    if recorded and signal not in INSTANT_SIGNALS:
+        return record_name(signal.value, window)
+    return SIGNALS[signal](window, inline_ref(window))
+
+
+def render_rule(name: str, window: str) -> str:
+    """The expression recording part or signal ``name`` from the parts recorded before it."""
+    _check(window)
+    ref = recorded_ref(window)
+    if name in PARTS:
+        return PARTS[name](window, ref)
+    return SIGNALS[Signal(name)](window, ref)
+
+
+def rules_evaluated(window: str) -> str:
+    """When the rules for ``window`` last ran, per track (their series' timestamps)."""
+    return f"max by ({KEY}) (timestamp({record_name(Signal.PREDICTIONS.value, window)}))"
+
+
+def queries_for(windows: set[str], rule_windows: frozenset[str] = RULE_WINDOWS) -> list[Query]:
     """Every query of one tick: one per signal and distinct window (instant signals once)."""
-    out = [Query(s, "", render(s, "1m")) for s in Signal if s in INSTANT_SIGNALS]
+    for window in windows:
+        _check(window)
+    out = [Query(s.value, "", render(s, "1m")) for s in Signal if s in INSTANT_SIGNALS]
     for window in sorted(windows):
-        out += [Query(s, window, render(s, window)) for s in Signal if s not in INSTANT_SIGNALS]
+        recorded = window in rule_windows
+        out += [Query(s.value, window, render(s, window, recorded=recorded))
+                for s in Signal if s not in INSTANT_SIGNALS]
+        if recorded:
+            out.append(Query(RULES_EVALUATED, window, rules_evaluated(window)))
     return out

@@ -14,12 +14,10 @@ from typing import Any
 
 import yaml
 
-from vigia import metrics
-
-from .queries import KEY, Signal, render
+from .queries import KEY, PARTS, RULE_WINDOWS, Signal, record_name, render_rule
 
 GROUP = "vigia-monitoring"
-RULES_WINDOW = "1h"
+(RULES_WINDOW,) = RULE_WINDOWS
 EVALUATION_INTERVAL = "1m"
 RULE_FILE = "vigia-rules.yaml"
 PROMETHEUS_RULE_FILE = "prometheusrule.yaml"
@@ -39,18 +37,16 @@ class AlertThresholds:
     confidence_min: float = 0.6
 
 
-def record_name(signal: Signal, window: str = RULES_WINDOW) -> str:
-    """``vigia:<signal>:<window>``, e.g. vigia:feature_psi:1h."""
-    return f"{metrics.PREFIX}:{signal.value}:{window}"
-
-
 def recording_rules(window: str = RULES_WINDOW) -> list[dict[str, str]]:
-    return [{"record": record_name(s, window), "expr": render(s, window)} for s in Signal]
+    """Parts first (each increase() computed once), then the signals built on them; rules
+    of a group run in order, each seeing the ones before at the same timestamp."""
+    names = [*PARTS, *(s.value for s in Signal)]
+    return [{"record": record_name(n, window), "expr": render_rule(n, window)} for n in names]
 
 
 def alerting_rules(t: AlertThresholds, window: str = RULES_WINDOW) -> list[dict[str, Any]]:
     def r(signal: Signal) -> str:
-        return record_name(signal, window)
+        return record_name(signal.value, window)
 
     summary = "{{ $labels.namespace }}/{{ $labels.model }} ({{ $labels.track }})"
     return [

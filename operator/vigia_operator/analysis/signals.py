@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from vigia import metrics
 
 from .client import Sample
-from .queries import Signal
+from .queries import RULES_EVALUATED, Signal
 
 ModelKey = tuple[str, str]  # namespace, ModelDeployment name
 
@@ -28,6 +28,9 @@ class TrackSignals:
     confidence_mean: float | None = None
     confidence_below: dict[float, float] = field(default_factory=dict)  # le -> share <= le
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
+    # Read from recording rules: when they last ran (None: their series are missing).
+    from_rules: bool = False
+    rules_evaluated: float | None = None
 
     def confidence_share_below(self, threshold: float) -> float | None:
         """Share of predictions with confidence below ``threshold``, interpolated linearly
@@ -73,24 +76,25 @@ class TickSignals:
         return self.models.setdefault(key, ModelSignals())
 
 
-_PER_FEATURE = {
+_PER_FEATURE: dict[str, str] = {
     Signal.FEATURE_ROWS: "feature_rows",
     Signal.FEATURE_PSI: "feature_psi",
     Signal.FEATURE_JENSEN_SHANNON: "feature_jensen_shannon",
 }
-_SCALAR = {
+_SCALAR: dict[str, str] = {
     Signal.PREDICTIONS: "predictions",
     Signal.PREDICTION_SHIFT: "prediction_shift",
     Signal.FEEDBACK: "feedback",
     Signal.ACCURACY: "accuracy",
     Signal.CONFIDENCE_MEAN: "confidence_mean",
     Signal.LAST_SCRAPE: "last_scrape",
+    RULES_EVALUATED: "rules_evaluated",
 }
 
 
 def add_samples(
     into: dict[ModelKey, ModelSignals],
-    signal: Signal,
+    signal: str,
     samples: Iterable[Sample],
     wanted: Container[ModelKey] | None = None,
 ) -> None:

@@ -16,6 +16,7 @@ from vigia_operator.analysis.client import PrometheusClient
 from vigia_operator.analysis.exporter import OperatorMetrics
 from vigia_operator.analysis.provider import MonitoredModel, PrometheusSignals
 from vigia_operator.analysis.queries import queries_for
+from vigia_operator.analysis.rules import RULES_WINDOW
 from vigia_operator.analysis.signals import TickSignals
 from vigia_operator.analysis.spec import KPI, MonitoringSpec
 
@@ -39,8 +40,11 @@ def spec(**changes: object) -> MonitoringSpec:
 
 MODELS = [
     MonitoredModel(("plant", "steady"), spec()),
-    MonitoredModel(("plant", "shifted"), spec(kpis=(KPI("defect_rate", DEFECT_RATE, None, 2.0),
-                                                    KPI("broken", "sum(", None, 1.0)))),
+    # 1h: the window of the shipped recording rules, read from the recorded series.
+    MonitoredModel(("plant", "shifted"), spec(
+        window=RULES_WINDOW,
+        kpis=(KPI("defect_rate", DEFECT_RATE, None, 2.0), KPI("broken", "sum(", None, 1.0)),
+    )),
     MonitoredModel(("lab", "steady"), spec()),
 ]
 
@@ -139,7 +143,7 @@ def test_kpis_are_evaluated_and_a_broken_one_is_reported_alone(scraped: Fleet) -
 def test_one_query_per_signal_whatever_the_number_of_models(scraped: Fleet) -> None:
     tick, provider = collect(scraped)
     kpi_queries = sum(len(m.spec.kpis) for m in MODELS)
-    assert tick.queries == len(queries_for({WINDOW})) + kpi_queries
+    assert tick.queries == len(queries_for({WINDOW, RULES_WINDOW})) + kpi_queries
     assert provider.last_stats.errors == {"kpi": 1}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from vigia_operator.analysis import rules
-from vigia_operator.analysis.queries import Signal
+from vigia_operator.analysis.queries import Signal, record_name
 
 from tests.fixtures.prometheus import binary
 from vigia import drift, metrics
@@ -195,7 +195,7 @@ def promtool_test(
             values[signal] += found
     checks = []
     for signal, found in values.items():
-        record = rules.record_name(signal)
+        record = record_name(signal, rules.RULES_WINDOW)
         checks += [_close(record, labels, value) for labels, value in found]
         checks.append({"expr": f"count({record})", "eval_time": EVAL,
                        "exp_samples": [{"labels": "{}", "value": len(found)}]})

@@ -143,3 +143,18 @@ def test_no_metrics_at_all_is_no_data() -> None:
 def test_disabled_monitoring() -> None:
     verdict = ev.evaluate(MonitoringSpec(enabled=False), None, now=NOW)
     assert verdict.section["state"] == ev.STATE_DISABLED
+
+
+def test_recorded_signals_without_rules_are_no_data() -> None:
+    track = healthy_track(from_rules=True, rules_evaluated=None)
+    verdict = ev.evaluate(SPEC, signals(track), now=NOW)
+    assert {(c.status, c.reason) for c in verdict.conditions} == {("Unknown", ev.NO_DATA)}
+    assert "rules" in verdict.conditions[0].message
+
+
+def test_recording_rules_that_stopped_are_stale() -> None:
+    track = healthy_track(from_rules=True, rules_evaluated=NOW - 900)
+    verdict = ev.evaluate(SPEC, signals(track), now=NOW)
+    assert {c.reason for c in verdict.conditions} == {ev.STALE_DATA}
+    fresh = healthy_track(from_rules=True, rules_evaluated=NOW - 30)
+    assert ev.evaluate(SPEC, signals(fresh), now=NOW).section["state"] == ev.STATE_HEALTHY

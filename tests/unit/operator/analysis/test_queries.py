@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from vigia_operator.analysis.queries import (
     INSTANT_SIGNALS,
+    RULE_WINDOWS,
+    RULES_EVALUATED,
     QueryInputError,
     Signal,
     queries_for,
+    record_name,
     render,
 )
 
@@ -41,5 +44,14 @@ def test_a_window_that_is_not_a_duration_is_refused() -> None:
 
 def test_queries_per_tick_depend_on_windows_not_models() -> None:
     windowed = len(Signal) - len(INSTANT_SIGNALS)
-    assert len(queries_for({"1h"})) == windowed + len(INSTANT_SIGNALS)
-    assert len(queries_for({"1h", "30m"})) == 2 * windowed + len(INSTANT_SIGNALS)
+    assert len(queries_for({"30m"})) == windowed + len(INSTANT_SIGNALS)
+    # A window with recording rules adds one query: when the rules last ran.
+    assert len(queries_for({"1h", "30m"})) == 2 * windowed + len(INSTANT_SIGNALS) + 1
+
+
+def test_a_recorded_window_reads_the_recorded_series() -> None:
+    (window,) = RULE_WINDOWS
+    queries = {(q.signal, q.window): q.promql for q in queries_for({window, "30m"})}
+    assert queries[(Signal.FEATURE_PSI, window)] == record_name("feature_psi", window)
+    assert "increase(" in queries[(Signal.FEATURE_PSI, "30m")]
+    assert record_name("predictions", window) in queries[(RULES_EVALUATED, window)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 from vigia_operator.analysis import rules
-from vigia_operator.analysis.queries import Signal, render
+from vigia_operator.analysis.queries import PARTS, Signal, inline_ref, record_name, render
 
 ROOT = Path(__file__).resolve().parents[4]
 MANIFESTS = ROOT / "manifests" / "prometheus"
@@ -28,10 +28,26 @@ def test_prometheus_rule_holds_the_same_groups_as_the_rule_file() -> None:
     assert crd["kind"] == "PrometheusRule" and crd["spec"]["groups"] == plain["groups"]
 
 
-def test_every_signal_is_recorded_with_the_operators_expression() -> None:
+def test_recorded_signals_expand_to_the_operators_inline_queries() -> None:
+    """Each record, with the parts it reads replaced by their expressions, is the query the
+    operator runs for a window without rules: one computation, two ways of running it."""
+    window = rules.RULES_WINDOW
     recorded = {r["record"]: r["expr"] for r in rules.recording_rules()}
+    inline = inline_ref(window)
     for signal in Signal:
-        assert recorded[rules.record_name(signal)] == render(signal, rules.RULES_WINDOW)
+        expr = recorded[record_name(signal, window)]
+        for part in reversed(PARTS):  # longer names first: none is a prefix of another
+            expr = expr.replace(record_name(part, window), inline(part))
+        assert expr == render(signal, window), signal
+
+
+def test_parts_are_recorded_before_the_signals_that_read_them() -> None:
+    order = [r["record"] for r in rules.recording_rules()]
+    for rule in rules.recording_rules():
+        for part in PARTS:
+            if record_name(part, rules.RULES_WINDOW) in rule["expr"]:
+                assert order.index(record_name(part, rules.RULES_WINDOW)) < order.index(
+                    rule["record"])
 
 
 def _monitoring_defaults() -> dict[str, Any]:
