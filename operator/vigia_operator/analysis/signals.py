@@ -118,7 +118,7 @@ def add_samples(
         if signal in _PER_FEATURE:
             per_feature: dict[str, float] = getattr(track, _PER_FEATURE[signal])
             per_feature[labels.get(metrics.LABEL_FEATURE, "")] = sample.value
-        elif signal is Signal.CONFIDENCE_BELOW:
+        elif signal == Signal.CONFIDENCE_BELOW:
             le = float(labels.get("le", "nan"))
             if not math.isinf(le) and not math.isnan(le):
                 track.confidence_below[le] = sample.value

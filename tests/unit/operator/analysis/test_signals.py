@@ -38,7 +38,8 @@ def test_models_of_another_window_and_nan_are_left_out() -> None:
 
 def test_confidence_buckets_are_read_by_le() -> None:
     into: dict[tuple[str, str], ModelSignals] = {}
-    add_samples(into, Signal.CONFIDENCE_BELOW, [
+    # Queries name their signal by its value (a plain string).
+    add_samples(into, Signal.CONFIDENCE_BELOW.value, [
         sample(0.25, namespace="a", model="m", track="stable", le="0.6"),
         sample(1.0, namespace="a", model="m", track="stable", le="+Inf"),
     ])
