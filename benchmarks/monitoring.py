@@ -7,7 +7,8 @@ series N model servers would export under the metrics contract (namespace, model
 track; per feature 10 bin counters and 10 reference-share gauges, missing/out-of-range,
 predictions by class, class priors, the confidence histogram, feedback, confusion) with
 counters growing at fixed rates; every tenth model has one feature whose bin mix moved. The
-real Prometheus (tools/prometheus build) scrapes it every 15 s. After ``--minutes`` of data,
+real Prometheus (tools/prometheus build) scrapes it every 15 s and evaluates the shipped
+recording rules (manifests/prometheus) every minute. After ``--minutes`` of data,
 this process runs the operator's monitoring tick — vigia_operator.analysis: the batched
 queries (PrometheusSignals) and the pure evaluation of every model — a few times.
 
@@ -27,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import psutil
 
@@ -36,6 +38,7 @@ from tests.fixtures.net import free_port
 from tests.fixtures.prometheus import PrometheusServer, Target
 from vigia import metrics
 
+ROOT = Path(__file__).resolve().parents[1]
 BINS = 10
 CLASSES = ("good", "defective")
 PRIORS = (0.8, 0.2)
@@ -172,7 +175,9 @@ def main() -> None:
     port = free_port()
     exporter = subprocess.Popen([sys.executable, __file__, "--exporter", str(port),
                                  "--models", str(args.models), "--features", str(args.features)])
+    rule_file = ROOT / "manifests" / "prometheus" / "vigia-rules.yaml"
     prometheus = PrometheusServer(work, scrape_interval="15s", evaluation_interval="15s",
+                                  rule_files=(rule_file,),
                                   extra_args=("--storage.tsdb.retention.time=2h",))
     try:
         prometheus.start()
@@ -191,6 +196,10 @@ def main() -> None:
                   f"{len(expected)} drifted (exact: {flagged == expected}), RSS {rss:.0f} MiB",
                   flush=True)
             print(f"  per signal: {result['per_signal']}; unavailable: {result['unavailable']}")
+        groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
+        for group in groups:
+            print(f"rule group {group['name']}: last evaluation {group['evaluationTime']:.2f} s"
+                  f" every {group['interval']:.0f} s ({len(group['rules'])} rules)")
         prom = psutil.Process(prometheus.process.pid)  # type: ignore[union-attr]
         print(f"Prometheus: {prometheus.series_count()} series, RSS "
               f"{prom.memory_info().rss / 2**20:.0f} MiB; {args.models} models x {args.features}"
