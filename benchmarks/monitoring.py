@@ -140,12 +140,15 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
     signals = provider.collect(monitored, now)
     collected = time.perf_counter()
     flagged = set()
+    reasons: dict[str, int] = {}
     for i, m in enumerate(monitored):
         verdict = ev.evaluate(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable,
                               stale_after_s=120)
         drifted = verdict.condition(ev.DRIFTED)
         if drifted is not None and drifted.status == "True":
             flagged.add(i)
+        if drifted is not None:
+            reasons[drifted.reason] = reasons.get(drifted.reason, 0) + 1
     ended = time.perf_counter()
     return {
         "seconds": ended - started,
@@ -156,6 +159,7 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
         "unavailable": signals.unavailable,
         "per_signal": {k: round(v, 2) for k, v in provider.last_stats.seconds.items()},
         "flagged": flagged,
+        "drifted_reasons": reasons,
     }
 
 
@@ -195,7 +199,8 @@ def main() -> None:
                   f" queries, {result['errors']} errors, flagged {len(flagged)}/"
                   f"{len(expected)} drifted (exact: {flagged == expected}), RSS {rss:.0f} MiB",
                   flush=True)
-            print(f"  per signal: {result['per_signal']}; unavailable: {result['unavailable']}")
+            print(f"  Drifted reasons: {result['drifted_reasons']}; per signal (s):"
+                  f" {result['per_signal']}; unavailable: {result['unavailable']}")
         groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
         for group in groups:
             print(f"rule group {group['name']}: last evaluation {group['evaluationTime']:.2f} s"

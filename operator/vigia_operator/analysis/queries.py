@@ -123,6 +123,9 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
     "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
 }
 
+# The parts that hold a range computation; recorded for a rule window.
+RECORDED_PARTS: tuple[str, ...] = tuple(p for p in PARTS if p.endswith("_increase"))
+
 SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
     Signal.FEATURE_ROWS: lambda w, r: f"sum by ({_by(_FEATURE)}) ({r('feature_bin_increase')})",
     Signal.FEATURE_PSI: lambda w, r: _psi(
@@ -163,8 +166,15 @@ def inline_ref(window: str) -> Ref:
 
 
 def recorded_ref(window: str) -> Ref:
-    """Parts read from their recorded series."""
-    return lambda part: record_name(part, window)
+    """The increase() parts read from their recorded series; the cheap parts derived from
+    them (shares, the reference) inlined, which keeps the recorded series per bin to one."""
+
+    def ref(part: str) -> str:
+        if part in RECORDED_PARTS:
+            return record_name(part, window)
+        return f"({PARTS[part](window, ref)})"
+
+    return ref
 
 
 def render(signal: Signal, window: str, *, recorded: bool = False) -> str:

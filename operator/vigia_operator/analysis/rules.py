@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .queries import KEY, PARTS, RULE_WINDOWS, Signal, record_name, render_rule
+from .queries import KEY, RECORDED_PARTS, RULE_WINDOWS, Signal, record_name, render_rule
 
 GROUP = "vigia-monitoring"
 (RULES_WINDOW,) = RULE_WINDOWS
@@ -38,9 +38,9 @@ class AlertThresholds:
 
 
 def recording_rules(window: str = RULES_WINDOW) -> list[dict[str, str]]:
-    """Parts first (each increase() computed once), then the signals built on them; rules
-    of a group run in order, each seeing the ones before at the same timestamp."""
-    names = [*PARTS, *(s.value for s in Signal)]
+    """The increase() parts first (each computed once), then the signals built on them;
+    rules of a group run in order, each seeing the ones before at the same timestamp."""
+    names = [*RECORDED_PARTS, *(s.value for s in Signal)]
     return [{"record": record_name(n, window), "expr": render_rule(n, window)} for n in names]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,16 +87,18 @@ def fast_rule_file(work: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    work = tmp_path_factory.mktemp("monitoring")
+@contextmanager
+def start_fleet(
+    work: Path,
+    steady: tuple[str, str] = ("plant", "steady"),
+    shifted: tuple[str, str] = ("plant", "shifted"),
+    few: tuple[str, str] = ("lab", "steady"),
+) -> Iterator[Fleet]:
+    """Servers for the three (namespace, name) keys, their traffic, and Prometheus."""
     bundle = train_sample_model(rows=2000, seed=1, version="3")
     uri = f"file://{work}/sobaos.bentomodel"
     export_bundle(bundle, uri, home=work / "home")
-    servers = {
-        key: _start(work, uri, *key)
-        for key in (("plant", "steady"), ("plant", "shifted"), ("lab", "steady"))
-    }
+    servers = {key: _start(work, uri, *key) for key in (steady, shifted, few)}
     prometheus = PrometheusServer(work / "prometheus", rule_files=(fast_rule_file(work),))
     try:
         for server in servers.values():
@@ -110,20 +113,26 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         # BASELINE_S of samples before the traffic, counts come within a few percent.
         time.sleep(BASELINE_S)
         models = {key: Model(*key, server) for key, server in servers.items()}
-        steady, shifted, few = models[("plant", "steady")], models[("plant", "shifted")], \
-            models[("lab", "steady")]
         records, _ = traffic_records(ROWS, seed=21)
-        steady.predict(records)
+        models[steady].predict(records)
         # Feedback agreeing with every prediction: accuracy 1.
-        steady.feedback([p["class"] for p in steady.predictions])
+        models[steady].feedback([p["class"] for p in models[steady].predictions])
         drifted, _ = traffic_records(ROWS, seed=22, drift=1.0)
-        shifted.predict(drifted)
+        models[shifted].predict(drifted)
         # Feedback contradicting every prediction: accuracy 0.
         classes = list(bundle.metadata.classes)
-        shifted.feedback([classes[1 - classes.index(p["class"])] for p in shifted.predictions])
-        few.predict(traffic_records(FEW_ROWS, seed=23)[0])
+        models[shifted].feedback(
+            [classes[1 - classes.index(p["class"])] for p in models[shifted].predictions]
+        )
+        models[few].predict(traffic_records(FEW_ROWS, seed=23)[0])
         yield Fleet(prometheus, models, classes, work)
     finally:
         prometheus.stop()
         for server in servers.values():
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with start_fleet(tmp_path_factory.mktemp("monitoring")) as started:
+        yield started

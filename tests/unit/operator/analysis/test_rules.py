@@ -7,7 +7,13 @@ from typing import Any
 
 import yaml
 from vigia_operator.analysis import rules
-from vigia_operator.analysis.queries import PARTS, Signal, inline_ref, record_name, render
+from vigia_operator.analysis.queries import (
+    RECORDED_PARTS,
+    Signal,
+    inline_ref,
+    record_name,
+    render,
+)
 
 ROOT = Path(__file__).resolve().parents[4]
 MANIFESTS = ROOT / "manifests" / "prometheus"
@@ -36,7 +42,7 @@ def test_recorded_signals_expand_to_the_operators_inline_queries() -> None:
     inline = inline_ref(window)
     for signal in Signal:
         expr = recorded[record_name(signal, window)]
-        for part in reversed(PARTS):  # longer names first: none is a prefix of another
+        for part in RECORDED_PARTS:  # no recorded name contains another
             expr = expr.replace(record_name(part, window), inline(part))
         assert expr == render(signal, window), signal
 
@@ -44,7 +50,7 @@ def test_recorded_signals_expand_to_the_operators_inline_queries() -> None:
 def test_parts_are_recorded_before_the_signals_that_read_them() -> None:
     order = [r["record"] for r in rules.recording_rules()]
     for rule in rules.recording_rules():
-        for part in PARTS:
+        for part in RECORDED_PARTS:
             if record_name(part, rules.RULES_WINDOW) in rule["expr"]:
                 assert order.index(record_name(part, rules.RULES_WINDOW)) < order.index(
                     rule["record"])
