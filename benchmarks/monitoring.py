@@ -142,8 +142,7 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
     flagged = set()
     reasons: dict[str, int] = {}
     for i, m in enumerate(monitored):
-        verdict = ev.evaluate(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable,
-                              stale_after_s=120)
+        verdict = ev.evaluate(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable)
         drifted = verdict.condition(ev.DRIFTED)
         if drifted is not None and drifted.status == "True":
             flagged.add(i)
@@ -188,6 +187,8 @@ def main() -> None:
         prometheus.set_targets([Target(f"127.0.0.1:{port}")])
         print(f"data for {args.minutes} min (Prometheus in {work}) ...", flush=True)
         time.sleep(args.minutes * 60)
+        # The rules must have run once over the data (their first run can take minutes).
+        prometheus.wait_for("vigia:feature_psi:1h", timeout=600)
         expected = {i for i in range(args.models) if is_drifted(i)}
         for n in range(args.ticks):
             result = tick(prometheus.url, args.models, args.window)

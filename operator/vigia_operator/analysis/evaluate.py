@@ -51,6 +51,10 @@ STATE_DISABLED: Final = "Disabled"
 
 Status = str  # "True" | "False" | "Unknown"
 
+# Data older than this decides nothing: Prometheus's own staleness horizon (lookback delta),
+# which also covers a rule group that runs every minute but takes long under load.
+STALE_AFTER_S: Final = 300.0
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -81,7 +85,7 @@ def evaluate(
     now: float,
     unavailable: str | None = None,
     previous: Mapping[str, Any] | None = None,
-    stale_after_s: float = 120.0,
+    stale_after_s: float = STALE_AFTER_S,
     track: str = metrics.TRACK_STABLE,
 ) -> MonitoringVerdict:
     """Judge one ModelDeployment's ``track`` (the stable one: the rollout judges canaries)."""
