@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BINS = 10
 CLASSES = ("good", "defective")
 PRIORS = (0.8, 0.2)
-ROWS_PER_S = 5.0
+ROWS_PER_S = 20.0  # per model: 500 rows (minSamples) within 25 s of data
 DRIFTED_FEATURE = 3
 SHIFTED_SHARES = np.array([0.02, 0.03, 0.05, 0.1, 0.1, 0.1, 0.1, 0.15, 0.15, 0.2])
 
