@@ -14,33 +14,32 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from vigia import metrics
+from vigia_operator import reasons
 
 from .signals import ModelSignals, TrackSignals
 from .spec import MonitoringSpec
 
-# Condition types set by monitoring (the engine's catalogue lists the same names).
-DRIFTED: Final = "Drifted"
-ACCURACY_LOW: Final = "AccuracyLow"
-CONFIDENCE_LOW: Final = "ConfidenceLow"
-KPI_VIOLATED: Final = "KPIViolated"
+# The catalogue (vigia_operator.reasons) defines the names; re-exported for callers.
+DRIFTED: Final = reasons.DRIFTED
+ACCURACY_LOW: Final = reasons.ACCURACY_LOW
+CONFIDENCE_LOW: Final = reasons.CONFIDENCE_LOW
+KPI_VIOLATED: Final = reasons.KPI_VIOLATED
 CONDITION_TYPES: Final = (DRIFTED, ACCURACY_LOW, CONFIDENCE_LOW, KPI_VIOLATED)
-
-# Reasons.
-FEATURES_DRIFTED: Final = "FeaturesDrifted"
-NO_DRIFT: Final = "NoDrift"
-ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
-ACCURACY_OK: Final = "AccuracyAcceptable"
-CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"
-CONFIDENCE_OK: Final = "ConfidenceAcceptable"
-KPIS_VIOLATED: Final = "KPIsOutOfBounds"
-KPIS_MET: Final = "KPIsWithinBounds"
-NO_KPIS: Final = "NoKPIs"
-INSUFFICIENT_DATA: Final = "InsufficientData"
-NO_DATA: Final = "NoData"
-STALE_DATA: Final = "StaleData"
-PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
-KPI_QUERY_FAILED: Final = "KPIQueryFailed"
-MONITORING_DISABLED: Final = "MonitoringDisabled"
+FEATURES_DRIFTED: Final = reasons.FEATURES_DRIFTED
+NO_DRIFT: Final = reasons.NO_DRIFT
+ACCURACY_BELOW_MIN: Final = reasons.ACCURACY_BELOW_MIN
+ACCURACY_OK: Final = reasons.ACCURACY_OK
+CONFIDENCE_BELOW_MIN: Final = reasons.CONFIDENCE_BELOW_MIN
+CONFIDENCE_OK: Final = reasons.CONFIDENCE_OK
+KPIS_VIOLATED: Final = reasons.KPIS_VIOLATED
+KPIS_MET: Final = reasons.KPIS_MET
+NO_KPIS: Final = reasons.NO_KPIS
+INSUFFICIENT_DATA: Final = reasons.INSUFFICIENT_DATA
+NO_DATA: Final = reasons.NO_DATA
+STALE_DATA: Final = reasons.STALE_DATA
+PROMETHEUS_UNAVAILABLE: Final = reasons.PROMETHEUS_UNAVAILABLE
+KPI_QUERY_FAILED: Final = reasons.KPI_QUERY_FAILED
+MONITORING_DISABLED: Final = reasons.MONITORING_DISABLED
 
 # status.monitoring.state, one word; the worst finding wins.
 STATE_HEALTHY: Final = "Healthy"
@@ -49,7 +48,6 @@ STATE_INSUFFICIENT: Final = "InsufficientData"
 STATE_UNKNOWN: Final = "Unknown"
 STATE_DISABLED: Final = "Disabled"
 
-Status = str  # "True" | "False" | "Unknown"
 
 # Data older than this decides nothing: Prometheus's own staleness horizon (lookback delta),
 # which also covers a rule group that runs every minute but takes long under load.
@@ -61,7 +59,7 @@ class Finding:
     """One condition as monitoring sees it (the status writer merges it)."""
 
     type: str
-    status: Status
+    status: reasons.ConditionStatus
     reason: str
     message: str
 
