@@ -141,6 +141,7 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
     collected = time.perf_counter()
     flagged = set()
     reasons: dict[str, int] = {}
+    examples: dict[str, str] = {}
     for i, m in enumerate(monitored):
         verdict = ev.evaluate(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable)
         drifted = verdict.condition(ev.DRIFTED)
@@ -148,6 +149,7 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
             flagged.add(i)
         if drifted is not None:
             reasons[drifted.reason] = reasons.get(drifted.reason, 0) + 1
+            examples.setdefault(drifted.reason, f"{m.key}: {drifted.message}")
     ended = time.perf_counter()
     return {
         "seconds": ended - started,
@@ -159,6 +161,7 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
         "per_signal": {k: round(v, 2) for k, v in provider.last_stats.seconds.items()},
         "flagged": flagged,
         "drifted_reasons": reasons,
+        "examples": examples,
     }
 
 
@@ -202,6 +205,7 @@ def main() -> None:
                   flush=True)
             print(f"  Drifted reasons: {result['drifted_reasons']}; per signal (s):"
                   f" {result['per_signal']}; unavailable: {result['unavailable']}")
+            print(f"  e.g. {result['examples']}")
         groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
         for group in groups:
             print(f"rule group {group['name']}: last evaluation {group['evaluationTime']:.2f} s"
