@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -109,10 +110,20 @@ class Exposition:
 
 def run_exporter(port: int, models: int, features: int) -> None:
     exposition = Exposition(models, features)
+    latest = [exposition.render()]
+
+    def refresh() -> None:
+        # Rendering 200k+ lines takes seconds on a loaded machine: a scrape gets the latest
+        # rendering at once instead of timing out.
+        while True:
+            latest[0] = exposition.render()
+            time.sleep(2)
+
+    threading.Thread(target=refresh, daemon=True).start()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = exposition.render()
+            body = latest[0]
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
