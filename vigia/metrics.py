@@ -9,11 +9,15 @@ from typing import Final
 
 PREFIX: Final = "vigia"
 
-# Labels carried by every model-server series.
+# Labels carried by every model-server series: namespace and model (the ModelDeployment's
+# name) identify the ModelDeployment uniquely across the cluster.
+LABEL_NAMESPACE: Final = "namespace"
 LABEL_MODEL: Final = "model"
 LABEL_VERSION: Final = "version"
 LABEL_TRACK: Final = "track"
-SERVER_LABELS: Final = (LABEL_MODEL, LABEL_VERSION, LABEL_TRACK)
+SERVER_LABELS: Final = (LABEL_NAMESPACE, LABEL_MODEL, LABEL_VERSION, LABEL_TRACK)
+# What one signal is grouped by: a ModelDeployment's track, whatever its replicas and versions.
+TRACK_KEY_LABELS: Final = (LABEL_NAMESPACE, LABEL_MODEL, LABEL_TRACK)
 
 TRACK_STABLE: Final = "stable"
 TRACK_CANARY: Final = "canary"
@@ -40,6 +44,11 @@ FEATURE_BIN: Final = f"{PREFIX}_feature_bin"  # counter {feature, bin}
 FEATURE_MISSING: Final = f"{PREFIX}_feature_missing"  # counter {feature}
 FEATURE_OUT_OF_RANGE: Final = f"{PREFIX}_feature_out_of_range"  # counter {feature}
 
+# Model server: the training reference the live distributions are judged against (gauges,
+# constant for a version), so drift is computed from Prometheus alone.
+FEATURE_REFERENCE: Final = f"{PREFIX}_feature_reference_share"  # gauge {feature, bin}
+CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
+
 # Model server: ground truth sent back by applications.
 FEEDBACK: Final = f"{PREFIX}_feedback"  # counter {outcome}
 CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
@@ -50,6 +59,22 @@ LABEL_REASON: Final = "reason"
 # Model server: prediction-log rows lost (buffer full while the database is unreachable,
 # or a row the database refused). Labels: reason only.
 PREDICTION_LOG_DROPPED: Final = f"{PREFIX}_prediction_log_dropped_rows"  # counter {reason}
+
+# Operator: what it measured and decided, per ModelDeployment (labels namespace, model).
+OPERATOR_DRIFT: Final = f"{PREFIX}_operator_drift_score"  # gauge {feature, statistic}
+OPERATOR_ACCURACY: Final = f"{PREFIX}_operator_accuracy"  # gauge
+OPERATOR_CONFIDENCE: Final = f"{PREFIX}_operator_confidence_mean"  # gauge
+OPERATOR_KPI: Final = f"{PREFIX}_operator_kpi"  # gauge {kpi}
+OPERATOR_STATE: Final = f"{PREFIX}_operator_monitoring_state"  # gauge {condition}: 1 when True
+OPERATOR_DECISIONS: Final = f"{PREFIX}_operator_decisions"  # counter {decision}
+OPERATOR_TICK_SECONDS: Final = f"{PREFIX}_operator_tick_duration_seconds"  # histogram
+OPERATOR_QUERIES: Final = f"{PREFIX}_operator_prometheus_queries"  # counter {signal}
+OPERATOR_QUERY_ERRORS: Final = f"{PREFIX}_operator_prometheus_query_errors"  # counter {signal}
+LABEL_STATISTIC: Final = "statistic"
+LABEL_KPI: Final = "kpi"
+LABEL_CONDITION: Final = "condition"
+LABEL_DECISION: Final = "decision"
+LABEL_SIGNAL: Final = "signal"
 
 
 def series(counter_name: str) -> str:

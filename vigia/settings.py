@@ -31,7 +31,15 @@ class ServingSettings(BaseSettings):
         description="Trust <uri>.sha256 beside a remote (s3) bundle when no digest is given.",
     )
     model_name: str | None = Field(
-        default=None, description="Name of the model in metrics; defaults to the bundle's name."
+        default=None,
+        description="The `model` label of every metric: the ModelDeployment's name (the "
+        "operator sets it); defaults to the bundle's name.",
+    )
+    namespace: str = Field(
+        default="default",
+        min_length=1,
+        description="The `namespace` label of every metric: the ModelDeployment's namespace "
+        "(the operator sets it).",
     )
     track: Literal["stable", "canary"] = Field(default="stable", description="Rollout track.")
     store_url: str = Field(

@@ -40,6 +40,11 @@ class OperatorSettings(BaseSettings):
     prometheus_url: str = Field(
         default="", description="Prometheus base URL for monitoring; empty: monitoring off."
     )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port of the operator's own /metrics (monitoring gauges, tick duration, "
+        "query errors); 0: not served.",
+    )
     tick_seconds: float = Field(
         default=60.0, gt=0.0, description="Seconds between two ticks (collect, then decide)."
     )

@@ -13,9 +13,10 @@ from typing import Final, Literal
 READY: Final = "Ready"
 PROGRESSING: Final = "Progressing"
 DEGRADED: Final = "Degraded"
-# Set by the monitoring section (issue 10); listed here so the catalogue is complete.
+# Set by the monitoring section (status/monitoring.py).
 DRIFTED: Final = "Drifted"
 ACCURACY_LOW: Final = "AccuracyLow"
+CONFIDENCE_LOW: Final = "ConfidenceLow"
 KPI_VIOLATED: Final = "KPIViolated"
 RETRAINING: Final = "Retraining"
 
@@ -28,8 +29,26 @@ HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
     DEGRADED: "False",
     DRIFTED: "False",
     ACCURACY_LOW: "False",
+    CONFIDENCE_LOW: "False",
     KPI_VIOLATED: "False",
 }
+
+# Monitoring reasons: what was measured, or why nothing could be decided.
+FEATURES_DRIFTED: Final = "FeaturesDrifted"
+NO_DRIFT: Final = "NoDrift"
+ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
+ACCURACY_OK: Final = "AccuracyAcceptable"
+CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"
+CONFIDENCE_OK: Final = "ConfidenceAcceptable"
+KPIS_VIOLATED: Final = "KPIsOutOfBounds"
+KPIS_MET: Final = "KPIsWithinBounds"
+NO_KPIS: Final = "NoKPIs"
+INSUFFICIENT_DATA: Final = "InsufficientData"
+NO_DATA: Final = "NoData"
+STALE_DATA: Final = "StaleData"
+PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
+KPI_QUERY_FAILED: Final = "KPIQueryFailed"
+MONITORING_DISABLED: Final = "MonitoringDisabled"
 
 # Serving reasons.
 AVAILABLE: Final = "Available"

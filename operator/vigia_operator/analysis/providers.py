@@ -1,14 +1,28 @@
 """Which SignalProvider the tick uses, from the operator's configuration.
 
-Monitoring (issue 10) returns its Prometheus provider here when
-VIGIA_OPERATOR_PROMETHEUS_URL is set; until then every tick collects nothing.
+With VIGIA_OPERATOR_PROMETHEUS_URL set, monitoring's Prometheus provider (one batched
+collection per tick); without it, every tick collects nothing. With
+VIGIA_OPERATOR_METRICS_PORT set, the operator's own /metrics are served too.
 """
 
 from __future__ import annotations
 
+from prometheus_client import start_http_server
+
+from vigia_operator.analysis.client import PrometheusClient
+from vigia_operator.analysis.exporter import OperatorMetrics
+from vigia_operator.analysis.tick_provider import MonitoringProvider
 from vigia_operator.config import OperatorSettings
 from vigia_operator.engine.signals import NoSignals, SignalProvider
+from vigia_operator.status import monitoring
 
 
 def provider_for(settings: OperatorSettings) -> SignalProvider:
-    return NoSignals()
+    exported = None
+    if settings.metrics_port and not monitoring.EXPORTED:
+        exported = OperatorMetrics()
+        start_http_server(settings.metrics_port)
+        monitoring.EXPORTED.append(exported)
+    if not settings.prometheus_url:
+        return NoSignals()
+    return MonitoringProvider(PrometheusClient(settings.prometheus_url), exported)

@@ -89,6 +89,7 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
     serving = md.serving
     return {
         env_name("model_name"): md.name,
+        env_name("namespace"): md.namespace,  # with model_name: the metrics' identity
         env_name("log_features"): serving.log_features,
         env_name("log_sample_rate"): repr(serving.log_sample_rate),
         env_name("monitoring"): "true" if md.monitoring_enabled else "false",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
+
+from vigia_operator.analysis.spec import MonitoringSpec, MonitoringSpecError, parse_monitoring
 
 T = TypeVar("T")
 
@@ -67,6 +69,7 @@ class ModelDeploymentView:
     model: Model
     serving: Serving
     monitoring_enabled: bool
+    monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
 
 
 def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
@@ -84,7 +87,15 @@ def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
             _mapping(spec, "monitoring", "spec.monitoring"), "enabled", bool,
             "spec.monitoring.enabled",
         ),
+        monitoring=_parse_monitoring(spec),
     )
+
+
+def _parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
+    try:
+        return parse_monitoring(spec)
+    except MonitoringSpecError as error:
+        raise SpecError(error.field, error.problem) from None
 
 
 def version_of(uri: str) -> str:

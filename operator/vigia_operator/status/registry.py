@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from vigia_operator.status.monitoring import monitoring_sections
 from vigia_operator.status.sections import SectionComputer
 from vigia_operator.status.serving import serving_sections
 
-SECTIONS: Final[tuple[SectionComputer, ...]] = (serving_sections,)
+SECTIONS: Final[tuple[SectionComputer, ...]] = (serving_sections, monitoring_sections)

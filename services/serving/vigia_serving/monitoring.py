@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from vigia import metrics
 from vigia.features import FeatureSchema
@@ -60,6 +60,7 @@ class Monitor:
     def __init__(
         self,
         *,
+        namespace: str,
         model: str,
         version: str,
         track: str,
@@ -68,7 +69,7 @@ class Monitor:
         classes: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
-        base = (model, version, track)
+        base = (namespace, model, version, track)
         labels = list(metrics.SERVER_LABELS)
         predictions = Counter(
             metrics.PREDICTIONS, "Predictions by predicted class.",
@@ -117,6 +118,7 @@ class Monitor:
             rejected.labels(*base, name)  # exported at zero from the start
         for child in self._feedback.values():
             child.inc(0)
+        export_reference(profile, schema.names, base, registry)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
         """Count one batch of inputs (checked columns) and their predicted probabilities."""
@@ -141,3 +143,28 @@ class Monitor:
 
     def reject(self, reason: str) -> None:
         self._rejected.labels(*self._base, reason).inc()
+
+
+def export_reference(
+    profile: TrainingProfile,
+    features: Iterable[str],
+    base: tuple[str, ...],
+    registry: CollectorRegistry,
+) -> None:
+    """The training reference as gauges: each bin's training share, each class's prior."""
+    labels = list(metrics.SERVER_LABELS)
+    # Several worker processes export the same constants: one value, not one per process.
+    shares = Gauge(
+        metrics.FEATURE_REFERENCE, "Share of each bin (or category) in the training data.",
+        [*labels, metrics.LABEL_FEATURE, metrics.LABEL_BIN], registry=registry,
+        multiprocess_mode="max",
+    )
+    priors = Gauge(
+        metrics.CLASS_PRIOR, "Share of each class in the training labels.",
+        [*labels, metrics.LABEL_CLASS], registry=registry, multiprocess_mode="max",
+    )
+    for feature in features:
+        for label, share in profile.reference_shares(feature).items():
+            shares.labels(*base, feature, label).set(share)
+    for label, prior in profile.class_priors.items():
+        priors.labels(*base, label).set(prior)

@@ -135,6 +135,7 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
         monitor = None
         if settings.monitoring:
             monitor = Monitor(
+                namespace=settings.namespace,
                 model=settings.model_name or meta.name,
                 version=meta.version,
                 track=settings.track,

@@ -15,7 +15,7 @@ from vigia.bundle import ModelBundle
 from vigia.features import record_columns
 from vigia.sample import reference_benchmark_model, traffic_records, train_sample_model
 
-LABELS = {"model": "sobaos", "version": "1", "track": "canary"}
+LABELS = {"namespace": "bakery", "model": "sobaos", "version": "1", "track": "canary"}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def bundle() -> ModelBundle:
 def make_monitor(bundle: ModelBundle, registry: CollectorRegistry) -> Monitor:
     meta = bundle.metadata
     return Monitor(
-        model="sobaos", version="1", track="canary", schema=meta.schema,
+        namespace="bakery", model="sobaos", version="1", track="canary", schema=meta.schema,
         profile=meta.profile, classes=meta.classes, registry=registry,
     )
 
@@ -34,6 +34,21 @@ def make_monitor(bundle: ModelBundle, registry: CollectorRegistry) -> Monitor:
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     found = registry.get_sample_value(name, {**LABELS, **labels})
     return 0.0 if found is None else found
+
+
+def test_training_reference_is_exported_as_gauges(bundle: ModelBundle) -> None:
+    registry = CollectorRegistry()
+    make_monitor(bundle, registry)
+    profile = bundle.metadata.profile
+    for feature in bundle.metadata.schema.names:
+        shares = profile.reference_shares(feature)
+        exported = {
+            b: value(registry, metrics.FEATURE_REFERENCE, feature=feature, bin=b) for b in shares
+        }
+        assert exported == pytest.approx(shares)
+        assert sum(exported.values()) == pytest.approx(1.0)
+    for label, prior in profile.class_priors.items():
+        assert value(registry, metrics.CLASS_PRIOR, **{"class": label}) == pytest.approx(prior)
 
 
 def test_batch_counts_classes_confidence_bins_and_missing(bundle: ModelBundle) -> None:

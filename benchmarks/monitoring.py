@@ -1,0 +1,239 @@
+"""Monitoring at scale: N ModelDeployments x 10 features through a real Prometheus.
+
+    python3 benchmarks/monitoring.py [--models 1000] [--features 10] [--minutes 5]
+
+How: one exporter process (this file, ``--exporter``) serves, on one /metrics endpoint, the
+series N model servers would export under the metrics contract (namespace, model, version,
+track; per feature 10 bin counters and 10 reference-share gauges, missing/out-of-range,
+predictions by class, class priors, the confidence histogram, feedback, confusion) with
+counters growing at fixed rates; every tenth model has one feature whose bin mix moved. The
+real Prometheus (tools/prometheus build) scrapes it every 15 s and evaluates the shipped
+recording rules (manifests/prometheus) every minute. After ``--minutes`` of data,
+this process runs the operator's monitoring tick — vigia_operator.analysis: the batched
+queries (PrometheusSignals) and the pure evaluation of every model — a few times.
+
+Prints: tick duration, queries per tick (and per signal time), whether exactly the drifted
+models were flagged, this process's RSS (it holds only the operator's analysis), and
+Prometheus's series count and RSS. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fixtures.net import free_port
+from tests.fixtures.prometheus import PrometheusServer, Target
+from vigia import metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+BINS = 10
+CLASSES = ("good", "defective")
+PRIORS = (0.8, 0.2)
+ROWS_PER_S = 20.0  # per model: 500 rows (minSamples) within 25 s of data
+DRIFTED_FEATURE = 3
+SHIFTED_SHARES = np.array([0.02, 0.03, 0.05, 0.1, 0.1, 0.1, 0.1, 0.15, 0.15, 0.2])
+
+
+def model_key(i: int) -> tuple[str, str]:
+    return f"ns-{i % 10}", f"model-{i:04d}"
+
+
+def is_drifted(i: int) -> bool:
+    return i % 10 == 0
+
+
+class Exposition:
+    """The text of N model servers' series: fixed label prefixes, values rate x elapsed."""
+
+    def __init__(self, models: int, features: int) -> None:
+        self.started = time.time()
+        prefixes: list[str] = []
+        rates: list[float] = []
+        gauges: list[str] = []
+        for i in range(models):
+            ns, name = model_key(i)
+            base = f'namespace="{ns}",model="{name}",version="1",track="stable"'
+            for f in range(features):
+                shares = SHIFTED_SHARES if is_drifted(i) and f == DRIFTED_FEATURE else \
+                    np.full(BINS, 1.0 / BINS)
+                for b in range(BINS):
+                    labels = f'{base},feature="f{f}",bin="{b}"'
+                    prefixes.append(f"{metrics.FEATURE_BIN_SERIES}{{{labels}}}")
+                    rates.append(ROWS_PER_S * float(shares[b]))
+                    gauges.append(f"{metrics.FEATURE_REFERENCE}{{{labels}}} {1.0 / BINS}")
+                for counter in (metrics.FEATURE_MISSING_SERIES,
+                                metrics.FEATURE_OUT_OF_RANGE_SERIES):
+                    prefixes.append(f'{counter}{{{base},feature="f{f}"}}')
+                    rates.append(0.01)
+            for c, prior in zip(CLASSES, PRIORS, strict=True):
+                prefixes.append(f'{metrics.PREDICTIONS_SERIES}{{{base},class="{c}"}}')
+                rates.append(ROWS_PER_S * prior)
+                gauges.append(f'{metrics.CLASS_PRIOR}{{{base},class="{c}"}} {prior}')
+            for le, share in zip((*metrics.CONFIDENCE_BUCKETS, "+Inf"),
+                                 (0, 0.05, 0.15, 0.35, 0.6, 0.8, 0.95, 1.0, 1.0), strict=True):
+                prefixes.append(f'{metrics.CONFIDENCE}_bucket{{{base},le="{le}"}}')
+                rates.append(ROWS_PER_S * share)
+            prefixes += [f"{metrics.CONFIDENCE}_sum{{{base}}}",
+                         f"{metrics.CONFIDENCE}_count{{{base}}}"]
+            rates += [ROWS_PER_S * 0.8, ROWS_PER_S]
+            for outcome, share in (("correct", 0.9), ("incorrect", 0.1)):
+                prefixes.append(f'{metrics.FEEDBACK_SERIES}{{{base},outcome="{outcome}"}}')
+                rates.append(share)
+        self.prefixes = prefixes
+        self.rates = np.array(rates)
+        self.gauges = "\n".join(gauges)
+
+    def render(self) -> bytes:
+        values = self.rates * (time.time() - self.started)
+        counters = "\n".join(f"{p} {v:.3f}" for p, v in zip(self.prefixes, values.tolist(),
+                                                            strict=True))
+        return (counters + "\n" + self.gauges + "\n").encode()
+
+    @property
+    def series(self) -> int:
+        return len(self.prefixes) + self.gauges.count("\n") + 1
+
+
+def run_exporter(port: int, models: int, features: int) -> None:
+    exposition = Exposition(models, features)
+    latest = [exposition.render()]
+
+    def refresh() -> None:
+        # Rendering 200k+ lines takes seconds on a loaded machine: a scrape gets the latest
+        # rendering at once instead of timing out.
+        while True:
+            latest[0] = exposition.render()
+            time.sleep(2)
+
+    threading.Thread(target=refresh, daemon=True).start()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = latest[0]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    print(f"exporter: {exposition.series} series on 127.0.0.1:{port}", flush=True)
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def tick(url: str, models: int, window: str) -> dict[str, object]:
+    from vigia_operator.analysis import evaluate as ev
+    from vigia_operator.analysis.client import PrometheusClient
+    from vigia_operator.analysis.provider import MonitoredModel, PrometheusSignals
+    from vigia_operator.analysis.spec import MonitoringSpec
+
+    spec = MonitoringSpec(window=window)
+    monitored = [MonitoredModel(model_key(i), spec) for i in range(models)]
+    provider = PrometheusSignals(PrometheusClient(url, timeout_s=120))
+    started = time.perf_counter()
+    now = time.time()
+    signals = provider.collect(monitored, now)
+    collected = time.perf_counter()
+    flagged = set()
+    reasons: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    for i, m in enumerate(monitored):
+        verdict = ev.evaluate(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable)
+        drifted = verdict.condition(ev.DRIFTED)
+        if drifted is not None and drifted.status == "True":
+            flagged.add(i)
+        if drifted is not None:
+            reasons[drifted.reason] = reasons.get(drifted.reason, 0) + 1
+            examples.setdefault(drifted.reason, f"{m.key}: {drifted.message}")
+    ended = time.perf_counter()
+    return {
+        "seconds": ended - started,
+        "query_seconds": collected - started,
+        "evaluate_seconds": ended - collected,
+        "queries": signals.queries,
+        "errors": signals.query_errors,
+        "unavailable": signals.unavailable,
+        "per_signal": {k: round(v, 2) for k, v in provider.last_stats.seconds.items()},
+        "flagged": flagged,
+        "drifted_reasons": reasons,
+        "examples": examples,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--features", type=int, default=10)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--ticks", type=int, default=3)
+    parser.add_argument("--window", default="1h")
+    parser.add_argument("--exporter", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.exporter:
+        run_exporter(args.exporter, args.models, args.features)
+        return
+    work = Path(tempfile.mkdtemp(prefix="vigia-bench-monitoring-"))
+    port = free_port()
+    exporter = subprocess.Popen([sys.executable, __file__, "--exporter", str(port),
+                                 "--models", str(args.models), "--features", str(args.features)])
+    rule_file = ROOT / "manifests" / "prometheus" / "vigia-rules.yaml"
+    prometheus = PrometheusServer(work, scrape_interval="15s", evaluation_interval="15s",
+                                  rule_files=(rule_file,),
+                                  extra_args=("--storage.tsdb.retention.time=2h",))
+    try:
+        prometheus.start()
+        prometheus.set_targets([Target(f"127.0.0.1:{port}")])
+        print(f"data for {args.minutes} min (Prometheus in {work}) ...", flush=True)
+        time.sleep(args.minutes * 60)
+        # The rules must have run once over the data (their first run can take minutes).
+        prometheus.wait_for("vigia:feature_psi:1h", timeout=600)
+        expected = {i for i in range(args.models) if is_drifted(i)}
+        for n in range(args.ticks):
+            result = tick(prometheus.url, args.models, args.window)
+            flagged = result.pop("flagged")
+            assert isinstance(flagged, set)
+            rss = psutil.Process().memory_info().rss / 2**20
+            print(f"tick {n + 1}: {result['seconds']:.2f} s (queries {result['query_seconds']:.2f}"
+                  f" s, evaluation {result['evaluate_seconds']:.2f} s), {result['queries']}"
+                  f" queries, {result['errors']} errors, flagged {len(flagged)}/"
+                  f"{len(expected)} drifted (exact: {flagged == expected}), RSS {rss:.0f} MiB",
+                  flush=True)
+            print(f"  Drifted reasons: {result['drifted_reasons']}; per signal (s):"
+                  f" {result['per_signal']}; unavailable: {result['unavailable']}")
+            print(f"  e.g. {result['examples']}")
+        groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
+        for group in groups:
+            print(f"rule group {group['name']}: last evaluation {group['evaluationTime']:.2f} s"
+                  f" every {group['interval']:.0f} s ({len(group['rules'])} rules)")
+        prom = psutil.Process(prometheus.process.pid)  # type: ignore[union-attr]
+        print(f"Prometheus: {prometheus.series_count()} series, RSS "
+              f"{prom.memory_info().rss / 2**20:.0f} MiB; {args.models} models x {args.features}"
+              f" features, window {args.window}, scrape 15 s, {args.minutes} min of data")
+    finally:
+        prometheus.stop()
+        exporter.terminate()
+        exporter.wait(30)
+        if os.environ.get("VIGIA_BENCH_KEEP") is None:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

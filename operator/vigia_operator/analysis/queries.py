@@ -1,0 +1,214 @@
+"""PromQL of every monitoring signal, rendered apart from where it runs.
+
+Each query covers every ModelDeployment at once: it is grouped by (namespace, model, track)
+— plus feature, bin, class or le where the signal has them — so the number of queries per
+tick depends on the signals, never on the number of models. Counters are turned into counts
+over the window with increase() per series (per replica) and summed afterwards, so replica
+restarts and scale changes do not distort them.
+
+A signal is built from *parts* (counts per bin over the window, their shares, the training
+reference...). For a window the shipped recording rules cover (``RULE_WINDOWS``), every part
+and signal is a recorded series (``vigia:<name>:<window>``, rules.py): Prometheus computes
+each increase() once a minute and the operator's queries are plain selectors. For any other
+window the same expressions are inlined into the query, so any window works, at a higher
+cost per tick.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vigia import drift, metrics
+
+KEY = ", ".join(metrics.TRACK_KEY_LABELS)
+DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+# Windows the shipped rules record (manifests/prometheus); keep in step with rules.py.
+RULE_WINDOWS: frozenset[str] = frozenset({"1h"})
+
+
+class Signal(StrEnum):
+    """One thing measured for every ModelDeployment track; one query each per window."""
+
+    FEATURE_ROWS = "feature_rows"
+    FEATURE_PSI = "feature_psi"
+    FEATURE_JENSEN_SHANNON = "feature_jensen_shannon"
+    PREDICTIONS = "predictions"
+    PREDICTION_SHIFT = "prediction_shift"
+    FEEDBACK = "feedback"
+    ACCURACY = "accuracy"
+    CONFIDENCE_MEAN = "confidence_mean"
+    CONFIDENCE_BELOW = "confidence_below"
+    LAST_SCRAPE = "last_scrape"
+
+
+# Signals that need no window (instant facts), queried once per tick.
+INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE})
+# With recorded signals: when the rules last ran (their series' timestamps).
+RULES_EVALUATED = "rules_evaluated"
+
+
+class QueryInputError(ValueError):
+    """A window that is not a PromQL duration."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL instant query and what it measures (a Signal, or RULES_EVALUATED)."""
+
+    signal: str
+    window: str
+    promql: str
+
+
+Ref = Callable[[str], str]  # part name -> PromQL for it (recorded name or inline expression)
+
+
+def record_name(name: str, window: str) -> str:
+    """``vigia:<name>:<window>``, e.g. vigia:feature_psi:1h."""
+    return f"{metrics.PREFIX}:{name}:{window}"
+
+
+def _by(*extra: str) -> str:
+    return ", ".join([KEY, *extra])
+
+
+def _increase(series: str, window: str, *extra: str, matcher: str = "") -> str:
+    return f"sum by ({_by(*extra)}) (increase({series}{matcher}[{window}]))"
+
+
+def _shares(counts: str, part: str, *group: str) -> str:
+    """Each ``part``'s share of its group's count (groups with no rows are dropped)."""
+    return f"{counts} / ignoring ({part}) group_left () (sum by ({_by(*group)}) ({counts}) > 0)"
+
+
+def _psi(observed: str, expected: str, *group: str) -> str:
+    """PSI with vigia.drift's smoothing: both shares floored at drift.EPSILON."""
+    o = f"clamp_min({observed}, {drift.EPSILON!r})"
+    e = f"clamp_min({expected}, {drift.EPSILON!r})"
+    return f"sum by ({_by(*group)}) (({o} - {e}) * ln({o} / {e}))"
+
+
+def _jensen_shannon(p: str, q: str, *group: str) -> str:
+    """Jensen-Shannon distance, base 2, as vigia.drift (a zero share contributes nothing)."""
+    m = f"(({p} + {q}) / 2)"
+    half_p = f"sum by ({_by(*group)}) (({p} * log2({p} / {m})) and ({p} > 0))"
+    half_q = f"sum by ({_by(*group)}) (({q} * log2({q} / {m})) and ({q} > 0))"
+    return f"sqrt(clamp_min(({half_p} + {half_q}) / 2, 0))"
+
+
+_FEATURE, _BIN, _CLASS = metrics.LABEL_FEATURE, metrics.LABEL_BIN, metrics.LABEL_CLASS
+_CORRECT = f'{{{metrics.LABEL_OUTCOME}="{metrics.OUTCOME_CORRECT}"}}'
+_CONF = metrics.CONFIDENCE
+
+# Intermediate series, in dependency order: name -> (window, ref) -> PromQL.
+PARTS: dict[str, Callable[[str, Ref], str]] = {
+    "feature_bin_increase": lambda w, r: _increase(metrics.FEATURE_BIN_SERIES, w, _FEATURE, _BIN),
+    "feature_bin_share": lambda w, r: _shares(r("feature_bin_increase"), _BIN, _FEATURE),
+    # Replicas (and, during a version change, both versions) export the reference: one value.
+    "feature_reference_share": lambda w, r: (
+        f"max by ({_by(_FEATURE, _BIN)}) ({metrics.FEATURE_REFERENCE})"
+    ),
+    "class_increase": lambda w, r: _increase(metrics.PREDICTIONS_SERIES, w, _CLASS),
+    "class_share": lambda w, r: _shares(r("class_increase"), _CLASS),
+    "class_prior": lambda w, r: f"max by ({_by(_CLASS)}) ({metrics.CLASS_PRIOR})",
+    "feedback_increase": lambda w, r: _increase(metrics.FEEDBACK_SERIES, w),
+    "feedback_correct_increase": lambda w, r: _increase(
+        metrics.FEEDBACK_SERIES, w, matcher=_CORRECT
+    ),
+    "confidence_bucket_increase": lambda w, r: _increase(f"{_CONF}_bucket", w, "le"),
+    "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
+    "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
+}
+
+# The parts that hold a range computation; recorded for a rule window.
+RECORDED_PARTS: tuple[str, ...] = tuple(p for p in PARTS if p.endswith("_increase"))
+
+SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
+    Signal.FEATURE_ROWS: lambda w, r: f"sum by ({_by(_FEATURE)}) ({r('feature_bin_increase')})",
+    Signal.FEATURE_PSI: lambda w, r: _psi(
+        r("feature_bin_share"), r("feature_reference_share"), _FEATURE
+    ),
+    Signal.FEATURE_JENSEN_SHANNON: lambda w, r: _jensen_shannon(
+        r("feature_reference_share"), r("feature_bin_share"), _FEATURE
+    ),
+    Signal.PREDICTIONS: lambda w, r: f"sum by ({KEY}) ({r('class_increase')})",
+    Signal.PREDICTION_SHIFT: lambda w, r: _psi(r("class_share"), r("class_prior")),
+    Signal.FEEDBACK: lambda w, r: r("feedback_increase"),
+    Signal.ACCURACY: lambda w, r: (
+        f"{r('feedback_correct_increase')} / ({r('feedback_increase')} > 0)"
+    ),
+    Signal.CONFIDENCE_MEAN: lambda w, r: (
+        f"{r('confidence_sum_increase')} / ({r('confidence_count_increase')} > 0)"
+    ),
+    Signal.CONFIDENCE_BELOW: lambda w, r: (
+        f"{r('confidence_bucket_increase')} / ignoring (le) group_left ()"
+        f" ({r('confidence_count_increase')} > 0)"
+    ),
+    Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
+}
+
+
+def _check(window: str) -> None:
+    if not DURATION.match(window):
+        raise QueryInputError(f"window: {window!r} is not a duration like 30m or 1h")
+
+
+def inline_ref(window: str) -> Ref:
+    """Parts expanded into the expression (no recording rules needed)."""
+
+    def ref(part: str) -> str:
+        return f"({PARTS[part](window, ref)})"
+
+    return ref
+
+
+def recorded_ref(window: str) -> Ref:
+    """The increase() parts read from their recorded series; the cheap parts derived from
+    them (shares, the reference) inlined, which keeps the recorded series per bin to one."""
+
+    def ref(part: str) -> str:
+        if part in RECORDED_PARTS:
+            return record_name(part, window)
+        return f"({PARTS[part](window, ref)})"
+
+    return ref
+
+
+def render(signal: Signal, window: str, *, recorded: bool = False) -> str:
+    """The PromQL of ``signal`` over ``window`` for every ModelDeployment track: the
+    recorded series when ``recorded``, else the full expression."""
+    _check(window)
+    if recorded and signal not in INSTANT_SIGNALS:
+        return record_name(signal.value, window)
+    return SIGNALS[signal](window, inline_ref(window))
+
+
+def render_rule(name: str, window: str) -> str:
+    """The expression recording part or signal ``name`` from the parts recorded before it."""
+    _check(window)
+    ref = recorded_ref(window)
+    if name in PARTS:
+        return PARTS[name](window, ref)
+    return SIGNALS[Signal(name)](window, ref)
+
+
+def rules_evaluated(window: str) -> str:
+    """When the rules for ``window`` last ran, per track (their series' timestamps)."""
+    return f"max by ({KEY}) (timestamp({record_name(Signal.PREDICTIONS.value, window)}))"
+
+
+def queries_for(windows: set[str], rule_windows: frozenset[str] = RULE_WINDOWS) -> list[Query]:
+    """Every query of one tick: one per signal and distinct window (instant signals once)."""
+    for window in windows:
+        _check(window)
+    out = [Query(s.value, "", render(s, "1m")) for s in Signal if s in INSTANT_SIGNALS]
+    for window in sorted(windows):
+        recorded = window in rule_windows
+        out += [Query(s.value, window, render(s, window, recorded=recorded))
+                for s in Signal if s not in INSTANT_SIGNALS]
+        if recorded:
+            out.append(Query(RULES_EVALUATED, window, rules_evaluated(window)))
+    return out

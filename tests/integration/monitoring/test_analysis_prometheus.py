@@ -1,0 +1,209 @@
+"""The operator's monitoring analysis against a real Prometheus scraping real model servers:
+queries, splitting by namespace/model/track, evaluation, outage and recovery."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, start_http_server
+from vigia_operator.analysis import evaluate as ev
+from vigia_operator.analysis.client import PrometheusClient
+from vigia_operator.analysis.exporter import OperatorMetrics
+from vigia_operator.analysis.provider import MonitoredModel, PrometheusSignals
+from vigia_operator.analysis.queries import queries_for
+from vigia_operator.analysis.rules import RULES_WINDOW
+from vigia_operator.analysis.signals import TickSignals
+from vigia_operator.analysis.spec import KPI, MonitoringSpec
+
+from tests.fixtures.net import free_port
+from tests.fixtures.prometheus import Target
+
+from .conftest import FEW_ROWS, ROWS, SHIFTED_FEATURES, STEADY_FEATURES, Fleet
+
+WINDOW = "5m"
+DEFECT_RATE = (
+    'sum(rate(vigia_predictions_total{namespace="plant", model="shifted", class="defective"}[5m]))'
+    ' / sum(rate(vigia_predictions_total{namespace="plant", model="shifted"}[5m]))'
+)
+DASHBOARD = Path(__file__).resolve().parents[3] / "manifests/grafana/vigia-model-dashboard.json"
+
+
+def spec(**changes: object) -> MonitoringSpec:
+    base = {"window": WINDOW, "drift_min_samples": 200, "accuracy_min_feedback": 50}
+    return MonitoringSpec(**{**base, **changes})
+
+
+MODELS = [
+    MonitoredModel(("plant", "steady"), spec()),
+    # 1h: the window of the shipped recording rules, read from the recorded series.
+    MonitoredModel(("plant", "shifted"), spec(
+        window=RULES_WINDOW,
+        kpis=(KPI("defect_rate", DEFECT_RATE, None, 2.0), KPI("broken", "sum(", None, 1.0)),
+    )),
+    MonitoredModel(("lab", "steady"), spec()),
+]
+
+
+@pytest.fixture(scope="module")
+def scraped(fleet: Fleet) -> Fleet:
+    """The fleet once Prometheus holds every prediction and feedback label."""
+    expected = {("plant", "steady"): ROWS, ("plant", "shifted"): ROWS, ("lab", "steady"): FEW_ROWS}
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        rows = fleet.prometheus.query("sum by (namespace, model) (vigia_predictions_total)")
+        seen = {(r["metric"]["namespace"], r["metric"]["model"]): float(r["value"][1])
+                for r in rows}
+        feedback = fleet.prometheus.query("sum(vigia_feedback_total)")
+        if seen == expected and feedback and float(feedback[0]["value"][1]) == 2 * ROWS:
+            return fleet
+        time.sleep(1)
+    raise AssertionError(f"Prometheus never saw all traffic: {seen}")
+
+
+def collect(fleet: Fleet) -> tuple[TickSignals, PrometheusSignals]:
+    provider = PrometheusSignals(PrometheusClient(fleet.prometheus.url, timeout_s=10))
+    return provider.collect(MODELS, time.time()), provider
+
+
+def verdicts(fleet: Fleet) -> dict[tuple[str, str], ev.MonitoringVerdict]:
+    tick, _ = collect(fleet)
+    now = time.time()
+    return {m.key: ev.evaluate(m.spec, tick.of(m.key), now=now, unavailable=tick.unavailable)
+            for m in MODELS}
+
+
+def about(count: float, expected: int) -> bool:
+    """increase() extrapolates to the window's edges: counts are close, not exact."""
+    return abs(count - expected) <= max(3, 0.08 * expected)
+
+
+def number_before(text: str, words: str) -> int:
+    found = re.search(rf"(\d+) {words}", text)
+    assert found, f"no '<n> {words}' in {text!r}"
+    return int(found.group(1))
+
+
+def status(verdict: ev.MonitoringVerdict, type_: str) -> tuple[str, str, str]:
+    found = verdict.condition(type_)
+    assert found is not None
+    return found.status, found.reason, found.message
+
+
+def test_stationary_traffic_stays_clean_and_shifted_names_its_features(scraped: Fleet) -> None:
+    results = verdicts(scraped)
+    steady = results[("plant", "steady")]
+    assert status(steady, ev.DRIFTED)[:2] == ("False", ev.NO_DRIFT)
+    assert steady.section["drift"]["score"] < 0.1
+    assert about(steady.section["samples"]["predictions"], ROWS)
+    shifted = results[("plant", "shifted")]
+    drifted, reason, message = status(shifted, ev.DRIFTED)
+    assert (drifted, reason) == ("True", ev.FEATURES_DRIFTED)
+    named = set(shifted.section["drift"]["features"])
+    assert named >= {"ambient_temperature", "line_speed"} and named <= SHIFTED_FEATURES | {
+        "flour_supplier"}
+    assert not named & STEADY_FEATURES
+    assert "ambient_temperature (" in message
+    assert about(number_before(message, "predictions"), ROWS)
+
+
+def test_feedback_gives_accuracy_and_wrong_labels_give_accuracy_low(scraped: Fleet) -> None:
+    results = verdicts(scraped)
+    steady, shifted = results[("plant", "steady")], results[("plant", "shifted")]
+    assert steady.section["accuracy"] == 1.0 and about(steady.section["feedback"], ROWS)
+    assert status(steady, ev.ACCURACY_LOW)[:2] == ("False", ev.ACCURACY_OK)
+    low, reason, message = status(shifted, ev.ACCURACY_LOW)
+    assert (low, reason) == ("True", ev.ACCURACY_BELOW_MIN)
+    assert "accuracy 0.000 from" in message
+    assert about(number_before(message, "feedback labels"), ROWS)
+
+
+def test_too_little_traffic_is_insufficient_data_in_its_own_namespace(scraped: Fleet) -> None:
+    few = verdicts(scraped)[("lab", "steady")]
+    state, reason, message = status(few, ev.DRIFTED)
+    assert (state, reason) == ("Unknown", ev.INSUFFICIENT_DATA)
+    assert f"predictions over {WINDOW}; drift needs 200" in message
+    assert about(number_before(message, "predictions"), FEW_ROWS)
+    assert status(few, ev.ACCURACY_LOW)[:2] == ("Unknown", ev.INSUFFICIENT_DATA)
+    assert few.section["state"] == ev.STATE_INSUFFICIENT
+
+
+def test_kpis_are_evaluated_and_a_broken_one_is_reported_alone(scraped: Fleet) -> None:
+    shifted = verdicts(scraped)[("plant", "shifted")]
+    rows = {r["name"]: r for r in shifted.section["kpis"]}
+    assert 0 < rows["defect_rate"]["value"] <= 1 and not rows["defect_rate"]["violated"]
+    assert "parse error" in rows["broken"]["error"]
+    assert status(shifted, ev.KPI_VIOLATED)[:2] == ("Unknown", ev.KPI_QUERY_FAILED)
+
+
+def test_one_query_per_signal_whatever_the_number_of_models(scraped: Fleet) -> None:
+    tick, provider = collect(scraped)
+    kpi_queries = sum(len(m.spec.kpis) for m in MODELS)
+    assert tick.queries == len(queries_for({WINDOW, RULES_WINDOW})) + kpi_queries
+    assert provider.last_stats.errors == {"kpi": 1}
+
+
+def test_prometheus_down_is_unknown_then_recovers(scraped: Fleet) -> None:
+    before = verdicts(scraped)
+    scraped.prometheus.stop()
+    try:
+        during = verdicts(scraped)
+        for key, verdict in during.items():
+            assert {c.reason for c in verdict.conditions} == {ev.PROMETHEUS_UNAVAILABLE}, key
+            assert {c.status for c in verdict.conditions} == {"Unknown"}
+    finally:
+        scraped.prometheus.start()
+    deadline = time.monotonic() + 60
+    while True:
+        after = verdicts(scraped)
+        shifted = after[("plant", "shifted")]
+        if shifted.condition(ev.DRIFTED) and status(shifted, ev.DRIFTED)[0] == "True":
+            break
+        assert time.monotonic() < deadline, status(shifted, ev.DRIFTED)
+        time.sleep(1)
+    assert after[("plant", "shifted")].section["drift"]["features"] == \
+        before[("plant", "shifted")].section["drift"]["features"]
+
+
+@pytest.fixture
+def operator_metrics(scraped: Fleet) -> Iterator[None]:
+    """The operator's gauges, as published from a real tick, scraped by the same Prometheus."""
+    registry = CollectorRegistry()
+    exported = OperatorMetrics(registry)
+    for key, verdict in verdicts(scraped).items():
+        exported.publish(key, verdict)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    targets = [Target(f"127.0.0.1:{m.server.port}") for m in scraped.models.values()]
+    scraped.prometheus.set_targets([*targets, Target(f"127.0.0.1:{port}")])
+    try:
+        yield
+    finally:
+        scraped.prometheus.set_targets(targets)
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+
+
+def test_every_dashboard_query_returns_data(scraped: Fleet, operator_metrics: None) -> None:
+    variables = {"$namespace": "plant", "$model": "shifted", "$__rate_interval": "1m"}
+    pending = {}
+    for expr in dashboard_queries():
+        concrete = re.sub(r"\$[_a-z]+", lambda m: variables[m.group(0)], expr)
+        pending[expr] = concrete
+    deadline = time.monotonic() + 60
+    while pending and time.monotonic() < deadline:
+        for expr, concrete in list(pending.items()):
+            if scraped.prometheus.query(concrete):
+                del pending[expr]
+        time.sleep(1)
+    assert not pending, f"dashboard queries without data: {list(pending)}"
+

@@ -1,0 +1,242 @@
+"""The shipped recording and alerting rules under `promtool test rules`.
+
+Inputs are counters of several ModelDeployments (two namespaces holding a model of the same
+name, two replicas, a canary track); every expected value is computed here by vigia.drift
+and plain arithmetic, never by PromQL, and compared within 1e-9 relative.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from vigia_operator.analysis import rules
+from vigia_operator.analysis.queries import Signal, record_name
+
+from tests.fixtures.prometheus import binary
+from vigia import drift, metrics
+
+MINUTES = 70  # samples every minute from 0 to 70m; the 1h window is (10m, 70m]
+EVAL = f"{MINUTES}m"
+WINDOW_MINUTES = 60
+BUCKETS = metrics.CONFIDENCE_BUCKETS
+
+OVEN = {"0": 0.25, "1": 0.25, "2": 0.25, "3": 0.25}
+SUPPLIER = {"acme": 0.5, "bolt": 0.3, "corn": 0.2}
+PRIORS = {"good": 0.8, "defective": 0.2}
+
+
+@dataclass
+class Track:
+    namespace: str
+    model: str
+    track: str
+    # per replica: feature -> bin -> rows per minute
+    replicas: dict[str, dict[str, dict[str, float]]]
+    classes: dict[str, float]  # predictions per minute, all replicas
+    correct: float  # feedback per minute
+    incorrect: float
+    confidences: dict[float, float]  # confidence value -> predictions per minute
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"namespace": self.namespace, "model": self.model, "track": self.track}
+
+    def counts(self, feature: str) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for bins in self.replicas.values():
+            for b, rate in bins[feature].items():
+                total[b] = total.get(b, 0.0) + rate
+        return total
+
+
+REFERENCE = {"oven": OVEN, "supplier": SUPPLIER}
+TRACKS = [
+    Track("bakery", "sobaos", "stable",
+          replicas={
+              "a": {"oven": {"0": 6, "1": 5, "2": 6, "3": 5},
+                    "supplier": {"acme": 11, "bolt": 6, "corn": 5}},
+              "b": {"oven": {"0": 7, "1": 8, "2": 7, "3": 6},
+                    "supplier": {"acme": 14, "bolt": 9, "corn": 5}},
+          },
+          classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
+          confidences={0.55: 5, 0.75: 15, 0.97: 30}),
+    Track("bakery", "sobaos", "canary",
+          replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
+                          "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
+          classes={"good": 12, "defective": 8}, correct=1, incorrect=0,
+          confidences={0.65: 10, 0.85: 10}),
+    # Same model name in another namespace: must never mix with bakery/sobaos.
+    Track("lab", "sobaos", "stable",
+          replicas={"d": {"oven": {"0": 0, "1": 3, "2": 17, "3": 40},
+                          "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
+          classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
+          confidences={0.52: 40, 0.62: 20}),
+]
+
+
+def _selector(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def _counter(name: str, labels: dict[str, str], per_minute: float) -> dict[str, str]:
+    return {"series": _selector(name, labels), "values": f"0+{per_minute}x{MINUTES}"}
+
+
+def _gauge(name: str, labels: dict[str, str], value: float) -> dict[str, str]:
+    return {"series": _selector(name, labels), "values": f"{value}x{MINUTES}"}
+
+
+def input_series(t: Track) -> list[dict[str, str]]:
+    out = []
+    replicas = list(t.replicas)
+    for instance, features in t.replicas.items():
+        base = {**t.key, "version": "1", "instance": instance}
+        for feature, bins in features.items():
+            for b, rate in bins.items():
+                labels = {**base, "feature": feature, "bin": b}
+                out.append(_counter(metrics.FEATURE_BIN_SERIES, labels, rate))
+                out.append(_gauge(metrics.FEATURE_REFERENCE, labels, REFERENCE[feature][b]))
+        for c, prior in PRIORS.items():
+            out.append(_gauge(metrics.CLASS_PRIOR, {**base, "class": c}, prior))
+    # Predictions, feedback and confidence: all on the first replica (sums are what count).
+    base = {**t.key, "version": "1", "instance": replicas[0]}
+    for c, rate in t.classes.items():
+        out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
+    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, t.correct))
+    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, t.incorrect))
+    total = sum(t.confidences.values())
+    for le in (*BUCKETS, float("inf")):
+        below = sum(r for v, r in t.confidences.items() if v <= le)
+        label = "+Inf" if le == float("inf") else repr(le)
+        out.append(_counter(f"{metrics.CONFIDENCE}_bucket", {**base, "le": label}, below))
+    weighted = sum(v * r for v, r in t.confidences.items())
+    out.append(_counter(f"{metrics.CONFIDENCE}_sum", base, weighted))
+    out.append(_counter(f"{metrics.CONFIDENCE}_count", base, total))
+    return out
+
+
+def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
+    """Every recorded value of one track, computed without PromQL."""
+    out: dict[Signal, list[tuple[dict[str, str], float]]] = {s: [] for s in Signal}
+    for feature, reference in REFERENCE.items():
+        counts = t.counts(feature)
+        labels = {**t.key, "feature": feature}
+        out[Signal.FEATURE_ROWS].append((labels, WINDOW_MINUTES * sum(counts.values())))
+        out[Signal.FEATURE_PSI].append((labels, drift.psi(reference, counts)))
+        out[Signal.FEATURE_JENSEN_SHANNON].append((labels, drift.jensen_shannon(reference, counts)))
+    predictions = sum(t.classes.values())
+    out[Signal.PREDICTIONS].append((t.key, WINDOW_MINUTES * predictions))
+    out[Signal.PREDICTION_SHIFT].append((t.key, drift.psi(PRIORS, t.classes)))
+    labelled = t.correct + t.incorrect
+    out[Signal.FEEDBACK].append((t.key, WINDOW_MINUTES * labelled))
+    out[Signal.ACCURACY].append((t.key, t.correct / labelled))
+    total = sum(t.confidences.values())
+    weighted = sum(v * r for v, r in t.confidences.items())
+    out[Signal.CONFIDENCE_MEAN].append((t.key, weighted / total))
+    for le in (*BUCKETS, float("inf")):
+        below = sum(r for v, r in t.confidences.items() if v <= le)
+        label = "+Inf" if le == float("inf") else repr(le)
+        out[Signal.CONFIDENCE_BELOW].append(({**t.key, "le": label}, below / total))
+    out[Signal.LAST_SCRAPE].append((t.key, MINUTES * 60.0))
+    return out
+
+
+def _close(record: str, labels: dict[str, str], value: float) -> dict[str, Any]:
+    tolerance = 1e-9 * max(1.0, abs(value))
+    return {
+        "expr": f"abs({_selector(record, labels)} - {value!r}) < bool {tolerance!r}",
+        "eval_time": EVAL,
+        "exp_samples": [{"labels": _selector("", labels), "value": 1}],
+    }
+
+
+def _render(template: str, labels: dict[str, str], value: float) -> str:
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], template)
+    return text.replace('{{ $value | printf "%.3f" }}', f"{value:.3f}")
+
+
+def expected_alerts(
+    values: dict[Signal, list[tuple[dict[str, str], float]]], t: rules.AlertThresholds
+) -> dict[str, list[tuple[dict[str, str], float]]]:
+    def lookup(signal: Signal, labels: dict[str, str]) -> float:
+        return next(v for lab, v in values[signal] if all(lab[k] == labels[k] for k in lab))
+
+    firing: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for labels, psi in values[Signal.FEATURE_PSI]:
+        if psi > t.drift_psi and lookup(Signal.FEATURE_ROWS, labels) >= t.drift_min_samples:
+            firing.setdefault("VigiaFeatureDrift", []).append((labels, psi))
+    for labels, accuracy in values[Signal.ACCURACY]:
+        if accuracy < t.accuracy_min and (
+            lookup(Signal.FEEDBACK, labels) >= t.accuracy_min_feedback
+        ):
+            firing.setdefault("VigiaAccuracyLow", []).append((labels, accuracy))
+    for labels, mean in values[Signal.CONFIDENCE_MEAN]:
+        if mean < t.confidence_min and lookup(Signal.PREDICTIONS, labels) >= t.drift_min_samples:
+            firing.setdefault("VigiaConfidenceLow", []).append((labels, mean))
+    for labels, shift in values[Signal.PREDICTION_SHIFT]:
+        if shift > t.drift_psi and lookup(Signal.PREDICTIONS, labels) >= t.drift_min_samples:
+            firing.setdefault("VigiaPredictionShift", []).append((labels, shift))
+    return firing
+
+
+def promtool_test(
+    rule_file: Path,
+) -> tuple[dict[str, Any], dict[str, list[tuple[dict[str, str], float]]]]:
+    values: dict[Signal, list[tuple[dict[str, str], float]]] = {s: [] for s in Signal}
+    series: list[dict[str, str]] = []
+    for track in TRACKS:
+        series += input_series(track)
+        for signal, found in expected(track).items():
+            values[signal] += found
+    checks = []
+    for signal, found in values.items():
+        record = record_name(signal, rules.RULES_WINDOW)
+        checks += [_close(record, labels, value) for labels, value in found]
+        checks.append({"expr": f"count({record})", "eval_time": EVAL,
+                       "exp_samples": [{"labels": "{}", "value": len(found)}]})
+    thresholds = rules.AlertThresholds()
+    alerts = {a["alert"]: a for a in rules.alerting_rules(thresholds)}
+    firing = expected_alerts(values, thresholds)
+    alert_tests = []
+    for name, alert in alerts.items():
+        exp = [
+            {
+                "exp_labels": {**labels, **alert["labels"]},
+                "exp_annotations": {k: _render(v, labels, value)
+                                    for k, v in alert["annotations"].items()},
+            }
+            for labels, value in firing.get(name, [])
+        ]
+        alert_tests.append({"eval_time": EVAL, "alertname": name, "exp_alerts": exp})
+    return {
+        "rule_files": [str(rule_file)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": checks,
+            "alert_rule_test": alert_tests,
+        }],
+    }, firing
+
+
+def test_rules_compute_what_vigia_drift_computes(tmp_path: Path) -> None:
+    rule_file = Path(__file__).resolve().parents[3] / "manifests/prometheus" / rules.RULE_FILE
+    document, firing = promtool_test(rule_file)
+    # The scenario exercises every alert, and also leaves tracks that must not fire.
+    assert set(firing) == {"VigiaFeatureDrift", "VigiaAccuracyLow", "VigiaConfidenceLow",
+                           "VigiaPredictionShift"}
+    test_file = tmp_path / "vigia-rules.test.yaml"
+    test_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    check = subprocess.run([str(binary("promtool")), "check", "rules", str(rule_file)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    result = subprocess.run([str(binary("promtool")), "test", "rules", str(test_file)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+    assert "SUCCESS" in result.stdout + result.stderr
