@@ -158,7 +158,7 @@ class Kube:
                 data = await response.read()
                 status, reason = response.status, response.reason or ""
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise KubeError(0, "Unreachable", str(error)) from error
+            raise KubeError(0, "Unreachable", str(error) or type(error).__name__) from error
         if status == 401 and relogin:  # a rotated service-account token: log in again
             await self.close()
             self._info = None
