@@ -118,7 +118,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
-              tick: float) -> dict[str, float]:
+              tick: float) -> dict[str, Any]:
     namespace = f"bench-{count}-{uuid.uuid4().hex[:5]}"
     kubectl(kubeconfig, "create", "namespace", namespace)
     wait_for(lambda: kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace),
@@ -150,9 +150,14 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
               f"{phases(kubeconfig, namespace)}", flush=True)
     rss = operator.rss_bytes()
     time.sleep(PROBE_CACHE_S)  # the last status writes and Events; kopf caches probes 10 s
-    calls_converging = operator.probes()["apiCalls"] - calls_before
-    time.sleep(2 * tick + 1)  # at least two ticks over every object, nothing changed
-    calls_idle = operator.probes()["apiCalls"] - calls_before - calls_converging
+    converged = operator.probes()
+    calls_converging = converged["apiCalls"] - calls_before
+    time.sleep(max(2 * tick + 1, PROBE_CACHE_S))  # two ticks over every object
+    idle = operator.probes()
+    calls_idle = idle["apiCalls"] - calls_before - calls_converging
+    by_before = converged.get("apiCallsBy") or {}
+    idle_by = {k: v - by_before.get(k, 0) for k, v in (idle.get("apiCallsBy") or {}).items()
+               if v != by_before.get(k, 0)}
     watch.stop()
     created.stop()
     to_children = [created.at[f"{n}-stable"] - applied_at[n] for n in names
@@ -174,6 +179,7 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
         "children_p95_s": percentile(to_children, 0.95),
         "calls_per_object": calls_converging / count,
         "calls_idle": calls_idle,
+        "idle_by": idle_by,
         "idle_s": 2 * tick + 1,
     }
 
@@ -195,7 +201,8 @@ def bench_one(config: Path, log: Path, kubeconfig: Path, count: int, tick: float
         f"create-to-Deployment (the operator's share) p50 {result['children_p50_s']:.2f} s, "
         f"p95 {result['children_p95_s']:.2f} s; API calls per object "
         f"{result['calls_per_object']:.1f}, then {result['calls_idle']:.0f} in "
-        f"{result['idle_s']:.0f} s idle; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
+        f"{result['idle_s']:.0f} s idle {result['idle_by'] or ''}; "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
         flush=True,
     )
 

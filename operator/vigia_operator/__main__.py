@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     # kopf's format, with the object's namespace/name in front of its messages.
     kopf.configure(verbose=args.verbose, log_prefix=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # liveness probes
+    if not args.verbose:  # "Handler ... succeeded" for every watch event: noise and CPU
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     from vigia_operator import handlers  # noqa: F401  (registers the handlers)
 
     # Standalone: no kopf peering; with several replicas a Lease elects the one that acts.

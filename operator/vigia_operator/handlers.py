@@ -88,6 +88,12 @@ def api_calls(memo: kopf.Memo, **_: Any) -> int:
     return engine.kube.calls if isinstance(engine, Engine) else 0
 
 
+@kopf.on.probe(id="apiCallsBy")
+def api_calls_by(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+    engine = memo.get("engine")
+    return dict(engine.kube.calls_by) if isinstance(engine, Engine) else {}
+
+
 @kopf.index(r.GROUP, r.VERSION, r.PLURAL, id=r.MODELS_INDEX)
 def models_index(*, namespace: str | None, name: str, body: kopf.Body,
                  **_: Any) -> dict[Any, Any]:

@@ -69,6 +69,7 @@ class Kube:
         self._info: kopf.ConnectionInfo | None = None
         self._session: aiohttp.ClientSession | None = None
         self.calls = 0
+        self.calls_by: dict[str, int] = {}  # by kind of request: apply, create, get, ...
 
     async def close(self) -> None:
         if self._session is not None:
@@ -147,6 +148,8 @@ class Kube:
             headers["Content-Type"] = content_type
         full = info.server.rstrip("/") + url + (f"?{urlencode(query)}" if query else "")
         self.calls += 1
+        what = _what(method, url, content_type)
+        self.calls_by[what] = self.calls_by.get(what, 0) + 1
         try:
             async with session.request(
                 method, full, headers=headers,
@@ -155,7 +158,7 @@ class Kube:
                 data = await response.read()
                 status, reason = response.status, response.reason or ""
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise KubeError(0, "Unreachable", str(error)) from error
+            raise KubeError(0, "Unreachable", str(error) or type(error).__name__) from error
         if status == 401 and relogin:  # a rotated service-account token: log in again
             await self.close()
             self._info = None
@@ -164,6 +167,20 @@ class Kube:
         if not 200 <= status < 300:
             raise api_error(status, reason, data)
         return dict(json.loads(data)) if data else {}
+
+
+def _what(method: str, url: str, content_type: str | None) -> str:
+    """A request's kind for the counters: apply, status, create <plural>, get <plural>..."""
+    if content_type == "application/apply-patch+yaml":
+        return "apply"
+    if url.endswith("/status"):
+        return "status"
+    parts = url.split("?")[0].strip("/").split("/")
+    if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
+        plural = parts[parts.index("namespaces") + 2]
+    else:  # every namespace: /api/v1/<plural> or /apis/<group>/<version>/<plural>
+        plural = parts[3 if parts[0] == "apis" else 2]
+    return f"{method.lower()} {plural}"
 
 
 def api_error(status: int, reason: str, body: bytes | None) -> KubeError:

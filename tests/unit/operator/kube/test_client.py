@@ -20,3 +20,16 @@ def test_the_api_status_gives_reason_and_message() -> None:
     assert error.message == 'services "x" already exists'
     assert KubeError(403, "Forbidden", "namespace ml is being terminated").namespace_terminating
     assert not api_error(500, "Internal", b"not json").already_exists
+
+
+def test_requests_are_counted_by_kind() -> None:
+    from vigia_operator.kube.client import _what
+
+    assert _what("PATCH", "/apis/apps/v1/namespaces/ml/deployments/x",
+                 "application/apply-patch+yaml") == "apply"
+    assert _what("PATCH", "/apis/vigia.dev/v1alpha1/namespaces/ml/modeldeployments/x/status",
+                 "application/merge-patch+json") == "status"
+    assert _what("POST", "/api/v1/namespaces/ml/events", "application/json") == "post events"
+    assert _what("GET", "/api/v1/namespaces/ml/secrets/db", None) == "get secrets"
+    assert _what("GET", "/apis/vigia.dev/v1alpha1/modeldeployments", None) == (
+        "get modeldeployments")
