@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from vigia.onnx.command import add_export
 from vigia.settings import env_name
 
 DEFAULT_HOME = "/tmp/vigia"
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_sample(commands)
     _add_bundle(commands)
+    add_export(commands, _home_option)
     return parser
 
 
