@@ -24,6 +24,7 @@ from .app import ServerState, build_app
 from .monitoring import Monitor
 from .runtime import ModelRuntime
 from .store import PredictionStore
+from .webpage import WEB_PATH, build_web_app
 
 # A child of BentoML's server logger, so it shares the handlers and format BentoML sets up.
 log = logging.getLogger("bentoml.serve.vigia")
@@ -99,6 +100,7 @@ STATE = ServerState(
     unknown_id_grace_s=2 * SETTINGS.flush_interval_s if SETTINGS.workers > 1 else 0.0,
 )
 app = build_app(STATE)
+app.mount(WEB_PATH, build_web_app(STATE))
 
 
 @bentoml.service(**build_service_config(SETTINGS))
