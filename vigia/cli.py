@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vigia.onnx.command import add_export
+from vigia.report.command import add_report
 from vigia.settings import env_name
 
 DEFAULT_HOME = "/tmp/vigia"
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(commands)
     _add_bundle(commands)
     add_export(commands, _home_option)
+    add_report(commands, _home_option)
     return parser
 
 
