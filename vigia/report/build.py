@@ -155,8 +155,14 @@ def _brief(features: object, limit: int = 6) -> str:
     if not isinstance(features, dict):
         return "(not logged)"
     items = list(features.items())[:limit]
-    text = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
+    text = ", ".join(f"{k}={_value(v)}" for k, v in items)
     return text + (", …" if len(features) > limit else "")
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return "missing"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _trends(frame: pd.DataFrame, frequency: str, terms: Terms) -> Section:
