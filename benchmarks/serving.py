@@ -74,6 +74,7 @@ def start(target: str, work: Path, uri: str) -> LocalServer:
         env_name("store_url"): f"sqlite:///{work}/log-{target}.db",
         env_name("monitoring"): "false" if target == "vigia-nomon" else "true",
         env_name("workers"): "2" if target == "vigia-2w" else "1",
+        env_name("runtime"): "onnx" if target == "vigia-onnx" else "sklearn",
     }
     if target == "baseline":
         server = LocalServer(work, env, service="baseline_service:Baseline", working_dir=HERE)
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument(
         "--targets", default="baseline,vigia,vigia-nomon,vigia-2w",
-        help="vigia-2w: monitoring on, two worker processes",
+        help="vigia-2w: monitoring on, two worker processes; vigia-onnx: runtime onnx",
     )
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per level")
     args = parser.parse_args(argv)
