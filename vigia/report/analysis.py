@@ -265,7 +265,7 @@ def business_kpis(frame: pd.DataFrame, classes: list[str], terms: Terms) -> list
             )
             figures.append(
                 (
-                    f"{terms.bad_class.capitalize()} ones passed per 1,000 {terms.items}",
+                    f"{terms.bad_class.capitalize()} ones passed, per 1,000 known outcomes",
                     f"{1000 * slipped / len(known):.1f}",
                 )
             )

@@ -147,7 +147,7 @@ def test_business_kpis_in_words() -> None:
     assert kpis["Sponge cakes checked by the model"] == "20"
     assert kpis["Flagged as defective"] == "10 (50.0%)"
     assert kpis["Model right on those"] == "8 (80.0%)"
-    assert kpis["Defective ones passed per 1,000 sponge cakes"] == "200.0"
+    assert kpis["Defective ones passed, per 1,000 known outcomes"] == "200.0"
 
 
 def test_buckets_grow_with_the_window() -> None:
