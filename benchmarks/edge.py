@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,8 @@ def latency(name: str, bundle: ModelBundle, numeric_only: bool, repeats: int) ->
         frame = validate_records(bundle.metadata.schema, records)
         feed = runner.feed(records)
         n = max(5, repeats // max(1, rows // 100))
-        sk = median_ms(lambda frame=frame: bundle.predict_proba(frame), n)
-        ox = median_ms(lambda feed=feed: runner.predict_proba_feed(feed), n)
+        sk = median_ms(partial(bundle.predict_proba, frame), n)
+        ox = median_ms(partial(runner.predict_proba_feed, feed), n)
         print(f"{rows:>6} {sk:>11.3f} {ox:>9.3f} {sk / ox:>8.1f}x {1000 * ox / rows:>12.1f}")
 
 

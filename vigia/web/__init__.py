@@ -35,8 +35,11 @@ class WebAssetsMissingError(FileNotFoundError):
 
 
 class CompiledModel(Protocol):
-    model: bytes
-    manifest: Manifest
+    @property
+    def model(self) -> bytes: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
 
 
 def check_assets() -> None:
