@@ -10,6 +10,15 @@ from vigia_serving.local import LocalServer
 
 from vigia.bundle import ModelBundle, export_bundle
 from vigia.sample import train_sample_model
+from vigia.web import WebAssetsMissingError, check_assets
+
+
+@pytest.fixture(scope="module", autouse=True)
+def web_assets() -> None:
+    try:
+        check_assets()
+    except WebAssetsMissingError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
