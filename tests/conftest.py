@@ -31,4 +31,5 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.cluster",
     "tests.fixtures.postgres",
+    "tests.fixtures.s3",
 ]
