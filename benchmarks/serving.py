@@ -134,6 +134,7 @@ def start(name: str, work: Path, uri: str, bundle: ModelBundle) -> Target:
         env_name("store_url"): f"sqlite:///{work}/log-{name}.db",
         env_name("monitoring"): "false" if name == "vigia-nomon" else "true",
         env_name("workers"): "2" if name == "vigia-2w" else "1",
+        env_name("runtime"): "onnx" if name == "vigia-onnx" else "sklearn",
     }
     if name == "baseline":
         server = LocalServer(work, env, service="baseline_service:Baseline", working_dir=HERE)
@@ -267,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=20, help="seconds per level and target")
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--targets", default="vigia,vigia-2w,mlserver-batch,mlserver,baseline",
-                        help="vigia-2w: two workers; also: vigia-nomon (monitoring off)")
+                        help="vigia-2w: two workers; also: vigia-nomon (monitoring off), "
+                        "vigia-onnx (runtime onnx)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per level")
     parser.add_argument("--overload", action="store_true",
                         help="then 4x the highest client count, each target alone")

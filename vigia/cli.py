@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from vigia.onnx.command import add_export
+from vigia.report.command import add_report
 from vigia.settings import env_name
 
 DEFAULT_HOME = "/tmp/vigia"
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrain(commands)
     _add_sample(commands)
     _add_bundle(commands)
+    add_export(commands, _home_option)
+    add_report(commands, _home_option)
     return parser
 
 

@@ -51,6 +51,11 @@ class ServingSettings(BaseSettings):
     )
     log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     monitoring: bool = Field(default=True, description="Export monitoring metrics.")
+    runtime: Literal["sklearn", "onnx", "auto"] = Field(
+        default="sklearn",
+        description="What computes predictions: scikit-learn, the ONNX form (onnxruntime; "
+        "refuses to start when parity fails), or auto (ONNX only when parity holds).",
+    )
     max_batch_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
     home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
     workers: int = Field(default=1, ge=1, description="Server worker processes.")

@@ -54,8 +54,10 @@ class ModelRuntime:
         store: PredictionStore,
         monitor: Monitor | None,
     ) -> None:
+        from .compiled import select_runtime  # here: keeps the import block the server's own
+
         meta = bundle.metadata
-        self.bundle = bundle
+        self.bundle = select_runtime(bundle, settings.runtime)
         self.settings = settings
         self.store = store
         self.monitor = monitor

@@ -32,6 +32,7 @@ from .logmetrics import dropped_rows_counter
 from .monitoring import Monitor
 from .runtime import ModelRuntime
 from .store import PredictionStore
+from .webpage import WEB_PATH, build_web_app
 
 T = TypeVar("T")
 
@@ -174,6 +175,7 @@ STATE = ServerState(
     unknown_id_wait_s=SETTINGS.feedback_wait,
 )
 app = build_app(STATE)
+app.mount(WEB_PATH, build_web_app(STATE))
 
 
 @bentoml.service(**build_service_config(SETTINGS))

@@ -1,0 +1,181 @@
+// Runs the exported model in the browser: model.json (schema, classes, version) and
+// model.onnx come from this page's own folder; the inputs never leave the page.
+"use strict";
+
+const state = { session: null, manifest: null };
+const $ = (id) => document.getElementById(id);
+
+ort.env.wasm.wasmPaths = new URL("ort/", document.baseURI).href;
+ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a plain host lacks
+
+async function load() {
+  const manifest = await (await fetch("model.json")).json();
+  const bytes = new Uint8Array(await (await fetch("model.onnx")).arrayBuffer());
+  state.session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  state.manifest = manifest;
+  $("model").textContent = `Model ${manifest.name}, version ${manifest.version}`;
+  buildForm(manifest.features);
+  $("predict").disabled = false;
+  document.body.dataset.ready = "true";
+}
+
+function buildForm(features) {
+  const form = $("row-form");
+  for (const f of features) {
+    const label = document.createElement("label");
+    label.textContent = f.name.replaceAll("_", " ");
+    let input;
+    if (f.kind === "numeric") {
+      input = document.createElement("input");
+      input.type = "number";
+      input.step = "any";
+      if (f.minimum !== null && f.maximum !== null) {
+        input.value = String(Number(((f.minimum + f.maximum) / 2).toPrecision(4)));
+      }
+    } else {
+      input = document.createElement("select");
+      for (const c of f.categories || []) input.add(new Option(c, c));
+    }
+    input.name = f.name;
+    label.append(input);
+    form.append(label);
+  }
+}
+
+class RowError extends Error {}
+
+function checkValue(f, raw, where) {
+  if (raw === null || raw === undefined || raw === "") {
+    if (!f.nullable) throw new RowError(`${where}: must not be empty`);
+    return null;
+  }
+  if (f.kind === "numeric") {
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new RowError(`${where}: expected a number, got "${raw}"`);
+    return value;
+  }
+  const cats = f.categories || [];
+  if (!cats.includes(raw)) {
+    throw new RowError(`${where}: unknown category "${raw}"; expected one of ${cats.join(", ")}`);
+  }
+  return raw;
+}
+
+function feeds(rows) {
+  const { features, input_mode: mode } = state.manifest;
+  const n = rows.length;
+  if (mode === "matrix") {
+    const data = new Float32Array(n * features.length);
+    rows.forEach((row, i) => features.forEach((f, j) => {
+      data[i * features.length + j] = row[f.name] === null ? NaN : row[f.name];
+    }));
+    return { features: new ort.Tensor("float32", data, [n, features.length]) };
+  }
+  const feed = {};
+  for (const f of features) {
+    if (f.kind === "numeric") {
+      const data = Float32Array.from(rows, (r) => (r[f.name] === null ? NaN : r[f.name]));
+      feed[f.name] = new ort.Tensor("float32", data, [n, 1]);
+    } else {
+      feed[f.name] = new ort.Tensor("string", rows.map((r) => r[f.name] ?? ""), [n, 1]);
+    }
+  }
+  return feed;
+}
+
+async function predictRows(rows) {
+  const started = performance.now();
+  const output = await state.session.run(feeds(rows), ["probabilities"]);
+  const elapsed = performance.now() - started;
+  const k = state.manifest.classes.length;
+  const proba = output.probabilities.data;
+  const predictions = rows.map((_, i) => {
+    const p = Array.from(proba.slice(i * k, (i + 1) * k));
+    const best = p.indexOf(Math.max(...p));
+    return { class: state.manifest.classes[best], probabilities: p };
+  });
+  return { predictions, ms: elapsed };
+}
+
+function show(predictions, ms) {
+  const body = $("results").tBodies[0];
+  body.replaceChildren();
+  predictions.forEach((p, i) => {
+    const tr = body.insertRow();
+    tr.dataset.probabilities = JSON.stringify(p.probabilities);
+    tr.dataset.class = p.class;
+    tr.insertCell().textContent = String(i + 1);
+    tr.insertCell().textContent = p.class;
+    const cell = tr.insertCell();
+    state.manifest.classes.forEach((c, j) => {
+      const line = document.createElement("div");
+      const track = document.createElement("span");
+      track.className = "track";
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      bar.style.width = `${(100 * p.probabilities[j]).toFixed(1)}%`;
+      track.append(bar);
+      line.append(track, `${p.probabilities[j].toFixed(2)} ${c}`);
+      cell.append(line);
+    });
+    tr.insertCell().textContent = state.manifest.version;
+  });
+  $("results").hidden = false;
+  const perRow = ms / predictions.length;
+  $("status").className = "";
+  $("status").textContent =
+    `${predictions.length} prediction(s) in ${ms.toFixed(1)} ms (${perRow.toFixed(3)} ms per row).`;
+  document.body.dataset.perRowMs = String(perRow);
+}
+
+function fail(error) {
+  $("status").className = "error";
+  $("status").textContent = error instanceof RowError ? error.message : `Error: ${error.message}`;
+}
+
+async function predictForm() {
+  const data = new FormData($("row-form"));
+  try {
+    const row = {};
+    for (const f of state.manifest.features) row[f.name] = checkValue(f, data.get(f.name), f.name);
+    const { predictions, ms } = await predictRows([row]);
+    show(predictions, ms);
+  } catch (error) { fail(error); }
+}
+
+function parseCsv(text) {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  if (lines.length < 2) throw new RowError("the CSV needs a header line and at least one row");
+  const header = lines[0].split(",").map((h) => h.trim());
+  for (const f of state.manifest.features) {
+    if (!header.includes(f.name)) throw new RowError(`the CSV has no column "${f.name}"`);
+  }
+  return lines.slice(1).map((line, i) => {
+    const cells = line.split(",").map((c) => c.trim());
+    const row = {};
+    for (const f of state.manifest.features) {
+      row[f.name] = checkValue(f, cells[header.indexOf(f.name)], `row ${i + 1}, ${f.name}`);
+    }
+    return row;
+  });
+}
+
+async function predictFile(file) {
+  try {
+    const rows = parseCsv(await file.text());
+    const { predictions, ms } = await predictRows(rows);
+    show(predictions, ms);
+  } catch (error) { fail(error); }
+}
+
+$("predict").addEventListener("click", predictForm);
+$("csv").addEventListener("change", (e) => { if (e.target.files[0]) predictFile(e.target.files[0]); });
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  if (e.dataTransfer.files[0]) predictFile(e.dataTransfer.files[0]);
+});
+load().catch(fail);
