@@ -72,7 +72,7 @@ class LocalServer:
             self.process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         return self
 
-    def start_ready(self, timeout: float = 120) -> LocalServer:
+    def start_ready(self, timeout: float = 300) -> LocalServer:
         """Start and wait until ready; a server that never gets there is stopped."""
         self.start()
         try:
@@ -81,7 +81,7 @@ class LocalServer:
             self.stop()
             raise
 
-    def wait(self, path: str = "/readyz", timeout: float = 120) -> LocalServer:
+    def wait(self, path: str = "/readyz", timeout: float = 300) -> LocalServer:
         """Until ``path`` answers 200; raises ServerFailed with the log if it never does."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
