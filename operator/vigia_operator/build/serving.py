@@ -96,6 +96,7 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("max_batch_rows"): str(serving.max_request_rows),
         env_name("batch_max_rows"): str(serving.batch_max_rows),
         env_name("batch_wait_ms"): str(serving.batch_wait_ms),
+        env_name("runtime"): serving.runtime,
         env_name("home"): SERVER_HOME,
     }
 

@@ -56,6 +56,7 @@ class Serving:
     log_features: LogFeatures
     log_sample_rate: float
     store: SecretKey | None
+    runtime: str = "sklearn"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
         batch_max_rows=_typed(batching, "maxBatchSize", int, "spec.serving.batching.maxBatchSize"),
         batch_wait_ms=_typed(batching, "maxLatencyMs", int, "spec.serving.batching.maxLatencyMs"),
         log_features=cast(LogFeatures, features),
+        runtime=_optional(serving, "runtime", str, "spec.serving.runtime") or "sklearn",
         log_sample_rate=float(
             _typed(log, "sampleRate", (int, float), "spec.serving.predictionLog.sampleRate")
         ),

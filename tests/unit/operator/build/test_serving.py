@@ -178,3 +178,10 @@ def test_sidecar_digests_reach_the_server_only_when_allowed() -> None:
 
     assert env_name("allow_sidecar_digest") not in env()
     assert env(allow_sidecar_digest=True)[env_name("allow_sidecar_digest")] == "true"
+
+
+def test_runtime_reaches_the_server() -> None:
+    sample = defaulted_sample()
+    sample["spec"]["serving"]["runtime"] = "onnx"
+    assert build_configmap(parse(sample))["data"][env_name("runtime")] == "onnx"
+    assert build_configmap(MD)["data"][env_name("runtime")] == "sklearn"
