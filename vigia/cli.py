@@ -98,6 +98,10 @@ def _add_bundle(commands: Any) -> None:
     inspect = sub.add_parser("inspect", help="verify a bundle's digest and print its metadata")
     inspect.add_argument("uri")
     inspect.add_argument("--digest", default=None, help="sha256:<hex>; default: the sidecar")
+    inspect.add_argument(
+        "--allow-sidecar-digest", action="store_true",
+        help="trust the <uri>.sha256 sidecar of a remote (s3) bundle when --digest is not given",
+    )
     _home_option(inspect)
     inspect.set_defaults(func=_cmd_bundle_inspect)
 
@@ -196,7 +200,8 @@ def _read_labelled(uri: str, target: str) -> tuple[Any, Any]:
 def _cmd_bundle_inspect(args: argparse.Namespace) -> int:
     from vigia.bundle import load_bundle
 
-    bundle = load_bundle(args.uri, args.digest, home=args.home)
+    bundle = load_bundle(args.uri, args.digest, home=args.home,
+                         allow_sidecar_digest=args.allow_sidecar_digest)
     print(json.dumps(bundle.metadata.to_dict(), indent=2))
     return 0
 

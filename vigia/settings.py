@@ -26,6 +26,10 @@ class ServingSettings(BaseSettings):
     model_digest: str | None = Field(
         default=None, description="sha256:<hex> of the bundle; checked before loading."
     )
+    allow_sidecar_digest: bool = Field(
+        default=False,
+        description="Trust <uri>.sha256 beside a remote (s3) bundle when no digest is given.",
+    )
     model_name: str | None = Field(
         default=None, description="Name of the model in metrics; defaults to the bundle's name."
     )

@@ -18,7 +18,10 @@ def test_bundle_round_trips_through_s3(s3_bucket: str, tmp_path: Path) -> None:
     uri = f"s3://{s3_bucket}/models/sobaos-1.bentomodel"
     digest = export_bundle(bundle, uri, home=tmp_path / "export")
 
-    loaded = load_bundle(uri, None, home=tmp_path / "load")  # digest from the sidecar
+    with pytest.raises(DigestMismatchError, match="remote bundle needs one"):
+        load_bundle(uri, None, home=tmp_path / "refused")  # the sidecar is not trusted
+    # digest from the sidecar, where the configuration explicitly allows it
+    loaded = load_bundle(uri, None, home=tmp_path / "load", allow_sidecar_digest=True)
 
     X, _ = production_line(50, seed=9)
     assert (loaded.predict_proba(X) == bundle.predict_proba(X)).all()
