@@ -112,7 +112,9 @@ def schedule_state(spec: RetrainingSpec, previous: Mapping[str, Any], created: d
     recorded = previous.get("schedule") == schedule
     planned = parse_time(previous.get("nextScheduled")) if recorded else None
     if planned is None:
-        planned = next_fire(schedule, created if not recorded else now)
+        # The first schedule counts from the ModelDeployment's creation; a changed one
+        # from now, so a change never fires a run it did not plan.
+        planned = next_fire(schedule, now if previous.get("schedule") else created)
     if planned > now:
         return None, planned
     trigger = Trigger(reasons.TRIGGER_SCHEDULE,
@@ -147,20 +149,22 @@ def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monito
                         if t is not None], default=None)
     cooldown_until = None if last_start is None else last_start + spec.cooldown
     scheduled, next_scheduled = schedule_state(spec, previous, created, now)
-    found = condition_trigger(spec, monitoring, now) or scheduled
+    by_condition = condition_trigger(spec, monitoring, now)
+    # Stale monitoring does not hold back a schedule that is due.
+    found = by_condition if isinstance(by_condition, Trigger) else scheduled or by_condition
     if found is None or isinstance(found, Skip):
         return Decision(found, next_scheduled, cooldown_until)
     active = [j.name for j in jobs if not j.finished]
-    if active:
-        action: Start | Skip = Skip(found, reasons.SKIP_ACTIVE,
-                                    f"Job {active[0]} is still running; one retraining at "
-                                    "a time.")
-    elif cooldown_until is not None and now < cooldown_until:
+    if cooldown_until is not None and now < cooldown_until:
         left = int((cooldown_until - now).total_seconds())
-        action = Skip(found, reasons.SKIP_COOLDOWN,
-                      f"cooldown {int(spec.cooldown.total_seconds())}s since the last start "
-                      f"at {format_time(last_start or now)}: {left}s left, until "
-                      f"{format_time(cooldown_until)}.")
+        action: Start | Skip = Skip(
+            found, reasons.SKIP_COOLDOWN,
+            f"cooldown {int(spec.cooldown.total_seconds())}s since the last start at "
+            f"{format_time(last_start or now)}: {left}s left, until "
+            f"{format_time(cooldown_until)}.")
+    elif active:  # a Job that outlives its cooldown
+        action = Skip(found, reasons.SKIP_ACTIVE,
+                      f"Job {active[0]} is still running; one retraining at a time.")
     else:
         action = Start(found, job_name(md_name, found))
         cooldown_until = now + spec.cooldown

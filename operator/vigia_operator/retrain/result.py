@@ -83,16 +83,17 @@ def from_result(result: RetrainResult) -> RunResult:
 
 
 def _numbers(metrics: Mapping[str, Any], prefix: str = "") -> str:
-    """Flat ``key=value`` of the numeric metrics (nested one level), for messages."""
+    """Flat ``a.b=value`` of the numeric metrics, for messages."""
     parts: list[str] = []
     for key, value in metrics.items():
         if isinstance(value, bool):
             continue
-        if isinstance(value, int | float):
-            parts.append(f"{prefix}{key}={value:.4g}" if isinstance(value, float)
-                         else f"{prefix}{key}={value}")
-        elif isinstance(value, Mapping) and not prefix:
-            nested = _numbers(value, f"{key}.")
+        if isinstance(value, float):
+            parts.append(f"{prefix}{key}={value:.4g}")
+        elif isinstance(value, int):
+            parts.append(f"{prefix}{key}={value}")
+        elif isinstance(value, Mapping):
+            nested = _numbers(value, f"{prefix}{key}.")
             if nested:
                 parts.append(nested)
     return ", ".join(parts)
