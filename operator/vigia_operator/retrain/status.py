@@ -36,7 +36,7 @@ def started(previous: Mapping[str, Any], start: Start, at: str) -> tuple[Obj, Ev
     state = dict(previous)
     trigger = {"reason": start.trigger.reason, "at": at, "message": start.trigger.message}
     state.update(lastTrigger=trigger, job=start.job_name)
-    state.pop("lastSkip", None)
+    state["lastSkip"] = None  # merge patch: null removes the field
     run = {"job": start.job_name, "trigger": start.trigger.reason, "startedAt": at}
     state["runs"] = [run, *(previous.get("runs") or [])][:MAX_RUNS]
     return state, Event(reasons.NORMAL, reasons.RETRAINING_STARTED,
@@ -109,7 +109,7 @@ def schedule_fields(state: Obj, schedule: str | None, next_scheduled: Any,
         if value:
             state[key] = value
         else:
-            state.pop(key, None)
+            state[key] = None  # merge patch: null removes the field
     return state
 
 

@@ -136,6 +136,8 @@ class RetrainStep:
         if isinstance(action, Skip):
             state, skipped = rs.skipped(state, action, format_time(now))
             events += skipped
+        elif action is None:  # the trigger is gone: its next return is a new skip to report
+            state["lastSkip"] = None  # merge patch: null removes the field
         state = rs.schedule_fields(state, spec.triggers.schedule, decision.next_scheduled,
                                    decision.cooldown_until)
         return state, events
