@@ -88,3 +88,19 @@ PHASE_FAILED: Final = "Failed"
 # Event types.
 NORMAL: Final = "Normal"
 WARNING: Final = "Warning"
+
+# Retraining (issue 12): Event reasons, and the trigger names in status.retraining.
+RETRAINING_STARTED: Final = "RetrainingStarted"
+RETRAINING_SKIPPED: Final = "RetrainingSkipped"
+RETRAINING_FAILED: Final = "RetrainingFailed"
+CANDIDATE_ACCEPTED: Final = "CandidateAccepted"
+CANDIDATE_REFUSED: Final = "CandidateRefused"
+CANDIDATE_APPROVED: Final = "CandidateApproved"
+CANDIDATE_AWAITING_APPROVAL: Final = "CandidateAwaitingApproval"
+# Why a due trigger did not start a Job (the skip's reason in status and its Event).
+SKIP_COOLDOWN: Final = "Cooldown"
+SKIP_ACTIVE: Final = "JobActive"
+SKIP_MONITORING_UNKNOWN: Final = "MonitoringUnknown"
+TRIGGER_DRIFT: Final = "Drift"
+TRIGGER_ACCURACY: Final = "Accuracy"
+TRIGGER_SCHEDULE: Final = "Schedule"

@@ -60,6 +60,8 @@ class ChildKind:
     kind: str
     plural: str
     wave: int = 0  # applied after every child of a lower wave (what it refers to)
+    # What the operator does to it (the RBAC test checks the ClusterRole grants these).
+    verbs: tuple[str, ...] = ("get", "list", "watch", "create", "patch")
 
     @property
     def group(self) -> str:
@@ -82,6 +84,8 @@ CHILD_KINDS: Final = (
     ChildKind("v1", "ConfigMap", "configmaps"),
     ChildKind("v1", "Service", "services"),
     ChildKind("apps/v1", "Deployment", "deployments", wave=1),  # needs its account, config
+    # Created once by the retraining step (never applied: a Job's spec is immutable).
+    ChildKind("batch/v1", "Job", "jobs", wave=2, verbs=("get", "list", "watch", "create")),
 )
 WAVES: Final = {k.kind: k.wave for k in CHILD_KINDS}
 MODELS_INDEX: Final = "models_index"
@@ -91,6 +95,7 @@ OTHER_KINDS: Final = (
     ChildKind("v1", "Event", "events"),
     ChildKind("v1", "Secret", "secrets"),
     ChildKind("coordination.k8s.io/v1", "Lease", "leases"),
+    ChildKind("v1", "Pod", "pods"),  # a finished retraining Job's termination message
 )
 PLURALS: Final = {(k.api_version, k.kind): k.plural for k in (*CHILD_KINDS, *OTHER_KINDS)}
 OWNED_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY}"

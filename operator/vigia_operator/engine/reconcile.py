@@ -30,6 +30,7 @@ from vigia_operator.engine.secrets import SecretCheck
 from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.retrain.step import RetrainStep
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.spec.policy import Refusal, check_image, check_uri
 from vigia_operator.status.registry import SECTIONS
@@ -75,6 +76,7 @@ class Engine:
         self.leader = leader
         self._post = post
         self._secrets = SecretCheck(kube, settings)
+        self._retrain = RetrainStep(kube, settings)
         self._locks: dict[ModelRef, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Our applies the watch has not delivered yet: (namespace, kind, name) ->
@@ -97,7 +99,7 @@ class Engine:
             if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
                 return Outcome(skipped=True)
             try:
-                outcome = await self._reconcile(body, signals)
+                outcome = await self._reconcile(body, signals, tick=trigger == "tick")
             except KubeError as error:
                 self._failed(ref, trigger, error)
                 return Outcome()
@@ -159,7 +161,7 @@ class Engine:
         self._pending.pop(ref, None)
         self.enqueue(ref, "retry")
 
-    async def _reconcile(self, body: Obj, signals: Signals | None) -> Outcome:
+    async def _reconcile(self, body: Obj, signals: Signals | None, *, tick: bool) -> Outcome:
         try:
             md = parse(body)
         except SpecError as error:
@@ -202,6 +204,12 @@ class Engine:
             hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
         )
         sections = tuple(update for compute in SECTIONS for update in compute(given))
+        retraining, retrain_events = await self._retrain.run(
+            md, body, bodies, given.previous, signals, tick=tick)
+        if retraining is not None:
+            sections = (*sections, retraining)
+        for event in retrain_events:
+            await self._post(body, event)
         update = StatusUpdate(sections, observed_generation=md.generation)
         outcome.status_written = await self.writer.write(body, update)
         return outcome

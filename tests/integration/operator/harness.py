@@ -69,12 +69,13 @@ class OperatorProcess:
     """`python3 -m vigia_operator`, started and stopped by process id."""
 
     def __init__(self, kubeconfig: Path, log: Path, namespaces: Sequence[str] = (),
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, module: str = "vigia_operator") -> None:
         """No namespaces: every namespace, as deployed. Tests pass their own namespace so
         that test sessions sharing a cluster never reconcile each other's objects. ``env``:
         VIGIA_OPERATOR_* settings."""
         self.kubeconfig = kubeconfig
         self.env = dict(env or {})
+        self.module = module  # run as `python3 -m <module>`
         self.namespaces = list(namespaces)
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -87,7 +88,7 @@ class OperatorProcess:
                **self.env}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "vigia_operator",
+                [sys.executable, "-m", self.module,
                  f"--liveness=http://127.0.0.1:{self.port}/healthz",
                  *(f"--namespace={n}" for n in self.namespaces)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,

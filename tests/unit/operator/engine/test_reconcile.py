@@ -60,7 +60,13 @@ async def test_first_reconcile_creates_children_then_nothing_without_drift() -> 
     again = await engine.reconcile(REF, trigger="child")
     assert (again.applied, again.status_written, kube.calls) == ([], False, [])
 
-    # Once they have: a reconcile without drift makes no API call.
+    # Once they have: a reconcile without drift makes no API call but the first tick's
+    # status write (the retraining schedule's next run), and the next tick none at all.
+    store.catch_up(kube, REF)
+    kube.calls.clear()
+    assert (await engine.reconcile(REF, trigger="tick")).applied == []
+    assert kube.calls == [("status", "sobaos")]
+    assert kube.statuses[-1]["retraining"]["nextScheduled"]
     store.catch_up(kube, REF)
     kube.calls.clear()
     assert (await engine.reconcile(REF, trigger="tick")).applied == []
@@ -159,7 +165,7 @@ async def test_a_labelled_secret_is_allowed_and_asked_once() -> None:
     store.catch_up(kube, REF)
     kube.calls.clear()
     await engine.reconcile(REF, trigger="tick")
-    assert kube.calls == []
+    assert [c for c in kube.calls if c[0] == "get"] == []  # the label check is remembered
 
 
 async def test_a_follower_does_nothing() -> None:

@@ -1,0 +1,119 @@
+"""The operator reads a retraining Job's result from a real termination message: one
+written by `vigia retrain` run for real (a process here; on kwok a Job's pod does not
+run), put in the pod object the kubelet would report, and acted on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from vigia_operator import reasons
+from vigia_operator.build.retraining import JOB_CONTAINER
+from vigia_operator.retrain import status as rs
+from vigia_operator.retrain.result import read_result
+from vigia_operator.spec.view import Model
+
+from tests.integration.retrain.harness import (
+    Current,
+    drifted_feedback,
+    job_env,
+    run_job,
+    sample_current,
+    store_feedback,
+)
+from vigia.retraining import ExitCode
+
+pytestmark = pytest.mark.integration
+JOB = "sobaos-drift-202611231800"
+AT = "2026-11-23T19:30:00Z"
+
+
+@pytest.fixture(scope="module")
+def current(tmp_path_factory: pytest.TempPathFactory) -> Current:
+    return sample_current(tmp_path_factory.mktemp("current"), rows=3000)
+
+
+@pytest.fixture
+def base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_RETRAIN_")}
+
+
+def _job(failed: bool) -> dict[str, Any]:
+    cond = ({"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+             "message": "Container retrain for pod x failed with exit code 3"} if failed
+            else {"type": "Complete", "status": "True"})
+    return {"metadata": {"name": JOB}, "status": {"conditions": [cond]}}
+
+
+def _pod(message: str, code: int) -> dict[str, Any]:
+    return {"metadata": {"name": f"{JOB}-abcde", "creationTimestamp": AT},
+            "status": {"containerStatuses": [{"name": JOB_CONTAINER, "state": {"terminated": {
+                "exitCode": code, "message": message}}}]}}
+
+
+def _previous() -> dict[str, Any]:
+    return {"job": JOB, "lastTrigger": {"reason": "Drift", "at": AT},
+            "runs": [{"job": JOB, "trigger": "Drift", "startedAt": AT}]}
+
+
+def test_accepted_candidate_is_recorded_and_next_with_auto(
+    current: Current, tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/predictions.db"
+    records, labels = drifted_feedback(1000)
+    store_feedback(store, records, labels)
+    run = run_job(job_env(current, tmp_path, store, candidate_version=JOB), base_env=base_env)
+    assert run.code == ExitCode.ACCEPTED, run.stderr[-2000:]
+    message = run.termination.read_text()
+
+    result = read_result(_job(failed=False), [_pod(message, 0)])
+    assert result.verdict == "Accepted" and result.candidate is not None
+    assert result.candidate.version == JOB
+    assert result.candidate.digest == run.result["candidate"]["digest"]
+    assert "recent.candidate" in result.message  # the gate's numbers travel with it
+
+    state, events = rs.finished(_previous(), JOB, result, AT, auto=True)
+    assert state["candidate"]["uri"] == run.result["candidate"]["uri"]
+    assert state["candidate"]["approved"] and state["runs"][0]["verdict"] == "Accepted"
+    assert [e.reason for e in events] == [reasons.CANDIDATE_ACCEPTED]
+    serving = Model(uri=current.uri, digest=current.digest, version="1")
+    following = rs.next_model({rs.SECTION: state}, serving)
+    assert following is not None and following.uri == state["candidate"]["uri"]
+    assert following.digest == result.candidate.digest
+
+    # Manual: the candidate waits for the annotation naming its version.
+    waiting, events = rs.finished(_previous(), JOB, result, AT, auto=False)
+    assert reasons.CANDIDATE_AWAITING_APPROVAL in [e.reason for e in events]
+    assert rs.next_model({rs.SECTION: waiting}, serving) is None
+    wrong, _ = rs.approve(waiting, {rs.ANNOTATION_APPROVE: "another"}, AT)
+    assert rs.next_model({rs.SECTION: wrong}, serving) is None
+    approved, events = rs.approve(waiting, {rs.ANNOTATION_APPROVE: JOB}, AT)
+    assert [e.reason for e in events] == [reasons.CANDIDATE_APPROVED]
+    assert rs.next_model({rs.SECTION: approved}, serving) is not None
+
+
+def test_refused_candidate_is_an_event_with_the_numbers(
+    current: Current, tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    run = run_job(job_env(current, tmp_path, None, include_feedback="false",
+                          min_improvement="0.5"), base_env=base_env)
+    assert run.code == ExitCode.REFUSED, run.stderr[-2000:]
+    result = read_result(_job(failed=True), [_pod(run.termination.read_text(), run.code)])
+    assert result.verdict == "Refused" and result.candidate is None
+    assert "NotEnoughImprovement" in result.message and "holdout.candidate" in result.message
+    state, events = rs.finished(_previous(), JOB, result, AT, auto=True)
+    assert "candidate" not in state and state["result"]["verdict"] == "Refused"
+    (event,) = events
+    assert (event.type, event.reason) == (reasons.WARNING, reasons.CANDIDATE_REFUSED)
+    assert "NotEnoughImprovement" in event.message
+
+
+def test_invalid_input_is_refused_not_retried(tmp_path: Path, current: Current,
+                                              base_env: dict[str, str]) -> None:
+    run = run_job(job_env(current, tmp_path, None, dataset_uri=str(tmp_path / "missing.csv")),
+                  base_env=base_env)
+    assert run.code == ExitCode.INVALID_INPUT
+    result = read_result(_job(failed=True), [_pod(run.termination.read_text(), run.code)])
+    assert result.verdict == "Refused" and "InvalidInput" in result.message

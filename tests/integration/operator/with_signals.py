@@ -1,0 +1,44 @@
+"""`python3 -m tests.integration.operator.with_signals`: the operator, with a real simple
+SignalProvider that hands every tick the conditions written in the JSON file named by
+$VIGIA_TEST_SIGNALS (``{"<namespace>/<name>": [condition, ...]}``), so a test drives
+Drifted / AccuracyLow without Prometheus (real Prometheus is the monitoring tests')."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from vigia_operator import __main__ as operator_main
+from vigia_operator.analysis import providers
+from vigia_operator.config import OperatorSettings
+from vigia_operator.engine.signals import ModelRef, SignalProvider, Signals
+from vigia_operator.spec import ModelDeploymentView
+from vigia_operator.status.writer import now
+
+SIGNALS_FILE = "VIGIA_TEST_SIGNALS"
+
+
+class FileSignals:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+        written = json.loads(self.path.read_text()) if self.path.exists() else {}
+        found = {}
+        for md in models:
+            ref = ModelRef.of(md)
+            conditions = written.get(str(ref))
+            if conditions is not None:
+                found[ref] = Signals(collected_at=now(), values={"conditions": conditions})
+        return found
+
+
+def provider_for(settings: OperatorSettings) -> SignalProvider:
+    return FileSignals(Path(os.environ[SIGNALS_FILE]))
+
+
+if __name__ == "__main__":
+    providers.provider_for = provider_for  # handlers import it by name when main() runs
+    operator_main.main()
