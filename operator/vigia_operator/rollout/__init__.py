@@ -1,0 +1,1 @@
+"""Canary rollouts: the spec, the gates, the state machine and the traffic split, all pure."""
