@@ -1,14 +1,17 @@
-"""Operator benchmark: apply-to-Ready latency of ModelDeployments, and operator memory.
+"""Operator benchmark: apply-to-Ready latency of ModelDeployments, operator memory and
+API calls.
 
-    python3 benchmarks/operator.py [--counts 1,200] [--keep]
+    python3 benchmarks/operator.py [--counts 1,200,1000] [--tick 20] [--keep]
 
 Uses $KUBECONFIG when set, else starts (or reuses) a local cluster named "bench" with
 enough fake nodes for the pods. The operator runs as in the integration tests: a separate
-process, authenticated as its ServiceAccount under the shipped RBAC. For each count N, N
-ModelDeployments are created at once (8 client threads) in a fresh namespace; a watch
-records when each one's Ready condition turns True. Latency = Ready time - time its create
-returned.
-Prints figures; asserts nothing.
+process, authenticated as its ServiceAccount under the shipped RBAC; a fresh one for each
+count, so its RSS is that of N objects. For each count N, N ModelDeployments are created at
+once (8 client threads) in a fresh namespace; a watch records when each one's Ready
+condition turns True. Latency = Ready time - time its create returned. API calls are the
+operator's own requests (its `apiCalls` probe on /healthz), per object while converging,
+then over two idle ticks (a reconcile without drift should make none).
+Prints figures and the load average; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-from kubernetes.client import Configuration
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script: tests.* importable, and (through tests/conftest.py) this checkout's
@@ -40,7 +42,6 @@ if str(ROOT) not in sys.path:
 importlib.import_module("tests.conftest")
 
 from vigia_devcluster.binaries import kubectl_path  # noqa: E402
-from vigia_operator.kube import Kube  # noqa: E402
 
 from tests.fixtures.kube import kubectl, wait_for  # noqa: E402
 from tests.integration.operator.harness import (  # noqa: E402
@@ -52,6 +53,7 @@ from tests.integration.operator.harness import (  # noqa: E402
 
 BENCH_CLUSTER = "bench"
 PODS_PER_NODE = 110
+PROBE_CACHE_S = 11.0
 
 
 class Watch:
@@ -95,10 +97,9 @@ def is_ready(obj: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def admin_client(kubeconfig: Path) -> Kube:
-    config = Configuration()
-    kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=config)
-    return Kube(config)
+def admin_client(kubeconfig: Path) -> Any:
+    api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    return kubernetes.client.CustomObjectsApi(api)
 
 
 def phases(kubeconfig: Path, namespace: str) -> dict[str, int]:
@@ -116,7 +117,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[str, float]:
+def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
+              tick: float) -> dict[str, float]:
     namespace = f"bench-{count}-{uuid.uuid4().hex[:5]}"
     kubectl(kubeconfig, "create", "namespace", namespace)
     wait_for(lambda: kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace),
@@ -131,9 +133,11 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[s
 
     def create(name: str) -> None:
         obj = model_deployment(name, f"s3://models/{name}/v1")
-        obj["metadata"]["namespace"] = namespace
-        client.create(obj)
+        client.create_namespaced_custom_object("vigia.dev", "v1alpha1", namespace,
+                                               "modeldeployments", obj)
         applied_at[name] = time.monotonic()
+
+    calls_before = operator.probes()["apiCalls"]
 
     # All at once, from a few client threads; each latency starts when its create returned.
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -145,6 +149,10 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[s
         print(f"  only {len(watch.at)}/{count} reached Ready; phases now: "
               f"{phases(kubeconfig, namespace)}", flush=True)
     rss = operator.rss_bytes()
+    time.sleep(PROBE_CACHE_S)  # the last status writes and Events; kopf caches probes 10 s
+    calls_converging = operator.probes()["apiCalls"] - calls_before
+    time.sleep(2 * tick + 1)  # at least two ticks over every object, nothing changed
+    calls_idle = operator.probes()["apiCalls"] - calls_before - calls_converging
     watch.stop()
     created.stop()
     to_children = [created.at[f"{n}-stable"] - applied_at[n] for n in names
@@ -164,7 +172,32 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int) -> dict[s
         "operator_rss_mib": rss / 2**20,
         "children_p50_s": statistics.median(to_children),
         "children_p95_s": percentile(to_children, 0.95),
+        "calls_per_object": calls_converging / count,
+        "calls_idle": calls_idle,
+        "idle_s": 2 * tick + 1,
     }
+
+
+def bench_one(config: Path, log: Path, kubeconfig: Path, count: int, tick: float) -> None:
+    operator = OperatorProcess(config, log, env={"VIGIA_OPERATOR_TICK_SECONDS": str(tick)})
+    operator.start()
+    try:
+        idle = operator.rss_bytes() / 2**20
+        result = run_batch(kubeconfig, operator, count, tick)
+    finally:
+        operator.stop()
+    load = os.getloadavg()
+    print(
+        f"{result['count']:>4} ModelDeployments: apply-to-Ready "
+        f"p50 {result['p50_s']:.2f} s, p95 {result['p95_s']:.2f} s, "
+        f"max {result['max_s']:.2f} s; all Ready after {result['all_ready_s']:.1f} s; "
+        f"operator RSS {result['operator_rss_mib']:.1f} MiB (idle {idle:.1f}); "
+        f"create-to-Deployment (the operator's share) p50 {result['children_p50_s']:.2f} s, "
+        f"p95 {result['children_p95_s']:.2f} s; API calls per object "
+        f"{result['calls_per_object']:.1f}, then {result['calls_idle']:.0f} in "
+        f"{result['idle_s']:.0f} s idle; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
+        flush=True,
+    )
 
 
 def cluster(max_count: int) -> tuple[Path, bool]:
@@ -180,7 +213,8 @@ def cluster(max_count: int) -> tuple[Path, bool]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--counts", default="1,200", help="batch sizes, comma-separated")
+    parser.add_argument("--counts", default="1,200,1000", help="batch sizes, comma-separated")
+    parser.add_argument("--tick", type=float, default=20.0, help="the operator's tick, seconds")
     parser.add_argument("--keep", action="store_true", help="leave a started cluster up")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
@@ -189,24 +223,9 @@ def main() -> int:
         install(kubeconfig)
         with tempfile.TemporaryDirectory(prefix="vigia-bench-") as tmp:
             config = operator_kubeconfig(kubeconfig, Path(tmp) / "kubeconfig")
-            operator = OperatorProcess(config, Path(tmp) / "operator.log")
-            operator.start()
-            try:
-                print(f"operator RSS idle: {operator.rss_bytes() / 2**20:.1f} MiB", flush=True)
-                for count in counts:
-                    result = run_batch(kubeconfig, operator, count)
-                    print(
-                        f"{result['count']:>4} ModelDeployments: apply-to-Ready "
-                        f"p50 {result['p50_s']:.2f} s, p95 {result['p95_s']:.2f} s, "
-                        f"max {result['max_s']:.2f} s; all Ready after "
-                        f"{result['all_ready_s']:.1f} s; operator RSS "
-                        f"{result['operator_rss_mib']:.1f} MiB; create-to-Deployment "
-                        f"(the operator's share) p50 {result['children_p50_s']:.2f} s, "
-                        f"p95 {result['children_p95_s']:.2f} s",
-                        flush=True,
-                    )
-            finally:
-                operator.stop()
+            for count in counts:
+                bench_one(config, Path(tmp) / f"operator-{count}.log", kubeconfig, count,
+                          args.tick)
     finally:
         if started and not args.keep:
             import vigia_devcluster

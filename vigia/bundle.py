@@ -5,6 +5,11 @@ On disk a bundle is a BentoML model (``bentoml.sklearn.save_model``) exported as
 ``vigia``. Archives travel through fsspec URIs; a sidecar ``<uri>.sha256`` holds
 ``sha256:<hex>``. Loading hashes the archive bytes before BentoML or joblib reads
 any of them.
+
+Trust policy (docs/model-bundle.md, ``vigia.uris``): only the URI schemes in
+``LOADER_SCHEMES`` are fetched; for a remote URI (``REMOTE_SCHEMES``) the caller's digest
+is the trust anchor, and a sidecar is read only when the caller explicitly allows it.
+Errors never echo what was fetched.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from vigia.features import FeatureSchema
 from vigia.profile import TrainingProfile, build_profile
+from vigia.uris import LOADER_SCHEMES, REMOTE_SCHEMES, uri_scheme
 
 METADATA_KEY = "vigia"
 FORMAT_VERSION = 1
@@ -48,6 +54,21 @@ class BundleError(Exception):
 
 class DigestMismatchError(BundleError):
     """The archive's sha256 is not the expected one (or no digest was available)."""
+
+
+class SchemeNotAllowedError(BundleError):
+    """The URI's scheme is not one the loader fetches."""
+
+
+def check_scheme(uri: str) -> str:
+    """The scheme of ``uri`` if the loader may fetch it, else SchemeNotAllowedError."""
+    scheme = uri_scheme(uri)
+    if scheme not in LOADER_SCHEMES:
+        allowed = ", ".join(f"{s}://" for s in LOADER_SCHEMES)
+        raise SchemeNotAllowedError(
+            f"bundle URI scheme {scheme!r} is not allowed; use one of {allowed}"
+        )
+    return scheme
 
 
 @dataclass
@@ -75,7 +96,7 @@ class BundleMetadata:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BundleMetadata:
         if data.get("format") != FORMAT_VERSION:
-            raise BundleError(f"unsupported bundle format {data.get('format')!r}")
+            raise BundleError("unsupported bundle format (not written by this Vigía version)")
         return cls(
             name=str(data["name"]),
             version=str(data["version"]),
@@ -194,17 +215,29 @@ def _save_archive(bundle: ModelBundle, work: Path) -> Path:
     return target
 
 
-def load_bundle(uri: str, digest: str | None = None, *, home: str | Path) -> ModelBundle:
+def load_bundle(
+    uri: str, digest: str | None = None, *, home: str | Path, allow_sidecar_digest: bool = False
+) -> ModelBundle:
     """Fetch, verify and load a bundle. The sha256 of the archive is checked against
-    ``digest`` (or the sidecar when ``digest`` is None) before anything is unpickled."""
+    ``digest`` before anything is unpickled. Without ``digest`` the ``<uri>.sha256``
+    sidecar is used for a local file, and for a remote URI only when
+    ``allow_sidecar_digest`` is set."""
     home = Path(home)
+    scheme = check_scheme(uri)
+    if digest is None and scheme in REMOTE_SCHEMES and not allow_sidecar_digest:
+        raise DigestMismatchError(
+            f"bundle {uri}: no digest given; a remote bundle needs one "
+            "(sidecar digests are not trusted unless explicitly allowed)"
+        )
     expected = _expected_digest(uri, digest)
     archive = _fetch_verified(uri, expected, home / "downloads")
     return _import_verified(archive, home)
 
 
 def _expected_digest(uri: str, digest: str | None) -> str:
+    source = "given digest"
     if digest is None:
+        source = f"sidecar {uri}{SIDECAR_SUFFIX}"
         try:
             with _open(uri + SIDECAR_SUFFIX, "r") as sidecar:
                 words = sidecar.read().split()
@@ -218,7 +251,9 @@ def _expected_digest(uri: str, digest: str | None) -> str:
     if re.fullmatch(r"[0-9a-f]{64}", digest):  # sha256sum's format: bare hex
         digest = DIGEST_PREFIX + digest
     if not _DIGEST.match(digest):
-        raise DigestMismatchError(f"bundle {uri}: digest {digest!r} is not sha256:<64 hex>")
+        # The sidecar was fetched: its content is never echoed.
+        shown = f" {digest!r}" if source == "given digest" else ""
+        raise DigestMismatchError(f"bundle {uri}: {source}{shown} is not sha256:<64 hex>")
     return digest
 
 

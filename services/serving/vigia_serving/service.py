@@ -72,7 +72,8 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
     """Verify and load the bundle, open the store, then publish the runtime (thread body)."""
     try:
         home = Path(settings.home) / f"worker-{worker}"
-        bundle = load_bundle(settings.model_uri, settings.model_digest, home=home)
+        bundle = load_bundle(settings.model_uri, settings.model_digest, home=home,
+                             allow_sidecar_digest=settings.allow_sidecar_digest)
         store = open_store(settings, state)
         meta = bundle.metadata
         monitor = None

@@ -24,7 +24,9 @@ def operator_config(installed: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture
 def operator(operator_config: Path, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(operator_config, tmp_path / "operator.log", [namespace])
+    # A short tick: Secrets are not watched, the tick notices a newly labelled one.
+    process = OperatorProcess(operator_config, tmp_path / "operator.log", [namespace],
+                              env={"VIGIA_OPERATOR_TICK_SECONDS": "5"})
     process.start()
     try:
         yield process

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ MANIFESTS = ROOT / "manifests"
 CRD_NAME = "modeldeployments.vigia.dev"
 OPERATOR_NAMESPACE = "vigia-system"
 OPERATOR_ACCOUNT = "vigia-operator"
+# A digest for s3:// models in tests: the operator needs one (the trust anchor); kwok pods
+# never load the bundle.
+ANY_DIGEST = "sha256:" + "0" * 64
 
 
 def install(kubeconfig: Path) -> None:
@@ -65,10 +68,13 @@ def operator_kubeconfig(admin: Path, out: Path, hours: int = 4) -> Path:
 class OperatorProcess:
     """`python3 -m vigia_operator`, started and stopped by process id."""
 
-    def __init__(self, kubeconfig: Path, log: Path, namespaces: Sequence[str] = ()) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, namespaces: Sequence[str] = (),
+                 env: Mapping[str, str] | None = None) -> None:
         """No namespaces: every namespace, as deployed. Tests pass their own namespace so
-        that test sessions sharing a cluster never reconcile each other's objects."""
+        that test sessions sharing a cluster never reconcile each other's objects. ``env``:
+        VIGIA_OPERATOR_* settings."""
         self.kubeconfig = kubeconfig
+        self.env = dict(env or {})
         self.namespaces = list(namespaces)
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -77,7 +83,8 @@ class OperatorProcess:
     def start(self, timeout: float = 60) -> None:
         self.port = free_port()
         # PYTHONPATH (tests/conftest.py) makes it this checkout's operator.
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1",
+               **self.env}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "vigia_operator",
@@ -120,6 +127,11 @@ class OperatorProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def probes(self) -> dict[str, Any]:
+        """kopf's liveness response: the operator's probes (e.g. apiCalls)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+            return dict(json.loads(r.read() or b"{}"))
+
     def rss_bytes(self) -> int:
         """Resident memory of the operator process, from /proc."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -129,12 +141,16 @@ class OperatorProcess:
 
 
 def model_deployment(name: str, uri: str = "file:///models/sobaos/1",
-                     **spec: Any) -> dict[str, Any]:
+                     digest: str | None = None, **spec: Any) -> dict[str, Any]:
+    """A ModelDeployment; an s3:// one gets a digest unless ``digest`` is given."""
+    model = {"uri": uri}
+    if digest or uri.startswith("s3://"):
+        model["digest"] = digest or ANY_DIGEST
     return {
         "apiVersion": "vigia.dev/v1alpha1",
         "kind": "ModelDeployment",
         "metadata": {"name": name},
-        "spec": {"model": {"uri": uri}, **spec},
+        "spec": {"model": model, **spec},
     }
 
 

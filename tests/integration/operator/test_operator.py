@@ -179,7 +179,7 @@ def test_killed_operator_converges_after_restart_without_duplicates(
     items = [model_deployment(name, f"s3://models/{name}/v1") for name in names]
     apply(installed, namespace, {"apiVersion": "v1", "kind": "List", "items": items})
     # Kill it as soon as it has finished one, in the middle of the batch.
-    wait_for(lambda: "Handler 'reconcile' succeeded" in operator.log(), 60,
+    wait_for(lambda: "): applied 4" in operator.log(), 60,
              "a first reconcile", interval=0.02)
     operator.kill()
     kubectl(installed, "patch", "md", "m0", "-n", namespace, "--type=merge",

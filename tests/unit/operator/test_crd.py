@@ -8,8 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 from croniter import croniter
-from vigia_operator import resource as r
+from vigia_operator import resources as r
 from vigia_operator.spec import parse
+from vigia_operator.spec.policy import ALLOWED_URI_SCHEMES, pvc_location
 
 from tests.unit.operator import schema as s
 
@@ -121,11 +122,39 @@ def test_duration_rule(value: str, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(("uri", "ok"), [
-    ("file:///models/iris/v1", True), ("s3://bucket/x", True),
+    ("file:///models/iris/v1", True), ("s3://bucket/x", True), ("pvc://models/iris/v1", True),
     ("/models/iris", False), ("s3://bucket/a b", False), ("3s://x", False),
+    ("http://example.com/m.bentomodel", False), ("memory://m", False), ("gs://b/m", False),
 ])
-def test_uri_rule(uri: str, ok: bool) -> None:
+def test_uri_rule_is_the_scheme_allow_list(uri: str, ok: bool) -> None:
     assert bool(_cel_regex("spec.model.uri").match(uri)) is ok
+    # The same list as the operator's policy and the loader's.
+    scheme = uri.split("://")[0] if "://" in uri else None
+    assert (scheme in ALLOWED_URI_SCHEMES) is ok or " " in uri
+
+
+def _pvc_rule_accepts(uri: str) -> bool:
+    (rule,) = [rule for path, rule, _ in s.rules(s.schema())
+               if path == "spec.model.uri" and "pvc://" in rule and "startsWith" in rule]
+    must, *must_not = re.findall(r'matches\(r"(.*?)"\)', rule)
+    return bool(re.match(must, uri)) and not any(re.match(p, uri) for p in must_not)
+
+
+@pytest.mark.parametrize("uri", [
+    "pvc://models/iris/v1.bentomodel", "pvc://bundles.team-a/x", "pvc://m/a/b/c"])
+def test_pvc_rule_accepts_what_the_builder_mounts(uri: str) -> None:
+    assert _pvc_rule_accepts(uri)
+    assert pvc_location(uri)
+
+
+@pytest.mark.parametrize("uri", [
+    "pvc://models", "pvc://models/", "pvc://Models/x", "pvc://models/../etc/passwd",
+    "pvc://models/a/./b", "pvc://models/a//b", "pvc://models/a/..",
+])
+def test_pvc_rule_refuses_what_the_builder_refuses(uri: str) -> None:
+    assert not _pvc_rule_accepts(uri)
+    with pytest.raises(ValueError):
+        pvc_location(uri)
 
 
 def test_digest_pattern() -> None:

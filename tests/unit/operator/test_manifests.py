@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from vigia_operator.handlers import CHILDREN
+from vigia_operator import resources as r
 
 from tests.unit.operator.schema import ROOT
 
@@ -26,13 +26,25 @@ def test_rbac_lists_every_resource_and_verb_without_wildcards() -> None:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 granted.setdefault((group, resource), set()).update(rule["verbs"])
-    for group, _version, plural, _kind in CHILDREN:
-        assert {"list", "watch", "create", "patch"} <= granted[(group, plural)]
-        assert "delete" not in granted[(group, plural)]  # the garbage collector deletes
+    for kind in r.CHILD_KINDS:
+        # get: is a missing child's name free, or someone else's object?
+        assert granted[(kind.group, kind.plural)] == {"get", "list", "watch", "create", "patch"}
     assert granted[("vigia.dev", "modeldeployments/status")] == {"get", "patch"}
     assert granted[("", "events")] == {"create"}
-    assert not any(resource in ("secrets", "customresourcedefinitions", "namespaces")
+    # Secrets: only whether one carries the access label (a metadata GET); never listed.
+    assert granted[("", "secrets")] == {"get"}
+    assert not any(resource in ("customresourcedefinitions", "namespaces", "leases")
                    for _group, resource in granted)
+
+
+def test_the_lease_is_a_role_on_one_object() -> None:
+    role = _load(MANIFESTS / "rbac" / "leader_election_role.yaml")
+    assert role["kind"] == "Role" and role["metadata"]["namespace"] == "vigia-system"
+    named, create = role["rules"]
+    assert named["resources"] == create["resources"] == ["leases"]
+    assert named["resourceNames"] == ["vigia-operator"] and set(named["verbs"]) == {"get", "update"}
+    # RBAC cannot name an object not yet created: create alone is unnamed.
+    assert create["verbs"] == ["create"] and "resourceNames" not in create
 
 
 def test_binding_names_the_operator_account() -> None:

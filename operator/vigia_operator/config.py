@@ -1,0 +1,78 @@
+"""The operator's configuration, from VIGIA_OPERATOR_* environment variables.
+
+The Helm chart renders these names from its values; `python3 -m vigia_operator --help`
+lists them. Policy settings (images, Secrets, sidecar digests) are the trust boundary
+between whoever may create a ModelDeployment and what runs in the cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX: Final = "VIGIA_OPERATOR_"
+PROJECT_IMAGE: Final = "docker.io/vigia/vigia"
+DEFAULT_SECRET_LABEL: Final = "vigia.dev/model-access=true"
+
+
+class OperatorSettings(BaseSettings):
+    """How one operator process behaves."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    allowed_images: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(PROJECT_IMAGE,),
+        description="Comma-separated image reference prefixes a ModelDeployment may run "
+        "(compared normalised: vigia/vigia:1 is docker.io/vigia/vigia:1).",
+    )
+    secret_label: str = Field(
+        default=DEFAULT_SECRET_LABEL,
+        description="key=value label a Secret must carry to be referenced by a "
+        "ModelDeployment (e.g. predictionLog.storeSecretRef).",
+    )
+    allow_sidecar_digest: bool = Field(
+        default=False,
+        description="Trust a <uri>.sha256 file beside a remote bundle when spec.model.digest "
+        "is not set. Off: the digest in the resource is the trust anchor.",
+    )
+    prometheus_url: str = Field(
+        default="", description="Prometheus base URL for monitoring; empty: monitoring off."
+    )
+    tick_seconds: float = Field(
+        default=60.0, gt=0.0, description="Seconds between two ticks (collect, then decide)."
+    )
+    namespaces: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Comma-separated namespaces to watch; empty: every namespace."
+    )
+    concurrency: int = Field(
+        default=16, ge=1, description="Most ModelDeployments reconciled at once."
+    )
+    leader_election: bool = Field(
+        default=False,
+        description="Hold a Lease before acting, so that of several replicas only one acts.",
+    )
+    lease_namespace: str = Field(
+        default="vigia-system", description="Namespace of the leader-election Lease."
+    )
+
+    @field_validator("allowed_images", "namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("secret_label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        key, sep, _ = value.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{ENV_PREFIX}SECRET_LABEL must be key=value, not {value!r}")
+        return value
+
+    @property
+    def secret_label_pair(self) -> tuple[str, str]:
+        key, _, value = self.secret_label.partition("=")
+        return key.strip(), value.strip()

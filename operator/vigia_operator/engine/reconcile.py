@@ -1,0 +1,310 @@
+"""The one reconcile path: every trigger (the ModelDeployment's events, its children's
+events, the periodic tick, the operator's start) calls ``Engine.reconcile``.
+
+    spec view -> policy -> desired children (pure builders) -> plan (pure)
+    -> apply what differs -> section computers (pure) -> one status write, Events
+
+Observed objects come from the store (kopf's indexes), so a reconcile without drift makes
+no API call. A per-object lock serialises triggers of one object; a semaphore bounds how
+many objects are reconciled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from vigia_operator import reasons
+from vigia_operator import resources as r
+from vigia_operator.build import build_children
+from vigia_operator.config import OperatorSettings
+from vigia_operator.engine.compare import ChildKey, differences
+from vigia_operator.engine.leader import Leadership
+from vigia_operator.engine.observed import Seen, seen
+from vigia_operator.engine.plan import Action, Conflict, conflict_with, controlled_by, plan
+from vigia_operator.engine.secrets import SecretCheck
+from vigia_operator.engine.signals import ModelRef, Signals
+from vigia_operator.engine.store import Store
+from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.spec import ModelDeploymentView, SpecError, parse
+from vigia_operator.spec.policy import Refusal, check_image, check_uri
+from vigia_operator.status.registry import SECTIONS
+from vigia_operator.status.sections import Event, SectionInput, StatusUpdate
+from vigia_operator.status.serving import refusal
+from vigia_operator.status.writer import StatusWriter, now
+
+Obj = dict[str, Any]
+MAX_BACKOFF_SECONDS: Final = 60.0
+# How long an apply's result stands in for a watch event that has not arrived.
+APPLIED_MEMORY_SECONDS: Final = 30.0
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did (logged, counted by tests and the benchmark)."""
+
+    applied: list[ChildKey] = field(default_factory=list)
+    refused: str | None = None  # the reason, when the spec was not acted on
+    status_written: bool = False
+    skipped: bool = False  # not the leader, or the object is gone
+
+
+class ConflictFound(Exception):
+    def __init__(self, conflict: Conflict) -> None:
+        super().__init__(conflict.message)
+        self.conflict = conflict
+
+
+def backoff(retry: int) -> float:
+    return float(min(MAX_BACKOFF_SECONDS, 2**retry))
+
+
+class Engine:
+    def __init__(self, *, kube: Kube, settings: OperatorSettings, store: Store,
+                 writer: StatusWriter, post: Any, leader: Leadership) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.store = store
+        self.writer = writer
+        self.leader = leader
+        self._post = post
+        self._secrets = SecretCheck(kube, settings)
+        self._locks: dict[ModelRef, asyncio.Lock] = {}
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        # Our applies the watch has not delivered yet: (namespace, kind, name) ->
+        # (resourceVersion the index had then, what the apply returned, when).
+        self._applied: dict[tuple[str, str, str], tuple[str | None, Seen, float]] = {}
+        self._retries: dict[ModelRef, int] = {}
+        self._pending: dict[ModelRef, asyncio.TimerHandle] = {}
+        self._queue: asyncio.PriorityQueue[tuple[int, int, ModelRef, str]] = (
+            asyncio.PriorityQueue())
+        self._sequence = 0
+        self._queued: set[ModelRef] = set()
+
+    async def reconcile(self, ref: ModelRef, *, trigger: str,
+                        signals: Signals | None = None) -> Outcome:
+        if not self.leader.is_leader:
+            return Outcome(skipped=True)
+        lock = self._locks.setdefault(ref, asyncio.Lock())
+        async with lock, self._slots:
+            body = self.store.model(ref)
+            if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+                return Outcome(skipped=True)
+            try:
+                outcome = await self._reconcile(body, signals)
+            except KubeError as error:
+                self._failed(ref, trigger, error)
+                return Outcome()
+        self._retries.pop(ref, None)
+        if outcome.applied or outcome.refused:
+            logger.info(f"Reconciled {ref} ({trigger}): applied {len(outcome.applied)}, "
+                        f"refused {outcome.refused or 'nothing'}.")
+        return outcome
+
+    def enqueue(self, ref: ModelRef, trigger: str) -> None:
+        """Ask for a reconcile of ``ref`` without waiting for it (watch events): a ref
+        already queued is not queued twice, so a burst of child events is one reconcile,
+        and kopf's handler returns at once instead of holding the event's body."""
+        if ref in self._queued:
+            return
+        self._queued.add(ref)
+        # A ModelDeployment's own change goes before its children's progress reports.
+        priority = 1 if trigger == "child" else 0
+        self._sequence += 1
+        self._queue.put_nowait((priority, self._sequence, ref, trigger))
+
+    async def work(self) -> None:
+        """One of the workers that drain the queue (``settings.concurrency`` of them)."""
+        while True:
+            _priority, _sequence, ref, trigger = await self._queue.get()
+            self._queued.discard(ref)
+            try:
+                await self.reconcile(ref, trigger=trigger)
+            except Exception:  # a bug must not stop the worker; the next event retries
+                logger.exception(f"Reconcile of {ref} ({trigger}) crashed")
+
+    def forget(self, ref: ModelRef, uid: str) -> None:
+        """The object is gone: drop what the engine remembers of it."""
+        self._locks.pop(ref, None)
+        self._retries.pop(ref, None)
+        pending = self._pending.pop(ref, None)
+        if pending is not None:
+            pending.cancel()
+        self.writer.forget(uid)
+        for key in [k for k in self._applied if k[0] == ref.namespace]:
+            if self._applied[key][1].owner == ref.name:
+                del self._applied[key]
+
+    def _failed(self, ref: ModelRef, trigger: str, error: KubeError) -> None:
+        if error.namespace_terminating:
+            return
+        retry = self._retries.get(ref, 0)
+        self._retries[ref] = retry + 1
+        delay = backoff(retry)
+        logger.warning(f"Reconcile of {ref} ({trigger}) failed, retrying in {delay:.0f}s: "
+                       f"{error}")
+        previous = self._pending.pop(ref, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._pending[ref] = loop.call_later(delay, self._retry, ref)
+
+    def _retry(self, ref: ModelRef) -> None:
+        self._pending.pop(ref, None)
+        self.enqueue(ref, "retry")
+
+    async def _reconcile(self, body: Obj, signals: Signals | None) -> Outcome:
+        try:
+            md = parse(body)
+        except SpecError as error:
+            return await self._refuse(body, Refusal(reasons.INVALID_SPEC, str(error)))
+        refused = (check_uri(md, self.settings) or check_image(md, self.settings)
+                   or await self._secrets.check(md))
+        if refused is not None:
+            return await self._refuse(body, refused)
+        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest)
+        observed = self._observed(ModelRef.of(md))
+        bodies = {k: s.body for k, s in observed.items()}
+        planned = plan(desired, bodies, md.uid)
+        if planned.conflicts:
+            return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
+        outcome = Outcome()
+        spec_changed = self.writer.current(body).get("observedGeneration") != md.generation
+        events: list[Event] = []
+        try:
+            await self._check_free(md, [a for a in planned.actions if a.missing])
+            for wave in waves(planned.actions):
+                results = await asyncio.gather(
+                    *(self._apply(md, a, observed.get(a.key)) for a in wave))
+                for action, result in zip(wave, results, strict=True):
+                    events.extend(announce(md, action, bodies.get(action.key), spec_changed))
+                    observed[action.key], bodies[action.key] = result, result.body
+                    outcome.applied.append(action.key)
+        except ConflictFound as found:
+            return await self._refuse(body, _conflict_refusal(found.conflict))
+        except KubeError as error:
+            if error.status in (400, 422):  # the API refuses the object: no retry heals it
+                return await self._refuse(body, Refusal(
+                    reasons.APPLY_REFUSED, f"{error.message}"[:1000]))
+            raise
+        finally:
+            for event in merge_events(events):
+                await self._post(body, event)
+        given = SectionInput(
+            md=md, observed=bodies,
+            previous=self.writer.current(body), signals=signals, now=now(),
+            hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
+        )
+        sections = tuple(update for compute in SECTIONS for update in compute(given))
+        update = StatusUpdate(sections, observed_generation=md.generation)
+        outcome.status_written = await self.writer.write(body, update)
+        return outcome
+
+    def _observed(self, ref: ModelRef) -> dict[ChildKey, Seen]:
+        """The store's children, with our own applies the watch has not delivered yet."""
+        found = self.store.children(ref)
+        oldest = time.monotonic() - APPLIED_MEMORY_SECONDS
+        for key, (version_before, result, at) in list(self._applied.items()):
+            namespace, kind, name = key
+            if namespace != ref.namespace or result.owner != ref.name:
+                continue
+            current = found.get((kind, name))
+            current_version = None if current is None else current.resource_version
+            # Not delivered yet, unless it is long overdue (then it was deleted since).
+            if current_version == version_before and at > oldest:
+                found[(kind, name)] = result
+            else:
+                del self._applied[key]
+        return found
+
+    async def _apply(self, md: ModelDeploymentView, action: Action,
+                     before: Seen | None) -> Seen:
+        desired = action.desired
+        result = seen(await self.kube.apply(desired))
+        version = None if before is None else before.resource_version
+        self._applied[(md.namespace, desired["kind"], desired["metadata"]["name"])] = (
+            version, result, time.monotonic())
+        return result
+
+    async def _check_free(self, md: ModelDeploymentView, missing: list[Action]) -> None:
+        """Children missing from the index may still exist without our labels: someone
+        else's object (never touched) or ours with its labels removed (restored). Looked
+        up all at once (metadata only), before anything is applied."""
+        found = await asyncio.gather(*(self._existing(a.desired) for a in missing))
+        for action, existing in zip(missing, found, strict=True):
+            if existing is not None and not controlled_by(existing, md.uid):
+                raise ConflictFound(conflict_with({**existing, "kind": action.key[0]}))
+
+    async def _existing(self, desired: Mapping[str, Any]) -> Obj | None:
+        meta = desired["metadata"]
+        try:
+            return await self.kube.get(desired["apiVersion"], desired["kind"],
+                                       meta["namespace"], meta["name"], metadata_only=True)
+        except KubeError as error:
+            if error.not_found:
+                return None
+            raise
+
+    async def _refuse(self, body: Obj, refused: Refusal) -> Outcome:
+        generation = int((body.get("metadata") or {}).get("generation") or 0)
+        written = await self.writer.write(body, refusal(generation, refused.reason,
+                                                        refused.message))
+        if written:
+            logger.warning(f"Not acting on {_name(body)}: {refused.message}")
+        return Outcome(refused=refused.reason, status_written=written)
+
+
+def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
+             spec_changed: bool) -> list[Event]:
+    """The Events of one apply: a restore (the spec did not change, the child did), a new
+    model, or a created or updated child."""
+    kind, name = action.key
+    if not spec_changed:
+        if before is None:
+            message = f"{kind} {name} was deleted; re-created it."
+        else:
+            fields = differences(before, action.desired)
+            shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
+            message = f"{kind} {name} was changed ({shown}); restored it."
+        return [Event(reasons.WARNING, reasons.RESTORED, message)]
+    old_uri = None if before is None else (
+        before["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
+    if kind == "Deployment" and old_uri is not None and old_uri != md.model.uri:
+        return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
+                      f"Model changed from {old_uri} to {md.model.uri}: rolling out version "
+                      f"{md.model.version} on Deployment {name}.")]
+    reason = reasons.CREATED if before is None else reasons.UPDATED
+    return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
+
+
+def waves(actions: Sequence[Action]) -> list[list[Action]]:
+    """The actions grouped by their kind's wave, in order: one wave is applied at once."""
+    grouped: dict[int, list[Action]] = {}
+    for action in actions:
+        grouped.setdefault(r.WAVES.get(action.key[0], 0), []).append(action)
+    return [grouped[wave] for wave in sorted(grouped)]
+
+
+def merge_events(events: list[Event]) -> list[Event]:
+    """One Created and one Updated Event per reconcile, listing the children."""
+    merged: list[Event] = []
+    for reason in (reasons.CREATED, reasons.UPDATED):
+        names = [e.message for e in events if e.reason == reason]
+        if names:
+            merged.append(Event(reasons.NORMAL, reason, f"{reason} {', '.join(names)}."))
+    return merged + [e for e in events if e.reason not in (reasons.CREATED, reasons.UPDATED)]
+
+
+def _conflict_refusal(conflict: Conflict) -> Refusal:
+    return Refusal(reasons.OBJECT_CONFLICT, conflict.message)
+
+
+def _name(body: Mapping[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"

@@ -1,0 +1,1 @@
+"""The operator's side of the API: a small async client and the Event recorder."""

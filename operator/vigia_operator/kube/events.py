@@ -1,0 +1,63 @@
+"""Kubernetes Events on ModelDeployments, posted by the operator itself.
+
+Posting never fails a handler: an Event is a report, not a step of the reconciliation. A
+namespace being deleted refuses new Events; that is expected and not worth a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.status.sections import Event
+
+COMPONENT: Final = "vigia-operator"
+MAX_MESSAGE: Final = 1024
+
+logger = logging.getLogger(__name__)
+
+
+def build_event(involved: Mapping[str, Any], type: str, reason: str, message: str,
+                now: str, instance: str) -> dict[str, Any]:
+    meta = involved.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta.get('name')}.", "namespace": meta.get("namespace")},
+        "involvedObject": {
+            "apiVersion": involved.get("apiVersion"),
+            "kind": involved.get("kind"),
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        },
+        "type": type,
+        "reason": reason,
+        "message": message[:MAX_MESSAGE],
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": instance,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
+class EventRecorder:
+    def __init__(self, kube: Kube) -> None:
+        self._kube = kube
+        self._instance = socket.gethostname()[:128]
+
+    async def __call__(self, involved: Mapping[str, Any], event: Event) -> None:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = build_event(involved, event.type, event.reason, event.message, now,
+                           self._instance)
+        try:
+            await self._kube.create(body)
+        except KubeError as error:
+            if not error.namespace_terminating:
+                logger.warning(f"Event {event.reason} not posted: {error}")

@@ -1,0 +1,71 @@
+"""The catalogue: condition types, reasons (of conditions and Events) and phases.
+
+Defined once, CamelCase and stable: tools and alerts may match on them. A new status
+section adds its condition types and reasons here, and its condition's polarity to
+``HEALTHY_STATUS`` so the writer knows which transitions deserve a Warning.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# Condition types.
+READY: Final = "Ready"
+PROGRESSING: Final = "Progressing"
+DEGRADED: Final = "Degraded"
+# Set by the monitoring section (issue 10); listed here so the catalogue is complete.
+DRIFTED: Final = "Drifted"
+ACCURACY_LOW: Final = "AccuracyLow"
+KPI_VIOLATED: Final = "KPIViolated"
+RETRAINING: Final = "Retraining"
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+# The status a condition has when all is well. A transition away from it is a Warning
+# Event, back to it a Normal one; Progressing has no healthy side (both are normal).
+HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
+    READY: "True",
+    DEGRADED: "False",
+    DRIFTED: "False",
+    ACCURACY_LOW: "False",
+    KPI_VIOLATED: "False",
+}
+
+# Serving reasons.
+AVAILABLE: Final = "Available"
+DEPLOYMENT_PENDING: Final = "DeploymentPending"
+ROLLING_OUT: Final = "RollingOut"
+ROLLED_OUT: Final = "RolledOut"
+REPLICAS_UNAVAILABLE: Final = "ReplicasUnavailable"
+PROGRESS_DEADLINE: Final = "ProgressDeadlineExceeded"
+REPLICA_FAILURE: Final = "ReplicaFailure"
+HEALTHY: Final = "Healthy"
+NOT_READY: Final = "NotReady"
+ROLLOUT_PAUSED: Final = "RolloutPaused"
+
+# Refusals: the spec is not applied; the condition's message says why.
+INVALID_SPEC: Final = "InvalidSpec"
+APPLY_REFUSED: Final = "ApplyRefused"
+IMAGE_NOT_ALLOWED: Final = "ImageNotAllowed"
+SECRET_NOT_ALLOWED: Final = "SecretNotAllowed"
+SCHEME_NOT_ALLOWED: Final = "SchemeNotAllowed"
+DIGEST_REQUIRED: Final = "DigestRequired"
+OBJECT_CONFLICT: Final = "ObjectConflict"
+
+# Event-only reasons.
+CREATED: Final = "Created"
+UPDATED: Final = "Updated"
+RESTORED: Final = "Restored"
+MODEL_CHANGED: Final = "ModelChanged"
+HAND_EDITED: Final = "HandEdited"
+
+# Phases: one word for `kubectl get`.
+PHASE_PENDING: Final = "Pending"
+PHASE_PROGRESSING: Final = "Progressing"
+PHASE_READY: Final = "Ready"
+PHASE_DEGRADED: Final = "Degraded"
+PHASE_FAILED: Final = "Failed"
+
+# Event types.
+NORMAL: Final = "Normal"
+WARNING: Final = "Warning"

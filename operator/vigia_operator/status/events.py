@@ -1,0 +1,58 @@
+"""Events from differences between two statuses (pure): the writer posts them.
+
+Condition transitions follow ``reasons.HEALTHY_STATUS``: leaving the healthy status is a
+Warning with the condition's reason, Ready coming back is a Normal ``Ready``. A section
+with something to announce beyond its conditions adds a rule to ``SECTION_RULES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from vigia_operator import reasons
+from vigia_operator.status import conditions as c
+from vigia_operator.status.sections import Event
+
+SectionRule = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Event]]
+
+
+def events_for(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[Event]:
+    """Events announcing what changed between two statuses."""
+    events = _condition_events(previous.get("conditions") or [],
+                               current.get("conditions") or [])
+    for name, rule in SECTION_RULES.items():
+        events.extend(rule(previous.get(name) or {}, current.get(name) or {}))
+    return events
+
+
+def _condition_events(before: list[Any], after: list[Any]) -> list[Event]:
+    events: list[Event] = []
+    for cond in after:
+        old = c.find(before, cond["type"])
+        if old is not None and old.get("status") == cond["status"]:
+            continue
+        healthy = reasons.HEALTHY_STATUS.get(cond["type"])
+        if healthy is None:
+            continue
+        if cond["status"] == healthy:
+            if cond["type"] == reasons.READY:
+                events.append(Event(reasons.NORMAL, reasons.READY, cond["message"]))
+        elif cond["type"] == reasons.READY:
+            if old is not None and old.get("status") == healthy:
+                events.append(Event(reasons.WARNING, reasons.NOT_READY, cond["message"]))
+        elif cond["status"] == "True" or old is not None:
+            events.append(Event(reasons.WARNING, cond["reason"], cond["message"]))
+    return events
+
+
+def _hand_edits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Event]:
+    new = sorted(set(after.get("handEdits") or []) - set(before.get("handEdits") or []))
+    if not new:
+        return []
+    return [Event(reasons.WARNING, reasons.HAND_EDITED,
+                  "Changed by hand and left as is (the operator does not set these fields): "
+                  + "; ".join(new) + ".")]
+
+
+SECTION_RULES: Final[dict[str, SectionRule]] = {"serving": _hand_edits}

@@ -1,0 +1,14 @@
+"""The section computers the engine runs after each reconcile's applies, in order.
+
+Adding a section (canary, monitoring, retraining, history) is a module with its computer
+and one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from vigia_operator.status.sections import SectionComputer
+from vigia_operator.status.serving import serving_sections
+
+SECTIONS: Final[tuple[SectionComputer, ...]] = (serving_sections,)

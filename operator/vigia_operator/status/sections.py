@@ -1,0 +1,73 @@
+"""Typed status: each part of the operator computes its section; the writer merges them.
+
+A section is one top-level field of ``status`` (``serving``, ``stable``, later
+``canary``, ``monitoring``, ``retraining``, ``history``) plus the conditions that part
+of the operator owns. A section computer is a pure function of a ``SectionInput``; the
+engine runs every computer in ``status.registry.SECTIONS`` after applying the children,
+and the writer merges what they return into one status write. Adding a section is
+local: a module with its computer, a line in the registry, its conditions and reasons
+in the catalogue, optionally its Event rule in ``status.events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from vigia_operator.status.conditions import Condition
+
+if TYPE_CHECKING:
+    from vigia_operator.engine.signals import Signals
+    from vigia_operator.spec import ModelDeploymentView
+
+Obj = dict[str, Any]
+ChildKey = tuple[str, str]  # (kind, name)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SectionUpdate:
+    """What one part of the operator says about the object.
+
+    ``value`` replaces ``status.<name>`` (None: leave that field as it is); ``conditions``
+    are merged into ``status.conditions`` by type, other parts' conditions are kept.
+    """
+
+    name: str
+    value: Mapping[str, Any] | None
+    conditions: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """Everything one reconcile says about status, written at once by the writer."""
+
+    sections: tuple[SectionUpdate, ...]
+    phase: str | None = None
+    # The generation these sections were computed for; None leaves observedGeneration.
+    observed_generation: int | None = None
+
+
+@dataclass(frozen=True)
+class SectionInput:
+    """What a section computer may look at: all pure data, no client."""
+
+    md: ModelDeploymentView
+    observed: Mapping[ChildKey, Mapping[str, Any]]  # children after this reconcile's applies
+    previous: Mapping[str, Any]  # the status before this reconcile
+    signals: Signals | None  # this tick's measurements; None outside a tick
+    now: str
+    applied: bool = True  # the spec of md.generation has been applied
+    # Fields of children set by someone else that the operator does not set (not restored).
+    hand_edits: Mapping[ChildKey, tuple[str, ...]] = field(default_factory=dict)
+
+
+class SectionComputer(Protocol):
+    def __call__(self, given: SectionInput) -> tuple[SectionUpdate, ...]: ...

@@ -1,0 +1,200 @@
+"""The serving section (pure): from a ModelDeployment and its observed Deployment to
+``status.serving``, ``status.stable`` and the Ready, Progressing and Degraded conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vigia.metrics import TRACK_STABLE
+from vigia_operator import reasons
+from vigia_operator import resources as r
+from vigia_operator.spec import ModelDeploymentView
+from vigia_operator.status import conditions as c
+from vigia_operator.status.compose import compose
+from vigia_operator.status.conditions import Condition
+from vigia_operator.status.sections import SectionInput, SectionUpdate, StatusUpdate
+
+Obj = dict[str, Any]
+
+# The Deployment controller's Progressing reason once a rollout has finished.
+NEW_REPLICA_SET_AVAILABLE = "NewReplicaSetAvailable"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What a Deployment tells about its rollout, as `kubectl rollout status` reads it."""
+
+    desired: int
+    updated: int
+    total: int
+    ready: int
+    available: int
+    current: bool  # the controller has seen the latest spec
+    finished_once: bool  # its Progressing reason says the new ReplicaSet became available
+    failure: tuple[str, str] | None  # (reason, message) when the controller gave up
+    uri: str | None  # the model its pod template serves
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.current
+            and self.updated == self.desired
+            and self.total == self.updated
+            and self.available >= self.desired
+        )
+
+
+def observe(deployment: Mapping[str, Any]) -> Rollout:
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    meta = deployment.get("metadata") or {}
+    template_meta = (spec.get("template") or {}).get("metadata") or {}
+    conds = status.get("conditions") or []
+    progressing = c.find(conds, "Progressing") or {}
+    failure = c.find(conds, "ReplicaFailure")
+    failed: tuple[str, str] | None = None
+    if failure is not None and failure.get("status") == "True":
+        failed = (reasons.REPLICA_FAILURE, str(failure.get("message", "")))
+    elif progressing.get("status") == "False" and progressing.get("reason") == (
+        reasons.PROGRESS_DEADLINE
+    ):
+        failed = (reasons.PROGRESS_DEADLINE, str(progressing.get("message", "")))
+    return Rollout(
+        desired=int(spec.get("replicas", 1)),
+        updated=int(status.get("updatedReplicas", 0)),
+        total=int(status.get("replicas", 0)),
+        ready=int(status.get("readyReplicas", 0)),
+        available=int(status.get("availableReplicas", 0)),
+        current=int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 1)),
+        finished_once=progressing.get("reason") == NEW_REPLICA_SET_AVAILABLE,
+        failure=failed,
+        uri=(template_meta.get("annotations") or {}).get(r.ANNOTATION_MODEL_URI),
+    )
+
+
+def serving_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
+    """The ``serving`` section (and ``stable`` once the spec's model is serving)."""
+    md = given.md
+    name = r.deployment_name(md.name, TRACK_STABLE)
+    deployment = given.observed.get(("Deployment", name))
+    if deployment is None:
+        phase, conditions = reasons.PHASE_PENDING, _pending(name)
+        ready_replicas = 0
+    else:
+        rollout = observe(deployment)
+        phase, conditions = _judge(md, name, rollout)
+        ready_replicas = rollout.ready
+    serving: Obj = {
+        "service": r.service_name(md.name),
+        "url": f"http://{r.service_name(md.name)}.{md.namespace}.svc:{r.SERVICE_PORT}",
+        "replicas": md.serving.replicas,
+        "readyReplicas": ready_replicas,
+        "handEdits": sorted(
+            f"{kind} {child}: {path}"
+            for (kind, child), paths in given.hand_edits.items() for path in paths
+        ),
+    }
+    stable = _stable(md, given.previous.get("stable") or {}, given.now)
+    return (
+        SectionUpdate("serving", serving, tuple(conditions)),
+        SectionUpdate("stable", stable if phase == reasons.PHASE_READY else None),
+    )
+
+
+def serving_status(
+    md: ModelDeploymentView,
+    deployment: Mapping[str, Any] | None,
+    previous: Mapping[str, Any],
+    *,
+    now: str,
+    handled: bool,
+) -> Obj:
+    """The whole status after the serving sections alone (``handled``: md's generation has
+    been applied, so observedGeneration moves forward)."""
+    observed = {} if deployment is None else {
+        ("Deployment", r.deployment_name(md.name, TRACK_STABLE)): deployment}
+    given = SectionInput(md=md, observed=observed, previous=previous, signals=None, now=now,
+                         applied=handled)
+    update = StatusUpdate(serving_sections(given),
+                          observed_generation=md.generation if handled else None)
+    return compose(previous, update, now)
+
+
+def refusal(generation: int, reason: str, message: str) -> StatusUpdate:
+    """The status of a ModelDeployment whose spec the operator will not act on."""
+    return StatusUpdate(
+        (SectionUpdate("serving", None, (
+            Condition(reasons.READY, "False", reason, message),
+            Condition(reasons.PROGRESSING, "False", reason, "Waiting for a spec it can act on."),
+            Condition(reasons.DEGRADED, "True", reason, message),
+        )),),
+        observed_generation=generation,
+    )
+
+
+def failed_status(generation: int, error: Exception, previous: Mapping[str, Any], now: str) -> Obj:
+    """The whole status after an invalid spec."""
+    return compose(previous, refusal(generation, reasons.INVALID_SPEC, str(error)), now)
+
+
+def _pending(name: str) -> list[Condition]:
+    return [
+        Condition(reasons.READY, "False", reasons.DEPLOYMENT_PENDING,
+                    f"Deployment {name} has not been observed yet."),
+        Condition(reasons.PROGRESSING, "True", reasons.DEPLOYMENT_PENDING,
+                    f"Creating Deployment {name}."),
+        Condition(reasons.DEGRADED, "False", reasons.HEALTHY, "No failure observed."),
+    ]
+
+
+def _judge(md: ModelDeploymentView, name: str, rollout: Rollout) -> tuple[str, list[Condition]]:
+    counts = (
+        f"{rollout.available}/{rollout.desired} replicas available, "
+        f"{rollout.updated}/{rollout.desired} updated"
+    )
+    serves_spec = rollout.uri == md.model.uri
+    if rollout.failure is not None:
+        reason, message = rollout.failure
+        return reasons.PHASE_DEGRADED, [
+            Condition(reasons.READY, "True" if rollout.complete and serves_spec else "False",
+                        reason, f"Deployment {name}: {message} ({counts})."),
+            Condition(reasons.PROGRESSING, "False", reason, message),
+            Condition(reasons.DEGRADED, "True", reason,
+                      f"Deployment {name}: {message} ({counts})."),
+        ]
+    if rollout.complete and serves_spec:
+        return reasons.PHASE_READY, [
+            Condition(reasons.READY, "True", reasons.AVAILABLE,
+                        f"Version {md.model.version} is serving: {counts}."),
+            Condition(reasons.PROGRESSING, "False", reasons.ROLLED_OUT,
+                        f"Version {md.model.version} is rolled out."),
+            Condition(reasons.DEGRADED, "False", reasons.HEALTHY, "No failure observed."),
+        ]
+    if serves_spec and rollout.current and rollout.finished_once:
+        # The rollout had finished; replicas were lost since.
+        message = f"Deployment {name}: {counts}."
+        return reasons.PHASE_DEGRADED, [
+            Condition(reasons.READY, "False", reasons.REPLICAS_UNAVAILABLE, message),
+            Condition(reasons.PROGRESSING, "False", reasons.ROLLED_OUT,
+                        f"Version {md.model.version} is rolled out."),
+            Condition(reasons.DEGRADED, "True", reasons.REPLICAS_UNAVAILABLE, message),
+        ]
+    message = f"Rolling out version {md.model.version}: {counts}."
+    return reasons.PHASE_PROGRESSING, [
+        Condition(reasons.READY, "False", reasons.ROLLING_OUT, message),
+        Condition(reasons.PROGRESSING, "True", reasons.ROLLING_OUT, message),
+        Condition(reasons.DEGRADED, "False", reasons.HEALTHY, "No failure observed."),
+    ]
+
+
+def _stable(md: ModelDeploymentView, previous: Mapping[str, Any], now: str) -> Obj:
+    stable: Obj = {
+        "version": md.model.version,
+        "uri": md.model.uri,
+        "since": previous.get("since", now) if previous.get("uri") == md.model.uri else now,
+    }
+    if md.model.digest is not None:
+        stable["digest"] = md.model.digest
+    return stable

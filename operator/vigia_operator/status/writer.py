@@ -1,0 +1,69 @@
+"""The one writer of ModelDeployment status.
+
+Every trigger's reconcile ends here with a ``StatusUpdate``. The writer merges it with the
+status it last knows (its own last write while the watch has not caught up, else the
+object's), writes only when something changed, and posts the Events the difference
+calls for. The engine holds a per-object lock around a reconcile, so writes of one
+object never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from vigia_operator.engine.compare import contains
+from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.status.compose import compose
+from vigia_operator.status.events import events_for
+from vigia_operator.status.sections import Event, StatusUpdate
+
+Obj = dict[str, Any]
+Poster = Callable[[Mapping[str, Any], Event], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StatusWriter:
+    def __init__(self, kube: Kube, post: Poster) -> None:
+        self._kube = kube
+        self._post = post
+        # uid -> (resourceVersion the write was based on, status written)
+        self._written: dict[str, tuple[str | None, Obj]] = {}
+
+    def current(self, body: Mapping[str, Any]) -> Obj:
+        """The latest status of ``body``'s object: our own write if the body predates it."""
+        meta = body.get("metadata") or {}
+        remembered = self._written.get(str(meta.get("uid")))
+        if remembered is not None and remembered[0] == meta.get("resourceVersion"):
+            return remembered[1]
+        return dict(body.get("status") or {})
+
+    async def write(self, body: Mapping[str, Any], update: StatusUpdate) -> bool:
+        """Merge ``update`` into the status and write it if it differs; True if written."""
+        previous = self.current(body)
+        new = compose(previous, update, now())
+        if contains(previous, new):
+            return False
+        meta = body.get("metadata") or {}
+        try:
+            await self._kube.patch_status(meta["namespace"], meta["name"], new)
+        except KubeError as error:
+            if error.not_found:  # deleted meanwhile: nothing to report on
+                return False
+            raise
+        self._written[str(meta.get("uid"))] = (meta.get("resourceVersion"), new)
+        logger.info(f"Status of {meta['namespace']}/{meta['name']}: {new.get('phase')}, "
+                    f"observedGeneration {new.get('observedGeneration')}")
+        for event in events_for(previous, new):
+            await self._post(body, event)
+        return True
+
+    def forget(self, uid: str) -> None:
+        self._written.pop(uid, None)

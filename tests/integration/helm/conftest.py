@@ -1,0 +1,34 @@
+"""Fixtures of the chart's integration tests: the CRDs the chart's objects need (its own and
+the Prometheus Operator's), installed in the session's cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.helm import CHART, prometheus_operator_crds
+from tests.fixtures.kube import kubectl
+
+PROMETHEUS_KINDS = ("podmonitors", "servicemonitors", "prometheusrules")
+
+
+@pytest.fixture(scope="session")
+def crds(kubeconfig: Path) -> Path:
+    """The chart's CRD and the Prometheus Operator's PodMonitor, ServiceMonitor and
+    PrometheusRule CRDs (from its Go module), established."""
+    names = []
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(path))
+        names.append(path.stem)
+    for kind in PROMETHEUS_KINDS:
+        name = f"{kind}.monitoring.coreos.com"
+        if kubectl(kubeconfig, "get", "crd", name, "--ignore-not-found", "-o", "name").strip():
+            names.append(name)  # a cluster with the Prometheus Operator: keep its own
+            continue
+        path = prometheus_operator_crds() / f"monitoring.coreos.com_{kind}.yaml"
+        kubectl(kubeconfig, "apply", "--server-side", "-f", str(path), timeout=300)
+        names.append(name)
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
+            *(f"crd/{n}" for n in names))
+    return kubeconfig

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from vigia_operator import resources as r
+from vigia_operator.kube.client import KubeError, api_error, path
+
+
+def test_paths_come_from_the_kind_table() -> None:
+    assert path("apps/v1", "Deployment", "ml", "m-stable") == (
+        "/apis/apps/v1/namespaces/ml/deployments/m-stable")
+    assert path("v1", "Secret", "ml", "db") == "/api/v1/namespaces/ml/secrets/db"
+    assert path(r.API_VERSION, r.KIND, None) == "/apis/vigia.dev/v1alpha1/modeldeployments"
+    for kind in r.CHILD_KINDS:
+        assert path(kind.api_version, kind.kind, "ns").endswith(f"/namespaces/ns/{kind.plural}")
+
+
+def test_the_api_status_gives_reason_and_message() -> None:
+    error = api_error(409, "Conflict", b'{"kind":"Status","reason":"AlreadyExists",'
+                                       b'"message":"services \\"x\\" already exists"}')
+    assert error.already_exists and error.retryable
+    assert error.message == 'services "x" already exists'
+    assert KubeError(403, "Forbidden", "namespace ml is being terminated").namespace_terminating
+    assert not api_error(500, "Internal", b"not json").already_exists

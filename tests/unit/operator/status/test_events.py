@@ -1,0 +1,46 @@
+"""Events come from differences between two statuses, never from a repeated one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigia_operator import reasons
+from vigia_operator.status.events import events_for
+
+
+def _status(*conds: tuple[str, str, str], **sections: Any) -> dict[str, Any]:
+    return {"conditions": [{"type": t, "status": s, "reason": r, "message": f"{t} {r}"}
+                           for t, s, r in conds], **sections}
+
+
+def test_leaving_the_healthy_status_is_a_warning_with_the_reason() -> None:
+    before = _status(("Drifted", "False", "WithinThreshold"))
+    after = _status(("Drifted", "True", "DriftAboveThreshold"))
+    assert [(e.type, e.reason) for e in events_for(before, after)] == [
+        (reasons.WARNING, "DriftAboveThreshold")]
+    assert events_for(after, after) == []
+
+
+def test_unknown_after_known_is_announced_but_not_a_first_unknown() -> None:
+    assert events_for({}, _status(("AccuracyLow", "Unknown", "InsufficientData"))) == []
+    before = _status(("AccuracyLow", "False", "AboveMinimum"))
+    after = _status(("AccuracyLow", "Unknown", "InsufficientData"))
+    assert [e.reason for e in events_for(before, after)] == ["InsufficientData"]
+
+
+def test_refusal_on_a_new_object_is_announced() -> None:
+    after = _status(("Ready", "False", reasons.IMAGE_NOT_ALLOWED),
+                    ("Degraded", "True", reasons.IMAGE_NOT_ALLOWED))
+    assert [(e.type, e.reason) for e in events_for({}, after)] == [
+        (reasons.WARNING, reasons.IMAGE_NOT_ALLOWED)]
+
+
+def test_new_hand_edits_are_announced_once() -> None:
+    edit = "Deployment m-stable: spec.template.spec.nodeSelector"
+    before = _status(serving={"handEdits": []})
+    after = _status(serving={"handEdits": [edit]})
+    (event,) = events_for(before, after)
+    assert (event.type, event.reason) == (reasons.WARNING, reasons.HAND_EDITED)
+    assert edit in event.message
+    assert events_for(after, after) == []
+    assert events_for(after, before) == []  # an edit undone is no news

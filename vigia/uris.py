@@ -1,0 +1,23 @@
+"""Which bundle URIs are trusted how (no heavy imports: the operator reads this too).
+
+The loader (``vigia.bundle``) fetches only ``LOADER_SCHEMES``; for ``REMOTE_SCHEMES``
+the digest must come from the caller (the resource), not from a sidecar beside the
+archive, unless the caller explicitly allows sidecars. docs/model-bundle.md explains.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlsplit
+
+# Schemes the loader fetches; a plain path is a local file. Anything else (http, ftp,
+# memory, ...) is refused before it is opened.
+LOADER_SCHEMES: Final = ("file", "s3")
+# Whoever can write there is not whoever wrote the ModelDeployment: a sidecar beside the
+# archive proves nothing, so these need the caller's digest (or an explicit opt-in).
+REMOTE_SCHEMES: Final = ("s3",)
+
+
+def uri_scheme(uri: str) -> str:
+    """The URI's scheme, lower case; "file" for a plain path."""
+    return urlsplit(uri).scheme.lower() if "://" in uri else "file"
