@@ -9,17 +9,25 @@ ending a rollout never needs a delete and a restarted operator finds it where it
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from vigia_operator.rollout.model import Version
+from vigia.metrics import TRACK_CANARY, TRACK_STABLE
+from vigia_operator.rollout.model import HTTPRouteSpec, Version
 from vigia_operator.rollout.traffic import TrafficPlan
 from vigia_operator.spec import Model, ModelDeploymentView
 
-from vigia.metrics import TRACK_CANARY, TRACK_STABLE
-
 Obj = dict[str, Any]
 DeploymentBuilder = Callable[[ModelDeploymentView, Obj, str], Obj]
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """What the rollout asks of the children: both tracks' versions and sizes."""
+
+    plan: TrafficPlan
+    keep_canary: bool  # a canary Deployment exists: keep it (at zero) between rollouts
+    route: HTTPRouteSpec | None  # router GatewayAPI: the HTTPRoute to own
 
 
 def track_view(md: ModelDeploymentView, version: Version, replicas: int) -> ModelDeploymentView:

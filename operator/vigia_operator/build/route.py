@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from vigia_operator import resource as r
-from vigia_operator.builders import labels, owner_reference, selector
+from vigia.metrics import TRACK_CANARY, TRACK_STABLE
+from vigia_operator import resources as r
+from vigia_operator.build.serving import labels, owner_reference, selector
 from vigia_operator.rollout.model import HTTPRouteSpec, ParentRef
 from vigia_operator.rollout.traffic import TrafficPlan
 from vigia_operator.spec import ModelDeploymentView
-
-from vigia.metrics import TRACK_CANARY, TRACK_STABLE
 
 Obj = dict[str, Any]
 

@@ -42,6 +42,12 @@ KEY_LABELS: Final = (
 KEY: Final = ", ".join(KEY_LABELS)
 
 
+# Where a provider files one model's measurements (by (track, version)) in Signals.values,
+# and why they are missing when they are.
+SIGNALS_KEY: Final = "canary"
+SIGNALS_ERROR_KEY: Final = "canary_error"
+
+
 class CanarySignal(StrEnum):
     REQUESTS = "canary_requests"
     ERRORS = "canary_errors"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from vigia_operator import resources as r
 from vigia_operator.rollout.gates import Measurements, evaluate
 from vigia_operator.rollout.machine import Inputs, decide
 from vigia_operator.rollout.model import (
@@ -35,7 +36,6 @@ from vigia_operator.rollout.traffic import TrafficPlan, plan
 from vigia_operator.spec import ModelDeploymentView
 
 Obj = dict[str, Any]
-MODEL_URI_ANNOTATION = "vigia.dev/model-uri"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _track(deployment: Mapping[str, Any] | None) -> tuple[int, str | None, bool,
     status = deployment.get("status") or {}
     meta = deployment.get("metadata") or {}
     template = (spec.get("template") or {}).get("metadata") or {}
-    serves = (template.get("annotations") or {}).get(MODEL_URI_ANNOTATION)
+    serves = (template.get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
     desired = int(spec.get("replicas", 1))
     updated = int(status.get("updatedReplicas", 0))
     total = int(status.get("replicas", 0))

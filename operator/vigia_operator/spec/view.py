@@ -11,7 +11,10 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+if TYPE_CHECKING:
+    from vigia_operator.rollout.model import RolloutSpec
 
 T = TypeVar("T")
 
@@ -67,10 +70,14 @@ class ModelDeploymentView:
     model: Model
     serving: Serving
     monitoring_enabled: bool
+    rollout: RolloutSpec | None = None  # None only in views built by hand (tests)
 
 
 def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
     """Read a ModelDeployment object; raise SpecError naming the first unusable field."""
+    # rollout.spec raises this module's SpecError: imported here, not at the top.
+    from vigia_operator.rollout.spec import parse_rollout
+
     meta = _mapping(body, "metadata", "metadata")
     spec = _mapping(body, "spec", "spec")
     return ModelDeploymentView(
@@ -84,6 +91,7 @@ def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
             _mapping(spec, "monitoring", "spec.monitoring"), "enabled", bool,
             "spec.monitoring.enabled",
         ),
+        rollout=parse_rollout(spec),
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from vigia_operator.build.canary import build_tracks
 from vigia_operator.build.route import build_gateway_objects, build_http_route
-from vigia_operator.builders import build_configmap, build_deployment
+from vigia_operator.build.serving import build_configmap, build_deployment
 from vigia_operator.rollout.model import HTTPRouteSpec, ParentRef
 from vigia_operator.rollout.traffic import TrafficPlan
 from vigia_operator.spec import parse
@@ -60,7 +60,7 @@ def test_no_canary_builds_only_the_stable_unless_one_exists() -> None:
 
 
 def test_the_service_selects_both_tracks() -> None:
-    from vigia_operator.builders import build_service
+    from vigia_operator.build.serving import build_service
 
     stable, canary = _tracks(_plan())
     selector = build_service(MD)["spec"]["selector"]

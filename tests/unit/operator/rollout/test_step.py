@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from vigia_operator.builders import build_configmap, build_deployment
+from vigia_operator.build.serving import build_configmap, build_deployment
 from vigia_operator.rollout.gates import Measurements, TrackMeasurements
 from vigia_operator.rollout.spec import parse_rollout
 from vigia_operator.rollout.state import iso
