@@ -83,7 +83,10 @@ CHILD_KINDS: Final = (
     ChildKind("v1", "Service", "services"),
     ChildKind("apps/v1", "Deployment", "deployments", wave=1),  # needs its account, config
 )
-WAVES: Final = {k.kind: k.wave for k in CHILD_KINDS}
+# Router GatewayAPI's route: applied after the Services it points at, but not watched (the
+# Gateway API CRDs may not be installed); the engine's own applies stand for its watch.
+HTTPROUTE: Final = ChildKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", wave=1)
+WAVES: Final = {k.kind: k.wave for k in (*CHILD_KINDS, HTTPROUTE)}
 MODELS_INDEX: Final = "models_index"
 # Kinds the client addresses besides the children.
 OTHER_KINDS: Final = (
@@ -91,6 +94,7 @@ OTHER_KINDS: Final = (
     ChildKind("v1", "Event", "events"),
     ChildKind("v1", "Secret", "secrets"),
     ChildKind("coordination.k8s.io/v1", "Lease", "leases"),
+    HTTPROUTE,
 )
 PLURALS: Final = {(k.api_version, k.kind): k.plural for k in (*CHILD_KINDS, *OTHER_KINDS)}
 OWNED_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY}"

@@ -18,9 +18,7 @@ from vigia_operator.spec import ModelDeploymentView
 
 Obj = dict[str, Any]
 
-GATEWAY_GROUP: Final = "gateway.networking.k8s.io"
-HTTPROUTE_API_VERSION: Final = f"{GATEWAY_GROUP}/v1"
-HTTPROUTE_KIND: Final = "HTTPRoute"
+GATEWAY_GROUP: Final = r.HTTPROUTE.group
 
 
 def track_service_name(md_name: str, track: str) -> str:
@@ -75,8 +73,8 @@ def build_http_route(md: ModelDeploymentView, route: HTTPRouteSpec, traffic: Tra
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)
     return {
-        "apiVersion": HTTPROUTE_API_VERSION,
-        "kind": HTTPROUTE_KIND,
+        "apiVersion": r.HTTPROUTE.api_version,
+        "kind": r.HTTPROUTE.kind,
         "metadata": {
             "name": route.name,
             "namespace": md.namespace,

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from vigia_operator import reasons
@@ -31,8 +30,6 @@ from vigia_operator.engine.secrets import SecretCheck
 from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
-from vigia_operator.rollout.reconcile import run_rollout
-from vigia_operator.rollout.spec import COMMAND_ANNOTATION
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.spec.policy import Refusal, check_image, check_uri
 from vigia_operator.status.registry import SECTIONS
@@ -171,16 +168,10 @@ class Engine:
                    or await self._secrets.check(md))
         if refused is not None:
             return await self._refuse(body, refused)
+        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest)
         observed = self._observed(ModelRef.of(md))
         bodies = {k: s.body for k, s in observed.items()}
-        # The rollout decides first: the Deployments to apply follow its decision.
-        rollout = run_rollout(md, body, self.writer.current(body), bodies, signals,
-                              datetime.now(UTC))
-        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest,
-                                 tracks=rollout.tracks)
         planned = plan(desired, bodies, md.uid)
-        decision = rollout.step.decision
-        rolling = decision.canary is not None or bool(decision.ended)
         if planned.conflicts:
             return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
         outcome = Outcome()
@@ -192,8 +183,7 @@ class Engine:
                 results = await asyncio.gather(
                     *(self._apply(md, a, observed.get(a.key)) for a in wave))
                 for action, result in zip(wave, results, strict=True):
-                    events.extend(announce(md, action, bodies.get(action.key), spec_changed,
-                                           rolling=rolling))
+                    events.extend(announce(md, action, bodies.get(action.key), spec_changed))
                     observed[action.key], bodies[action.key] = result, result.body
                     outcome.applied.append(action.key)
         except ConflictFound as found:
@@ -206,16 +196,10 @@ class Engine:
         finally:
             for event in merge_events(events):
                 await self._post(body, event)
-        for said in decision.events:
-            await self._post(body, Event(said.type, said.reason, said.message))
-        if decision.clear_command:
-            await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace, md.name,
-                                              COMMAND_ANNOTATION)
         given = SectionInput(
-            md=rollout.serving_view, observed=bodies,
+            md=md, observed=bodies,
             previous=self.writer.current(body), signals=signals, now=now(),
             hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
-            rollout=rollout.step,
         )
         sections = tuple(update for compute in SECTIONS for update in compute(given))
         update = StatusUpdate(sections, observed_generation=md.generation)
@@ -277,12 +261,11 @@ class Engine:
 
 
 def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
-             spec_changed: bool, *, rolling: bool = False) -> list[Event]:
+             spec_changed: bool) -> list[Event]:
     """The Events of one apply: a restore (the spec did not change, the child did), a new
-    model, or a created or updated child. ``rolling``: a canary rollout is resizing the
-    Deployments, so their changes are its doing, not hand edits to restore."""
+    model, or a created or updated child."""
     kind, name = action.key
-    if not spec_changed and not (rolling and kind == "Deployment"):
+    if not spec_changed:
         if before is None:
             message = f"{kind} {name} was deleted; re-created it."
         else:
@@ -292,11 +275,10 @@ def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
     old_uri = None if before is None else (
         before["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
-    # A track's Deployment serves the rollout's version for it, not always spec.model.
-    new_uri = (action.desired["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
-    if kind == "Deployment" and old_uri is not None and old_uri != new_uri:
+    if kind == "Deployment" and old_uri is not None and old_uri != md.model.uri:
         return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
-                      f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
+                      f"Model changed from {old_uri} to {md.model.uri}: rolling out version "
+                      f"{md.model.version} on Deployment {name}.")]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
 
