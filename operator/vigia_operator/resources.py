@@ -87,7 +87,10 @@ CHILD_KINDS: Final = (
     # Created once by the retraining step (never applied: a Job's spec is immutable).
     ChildKind("batch/v1", "Job", "jobs", wave=2, verbs=("get", "list", "watch", "create")),
 )
-WAVES: Final = {k.kind: k.wave for k in CHILD_KINDS}
+# Router GatewayAPI's route: applied after the Services it points at, but not watched (the
+# Gateway API CRDs may not be installed); the engine's own applies stand for its watch.
+HTTPROUTE: Final = ChildKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", wave=1)
+WAVES: Final = {k.kind: k.wave for k in (*CHILD_KINDS, HTTPROUTE)}
 MODELS_INDEX: Final = "models_index"
 # Kinds the client addresses besides the children.
 OTHER_KINDS: Final = (
@@ -96,6 +99,7 @@ OTHER_KINDS: Final = (
     ChildKind("v1", "Secret", "secrets"),
     ChildKind("coordination.k8s.io/v1", "Lease", "leases"),
     ChildKind("v1", "Pod", "pods"),  # a finished retraining Job's termination message
+    HTTPROUTE,
 )
 PLURALS: Final = {(k.api_version, k.kind): k.plural for k in (*CHILD_KINDS, *OTHER_KINDS)}
 OWNED_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY}"

@@ -120,6 +120,15 @@ class Kube:
                 return
             query["continue"] = token
 
+    async def remove_annotation(self, api_version: str, kind: str, namespace: str, name: str,
+                                key: str) -> Obj:
+        """Delete one annotation (a merge patch; other fields and managers untouched)."""
+        return await self._call(
+            "PATCH", path(api_version, kind, namespace, name),
+            body={"metadata": {"annotations": {key: None}}},
+            content_type="application/merge-patch+json",
+        )
+
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> Obj:
         url = path(r.API_VERSION, r.KIND, namespace, name) + "/status"
         return await self._call("PATCH", url, body={"status": status},

@@ -1,2 +1,1 @@
-"""The canary rollout state machine (pure decisions from spec, status, signals, now):
-the canary issue."""
+"""Canary rollouts: the spec, the gates, the state machine and the traffic split, all pure."""

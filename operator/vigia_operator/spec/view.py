@@ -11,9 +11,12 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from vigia_operator.analysis.spec import MonitoringSpec, MonitoringSpecError, parse_monitoring
+
+if TYPE_CHECKING:
+    from vigia_operator.rollout.model import RolloutSpec
 
 T = TypeVar("T")
 
@@ -71,10 +74,14 @@ class ModelDeploymentView:
     serving: Serving
     monitoring_enabled: bool
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
+    rollout: RolloutSpec | None = None  # None only in views built by hand (tests)
 
 
 def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
     """Read a ModelDeployment object; raise SpecError naming the first unusable field."""
+    # rollout.spec raises this module's SpecError: imported here, not at the top.
+    from vigia_operator.rollout.spec import parse_rollout
+
     meta = _mapping(body, "metadata", "metadata")
     spec = _mapping(body, "spec", "spec")
     return ModelDeploymentView(
@@ -89,6 +96,7 @@ def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
             "spec.monitoring.enabled",
         ),
         monitoring=_parse_monitoring(spec),
+        rollout=parse_rollout(spec),
     )
 
 

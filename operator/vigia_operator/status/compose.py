@@ -28,8 +28,12 @@ def compose(previous: Mapping[str, Any], update: StatusUpdate, now: str) -> Obj:
         generation = previous["observedGeneration"]
     conditions = list(previous.get("conditions") or [])
     for section in update.sections:
-        if section.value is not None:
+        if section.remove:
+            status.pop(section.name, None)
+        elif isinstance(section.value, Mapping):
             status[section.name] = dict(section.value)
+        elif section.value is not None:
+            status[section.name] = [dict(item) for item in section.value]
         conditions = c.merge(conditions, section.conditions, now=now, generation=generation)
     status["conditions"] = conditions
     if update.observed_generation is not None:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Final
 
 from vigia_operator.status.monitoring import monitoring_sections
+from vigia_operator.status.rollout import rollout_sections
 from vigia_operator.status.sections import SectionComputer
 from vigia_operator.status.serving import serving_sections
 
-SECTIONS: Final[tuple[SectionComputer, ...]] = (serving_sections, monitoring_sections)
+# The rollout's comes after serving's: status.stable is the rollout's to name.
+SECTIONS: Final[tuple[SectionComputer, ...]] = (
+    serving_sections, rollout_sections, monitoring_sections,
+)

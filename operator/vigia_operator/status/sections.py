@@ -11,7 +11,7 @@ in the catalogue, optionally its Event rule in ``status.events``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +19,7 @@ from vigia_operator.status.conditions import Condition
 
 if TYPE_CHECKING:
     from vigia_operator.engine.signals import Signals
+    from vigia_operator.rollout.step import RolloutStep
     from vigia_operator.spec import ModelDeploymentView
 
 Obj = dict[str, Any]
@@ -36,13 +37,15 @@ class Event:
 class SectionUpdate:
     """What one part of the operator says about the object.
 
-    ``value`` replaces ``status.<name>`` (None: leave that field as it is); ``conditions``
-    are merged into ``status.conditions`` by type, other parts' conditions are kept.
+    ``value`` replaces ``status.<name>`` (None: leave that field as it is; ``remove``:
+    delete it); ``conditions`` are merged into ``status.conditions`` by type, other parts'
+    conditions are kept.
     """
 
     name: str
-    value: Mapping[str, Any] | None
+    value: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
     conditions: tuple[Condition, ...] = ()
+    remove: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class SectionInput:
     applied: bool = True  # the spec of md.generation has been applied
     # Fields of children set by someone else that the operator does not set (not restored).
     hand_edits: Mapping[ChildKey, tuple[str, ...]] = field(default_factory=dict)
+    rollout: RolloutStep | None = None  # this reconcile's rollout decision
 
 
 class SectionComputer(Protocol):

@@ -84,7 +84,14 @@ def serving_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
         ready_replicas = 0
     else:
         rollout = observe(deployment)
-        phase, conditions = _judge(md, name, rollout)
+        decision = given.rollout.decision if given.rollout is not None else None
+        rolling = decision is not None and decision.canary is not None
+        phase, conditions = _judge(md, name, rollout, rolling=rolling)
+        if rolling and decision is not None:
+            # A canary in flight: the rollout says what is progressing, with its numbers.
+            conditions = [c for c in conditions if c.type != reasons.PROGRESSING]
+            conditions.append(Condition(reasons.PROGRESSING, "True", decision.reason,
+                                        decision.message))
         ready_replicas = rollout.ready
     serving: Obj = {
         "service": r.service_name(md.name),
@@ -149,7 +156,10 @@ def _pending(name: str) -> list[Condition]:
     ]
 
 
-def _judge(md: ModelDeploymentView, name: str, rollout: Rollout) -> tuple[str, list[Condition]]:
+def _judge(md: ModelDeploymentView, name: str, rollout: Rollout,
+           *, rolling: bool = False) -> tuple[str, list[Condition]]:
+    """``rolling``: a canary rollout resizes the stable Deployment; fewer available
+    replicas than desired then means it is growing back, not that replicas were lost."""
     counts = (
         f"{rollout.available}/{rollout.desired} replicas available, "
         f"{rollout.updated}/{rollout.desired} updated"
@@ -172,7 +182,7 @@ def _judge(md: ModelDeploymentView, name: str, rollout: Rollout) -> tuple[str, l
                         f"Version {md.model.version} is rolled out."),
             Condition(reasons.DEGRADED, "False", reasons.HEALTHY, "No failure observed."),
         ]
-    if serves_spec and rollout.current and rollout.finished_once:
+    if serves_spec and rollout.current and rollout.finished_once and not rolling:
         # The rollout had finished; replicas were lost since.
         message = f"Deployment {name}: {counts}."
         return reasons.PHASE_DEGRADED, [

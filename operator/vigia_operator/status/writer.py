@@ -49,11 +49,13 @@ class StatusWriter:
         """Merge ``update`` into the status and write it if it differs; True if written."""
         previous = self.current(body)
         new = compose(previous, update, now())
-        if contains(previous, new):
+        removed = {key: None for key in previous if key not in new}
+        if contains(previous, new) and not removed:
             return False
         meta = body.get("metadata") or {}
         try:
-            await self._kube.patch_status(meta["namespace"], meta["name"], new)
+            # A merge patch deletes a field only when told to: removed sections are null.
+            await self._kube.patch_status(meta["namespace"], meta["name"], {**new, **removed})
         except KubeError as error:
             if error.not_found:  # deleted meanwhile: nothing to report on
                 return False
