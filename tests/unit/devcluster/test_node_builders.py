@@ -159,3 +159,18 @@ def test_apiserver_binds_the_node_link_only_with_a_real_node(tmp_path: Path) -> 
 def test_guarded_ranges_cover_pods_services_and_the_node_link() -> None:
     assert set(nodenet.HOST_ROUTES) <= set(nodenet.GUARDED_CIDRS)
     assert nodenet.sample_addresses("10.245.0.0/24") == ["10.245.0.1", "10.245.0.254"]
+
+
+def test_a_new_archive_replaces_only_the_same_images_old_archives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "images_dir", lambda: tmp_path)
+    [vigia] = [i for i in images.catalogue() if i.name == "vigia"]
+    names = ["vigia-0123456789abcdef.tar", "vigia-deps-0123456789abcdef.layer.tar",
+             "vigia-deps-0123456789abcdef", "pause-0123456789abcdef.tar"]
+    for name in names:
+        (tmp_path / name).write_text("")
+    keep = tmp_path / "vigia-fedcba9876543210.tar"
+    keep.write_text("")
+    images._prune(vigia, keep)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[1:], keep.name])

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +116,9 @@ def ensure(names: list[str] | None = None, log: Callable[[str], None] = print) -
 
 
 def _prune(image: Image, keep: Path) -> None:
-    for old in images_dir().glob(f"{image.name}-*.tar"):
-        if old != keep:
+    archive = re.compile(rf"^{re.escape(image.name)}-[0-9a-f]{{16}}\.tar$")
+    for old in images_dir().iterdir():
+        if archive.match(old.name) and old != keep:
             old.unlink(missing_ok=True)
 
 
@@ -213,8 +216,49 @@ def _project_sources() -> list[Path]:
     return files
 
 
+def _project_dependencies() -> list[str]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    return [str(d) for d in config["project"]["dependencies"]]
+
+
+def _deps_inputs() -> dict[str, str]:
+    return {"base": json.dumps(_rootfs_inputs()), "dependencies": "\n".join(
+        _project_dependencies()), "venv": PROJECT_VENV}
+
+
 def _project_inputs() -> dict[str, str]:
-    return {"base": json.dumps(_rootfs_inputs()), "sources": _hash_files(_project_sources())}
+    return {**_deps_inputs(), "sources": _hash_files(_project_sources())}
+
+
+def project_dependencies_tree() -> Path:
+    """The root file system + a venv with the project's dependencies and its user: a tree
+    cached by the dependency list, so a change of the project's code only adds a small
+    layer on top of it."""
+    key = hashlib.sha256(json.dumps(_deps_inputs(), sort_keys=True).encode()).hexdigest()[:16]
+    tree = images_dir() / f"vigia-deps-{key}"
+    layer = tree.with_name(tree.name + ".layer.tar")
+    if (tree / ".complete").exists() and layer.exists():
+        return tree
+    for old in images_dir().glob("vigia-deps-*"):
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    work = Path(tempfile.mkdtemp(dir=images_dir(), prefix="work-vigia-deps-"))
+    try:
+        staged = _copy_rootfs(work)
+        requirements = staged / "tmp" / "requirements.txt"
+        requirements.write_text("\n".join(_project_dependencies()) + "\n")
+        _chroot(staged, f"""
+            python3 -m venv {PROJECT_VENV}
+            {PROJECT_VENV}/bin/pip install -q -r /tmp/requirements.txt
+            rm -f /tmp/requirements.txt
+            useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin vigia
+        """, binds={"/root/.cache/pip": _pip_cache()})
+        shutil.rmtree(staged / "root/.cache", ignore_errors=True)
+        write_layer(staged, layer, base=rootfs())
+        staged.rename(tree)
+        (tree / ".complete").write_text(json.dumps(_deps_inputs()))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tree
 
 
 def _pip_cache() -> Path:
@@ -224,30 +268,32 @@ def _pip_cache() -> Path:
 
 
 def _build_project(work: Path) -> tuple[list[Path], ImageConfig]:
+    """Three layers: the root file system, the dependencies, the project's own wheel."""
     wheels, source = work / "wheels", work / "src"
     for path in _project_sources():  # a copy: building writes build/ and *.egg-info
         (source / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, source / path.relative_to(REPO))
     _run(["python3", "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
          timeout=600)
-    tree = _copy_rootfs(work)
+    deps = project_dependencies_tree()
+    tree = work / "rootfs"
+    _run(["cp", "-a", str(deps), str(tree)])
+    (tree / ".complete").unlink()
     wheel = next(wheels.glob("vigia-*.whl"))
     shutil.copy(wheel, tree / "tmp" / wheel.name)
-    spec = dockerfile.parse((REPO / "services/Dockerfile").read_text())
     _chroot(tree, f"""
-        python3 -m venv {PROJECT_VENV}
-        {PROJECT_VENV}/bin/pip install -q --disable-pip-version-check /tmp/{wheel.name}
+        {PROJECT_VENV}/bin/pip install -q --no-deps /tmp/{wheel.name}
         rm -f /tmp/{wheel.name}
-        find {PROJECT_VENV} -name __pycache__ -prune -exec rm -rf {{}} +
-        useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin vigia
-    """, binds={"/root/.cache/pip": _pip_cache()})
+    """)
     shutil.rmtree(tree / "root/.cache", ignore_errors=True)
     layer = work / "project.layer.tar"
-    write_layer(tree, layer, base=rootfs())
+    write_layer(tree, layer, base=deps)
+    spec = dockerfile.parse((REPO / "services/Dockerfile").read_text())
     env = {"PATH": f"{PROJECT_VENV}/bin:{SYSTEM_PATH}", **spec.env}
     config = ImageConfig(entrypoint=spec.entrypoint, cmd=spec.cmd, env=env, user=spec.user,
                          workdir=spec.workdir, ports=spec.ports)
-    return [base_layer(), layer], config
+    deps_layer = deps.with_name(deps.name + ".layer.tar")
+    return [base_layer(), deps_layer, layer], config
 
 
 # --- PostgreSQL (Debian's package) ---------------------------------------------------------
