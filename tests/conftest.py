@@ -30,4 +30,5 @@ os.environ["PYTHONPATH"] = os.pathsep.join([*_roots, os.environ.get("PYTHONPATH"
 pytest_plugins = [
     "tests.fixtures.cluster",
     "tests.fixtures.postgres",
+    "tests.fixtures.s3",
 ]

@@ -5,12 +5,16 @@ reads them. ``ENV`` maps each setting to its variable name so neither side spell
 a name twice.
 """
 
-from typing import Final, Literal
+import json
+from typing import Annotated, Final, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from vigia.retraining import parse_duration
 
 ENV_PREFIX: Final = "VIGIA_"
+RETRAIN_ENV_PREFIX: Final = "VIGIA_RETRAIN_"
 
 
 class ServingSettings(BaseSettings):
@@ -57,6 +61,110 @@ class ServingSettings(BaseSettings):
     access_log: bool = Field(default=False, description="Log every HTTP request.")
 
 
+class RetrainSettings(BaseSettings):
+    """What one retraining job (`vigia retrain`) is given. The operator's Job builder
+    writes these variables (``retrain_env_name``); the job reads them."""
+
+    model_config = SettingsConfigDict(env_prefix=RETRAIN_ENV_PREFIX, extra="ignore")
+
+    dataset_uri: str = Field(
+        min_length=1, description="Base training data, CSV or Parquet (path, file://, s3://)."
+    )
+    target: str = Field(min_length=1, description="Name of the label column in the dataset.")
+    model_uri: str = Field(min_length=1, description="URI of the current model bundle.")
+    model_digest: str | None = Field(
+        default=None, description="sha256:<hex> of the current bundle (default: its sidecar)."
+    )
+    output_uri: str = Field(
+        min_length=1,
+        description="Directory (path, file://, s3://) for the candidate bundle and its report.",
+    )
+    candidate_version: str | None = Field(
+        default=None, description="Version of the candidate (default: r<UTC timestamp>)."
+    )
+    store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the model server's prediction log."
+    )
+    include_feedback: bool = Field(
+        default=True, description="Train and evaluate on labelled feedback from the store."
+    )
+    feedback_model: str | None = Field(
+        default=None,
+        description="Model name in the prediction log (default: the current bundle's name).",
+    )
+    feedback_window: str = Field(
+        default="7d", description="Use feedback on predictions made within this window."
+    )
+    feedback_holdout: float = Field(
+        default=0.3, gt=0.0, lt=1.0, description="Newest share of feedback kept for the gate."
+    )
+    min_feedback_rows: int = Field(
+        default=30, ge=1, description="Fewest usable labelled feedback rows to retrain on."
+    )
+    holdout_fraction: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Share of the base dataset held out."
+    )
+    min_improvement: float = Field(
+        default=0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Least accuracy gain of the candidate over the current model on recent "
+        "feedback (on the holdout when there is no feedback).",
+    )
+    max_holdout_loss: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="Most accuracy the candidate may lose on the original holdout.",
+    )
+    sensitive_features: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Features whose groups must be treated alike."
+    )
+    max_parity_difference: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Largest demographic parity and equalized odds difference between groups.",
+    )
+    min_group_size: int = Field(
+        default=30, ge=1, description="Groups with fewer evaluation rows are left out."
+    )
+    drop_tolerance: float = Field(
+        default=0.005,
+        ge=0.0,
+        le=1.0,
+        description="A feature whose loss costs at most this accuracy could be dropped.",
+    )
+    seed: int = Field(default=0, description="Random seed of splits and importance.")
+    home: str = Field(default="/tmp/vigia", description="Writable working directory.")
+    termination_path: str | None = Field(
+        default=None,
+        description="Where the result is written (default: /dev/termination-log if it exists).",
+    )
+
+    @field_validator("sensitive_features", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        """Accept ``a,b`` as well as a JSON array ``["a", "b"]``."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [name.strip() for name in text.split(",") if name.strip()]
+        return value
+
+    @field_validator("feedback_window")
+    @classmethod
+    def _check_window(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 def env_name(field: str) -> str:
     """The environment variable that sets ``field`` of a settings class."""
     return f"{ENV_PREFIX}{field.upper()}"
+
+
+def retrain_env_name(field: str) -> str:
+    """The environment variable that sets ``field`` of ``RetrainSettings``."""
+    return f"{RETRAIN_ENV_PREFIX}{field.upper()}"

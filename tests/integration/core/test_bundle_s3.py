@@ -2,68 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
-import httpx
 import pytest
 
-from tests.fixtures.net import free_port
 from vigia.bundle import DigestMismatchError, export_bundle, load_bundle
 from vigia.sample import production_line, train_sample_model
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def s3_bucket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A bucket on a moto S3 server started for this module, stopped by its pid."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            ["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "vigia-test",
-        "AWS_SECRET_ACCESS_KEY": "vigia-test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        _wait_up(endpoint, server, log)
-        bucket = f"vigia-{uuid.uuid4().hex[:12]}"
-        fsspec.filesystem("s3", skip_instance_cache=True).mkdir(bucket)
-        yield bucket
-    finally:
-        server.terminate()
-        server.wait(30)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _wait_up(endpoint: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"moto_server exited: {log.read_text()}")
-        try:
-            httpx.get(endpoint, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"moto_server did not answer in 60 s: {log.read_text()}")
 
 
 def test_bundle_round_trips_through_s3(s3_bucket: str, tmp_path: Path) -> None:

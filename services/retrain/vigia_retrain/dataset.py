@@ -1,0 +1,66 @@
+"""The base training data: CSV or Parquet through fsspec (path, file://, s3://)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import fsspec
+import pandas as pd
+
+from vigia_retrain.errors import RetrainInputError, UnavailableError
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.xz")
+MIN_ROWS = 20
+
+
+def read_dataset(
+    uri: str, target: str, features: Sequence[str]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The model's ``features`` (in that order) and the ``target`` labels, as strings."""
+    frame = _read_frame(uri)
+    if target not in frame.columns:
+        raise RetrainInputError(
+            "target", f"no column {target!r} in {uri}; its columns: {_names(frame.columns)}"
+        )
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise RetrainInputError(
+            "dataset_uri", f"{uri} lacks the model's features {_names(missing)}"
+        )
+    frame = frame[frame[target].notna()]
+    if len(frame) < MIN_ROWS:
+        raise RetrainInputError(
+            "dataset_uri", f"{uri} has {len(frame)} labelled rows; at least {MIN_ROWS} needed"
+        )
+    y = frame[target].astype(str).rename(target).reset_index(drop=True)
+    return frame[list(features)].reset_index(drop=True), y
+
+
+def _read_frame(uri: str) -> pd.DataFrame:
+    lowered = uri.lower()
+    reader: Callable[[Any], pd.DataFrame]
+    if lowered.endswith(PARQUET_SUFFIXES):
+        reader = pd.read_parquet
+    elif lowered.endswith(CSV_SUFFIXES):
+        reader = pd.read_csv
+    else:
+        raise RetrainInputError(
+            "dataset_uri", f"{uri}: name it .csv (optionally compressed) or .parquet"
+        )
+    try:
+        with fsspec.open(uri, "rb", compression="infer") as source:
+            return reader(source)
+    except FileNotFoundError as err:
+        raise RetrainInputError("dataset_uri", f"{uri}: not found") from err
+    except (ValueError, ImportError, UnicodeDecodeError) as err:
+        raise RetrainInputError("dataset_uri", f"{uri}: cannot read it ({err})") from err
+    except OSError as err:
+        raise UnavailableError("dataset_uri", f"{uri}: cannot reach it ({err})") from err
+
+
+def _names(names: Sequence[object] | pd.Index) -> str:
+    shown = [str(n) for n in list(names)[:20]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

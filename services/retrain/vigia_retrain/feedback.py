@@ -1,0 +1,178 @@
+"""Labelled feedback from the model server's prediction log, read with SQLAlchemy Core.
+
+The tables are the server's (docs/serving.md): ``vigia_predictions`` (id, created_at,
+model, version, track, features JSON or null, predicted, probabilities) and
+``vigia_feedback`` (prediction_id, label, received_at). Only the columns read here are
+declared; the job never writes to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from vigia.features import FeatureSchema, InvalidInputError, validate_records
+from vigia.retraining import Reason
+from vigia_retrain.errors import RetrainInputError, UnavailableError
+
+PREDICTIONS_TABLE = "vigia_predictions"
+FEEDBACK_TABLE = "vigia_feedback"
+CONNECT_TIMEOUT_S = 10
+
+_metadata = MetaData()
+_predictions = Table(
+    PREDICTIONS_TABLE,
+    _metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True)),
+    Column("model", String(128)),
+    Column("features", JSON),
+)
+_feedback = Table(
+    FEEDBACK_TABLE,
+    _metadata,
+    Column("prediction_id", String(64), primary_key=True),
+    Column("label", String(256)),
+)
+
+
+@dataclass
+class FeedbackData:
+    """Usable labelled feedback, oldest first, and what could not be used."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    labelled: int  # labelled predictions of the model within the window
+    without_features: int  # logged with features off (predictionLog.features none/sample)
+    invalid: int  # features no longer fitting the schema, or a label that is not a class
+
+    @property
+    def used(self) -> int:
+        return len(self.X)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "labelled": self.labelled,
+            "withoutFeatures": self.without_features,
+            "invalid": self.invalid,
+            "used": self.used,
+        }
+
+
+def read_feedback(
+    url: str, *, model: str, since: datetime, schema: FeatureSchema, classes: Sequence[str]
+) -> FeedbackData:
+    """Labelled predictions of ``model`` made at or after ``since``."""
+    rows = _labelled_rows(url, model, since)
+    with_features = [(f, label) for f, label in rows if f is not None]
+    X, y, invalid = _checked(schema, set(classes), with_features)
+    return FeedbackData(
+        X=X,
+        y=y,
+        labelled=len(rows),
+        without_features=len(rows) - len(with_features),
+        invalid=invalid,
+    )
+
+
+def _labelled_rows(url: str, model: str, since: datetime) -> list[tuple[Any, str]]:
+    shown = safe_url(url)
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            present = inspect(conn).get_table_names()
+            if PREDICTIONS_TABLE not in present or FEEDBACK_TABLE not in present:
+                raise RetrainInputError(
+                    "store_url",
+                    f"{shown} has no prediction log ({PREDICTIONS_TABLE}, {FEEDBACK_TABLE}): "
+                    "no model server has written to it",
+                    code=Reason.NO_FEEDBACK,
+                )
+            query = (
+                select(_predictions.c.features, _feedback.c.label)
+                .join(_feedback, _feedback.c.prediction_id == _predictions.c.id)
+                .where(_predictions.c.model == model, _predictions.c.created_at >= since)
+                .order_by(_predictions.c.created_at, _predictions.c.id)
+            )
+            return [(features, str(label)) for features, label in conn.execute(query)]
+    except SQLAlchemyError as err:
+        cause = getattr(err, "orig", None) or err
+        raise UnavailableError("store_url", f"cannot read {shown}: {cause}") from err
+    finally:
+        engine.dispose()
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+        sqlite = parsed.get_backend_name() == "sqlite"
+        # SQLite would create a missing file, empty: say the store is not there instead.
+        database = parsed.database or ":memory:"
+        if sqlite and database != ":memory:" and not Path(database).exists():
+            raise RetrainInputError("store_url", f"{safe_url(url)}: no such database file")
+        args = {} if sqlite else _timeout(parsed.get_driver_name())
+        return create_engine(parsed, connect_args=args)
+    except ArgumentError as err:
+        raise RetrainInputError("store_url", f"not a usable SQLAlchemy URL ({err})") from err
+    except ImportError as err:
+        raise RetrainInputError("store_url", f"no driver for {safe_url(url)} ({err})") from err
+
+
+def _timeout(driver: str) -> dict[str, Any]:
+    return {"connect_timeout": CONNECT_TIMEOUT_S} if driver.startswith("psycopg") else {}
+
+
+def safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _checked(
+    schema: FeatureSchema, classes: set[str], rows: list[tuple[Any, str]]
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Rows whose features fit the schema and whose label is a class; and how many did not."""
+    kept = [(f, label) for f, label in rows if label in classes and isinstance(f, dict)]
+    if not kept:
+        return _empty(schema), pd.Series([], dtype=str), len(rows)
+    try:
+        X = validate_records(schema, [f for f, _ in kept])
+    except InvalidInputError:
+        kept = [(f, label) for f, label in kept if _fits(schema, f)]
+        if not kept:
+            return _empty(schema), pd.Series([], dtype=str), len(rows)
+        X = validate_records(schema, [f for f, _ in kept])
+    y = pd.Series([label for _, label in kept], dtype=str)
+    return X, y, len(rows) - len(kept)
+
+
+def _fits(schema: FeatureSchema, features: dict[str, Any]) -> bool:
+    try:
+        validate_records(schema, [features])
+    except InvalidInputError:
+        return False
+    return True
+
+
+def _empty(schema: FeatureSchema) -> pd.DataFrame:
+    return pd.DataFrame({name: [] for name in schema.names})

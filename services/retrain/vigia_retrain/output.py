@@ -1,0 +1,116 @@
+"""What the job leaves behind: the candidate bundle, its JSON report, and the result.
+
+The result goes to stdout and to the termination message, which Kubernetes cuts at
+4096 bytes: the result is the report's summary, and when even that is too long the
+largest optional parts (importance, per-group figures) are dropped first and
+``truncated`` lists them; the report beside the bundle always has everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from vigia.bundle import ModelBundle, export_bundle
+from vigia.retraining import (
+    BUNDLE_SUFFIX,
+    DEFAULT_TERMINATION_PATH,
+    REPORT_SUFFIX,
+    TERMINATION_MESSAGE_LIMIT,
+)
+from vigia_retrain.errors import RetrainInputError, UnavailableError
+
+# Dropped in this order when the result does not fit the termination message.
+OPTIONAL_PARTS = (("importance",), ("fairness", "groups"), ("drop",), ("reasons", "message"))
+
+
+def candidate_uris(output_uri: str, name: str, version: str) -> tuple[str, str]:
+    """The candidate's bundle URI and its report's URI under ``output_uri``."""
+    stem = f"{output_uri.rstrip('/')}/{name}-{version}"
+    return stem + BUNDLE_SUFFIX, stem + REPORT_SUFFIX
+
+
+def prepare_output(output_uri: str) -> None:
+    """Make sure the output directory exists (a no-op on object stores)."""
+    try:
+        fs, path = url_to_fs(output_uri)
+        fs.makedirs(path, exist_ok=True)
+    except (ValueError, ImportError) as err:
+        raise RetrainInputError("output_uri", f"{output_uri}: cannot write there ({err})") from err
+    except OSError as err:
+        raise UnavailableError("output_uri", f"{output_uri}: cannot write there ({err})") from err
+
+
+def write_candidate(bundle: ModelBundle, uri: str, *, home: str) -> str:
+    """Export the bundle (and its .sha256 sidecar); return its digest."""
+    try:
+        return export_bundle(bundle, uri, home=home)
+    except OSError as err:
+        raise UnavailableError("output_uri", f"{uri}: cannot write the bundle ({err})") from err
+
+
+def write_report(report: dict[str, Any], uri: str) -> None:
+    try:
+        with fsspec.open(uri, "w") as out:
+            out.write(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    except OSError as err:
+        raise UnavailableError("output_uri", f"{uri}: cannot write the report ({err})") from err
+
+
+def publish_result(result: dict[str, Any], termination_path: str | None) -> str:
+    """Print the result and write it where Kubernetes reads the termination message."""
+    text = fit_message(result)
+    print(text, flush=True)
+    path = termination_path or (
+        DEFAULT_TERMINATION_PATH if os.path.exists(DEFAULT_TERMINATION_PATH) else None
+    )
+    if path is not None:
+        try:
+            Path(path).write_text(text)
+        except OSError as err:
+            print(f"vigia retrain: cannot write the result to {path}: {err}", file=sys.stderr)
+    return text
+
+
+def fit_message(result: dict[str, Any], limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
+    """Compact JSON of ``result``, dropping optional parts until it fits in ``limit`` bytes."""
+    current = json.loads(json.dumps(result, allow_nan=False))
+    dropped: list[str] = []
+    text = _compact(current)
+    for part in OPTIONAL_PARTS:
+        if len(text.encode()) <= limit:
+            break
+        if _drop(current, part):
+            dropped.append(".".join(part))
+            current["truncated"] = dropped
+            text = _compact(current)
+    return text
+
+
+def _drop(node: Any, path: tuple[str, ...]) -> bool:
+    """Remove ``path`` from ``node``; a path through a dict of items applies to each."""
+    if not path:
+        return False
+    head, rest = path[0], path[1:]
+    if isinstance(node, list):
+        return any([_drop(item, path) for item in node])
+    if not isinstance(node, dict):
+        return False
+    if not rest:
+        if head in node:
+            del node[head]
+            return True
+        return any([_drop(v, path) for v in node.values() if isinstance(v, dict | list)])
+    if head in node:
+        return _drop(node[head], rest)
+    return False
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)

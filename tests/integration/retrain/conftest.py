@@ -1,0 +1,20 @@
+"""Fixtures: the current sample model and its data, shared by the module's job runs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.integration.retrain.harness import Current, sample_current
+
+
+@pytest.fixture(scope="session")
+def current(tmp_path_factory: pytest.TempPathFactory) -> Current:
+    return sample_current(tmp_path_factory.mktemp("current"))
+
+
+@pytest.fixture
+def base_env() -> dict[str, str]:
+    """The test process's environment without any VIGIA_RETRAIN_* left over."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_RETRAIN_")}
