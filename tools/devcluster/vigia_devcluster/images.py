@@ -31,6 +31,9 @@ RECIPES = REPO / "tools" / "images"
 RECIPE_VERSION = "1"  # bump when a recipe changes in a way its inputs do not show
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 PROJECT_VENV = "/opt/vigia"
+# Every entry point's imports, checked in the built image (an undeclared dependency fails
+# the build, not the first pod).
+SMOKE_IMPORTS = "import vigia.cli, vigia.settings, vigia_operator.handlers, vigia_serving.app"
 POSTGRES_UID = 999
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA_BUNDLE = Path(os.environ.get("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt"))
@@ -239,21 +242,28 @@ def project_dependencies_tree() -> Path:
     layer = tree.with_name(tree.name + ".layer.tar")
     if (tree / ".complete").exists() and layer.exists():
         return tree
-    for old in images_dir().glob("vigia-deps-*"):
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    previous = [d for d in images_dir().glob("vigia-deps-*") if (d / ".complete").exists()]
     work = Path(tempfile.mkdtemp(dir=images_dir(), prefix="work-vigia-deps-"))
     try:
-        staged = _copy_rootfs(work)
+        if previous:  # a changed list: pip adds what is new to the last tree (minutes saved)
+            staged = work / "rootfs"
+            _run(["cp", "-a", str(previous[0]), str(staged)])
+            (staged / ".complete").unlink()
+        else:
+            staged = _copy_rootfs(work)
         requirements = staged / "tmp" / "requirements.txt"
         requirements.write_text("\n".join(_project_dependencies()) + "\n")
         _chroot(staged, f"""
-            python3 -m venv {PROJECT_VENV}
+            [ -x {PROJECT_VENV}/bin/python3 ] || python3 -m venv {PROJECT_VENV}
             {PROJECT_VENV}/bin/pip install -q -r /tmp/requirements.txt
             rm -f /tmp/requirements.txt
-            useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin vigia
+            id vigia >/dev/null 2>&1 || useradd --uid 10001 --user-group --no-create-home \
+                --shell /usr/sbin/nologin vigia
         """, binds={"/root/.cache/pip": _pip_cache()})
         shutil.rmtree(staged / "root/.cache", ignore_errors=True)
         write_layer(staged, layer, base=rootfs())
+        for old in images_dir().glob("vigia-deps-*"):
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
         staged.rename(tree)
         (tree / ".complete").write_text(json.dumps(_deps_inputs()))
     finally:
@@ -284,6 +294,8 @@ def _build_project(work: Path) -> tuple[list[Path], ImageConfig]:
     _chroot(tree, f"""
         {PROJECT_VENV}/bin/pip install -q --no-deps /tmp/{wheel.name}
         rm -f /tmp/{wheel.name}
+        {PROJECT_VENV}/bin/pip check
+        {PROJECT_VENV}/bin/python3 -c '{SMOKE_IMPORTS}'
     """)
     shutil.rmtree(tree / "root/.cache", ignore_errors=True)
     layer = work / "project.layer.tar"
