@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vigia_serving.store import feedback
 
 from tests.e2e import platform as p
 from tests.e2e.support import IMAGES, apply, python_in, tool_pod, wait_ready
@@ -156,7 +157,8 @@ def test_feedback_survives_the_pods_deletion(platform: p.Platform) -> None:
                       and q["metadata"]["name"] != old["metadata"]["name"]],
              300, "a new ready model-server pod")
     ids = ",".join(f"'{i}'" for i in before["acked"])
-    stored = _psql(platform, f"SELECT count(*) FROM feedback WHERE prediction_id IN ({ids})")
+    column = feedback.c.prediction_id.name
+    stored = _psql(platform, f"SELECT count(*) FROM {feedback.name} WHERE {column} IN ({ids})")
     assert int(stored) == len(before["acked"]) == 10
 
 

@@ -13,7 +13,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     chmod 700 "$PGDATA"
     pwfile="$(mktemp)"
     printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
-    "$bin/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" \
+    # UTF-8: with the root file system's C locale initdb would pick SQL_ASCII, and clients
+    # (psycopg) then get bytes for text.
+    "$bin/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     rm -f "$pwfile"
     echo "host all all 0.0.0.0/0 scram-sha-256" >>"$PGDATA/pg_hba.conf"

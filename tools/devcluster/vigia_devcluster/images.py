@@ -211,7 +211,10 @@ def _build_debian(work: Path) -> tuple[list[Path], ImageConfig]:
 # --- the project image: services/Dockerfile's contents on the Debian base ------------------
 
 def _project_sources() -> list[Path]:
-    roots = [REPO / d for d in ("vigia", "services/serving", "operator", "tools/devcluster")]
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    package_dirs = config["tool"]["setuptools"]["package-dir"].values()
+    roots = sorted({(REPO / d).parent if (REPO / d).parent != REPO else REPO / d
+                    for d in package_dirs})
     files = [REPO / "pyproject.toml", REPO / "README.md", REPO / "services/Dockerfile"]
     for root in roots:
         files += [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
@@ -263,7 +266,8 @@ def project_dependencies_tree() -> Path:
         shutil.rmtree(staged / "root/.cache", ignore_errors=True)
         write_layer(staged, layer, base=rootfs())
         for old in images_dir().glob("vigia-deps-*"):
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+            if old != layer:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
         staged.rename(tree)
         (tree / ".complete").write_text(json.dumps(_deps_inputs()))
     finally:
