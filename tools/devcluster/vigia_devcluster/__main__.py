@@ -1,4 +1,4 @@
-"""python3 -m vigia_devcluster up|down|env|status [--name NAME]"""
+"""python3 -m vigia_devcluster up|down|env|status [--name NAME]  |  images [NAME...]"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from vigia_devcluster import images
 from vigia_devcluster.cluster import DEFAULT_NAME, DEFAULT_NODES, ClusterError, down, status, up
 
 
@@ -32,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
                              help="number of kwok fake nodes (default: %(default)s)")
             sub.add_argument("--timeout", type=float, default=180.0,
                              help="seconds to wait for health (default: %(default)s)")
+            sub.add_argument("--real-node", action="store_true",
+                             help="add a real node (containerd, kubelet, kube-proxy, CoreDNS; "
+                             "needs root; one per machine); fake nodes are then tainted")
+    build = commands.add_parser("images", help="build the real node's images (cached)")
+    build.add_argument("names", nargs="*", help=f"images to build (default: all of "
+                       f"{', '.join(images.references())})")
+    build.add_argument("--list", action="store_true", help="print name, reference, archive")
     return parser
 
 
@@ -39,15 +47,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except (ClusterError, ValueError) as error:
+    except (ClusterError, images.ImageBuildError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
 
+def _images(args: argparse.Namespace) -> int:
+    if args.list:
+        for image in images.catalogue():
+            if not args.names or image.name in args.names:
+                print(f"{image.name}\t{image.reference}\t{images.archive_path(image)}")
+        return 0
+    began = time.monotonic()
+    built = images.ensure(args.names or None, log=lambda line: print(line, file=sys.stderr))
+    print(f"images ready in {time.monotonic() - began:.1f}s", file=sys.stderr)
+    for name, archive in built.items():
+        print(f"{name}\t{archive}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "images":
+        return _images(args)
     if args.command == "up":
         began = time.monotonic()
-        cluster = up(args.name, nodes=args.nodes, timeout=args.timeout)
+        cluster = up(args.name, nodes=args.nodes, timeout=args.timeout,
+                     real_node=args.real_node)
         verb = "started" if cluster.started else "reused"
         print(f"cluster {cluster.name!r} {verb} in {time.monotonic() - began:.1f}s: "
               f"{cluster.server}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import shutil
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +14,17 @@ from pathlib import Path
 
 import yaml
 
-from vigia_devcluster import binaries, components, health, pki, processes
+from vigia_devcluster import (
+    binaries,
+    components,
+    health,
+    images,
+    nodeconfig,
+    nodenet,
+    pki,
+    processes,
+    realnode,
+)
 from vigia_devcluster.layout import (
     HOST,
     Layout,
@@ -30,7 +40,7 @@ DEFAULT_NAME = "default"
 DEFAULT_NODES = 2
 SESSION_PREFIX = "pytest-"
 APISERVER_HOSTS = (
-    HOST, "localhost", "10.96.0.1", "kubernetes", "kubernetes.default",
+    HOST, nodenet.HOST_IP, "localhost", "10.96.0.1", "kubernetes", "kubernetes.default",
     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
 )
 # name -> (common name, organizations) of the client certificates written as kubeconfigs
@@ -40,6 +50,15 @@ CLIENTS = {
     "kube-scheduler": ("system:kube-scheduler", ()),
     "kwok": ("kwok-controller", ("system:masters",)),
 }
+NODE_CLIENTS = {
+    "kubelet": (f"system:node:{nodeconfig.NODE_NAME}", ("system:nodes",)),
+    "kube-proxy": ("system:kube-proxy", ()),
+}
+# Images the real node needs to start (pause) and serve DNS (coredns); debian for tools pods.
+NODE_IMAGES = ["pause", "coredns", "debian"]
+ADDONS = Path(__file__).resolve().parents[1] / "addons"
+# hostPath volume -> uid of its writer (the PostgreSQL image's user; the project image's)
+VOLUME_OWNERS = {"postgresql": images.POSTGRES_UID, "bundles": 10001}
 
 
 class ClusterError(RuntimeError):
@@ -61,20 +80,27 @@ def up(
     nodes: int = DEFAULT_NODES,
     state_root: Path | None = None,
     timeout: float = 180.0,
+    real_node: bool = False,
 ) -> Cluster:
-    """Start the cluster, or reuse it when it is already up and healthy."""
+    """Start the cluster, or reuse it when it is already up and healthy (and has a real
+    node when one is asked for). With real_node, a kubelet node running containers joins
+    (one per machine) and the fake nodes are tainted."""
     if nodes < 0:
         raise ValueError(f"nodes: must be >= 0, got {nodes}")
     layout = _layout(name, state_root)
     with _locked(layout):
         state = _load(layout)
-        if state is not None and _healthy(layout, state):
+        if state is not None and _healthy(layout, state) and (state.real_node or not real_node):
             return _cluster(layout, state, started=False)
         _teardown(layout, state)
         binaries.ensure_built(("vigia-kube", "kwok"))
-        state = State(name=name, ports=pick_ports())
+        archives = images.ensure(NODE_IMAGES) if real_node else {}
+        if real_node:
+            _claim_node(layout)
+        state = State(name=name, ports=pick_ports(), real_node=real_node,
+                      api_host=nodenet.HOST_IP if real_node else HOST)
         try:
-            _start(layout, state, nodes, timeout)
+            _start(layout, state, nodes, timeout, list(archives.values()))
         except Exception as error:
             _teardown(layout, state)
             raise ClusterError(f"cluster {name!r} did not come up: {error}") from error
@@ -108,9 +134,23 @@ def status(name: str = DEFAULT_NAME, *, state_root: Path | None = None) -> dict[
     }
 
 
-def session_name(pid: int) -> str:
-    """Name of a cluster private to the test session of process `pid`."""
-    return f"{SESSION_PREFIX}{pid}"
+def session_name(pid: int, suffix: str = "") -> str:
+    """Name of a cluster private to the test session of process `pid` (a suffix tells
+    apart several clusters of one session, e.g. "node")."""
+    return f"{SESSION_PREFIX}{pid}" + (f"-{suffix}" if suffix else "")
+
+
+def load_images(name: str = DEFAULT_NAME, names: list[str] | None = None, *,
+                state_root: Path | None = None) -> dict[str, Path]:
+    """Build (when not cached) and import images into the cluster's real node; returns
+    name -> archive."""
+    layout = _layout(name, state_root)
+    state = _load(layout)
+    if state is None or not state.real_node:
+        raise ClusterError(f"cluster {name!r} has no real node; start it with --real-node")
+    archives = images.ensure(names)
+    realnode.import_images(nodeconfig.NodePaths(layout.node), list(archives.values()))
+    return archives
 
 
 def down_orphaned_sessions(*, state_root: Path | None = None) -> list[str]:
@@ -130,7 +170,7 @@ def down_orphaned_sessions(*, state_root: Path | None = None) -> list[str]:
 
 
 def _session_alive(name: str) -> bool:
-    pid = name.removeprefix(SESSION_PREFIX)
+    pid = name.removeprefix(SESSION_PREFIX).split("-")[0]
     return not pid.isdigit() or Path(f"/proc/{pid}").exists()
 
 
@@ -143,7 +183,7 @@ def _cluster(layout: Layout, state: State, *, started: bool) -> Cluster:
 
 
 def _server(state: State) -> str:
-    return f"https://{HOST}:{state.ports.apiserver}"
+    return f"https://{state.api_host}:{state.ports.apiserver}"
 
 
 @contextlib.contextmanager
@@ -170,18 +210,49 @@ def _healthy(layout: Layout, state: State) -> bool:
     if not state.complete or not all(processes.is_running(p) for p in state.procs):
         return False
     context = health.tls_context(layout.crt("ca"), layout.crt("admin"), layout.key("admin"))
-    return health.https_ok(HOST, state.ports.apiserver, "/readyz", context)
+    return health.https_ok(state.api_host, state.ports.apiserver, "/readyz", context)
+
+
+def _claim_node(layout: Layout) -> None:
+    """The real node is one per machine: refuse when another live cluster has it; clean up
+    what a dead one left behind."""
+    for other in layout.root.parent.glob("*/state.json"):
+        other_layout = Layout(other.parent)
+        state = _load(other_layout)
+        if (other_layout.root != layout.root and state is not None and state.real_node
+                and any(processes.is_running(p) for p in state.procs)):
+            raise ClusterError(
+                f"the real node is in use by cluster {state.name!r} ({other.parent}); "
+                f"stop it first: python3 -m vigia_devcluster down --name {state.name}")
+    realnode.stop(nodeconfig.NodePaths(layout.node), [])
 
 
 def _teardown(layout: Layout, state: State | None) -> None:
     if state is not None:
+        node_procs = [p for p in state.procs if p.name in realnode.NODE_PROCS]
+        if state.real_node:
+            if _healthy_api(layout, state):
+                realnode.drain(lambda *args: _kubectl(layout, *args))
+            realnode.stop(nodeconfig.NodePaths(layout.node), node_procs)
         for proc in reversed(state.procs):
-            processes.stop(proc)
-    shutil.rmtree(layout.root, ignore_errors=True)
+            if proc not in node_procs:
+                processes.stop(proc)
+    realnode.remove_state(layout.root)
 
 
-def _start(layout: Layout, state: State, nodes: int, timeout: float) -> None:
+def _healthy_api(layout: Layout, state: State) -> bool:
+    if not layout.crt("admin").exists():
+        return False
+    context = health.tls_context(layout.crt("ca"), layout.crt("admin"), layout.key("admin"))
+    return health.https_ok(state.api_host, state.ports.apiserver, "/readyz", context)
+
+
+def _start(
+    layout: Layout, state: State, nodes: int, timeout: float, node_images: list[Path]
+) -> None:
     layout.root.mkdir(parents=True, exist_ok=True)
+    if state.real_node:
+        nodenet.create()
     _write_pki(layout, state)
     _save(layout, state)
     deadline = time.monotonic() + timeout
@@ -203,8 +274,9 @@ def _start(layout: Layout, state: State, nodes: int, timeout: float) -> None:
     launch("etcd", components.build_etcd_args(layout, ports),
            lambda: health.https_ok(HOST, ports.etcd_client, "/health", etcd_tls))
     admin_tls = health.tls_context(ca, layout.crt("admin"), layout.key("admin"))
-    launch("kube-apiserver", components.build_apiserver_args(layout, ports),
-           lambda: health.https_ok(HOST, ports.apiserver, "/readyz", admin_tls))
+    node_link = nodenet.HOST_IP if state.real_node else None
+    launch("kube-apiserver", components.build_apiserver_args(layout, ports, node_link),
+           lambda: health.https_ok(state.api_host, ports.apiserver, "/readyz", admin_tls))
     unverified = health.tls_context(None)
     launch("kube-controller-manager", components.build_controller_manager_args(layout, ports),
            lambda: health.https_ok(HOST, ports.controller_manager, "/healthz", unverified))
@@ -215,12 +287,68 @@ def _start(layout: Layout, state: State, nodes: int, timeout: float) -> None:
     launch("kwok", components.build_kwok_args(layout, kwok_config), lambda: True)
     state.nodes = [f"kwok-node-{index}" for index in range(nodes)]
     _save(layout, state)
-    _create_nodes(layout, state.nodes, remaining)
+    taints = [components.FAKE_NODE_TAINT] if state.real_node else None
+    _create_nodes(layout, state.nodes, remaining, taints)
     # Pods are refused until the namespace's default ServiceAccount exists.
     health.poll(lambda: _kubectl_ok(layout, "get", "serviceaccount", "default"),
                 remaining(), "default ServiceAccount")
+    if state.real_node:
+        _start_real_node(layout, state, node_images, remaining)
     state.complete = True
     _save(layout, state)
+
+
+def _start_real_node(
+    layout: Layout, state: State, archives: list[Path], remaining: Callable[[], float]
+) -> None:
+    paths = nodeconfig.NodePaths(layout.node)
+
+    def record(proc: Proc) -> Proc:
+        state.procs.append(proc)
+        _save(layout, state)
+        return proc
+
+    pause = images.references()["pause"]
+    containerd = record(realnode.start_containerd(paths, layout.log("containerd"), pause))
+    health.poll(lambda: realnode.containerd_ready(paths), remaining(), "containerd",
+                alive=_died(containerd, layout))
+    realnode.import_images(paths, archives)
+    paths.kubelet_config.write_text(nodeconfig.build_kubelet_config(
+        paths, layout.crt("ca"), layout.crt("kubelet-serving"), layout.key("kubelet-serving")))
+    kubelet = record(realnode.start_kubelet(paths, layout.kubeconfig("kubelet"),
+                                            layout.log("kubelet")))
+    node = nodeconfig.NODE_NAME
+    health.poll(lambda: _kubectl_ok(layout, "wait", "--for=condition=Ready", "--timeout=2s",
+                                    f"node/{node}"),
+                remaining(), "real node Ready", alive=_died(kubelet, layout))
+    paths.kube_proxy_config.write_text(
+        nodeconfig.build_kube_proxy_config(layout.kubeconfig("kube-proxy")))
+    record(realnode.start_kube_proxy(paths, layout.log("kube-proxy")))
+    _make_volumes(paths)
+    _apply_addon(layout, "volumes.yaml", {"VOLUMES": str(paths.volumes)})
+    _apply_addon(layout, "coredns.yaml")
+    health.poll(lambda: _kubectl_ok(layout, "-n", "kube-system", "rollout", "status",
+                                    "deployment/coredns", "--timeout=2s"),
+                remaining(), "CoreDNS available", alive=_died(kubelet, layout))
+
+
+def _make_volumes(paths: nodeconfig.NodePaths) -> None:
+    """The hostPath volumes' directories, owned by the uid of the pods that write them
+    (fsGroup does not apply to hostPath)."""
+    for volume, uid in VOLUME_OWNERS.items():
+        directory = paths.volumes / volume
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, uid, uid)
+
+
+def _apply_addon(layout: Layout, name: str, values: dict[str, str] | None = None) -> None:
+    text = (ADDONS / name).read_text()
+    substitutions = {f"{image.upper()}_IMAGE": ref for image, ref in images.references().items()}
+    for key, value in {**substitutions, **(values or {})}.items():
+        text = text.replace(f"${{{key}}}", value)
+    result = _kubectl(layout, "apply", "-f", "-", stdin=text)
+    if result.returncode != 0:
+        raise ClusterError(f"applying {name} failed: {result.stderr.strip()}")
 
 
 def _died(proc: Proc, layout: Layout) -> Callable[[], str | None]:
@@ -247,15 +375,20 @@ def _write_pki(layout: Layout, state: State) -> None:
     front_proxy = pki.build_ca("vigia-devcluster-front-proxy-ca")
     pki.write_pair(front_proxy, layout.pki, "front-proxy-ca")
     leaves["front-proxy-client"] = pki.build_cert(front_proxy, "front-proxy-client")
-    for client, (common_name, organizations) in CLIENTS.items():
+    clients = {**CLIENTS, **(NODE_CLIENTS if state.real_node else {})}
+    for client, (common_name, organizations) in clients.items():
         leaves[client] = pki.build_cert(ca, common_name, organizations=organizations)
+    if state.real_node:
+        leaves["kubelet-serving"] = pki.build_cert(
+            ca, nodeconfig.NODE_NAME, hosts=(nodeconfig.NODE_NAME, nodenet.NODE_IP),
+            server=True, client=False)
     for name, pair in leaves.items():
         pki.write_pair(pair, layout.pki, name)
     service_accounts = pki.new_key()
     layout.key("sa").write_bytes(pki.private_key_pem(service_accounts))
     layout.crt("sa").with_suffix(".pub").write_bytes(pki.public_key_pem(service_accounts))
     server = _server(state)
-    for client in CLIENTS:
+    for client in clients:
         path = layout.admin_kubeconfig if client == "admin" else layout.kubeconfig(client)
         path.parent.mkdir(parents=True, exist_ok=True)
         document = build_kubeconfig(server, ca.cert_pem(), client, leaves[client])
@@ -276,11 +409,13 @@ def _kubectl_ok(layout: Layout, *args: str) -> bool:
     return _kubectl(layout, *args).returncode == 0
 
 
-def _create_nodes(layout: Layout, names: list[str], remaining: Callable[[], float]) -> None:
+def _create_nodes(layout: Layout, names: list[str], remaining: Callable[[], float],
+                  taints: list[dict[str, str]] | None = None) -> None:
     if not names:
         return
     node_list = {"apiVersion": "v1", "kind": "List",
-                 "items": [build_fake_node(n, components.FAKE_NODE_ANNOTATION) for n in names]}
+                 "items": [build_fake_node(n, components.FAKE_NODE_ANNOTATION, taints)
+                           for n in names]}
     result = _kubectl(layout, "apply", "-f", "-", stdin=json.dumps(node_list))
     if result.returncode != 0:
         raise ClusterError(f"creating fake nodes failed: {result.stderr.strip()}")

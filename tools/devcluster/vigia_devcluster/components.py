@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vigia_devcluster import nodenet
 from vigia_devcluster.layout import HOST, Layout, Ports
 
-SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_CIDR = nodenet.SERVICE_CIDR
 POD_CIDR = "10.244.0.1/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
+# With a real node, fake nodes take only pods that tolerate this taint.
+FAKE_NODE_TAINT = {"key": "vigia.dev/fake-node", "value": "true", "effect": "NoSchedule"}
 # Two cores run the whole control plane, kwok and the tests: under a burst of objects
 # kwok's node heartbeats can lag past the default 50 s grace and the node controller
 # then marks every fake pod NotReady for good. Fake nodes never die; give them time.
@@ -44,12 +47,24 @@ def build_etcd_args(layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
-def build_apiserver_args(layout: Layout, ports: Ports) -> list[str]:
+def build_apiserver_args(layout: Layout, ports: Ports, node_link: str | None = None
+                         ) -> list[str]:
+    """With node_link (the host end of the real node's link) the apiserver binds and
+    advertises it, so the node and pods (through the `kubernetes` Service) reach it."""
+    if node_link is None:
+        # No --advertise-address: a loopback one is refused in the `kubernetes` Endpoints.
+        address = [f"--bind-address={HOST}"]
+    else:
+        address = [
+            f"--bind-address={node_link}",
+            f"--advertise-address={node_link}",
+            # By hostname first it would ask the machine's resolver about the node.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-certificate-authority={layout.crt('ca')}",
+        ]
     return [
         "kube-apiserver",
-        f"--bind-address={HOST}",
-        # No --advertise-address: a loopback one is refused in the `kubernetes` Endpoints;
-        # the default (the host's primary address) is what a real node would use anyway.
+        *address,
         f"--secure-port={ports.apiserver}",
         f"--cert-dir={layout.cert_dir('kube-apiserver')}",
         f"--tls-cert-file={layout.crt('apiserver')}",

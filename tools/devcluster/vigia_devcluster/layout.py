@@ -40,6 +40,8 @@ class State:
     nodes: list[str] = field(default_factory=list)
     procs: list[Proc] = field(default_factory=list)
     complete: bool = False  # set once `up` has finished; an interrupted `up` is never reused
+    real_node: bool = False  # a kubelet node with containerd (nodenet, realnode)
+    api_host: str = HOST  # the apiserver's address (the node link's host end with a real node)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -53,6 +55,8 @@ class State:
             nodes=list(data.get("nodes", [])),
             procs=[Proc(**proc) for proc in data.get("procs", [])],
             complete=bool(data.get("complete", False)),
+            real_node=bool(data.get("real_node", False)),
+            api_host=str(data.get("api_host", HOST)),
         )
 
 
@@ -111,6 +115,11 @@ class Layout:
 
     def log(self, component: str) -> Path:
         return self.logs / f"{component}.log"
+
+    @property
+    def node(self) -> Path:
+        """The real node's state (containerd, kubelet, CNI, volumes)."""
+        return self.root / "node"
 
 
 def free_port() -> int:

@@ -40,7 +40,9 @@ def build_kubeconfig(server: str, ca_pem: bytes, user: str, client: KeyPair) -> 
     }
 
 
-def build_fake_node(name: str, annotation: str) -> dict[str, Any]:
+def build_fake_node(
+    name: str, annotation: str, taints: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """A Node that kwok manages (matched by annotation); status as kwok's docs suggest."""
     key, _, value = annotation.partition("=")
     capacity = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}
@@ -59,7 +61,7 @@ def build_fake_node(name: str, annotation: str) -> dict[str, Any]:
                 "node-role.kubernetes.io/agent": "",
             },
         },
-        "spec": {},
+        "spec": {"taints": taints} if taints else {},
         "status": {
             "allocatable": capacity,
             "capacity": capacity,
