@@ -163,7 +163,9 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
     to_children = [created.at[f"{n}-stable"] - applied_at[n] for n in names
                    if f"{n}-stable" in created.at]
     if not watch.at:
-        raise RuntimeError("none became Ready")
+        kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
+        raise RuntimeError(f"none became Ready (operator RSS {rss / 2**20:.1f} MiB, "
+                           f"{calls_converging} API calls)")
     names = [n for n in names if n in watch.at]
     latencies = [watch.at[n] - applied_at[n] for n in names]
     total = max(watch.at.values()) - min(applied_at.values())
