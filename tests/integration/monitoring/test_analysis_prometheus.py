@@ -15,7 +15,7 @@ from vigia_operator.analysis import evaluate as ev
 from vigia_operator.analysis.client import PrometheusClient
 from vigia_operator.analysis.exporter import OperatorMetrics
 from vigia_operator.analysis.provider import MonitoredModel, PrometheusSignals
-from vigia_operator.analysis.queries import queries_for
+from vigia_operator.analysis.queries import queries_for, record_name
 from vigia_operator.analysis.rules import RULES_WINDOW
 from vigia_operator.analysis.signals import TickSignals
 from vigia_operator.analysis.spec import KPI, MonitoringSpec
@@ -59,7 +59,11 @@ def scraped(fleet: Fleet) -> Fleet:
         seen = {(r["metric"]["namespace"], r["metric"]["model"]): float(r["value"][1])
                 for r in rows}
         feedback = fleet.prometheus.query("sum(vigia_feedback_total)")
-        if seen == expected and feedback and float(feedback[0]["value"][1]) == 2 * ROWS:
+        # The 1h model reads recorded series: the rules must have run since the last scrape.
+        recorded = fleet.prometheus.query(
+            f'sum({record_name("feedback", RULES_WINDOW)}{{model="shifted"}})')
+        if (seen == expected and feedback and float(feedback[0]["value"][1]) == 2 * ROWS
+                and recorded and about(float(recorded[0]["value"][1]), ROWS)):
             return fleet
         time.sleep(1)
     raise AssertionError(f"Prometheus never saw all traffic: {seen}")
