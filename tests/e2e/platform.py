@@ -25,7 +25,13 @@ SYSTEM = "vigia-system"
 POSTGRES_HOST = f"vigia-postgresql.{SYSTEM}.svc.cluster.local"
 # Until the operator mounts claims (pvc://), bundles reach the servers over HTTP.
 BUNDLES_URL = f"http://vigia-bundles.{SYSTEM}.svc.cluster.local:8000"
-SAMPLE_URI = f"{BUNDLES_URL}/sobaos/1"
+# The bundle claim, bound in every model namespace to the node's bundle directory: the
+# operator mounts a pvc:// claim read-only and hands the server a file:// path.
+BUNDLES_CLAIM = "vigia-bundles"
+SAMPLE_URI = f"pvc://{BUNDLES_CLAIM}/sobaos/1"
+MISSING_URI = f"pvc://{BUNDLES_CLAIM}/nowhere/1"
+# The label the operator's Secret policy asks of a Secret a ModelDeployment references.
+SECRET_ACCESS_LABEL = {"vigia.dev/model-access": "true"}
 STORE_SECRET = "vigia-store"
 
 
@@ -64,9 +70,30 @@ def restricted_namespace(kubeconfig: Path) -> str:
     url = (f"postgresql+psycopg://vigia:{base64.b64decode(password).decode()}"
            f"@{POSTGRES_HOST}:5432/vigia")
     apply(kubeconfig, {"apiVersion": "v1", "kind": "Secret",
-                       "metadata": {"name": STORE_SECRET, "namespace": name},
+                       "metadata": {"name": STORE_SECRET, "namespace": name,
+                                    "labels": SECRET_ACCESS_LABEL},
                        "stringData": {"url": url}})
+    bundles_claim(kubeconfig, name)
     return name
+
+
+def bundles_claim(kubeconfig: Path, namespace: str) -> None:
+    """A read-only claim `vigia-bundles` in `namespace` on the same storage as the system's
+    (a volume of its own, since a volume binds one claim)."""
+    import json
+
+    system_volume = json.loads(kubectl(kubeconfig, "get", "pv", BUNDLES_CLAIM, "-o", "json"))
+    volume = f"{BUNDLES_CLAIM}-{namespace}"
+    spec = {k: v for k, v in system_volume["spec"].items() if k not in ("claimRef",)}
+    spec.update(accessModes=["ReadOnlyMany"], persistentVolumeReclaimPolicy="Retain",
+                claimRef={"namespace": namespace, "name": BUNDLES_CLAIM})
+    apply(kubeconfig, {"apiVersion": "v1", "kind": "PersistentVolume",
+                       "metadata": {"name": volume}, "spec": spec})
+    apply(kubeconfig, {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                       "metadata": {"name": BUNDLES_CLAIM, "namespace": namespace},
+                       "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "",
+                                "volumeName": volume,
+                                "resources": {"requests": {"storage": "1Gi"}}}})
 
 
 def model_deployment(name: str, uri: str, *, store: bool = True) -> dict[str, Any]:

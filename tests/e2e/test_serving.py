@@ -171,7 +171,7 @@ def test_the_namespace_enforces_restricted(platform: p.Platform) -> None:
 
 def test_a_missing_model_never_shows_ready(platform: p.Platform) -> None:
     name = "missing"
-    apply(platform.kubeconfig, p.model_deployment(name, f"{p.BUNDLES_URL}/nowhere/1",
+    apply(platform.kubeconfig, p.model_deployment(name, p.MISSING_URI,
                                                   store=False), namespace=platform.namespace)
     deadline = time.monotonic() + 60
     seen: dict[str, Any] = {}
