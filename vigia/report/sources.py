@@ -12,6 +12,7 @@ so in the sections that need it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -107,11 +108,17 @@ class PrometheusSource:
         self.timeout_s = timeout_s
 
     def range_query(self, query: str, window: Window, step_s: float) -> list[Series]:
+        step = max(step_s, 1.0)
+        end = window.end.timestamp()
+        # Prometheus evaluates at start + k * step: lay the grid back from the end, so the
+        # window's latest moment is always one of the points (a short window's data can fall
+        # entirely after the last point of a grid laid from the start).
+        start = end - math.ceil((end - window.start.timestamp()) / step) * step
         params: dict[str, Any] = {
             "query": query,
-            "start": window.start.timestamp(),
-            "end": window.end.timestamp(),
-            "step": f"{max(step_s, 1.0):g}s",
+            "start": start,
+            "end": end,
+            "step": f"{step:g}s",
         }
         try:
             answer = httpx.get(
