@@ -21,6 +21,7 @@ from vigia_operator.build.serving import (
     TMP_SIZE_LIMIT,
     TMP_VOLUME,
     owner_reference,
+    restricted_container_security,
     server_uri,
 )
 from vigia_operator.retrain.spec import RetrainingSpec
@@ -121,16 +122,7 @@ def _container(md: ModelDeploymentView, spec: RetrainingSpec, name: str,
         "terminationMessagePath": "/dev/termination-log",
         # The result is in the message; a crash before writing it leaves the log's tail.
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": SERVER_UID,
-            "runAsGroup": SERVER_UID,
-            "readOnlyRootFilesystem": True,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container_security(),
         "volumeMounts": mounts,
     }
 

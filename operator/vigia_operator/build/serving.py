@@ -167,6 +167,20 @@ def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
     return env
 
 
+def restricted_container_security() -> Obj:
+    """The container security context of Pod Security "restricted", as our image's user."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": SERVER_UID,
+        "runAsGroup": SERVER_UID,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def _probe(path: str, period: int, failures: int) -> Obj:
     return {
         "httpGet": {"path": path, "port": r.PORT_NAME, "scheme": "HTTP"},
@@ -207,16 +221,7 @@ def _container(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
         "livenessProbe": _probe("/healthz", period=10, failures=3),
         "readinessProbe": _probe("/readyz", period=5, failures=2),
         "resources": md.serving.resources,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": SERVER_UID,
-            "runAsGroup": SERVER_UID,
-            "readOnlyRootFilesystem": True,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container_security(),
         "volumeMounts": _volume_mounts(md),
     }
 
