@@ -168,5 +168,23 @@ def wait_ready(kubeconfig: Path, namespace: str, name: str, timeout: float = 120
     try:
         return wait_for(ready, timeout, f"ModelDeployment {namespace}/{name} Ready")
     except AssertionError as error:
-        seen = kubectl(kubeconfig, "get", "md,deployments", "-n", namespace, "-o", "yaml")
-        raise AssertionError(f"{error}\n{seen}") from None
+        raise AssertionError(f"{error}\n{_diagnosis(kubeconfig, namespace)}") from None
+
+
+def _diagnosis(kubeconfig: Path, namespace: str) -> str:
+    """What a timed-out wait saw, briefest first: CI output keeps only the start of a long
+    message."""
+    def table(kind: str, columns: str) -> str:
+        return kubectl(kubeconfig, "get", kind, "-n", namespace, "-o",
+                       f"custom-columns={columns}")
+
+    pods = table("pods", "NAME:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,"
+                         "READY:.status.conditions[?(@.type=='Ready')].status,"
+                         "WHY:.status.conditions[?(@.type=='PodScheduled')].message")
+    deployments = table("deployments", "NAME:.metadata.name,WANT:.spec.replicas,"
+                                       "READY:.status.readyReplicas,"
+                                       "AVAILABLE:.status.availableReplicas")
+    events = kubectl(kubeconfig, "get", "events", "-n", namespace,
+                     "--sort-by=.lastTimestamp")
+    full = kubectl(kubeconfig, "get", "md,deployments", "-n", namespace, "-o", "yaml")
+    return f"{pods}\n{deployments}\n{events[-3000:]}\n{full}"

@@ -141,7 +141,7 @@ def test_only_labelled_secrets_are_referenced(
     assert absent(installed, namespace, "deployment", "secret-stable")
 
     kubectl(installed, "label", "secret", "db", "-n", namespace, "vigia.dev/model-access=true")
-    wait_ready(installed, namespace, "secret", timeout=60)  # Secrets are not watched: a tick
+    wait_ready(installed, namespace, "secret")  # Secrets are not watched: a tick
 
 
 def test_hand_edits_are_restored_or_reported_and_never_block_a_new_model(
