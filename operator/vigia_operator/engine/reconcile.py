@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from vigia_operator import reasons
@@ -31,6 +32,8 @@ from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
 from vigia_operator.retrain.step import RetrainStep
+from vigia_operator.rollout.reconcile import run_rollout
+from vigia_operator.rollout.spec import COMMAND_ANNOTATION
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.spec.policy import Refusal, check_image, check_uri
 from vigia_operator.status.registry import SECTIONS
@@ -170,9 +173,12 @@ class Engine:
                    or await self._secrets.check(md))
         if refused is not None:
             return await self._refuse(body, refused)
-        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest)
         observed = self._observed(ModelRef.of(md))
         bodies = {k: s.body for k, s in observed.items()}
+        rollout = run_rollout(md, body, self.writer.current(body), bodies, signals,
+                              datetime.now(UTC))
+        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest,
+                                 tracks=rollout.tracks)
         planned = plan(desired, bodies, md.uid)
         if planned.conflicts:
             return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
@@ -198,10 +204,17 @@ class Engine:
         finally:
             for event in merge_events(events):
                 await self._post(body, event)
+        decision = rollout.step.decision
+        for said in decision.events:
+            await self._post(body, Event(said.type, said.reason, said.message))
+        if decision.clear_command:
+            await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace, md.name,
+                                              COMMAND_ANNOTATION)
         given = SectionInput(
-            md=md, observed=bodies,
+            md=rollout.serving_view, observed=bodies,
             previous=self.writer.current(body), signals=signals, now=now(),
             hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
+            rollout=rollout.step,
         )
         sections = tuple(update for compute in SECTIONS for update in compute(given))
         retraining, retrain_events = await self._retrain.run(
@@ -283,10 +296,11 @@ def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
     old_uri = None if before is None else (
         before["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
-    if kind == "Deployment" and old_uri is not None and old_uri != md.model.uri:
+    # A track's Deployment serves the rollout's version for it, not always spec.model.
+    new_uri = (action.desired["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
+    if kind == "Deployment" and old_uri is not None and old_uri != new_uri:
         return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
-                      f"Model changed from {old_uri} to {md.model.uri}: rolling out version "
-                      f"{md.model.version} on Deployment {name}.")]
+                      f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
 
