@@ -17,16 +17,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 from vigia_serving.local import LocalServer
 
+from tests.fixtures.kube import kubectl, wait_for
 from tests.fixtures.prometheus import PrometheusServer, Target
 from vigia.bundle import export_bundle, make_bundle
 from vigia.sample import DEFECTIVE, GOOD, production_line, sample_pipeline
 
 MODEL_NAME = "sobaos"
+NAME = MODEL_NAME  # the ModelDeployment's name, which is the model label
+ANALYSIS = {
+    "interval": "10s", "minSamples": 40, "minFeedback": 40, "failureLimit": 2,
+    # Tens of samples per window on one shared machine: accuracy and p95 move by chance
+    # (accuracy on 40 labels by about 0.05), and so does per-feature PSI. The limits are
+    # wide enough for a good canary and far below what an inverted model measures.
+    "gates": {"latencyP95": 5, "accuracyDrop": 0.25, "predictionShift": 1.0,
+              "inputDrift": 1.0},
+}
+STEPS = [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "10s"}]
 
 
 def export_version(work: Path, version: str, *, seed: int, wrong_labels: bool = False) -> str:
@@ -156,3 +168,79 @@ class Client:
 
 def _plain(row: dict) -> dict:
     return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+
+
+def apply_md(kubeconfig: Path, namespace: str, uri: str, version: str,
+           steps: list[dict[str, Any]] = STEPS, **analysis: Any) -> None:
+    secret = {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "store", "namespace": namespace,
+                     "labels": {"vigia.dev/model-access": "true"}},
+        "stringData": {"url": "postgresql+psycopg://store/predictions"},
+    }
+    body = {
+        "apiVersion": "vigia.dev/v1alpha1", "kind": "ModelDeployment",
+        "metadata": {"name": NAME, "namespace": namespace},
+        "spec": {
+            "model": {"uri": uri, "version": version},
+            "serving": {"replicas": 4, "predictionLog": {
+                "storeSecretRef": {"name": "store", "key": "url"}}},
+            "rollout": {"steps": steps, "analysis": {**ANALYSIS, **analysis}},
+        },
+    }
+    kubectl(kubeconfig, "apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "List", "items": [secret, body]}))
+
+
+def status_of(kubeconfig: Path, namespace: str) -> dict[str, Any]:
+    out = kubectl(kubeconfig, "get", "md", NAME, "-n", namespace, "-o", "json")
+    return dict(json.loads(out).get("status") or {})
+
+
+def wait_status(kubeconfig: Path, namespace: str, check: Any, timeout: float,
+                 what: str) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        status = status_of(kubeconfig, namespace)
+        return status if check(status) else None
+
+    try:
+        return wait_for(ready, timeout, what)
+    except Exception:
+        print(json.dumps(status_of(kubeconfig, namespace), indent=1)[:6000])
+        print(kubectl(kubeconfig, "get", "deploy,pods", "-n", namespace, "-o", "wide"))
+        print(kubectl(kubeconfig, "get", "nodes"))
+        raise
+
+
+def events_of(kubeconfig: Path, namespace: str) -> list[dict[str, Any]]:
+    out = kubectl(kubeconfig, "get", "events", "-n", namespace, "-o", "json",
+                  "--field-selector", f"involvedObject.name={NAME}")
+    items = json.loads(out)["items"]
+    return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+
+def stable_v1(kubeconfig: Path, namespace: str, fleet: Fleet, bundles: dict[str, str]) -> None:
+    fleet.serve("stable", "v1", bundles["v1"])
+    apply_md(kubeconfig, namespace, bundles["v1"], "v1")
+    wait_status(kubeconfig, namespace,
+                 lambda s: (s.get("stable") or {}).get("version") == "v1", 120, "stable v1")
+
+
+def client_for(fleet: Fleet, kubeconfig: Path, namespace: str, **kw: Any) -> Client:
+    state: dict[str, Any] = {"status": {}}
+
+    def refresh() -> dict[str, Any]:
+        if time.monotonic() - state.get("at", 0.0) > 0.5:
+            state["status"], state["at"] = status_of(kubeconfig, namespace), time.monotonic()
+        return dict(state["status"])
+
+    def weight() -> int:
+        return int((refresh().get("canary") or {}).get("achievedWeight", 0))
+
+    def stable() -> str:
+        return str((refresh().get("stable") or {}).get("version", "v1"))
+
+    def canary() -> str | None:
+        return (refresh().get("canary") or {}).get("version")
+
+    return Client(fleet, weight, stable, canary, **kw).start()

@@ -15,23 +15,23 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.kube import kubectl, wait_for
+from tests.fixtures.kube import kubectl
 from tests.fixtures.prometheus import PrometheusServer
 from tests.integration.operator.harness import OperatorProcess
-from tests.integration.rollout.fleet import Client, Fleet, export_version
+from tests.integration.rollout.fleet import (
+    NAME,
+    Fleet,
+    apply_md,
+    client_for,
+    events_of,
+    export_version,
+    stable_v1,
+    status_of,
+    wait_status,
+)
 
 pytestmark = pytest.mark.integration
 
-NAME = "sobaos"
-ANALYSIS = {
-    "interval": "10s", "minSamples": 40, "minFeedback": 40, "failureLimit": 2,
-    # Tens of samples per window on one shared machine: accuracy and p95 move by chance
-    # (accuracy on 40 labels by about 0.05), and so does per-feature PSI. The limits are
-    # wide enough for a good canary and far below what an inverted model measures.
-    "gates": {"latencyP95": 5, "accuracyDrop": 0.25, "predictionShift": 1.0,
-              "inputDrift": 1.0},
-}
-STEPS = [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "10s"}]
 
 
 @pytest.fixture(scope="module")
@@ -79,89 +79,14 @@ def rollout_operator(operator_config: Path, namespace: str, prometheus: Promethe
         assert "Traceback" not in log, log[-4000:]
 
 
-def _apply(kubeconfig: Path, namespace: str, uri: str, version: str,
-           steps: list[dict[str, Any]] = STEPS, **analysis: Any) -> None:
-    secret = {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "store", "namespace": namespace,
-                     "labels": {"vigia.dev/model-access": "true"}},
-        "stringData": {"url": "postgresql+psycopg://store/predictions"},
-    }
-    body = {
-        "apiVersion": "vigia.dev/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": NAME, "namespace": namespace},
-        "spec": {
-            "model": {"uri": uri, "version": version},
-            "serving": {"replicas": 4, "predictionLog": {
-                "storeSecretRef": {"name": "store", "key": "url"}}},
-            "rollout": {"steps": steps, "analysis": {**ANALYSIS, **analysis}},
-        },
-    }
-    kubectl(kubeconfig, "apply", "-f", "-", input=json.dumps({
-        "apiVersion": "v1", "kind": "List", "items": [secret, body]}))
-
-
-def _status(kubeconfig: Path, namespace: str) -> dict[str, Any]:
-    out = kubectl(kubeconfig, "get", "md", NAME, "-n", namespace, "-o", "json")
-    return dict(json.loads(out).get("status") or {})
-
-
-def _wait_status(kubeconfig: Path, namespace: str, check: Any, timeout: float,
-                 what: str) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        status = _status(kubeconfig, namespace)
-        return status if check(status) else None
-
-    try:
-        return wait_for(ready, timeout, what)
-    except Exception:
-        print(json.dumps(_status(kubeconfig, namespace), indent=1)[:6000])
-        print(kubectl(kubeconfig, "get", "deploy,pods", "-n", namespace, "-o", "wide"))
-        raise
-
-
-def _events(kubeconfig: Path, namespace: str) -> list[dict[str, Any]]:
-    out = kubectl(kubeconfig, "get", "events", "-n", namespace, "-o", "json",
-                  "--field-selector", f"involvedObject.name={NAME}")
-    items = json.loads(out)["items"]
-    return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
-
-
-def _stable_v1(kubeconfig: Path, namespace: str, fleet: Fleet, bundles: dict[str, str]) -> None:
-    fleet.serve("stable", "v1", bundles["v1"])
-    _apply(kubeconfig, namespace, bundles["v1"], "v1")
-    _wait_status(kubeconfig, namespace,
-                 lambda s: (s.get("stable") or {}).get("version") == "v1", 120, "stable v1")
-
-
-def _client(fleet: Fleet, kubeconfig: Path, namespace: str, **kw: Any) -> Client:
-    state: dict[str, Any] = {"status": {}}
-
-    def refresh() -> dict[str, Any]:
-        if time.monotonic() - state.get("at", 0.0) > 0.5:
-            state["status"], state["at"] = _status(kubeconfig, namespace), time.monotonic()
-        return dict(state["status"])
-
-    def weight() -> int:
-        return int((refresh().get("canary") or {}).get("achievedWeight", 0))
-
-    def stable() -> str:
-        return str((refresh().get("stable") or {}).get("version", "v1"))
-
-    def canary() -> str | None:
-        return (refresh().get("canary") or {}).get("version")
-
-    return Client(fleet, weight, stable, canary, **kw).start()
-
-
 def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet,
                                    bundles: dict[str, str],
                                    rollout_operator: OperatorProcess) -> None:
-    _stable_v1(installed, namespace, fleet, bundles)
+    stable_v1(installed, namespace, fleet, bundles)
     fleet.serve("canary", "v2", bundles["v2"])
-    client = _client(fleet, installed, namespace)
+    client = client_for(fleet, installed, namespace)
     try:
-        _apply(installed, namespace, bundles["v2"], "v2")
+        apply_md(installed, namespace, bundles["v2"], "v2")
         seen_weights: set[tuple[int, int]] = set()
 
         def promoted(status: dict[str, Any]) -> bool:
@@ -170,7 +95,7 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
                 seen_weights.add((canary["weight"], canary["achievedWeight"]))
             return (status.get("stable") or {}).get("version") == "v2"
 
-        status = _wait_status(installed, namespace, promoted, 240, "v2 promoted")
+        status = wait_status(installed, namespace, promoted, 240, "v2 promoted")
     finally:
         client.stop()
     assert not status.get("canary")
@@ -178,9 +103,9 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
         "Promoted")
     # 1 canary pod of 4 is 25%; 2 of 4 is 50%: the achieved weight is the replica ratio.
     assert seen_weights == {(25, 25), (50, 50)}
-    reasons = [e["reason"] for e in _events(installed, namespace)]
+    reasons = [e["reason"] for e in events_of(installed, namespace)]
     assert {"RolloutStarted", "RolloutStep", "Promoting", "Promoted"} <= set(reasons)
-    step = next(e for e in _events(installed, namespace) if e["reason"] == "RolloutStep")
+    step = next(e for e in events_of(installed, namespace) if e["reason"] == "RolloutStep")
     assert "errorRate" in step["message"] and "accuracyDrop" in step["message"]
     assert client.sent.get("canary", 0) > 0
 
@@ -188,13 +113,13 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
 def test_lower_accuracy_is_rolled_back_within_failure_limit(
         installed: Path, namespace: str, fleet: Fleet, bundles: dict[str, str],
         rollout_operator: OperatorProcess) -> None:
-    _stable_v1(installed, namespace, fleet, bundles)
+    stable_v1(installed, namespace, fleet, bundles)
     fleet.serve("canary", "bad", bundles["bad"])
-    client = _client(fleet, installed, namespace)
+    client = client_for(fleet, installed, namespace)
     try:
-        _apply(installed, namespace, bundles["bad"], "bad",
+        apply_md(installed, namespace, bundles["bad"], "bad",
                steps=[{"weight": 25, "pause": "5m"}])
-        status = _wait_status(
+        status = wait_status(
             installed, namespace,
             lambda s: bool(s.get("history")) and s["history"][0]["version"] == "bad",
             240, "bad rolled back")
@@ -205,7 +130,7 @@ def test_lower_accuracy_is_rolled_back_within_failure_limit(
     assert "2 failed analyses (failureLimit 2)" in entry["message"]
     assert "accuracyDrop" in entry["message"]
     assert (status.get("stable") or {}).get("version") == "v1"
-    failed = [e for e in _events(installed, namespace) if e["reason"] == "AnalysisFailed"]
+    failed = [e for e in events_of(installed, namespace) if e["reason"] == "AnalysisFailed"]
     assert len(failed) == 2 and all(e["type"] == "Warning" for e in failed)
     stable = json.loads(kubectl(installed, "get", "deployment", f"{NAME}-stable", "-n",
                                 namespace, "-o", "json"))
@@ -217,15 +142,15 @@ def test_lower_accuracy_is_rolled_back_within_failure_limit(
 def test_no_traffic_is_inconclusive_and_never_promoted(
         installed: Path, namespace: str, fleet: Fleet, bundles: dict[str, str],
         rollout_operator: OperatorProcess) -> None:
-    _stable_v1(installed, namespace, fleet, bundles)
+    stable_v1(installed, namespace, fleet, bundles)
     fleet.serve("canary", "v2", bundles["v2"])
-    _apply(installed, namespace, bundles["v2"], "v2")
-    status = _wait_status(
+    apply_md(installed, namespace, bundles["v2"], "v2")
+    status = wait_status(
         installed, namespace,
         lambda s: ((s.get("canary") or {}).get("lastAnalysis") or {}).get("verdict")
         == "Inconclusive", 120, "an Inconclusive analysis")
     time.sleep(35)  # three more analysis intervals without a request
-    status = _status(installed, namespace)
+    status = status_of(installed, namespace)
     canary = status["canary"]
     assert canary["phase"] == "Progressing" and canary["step"] == 0
     assert canary["lastAnalysis"]["verdict"] == "Inconclusive"
@@ -233,20 +158,20 @@ def test_no_traffic_is_inconclusive_and_never_promoted(
     assert "canary 0 requests" in canary["message"] and "minSamples 40" in canary["message"]
     assert status["stable"]["version"] == "v1"
     assert not any(h.get("outcome") == "Promoted" for h in status.get("history") or [])
-    waiting = [e for e in _events(installed, namespace) if e["reason"] == "WaitingForData"]
+    waiting = [e for e in events_of(installed, namespace) if e["reason"] == "WaitingForData"]
     assert len(waiting) == 1
 
 
 def test_operator_killed_mid_rollout_resumes_at_the_same_step(
         installed: Path, namespace: str, fleet: Fleet, bundles: dict[str, str],
         rollout_operator: OperatorProcess) -> None:
-    _stable_v1(installed, namespace, fleet, bundles)
+    stable_v1(installed, namespace, fleet, bundles)
     fleet.serve("canary", "v2", bundles["v2"])
-    client = _client(fleet, installed, namespace)
+    client = client_for(fleet, installed, namespace)
     try:
-        _apply(installed, namespace, bundles["v2"], "v2",
+        apply_md(installed, namespace, bundles["v2"], "v2",
                steps=[{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "40s"}])
-        before = _wait_status(
+        before = wait_status(
             installed, namespace,
             lambda s: (s.get("canary") or {}).get("step") == 1
             and bool((s.get("canary") or {}).get("stepStartedAt")), 180, "step 2 reached")
@@ -254,15 +179,15 @@ def test_operator_killed_mid_rollout_resumes_at_the_same_step(
         time.sleep(5)
         rollout_operator.start()
         time.sleep(5)
-        after = _status(installed, namespace)
+        after = status_of(installed, namespace)
         assert after["canary"]["step"] == 1
         assert after["canary"]["startedAt"] == before["canary"]["startedAt"]
         assert after["canary"]["stepStartedAt"] == before["canary"]["stepStartedAt"]
-        status = _wait_status(installed, namespace,
+        status = wait_status(installed, namespace,
                               lambda s: (s.get("stable") or {}).get("version") == "v2", 180,
                               "v2 promoted after the restart")
     finally:
         client.stop()
     assert status["history"][0]["outcome"] == "Promoted"
-    started = [e for e in _events(installed, namespace) if e["reason"] == "RolloutStarted"]
+    started = [e for e in events_of(installed, namespace) if e["reason"] == "RolloutStarted"]
     assert len(started) == 1  # resumed, not restarted
