@@ -205,11 +205,14 @@ def wait_status(kubeconfig: Path, namespace: str, check: Any, timeout: float,
 
     try:
         return wait_for(ready, timeout, what)
-    except Exception:
-        print(json.dumps(status_of(kubeconfig, namespace), indent=1)[:6000])
-        print(kubectl(kubeconfig, "get", "deploy,pods", "-n", namespace, "-o", "wide"))
-        print(kubectl(kubeconfig, "get", "nodes"))
-        raise
+    except AssertionError as error:
+        status = status_of(kubeconfig, namespace)
+        canary = status.get("canary") or {}
+        seen = kubectl(kubeconfig, "get", "deploy,pods", "-n", namespace, "-o", "wide")
+        raise AssertionError(
+            f"{error}\ncanary: {canary.get('phase')} step {canary.get('step')}: "
+            f"{canary.get('message')}\nlast analysis: {canary.get('lastAnalysis')}\n{seen}\n"
+            f"{json.dumps(status, indent=1)[:6000]}") from None
 
 
 def events_of(kubeconfig: Path, namespace: str) -> list[dict[str, Any]]:

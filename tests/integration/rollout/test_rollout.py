@@ -91,7 +91,6 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
 
         def promoted(status: dict[str, Any]) -> bool:
             canary = status.get("canary") or {}
-            print("SEEN", {k: canary.get(k) for k in ("phase", "step", "weight", "achievedWeight", "stepStartedAt", "message")})
             if canary.get("phase") == "Progressing" and canary.get("stepStartedAt"):
                 seen_weights.add((canary["weight"], canary["achievedWeight"]))
             return (status.get("stable") or {}).get("version") == "v2"
