@@ -184,6 +184,8 @@ class Engine:
             return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
         outcome = Outcome()
         spec_changed = self.writer.current(body).get("observedGeneration") != md.generation
+        decision = rollout.step.decision
+        rolling = decision.canary is not None or bool(decision.ended)
         events: list[Event] = []
         try:
             await self._check_free(md, [a for a in planned.actions if a.missing])
@@ -191,7 +193,8 @@ class Engine:
                 results = await asyncio.gather(
                     *(self._apply(md, a, observed.get(a.key)) for a in wave))
                 for action, result in zip(wave, results, strict=True):
-                    events.extend(announce(md, action, bodies.get(action.key), spec_changed))
+                    events.extend(announce(action, bodies.get(action.key), spec_changed,
+                                           rolling=rolling))
                     observed[action.key], bodies[action.key] = result, result.body
                     outcome.applied.append(action.key)
         except ConflictFound as found:
@@ -204,7 +207,6 @@ class Engine:
         finally:
             for event in merge_events(events):
                 await self._post(body, event)
-        decision = rollout.step.decision
         for said in decision.events:
             await self._post(body, Event(said.type, said.reason, said.message))
         if decision.clear_command:
@@ -281,11 +283,20 @@ class Engine:
         return Outcome(refused=refused.reason, status_written=written)
 
 
-def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
-             spec_changed: bool) -> list[Event]:
-    """The Events of one apply: a restore (the spec did not change, the child did), a new
-    model, or a created or updated child."""
+def announce(action: Action, before: Obj | None, spec_changed: bool, *,
+             rolling: bool = False) -> list[Event]:
+    """The Events of one apply: a new model on a Deployment, a restore (the spec did not
+    change, the child did), or a created or updated child. ``rolling``: a rollout is in
+    flight; its resizes of the Deployments are announced by its own Events."""
     kind, name = action.key
+    if kind == "Deployment" and before is not None:
+        old_uri = model_uri(before)
+        new_uri = model_uri(action.desired)  # a track serves the rollout's version
+        if old_uri is not None and old_uri != new_uri:
+            return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
+                          f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
+        if rolling and differences(before, action.desired) == ["spec.replicas"]:
+            return []
     if not spec_changed:
         if before is None:
             message = f"{kind} {name} was deleted; re-created it."
@@ -294,15 +305,14 @@ def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
             shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
             message = f"{kind} {name} was changed ({shown}); restored it."
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
-    old_uri = None if before is None else (
-        before["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
-    # A track's Deployment serves the rollout's version for it, not always spec.model.
-    new_uri = (action.desired["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
-    if kind == "Deployment" and old_uri is not None and old_uri != new_uri:
-        return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
-                      f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
+
+
+def model_uri(deployment: Mapping[str, Any]) -> str | None:
+    annotations = (deployment.get("metadata") or {}).get("annotations") or {}
+    uri = annotations.get(r.ANNOTATION_MODEL_URI)
+    return None if uri is None else str(uri)
 
 
 def waves(actions: Sequence[Action]) -> list[list[Action]]:
