@@ -109,6 +109,7 @@ class Client:
     rate: float = 40.0  # requests per second, over all threads
     threads: int = 4
     feedback: bool = True
+    on_stop: Callable[[], None] | None = None
     sent: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -127,6 +128,8 @@ class Client:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self.on_stop is not None:
+            self.on_stop()
 
     def _run(self, n: int, records: list[dict], labels: list[str]) -> None:
         rng = random.Random(n)
@@ -229,21 +232,43 @@ def stable_v1(kubeconfig: Path, namespace: str, fleet: Fleet, bundles: dict[str,
                  lambda s: (s.get("stable") or {}).get("version") == "v1", 120, "stable v1")
 
 
-def client_for(fleet: Fleet, kubeconfig: Path, namespace: str, **kw: Any) -> Client:
-    state: dict[str, Any] = {"status": {}}
+class StatusFeed:
+    """The ModelDeployment's status, read by one thread every ``period`` seconds: a
+    kubectl call costs more CPU than a prediction, so never one per request."""
 
-    def refresh() -> dict[str, Any]:
-        if time.monotonic() - state.get("at", 0.0) > 0.5:
-            state["status"], state["at"] = status_of(kubeconfig, namespace), time.monotonic()
-        return dict(state["status"])
+    def __init__(self, kubeconfig: Path, namespace: str, period: float = 0.5) -> None:
+        self.kubeconfig, self.namespace, self.period = kubeconfig, namespace, period
+        self.status: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> StatusFeed:
+        self.status = status_of(self.kubeconfig, self.namespace)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                self.status = status_of(self.kubeconfig, self.namespace)
+            except Exception:  # the API server busy: keep the last status
+                continue
+
+
+def client_for(fleet: Fleet, kubeconfig: Path, namespace: str, **kw: Any) -> Client:
+    feed = StatusFeed(kubeconfig, namespace).start()
 
     def weight() -> int:
-        return int((refresh().get("canary") or {}).get("achievedWeight", 0))
+        return int((feed.status.get("canary") or {}).get("achievedWeight", 0))
 
     def stable() -> str:
-        return str((refresh().get("stable") or {}).get("version", "v1"))
+        return str((feed.status.get("stable") or {}).get("version", "v1"))
 
     def canary() -> str | None:
-        return (refresh().get("canary") or {}).get("version")
+        return (feed.status.get("canary") or {}).get("version")
 
-    return Client(fleet, weight, stable, canary, **kw).start()
+    return Client(fleet, weight, stable, canary, on_stop=feed.stop, **kw).start()

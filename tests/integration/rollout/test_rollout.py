@@ -101,8 +101,10 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
     assert not status.get("canary")
     assert status["history"][0]["version"] == "v2" and status["history"][0]["outcome"] == (
         "Promoted")
-    # 1 canary pod of 4 is 25%; 2 of 4 is 50%: the achieved weight is the replica ratio.
-    assert seen_weights == {(25, 25), (50, 50)}
+    # 1 canary pod of 4 is 25%; 2 of 4 is 50%: the achieved weight is the replica ratio
+    # (below the requested one for a moment, while the stable has not given up its pod).
+    assert {(25, 25), (50, 50)} <= seen_weights
+    assert all(achieved <= requested for requested, achieved in seen_weights)
     reasons = [e["reason"] for e in events_of(installed, namespace)]
     assert {"RolloutStarted", "RolloutStep", "Promoting", "Promoted"} <= set(reasons)
     step = next(e for e in events_of(installed, namespace) if e["reason"] == "RolloutStep")
@@ -147,8 +149,9 @@ def test_no_traffic_is_inconclusive_and_never_promoted(
     apply_md(installed, namespace, bundles["v2"], "v2")
     status = wait_status(
         installed, namespace,
-        lambda s: ((s.get("canary") or {}).get("lastAnalysis") or {}).get("verdict")
-        == "Inconclusive", 120, "an Inconclusive analysis")
+        lambda s: bool((s.get("canary") or {}).get("stepStartedAt"))
+        and ((s.get("canary") or {}).get("lastAnalysis") or {}).get("verdict")
+        == "Inconclusive", 120, "an Inconclusive analysis of a ready canary")
     time.sleep(35)  # three more analysis intervals without a request
     status = status_of(installed, namespace)
     canary = status["canary"]
