@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -31,6 +31,7 @@ from vigia_operator.engine.secrets import SecretCheck
 from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.retrain.status import next_model
 from vigia_operator.retrain.step import RetrainStep
 from vigia_operator.rollout.reconcile import run_rollout
 from vigia_operator.rollout.spec import COMMAND_ANNOTATION
@@ -173,6 +174,7 @@ class Engine:
                    or await self._secrets.check(md))
         if refused is not None:
             return await self._refuse(body, refused)
+        md = self._target(md, self.writer.current(body))
         observed = self._observed(ModelRef.of(md))
         bodies = {k: s.body for k, s in observed.items()}
         rollout = run_rollout(md, body, self.writer.current(body), bodies, signals,
@@ -228,6 +230,21 @@ class Engine:
         update = StatusUpdate(sections, observed_generation=md.generation)
         outcome.status_written = await self.writer.write(body, update)
         return outcome
+
+    def _target(self, md: ModelDeploymentView,
+                status: Mapping[str, Any]) -> ModelDeploymentView:
+        """md with the model to roll out: an approved retraining candidate when there is
+        one (and the operator's policy allows its URI), else spec.model."""
+        candidate = next_model(status, md.model)
+        if candidate is None:
+            return md
+        target = replace(md, model=candidate)
+        refused = check_uri(target, self.settings)
+        if refused is not None:
+            logger.warning(f"Not rolling out the candidate of {md.namespace}/{md.name}: "
+                           f"{refused.message}")
+            return md
+        return target
 
     def _observed(self, ref: ModelRef) -> dict[ChildKey, Seen]:
         """The store's children, with our own applies the watch has not delivered yet."""

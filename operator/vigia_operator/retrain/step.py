@@ -131,7 +131,8 @@ class RetrainStep:
                               "operator's configuration.")
             else:
                 await self._create(md, spec, action)
-                state, event = rs.started(state, action, format_time(now))
+                spec_uri = str(((body.get("spec") or {}).get("model") or {}).get("uri"))
+                state, event = rs.started(state, action, format_time(now), spec_uri)
                 events.append(event)
         if isinstance(action, Skip):
             state, skipped = rs.skipped(state, action, format_time(now))
