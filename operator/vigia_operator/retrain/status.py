@@ -126,7 +126,8 @@ def next_model(status: Mapping[str, Any], current: Model) -> Model | None:
     candidate = (status.get(SECTION) or {}).get("candidate") or {}
     if not candidate.get("approved") or candidate.get("uri") == current.uri:
         return None
-    if candidate.get("specUri", current.uri) != current.uri:
+    spec_uri = candidate.get("specUri")  # unknown for a Job started before it was recorded
+    if spec_uri is not None and spec_uri != current.uri:
         return None
     return Model(uri=str(candidate["uri"]), digest=candidate.get("digest"),
                  version=str(candidate["version"]))
