@@ -26,6 +26,7 @@ from vigia_operator import resources as r
 from vigia_operator.retrain.policy import Skip, Start, format_time
 from vigia_operator.retrain.result import RunResult
 from vigia_operator.spec.view import Model
+from vigia_operator.status.conditions import Condition
 from vigia_operator.status.sections import Event
 
 Obj = dict[str, Any]
@@ -131,3 +132,26 @@ def next_model(status: Mapping[str, Any], current: Model) -> Model | None:
         return None
     return Model(uri=str(candidate["uri"]), digest=candidate.get("digest"),
                  version=str(candidate["version"]))
+
+
+def condition(state: Mapping[str, Any]) -> Condition | None:
+    """The Retraining condition: True while a Job runs; False once its result is in, with
+    the result's reason and numbers. None before any retraining."""
+    job, result = state.get("job"), state.get("result") or {}
+    if job and result.get("job") != job:
+        trigger = state.get("lastTrigger") or {}
+        return Condition(reasons.RETRAINING, "True", reasons.RETRAINING_STARTED,
+                         f"Job {job} running since {trigger.get('at')}: "
+                         f"{trigger.get('message', '')}"[:1000])
+    if not result:
+        return None
+    candidate = state.get("candidate") or {}
+    verdict = result.get("verdict")
+    if verdict == "Accepted" and candidate and not candidate.get("approved"):
+        reason = reasons.CANDIDATE_AWAITING_APPROVAL
+    else:
+        reason = {"Accepted": reasons.CANDIDATE_ACCEPTED,
+                  "Refused": reasons.CANDIDATE_REFUSED}.get(str(verdict),
+                                                            reasons.RETRAINING_FAILED)
+    return Condition(reasons.RETRAINING, "False", reason,
+                     f"Job {result.get('job')}: {result.get('message', '')}"[:1000])

@@ -88,7 +88,8 @@ class RetrainStep:
             state, decided = await self._decide(md, spec, body, state, jobs, previous_status,
                                                 signals, now)
             events += decided
-        return SectionUpdate(rs.SECTION, state), events
+        found = rs.condition(state)
+        return SectionUpdate(rs.SECTION, state, () if found is None else (found,)), events
 
     async def _result(self, md: ModelDeploymentView, state: Obj, jobs: Mapping[str, Obj],
                       at: str, auto: bool) -> tuple[Obj, list[Event]]:

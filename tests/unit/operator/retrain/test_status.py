@@ -49,3 +49,18 @@ def test_a_candidate_already_in_the_spec_is_not() -> None:
 def test_a_model_the_user_set_since_wins() -> None:
     current = Model(uri="pvc://bundles/sobaos/9", digest=None, version="9")
     assert rs.next_model(_accepted(auto=True), current) is None
+
+
+def test_the_retraining_condition_follows_the_job() -> None:
+    trigger = Trigger(reasons.TRIGGER_DRIFT, "PSI 0.4 on flour_protein",
+                      datetime(2026, 11, 23, tzinfo=UTC))
+    running, _ = rs.started({}, Start(trigger, "sobaos-retrain-1"), "t0", V1)
+    found = rs.condition(running)
+    assert found is not None and (found.status, found.reason) == ("True", "RetrainingStarted")
+    assert "sobaos-retrain-1" in found.message and "PSI 0.4" in found.message
+    done = rs.condition(_accepted(auto=True)["retraining"])
+    assert done is not None and (done.status, done.reason) == ("False", "CandidateAccepted")
+    assert "beats v1 by 0.09" in done.message
+    waiting = rs.condition(_accepted(auto=False)["retraining"])
+    assert waiting is not None and waiting.reason == "CandidateAwaitingApproval"
+    assert rs.condition({}) is None
