@@ -12,9 +12,10 @@ recording rules (manifests/prometheus) every minute. After ``--minutes`` of data
 this process runs the operator's monitoring tick — vigia_operator.analysis: the batched
 queries (PrometheusSignals) and the pure evaluation of every model — a few times.
 
-Prints: tick duration, queries per tick (and per signal time), whether exactly the drifted
-models were flagged, this process's RSS (it holds only the operator's analysis), and
-Prometheus's series count and RSS. Asserts nothing.
+Prints: tick duration, queries per tick (and per signal time), the drifted models flagged
+(missed and extra ones named), this process's RSS (it holds only the operator's analysis),
+Prometheus's series count and RSS, the scrape's duration, and the load average. Exits 1
+when the last tick did not flag exactly the drifted models (a wrong answer, not a slow one).
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ def main() -> None:
     prometheus = PrometheusServer(work, scrape_interval="15s", evaluation_interval="15s",
                                   rule_files=(rule_file,),
                                   extra_args=("--storage.tsdb.retention.time=2h",))
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     try:
         prometheus.start()
         prometheus.set_targets([Target(f"127.0.0.1:{port}")])
@@ -204,6 +206,7 @@ def main() -> None:
         # The rules must have run once over the data (their first run can take minutes).
         prometheus.wait_for("vigia:feature_psi:1h", timeout=600)
         expected = {i for i in range(args.models) if is_drifted(i)}
+        exact = False
         for n in range(args.ticks):
             result = tick(prometheus.url, args.models, args.window)
             flagged = result.pop("flagged")
@@ -217,14 +220,24 @@ def main() -> None:
             print(f"  Drifted reasons: {result['drifted_reasons']}; per signal (s):"
                   f" {result['per_signal']}; unavailable: {result['unavailable']}")
             print(f"  e.g. {result['examples']}")
+            exact = flagged == expected
+            if not exact:
+                print(f"  missed {sorted(expected - flagged)[:10]} ({len(expected - flagged)}),"
+                      f" extra {sorted(flagged - expected)[:10]} ({len(flagged - expected)})")
         groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
         for group in groups:
             print(f"rule group {group['name']}: last evaluation {group['evaluationTime']:.2f} s"
                   f" every {group['interval']:.0f} s ({len(group['rules'])} rules)")
+        scrape = prometheus.query("scrape_duration_seconds")
+        print(f"scrape of the exporter: {float(scrape[0]['value'][1]):.2f} s" if scrape
+              else "scrape of the exporter: no sample")
         prom = psutil.Process(prometheus.process.pid)  # type: ignore[union-attr]
         print(f"Prometheus: {prometheus.series_count()} series, RSS "
               f"{prom.memory_info().rss / 2**20:.0f} MiB; {args.models} models x {args.features}"
               f" features, window {args.window}, scrape 15 s, {args.minutes} min of data")
+        print(f"load average (1, 5, 15 min): {os.getloadavg()}; {os.cpu_count()} cores")
+        if not exact:
+            raise SystemExit("the last tick did not flag exactly the drifted models")
     finally:
         prometheus.stop()
         exporter.terminate()
