@@ -11,8 +11,9 @@ from vigia_operator.analysis.signals import ModelSignals, TrackSignals
 from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
 from vigia_operator.engine.signals import Signals
 from vigia_operator.spec import SpecError, parse
-from vigia_operator.status.monitoring import monitoring_sections, with_removals
-from vigia_operator.status.sections import SectionInput
+from vigia_operator.status.compose import compose
+from vigia_operator.status.monitoring import REFRESH_S, monitoring_sections, with_removals
+from vigia_operator.status.sections import SectionInput, StatusUpdate
 
 from tests.unit.operator.schema import defaulted_sample, schema
 
@@ -142,3 +143,68 @@ def test_recovery_after_an_outage_drops_the_outage_reason() -> None:
     assert known.value is not None
     assert known.value["reason"] is None and known.value["message"] is None
     assert known.value["state"] == "Degraded"
+
+
+def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
+         md: Any = MD) -> dict[str, Any] | None:
+    """The status after one tick at ``at``, or None when the tick writes nothing."""
+    values = {MONITORING: signals, COLLECTED_AT: at}
+    updates = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
+                                               signals=Signals("t", values=values), now="x"))
+    if not updates:
+        return None
+    return compose(previous, StatusUpdate(updates, observed_generation=md.generation), "x")
+
+
+def moved(signals: ModelSignals, at: float, **changes: float) -> ModelSignals:
+    (track,) = signals.tracks.values()
+    return ModelSignals(tracks={"stable": TrackSignals(
+        **{**track.__dict__, "last_scrape": at - 5, **changes})})
+
+
+def test_an_unchanged_verdict_is_rewritten_only_when_old() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    # New numbers, the same decision: nothing to write until the section is REFRESH_S old.
+    later = moved(drifted_signals(), AT + 60, predictions=5100.0, feature_psi={
+        "oven_temperature": 0.71})
+    assert tick(first, later, AT + 60) is None
+    old = moved(drifted_signals(), AT + REFRESH_S, predictions=5100.0)
+    refreshed = tick(first, old, AT + REFRESH_S)
+    assert refreshed is not None
+    assert refreshed["monitoring"]["evaluatedAt"] > first["monitoring"]["evaluatedAt"]
+
+
+def test_a_new_decision_is_written_on_the_tick_that_makes_it() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    calm = moved(drifted_signals(), AT + 60, feature_psi={"oven_temperature": 0.01})
+    written = tick(first, calm, AT + 60)
+    assert written is not None and written["monitoring"]["drift"]["features"] == []
+    # Another feature drifting, the condition True all along: written too.
+    more = moved(drifted_signals(), AT + 60, feature_psi={"oven_temperature": 0.7,
+                                                          "shift": 0.5})
+    written = tick(first, more, AT + 60)
+    assert written is not None
+    assert written["monitoring"]["drift"]["features"] == ["oven_temperature", "shift"]
+
+
+def test_a_new_generation_is_written_at_once() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    newer = parse(defaulted_sample(metadata__generation=2))
+    written = tick(first, drifted_signals(), AT + 60, md=newer)
+    assert written is not None
+    assert {c["observedGeneration"] for c in written["conditions"]} == {2}
+
+
+def test_an_outage_is_written_once_then_left_until_old() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    down = Signals("t", values={COLLECTED_AT: AT + 60}, error="connection refused")
+    (update,) = monitoring_sections(SectionInput(md=MD, observed={}, previous=first,
+                                                 signals=down, now="x"))
+    unknown = compose(first, StatusUpdate((update,), observed_generation=1), "x")
+    still = Signals("t", values={COLLECTED_AT: AT + 120}, error="connection refused")
+    assert monitoring_sections(SectionInput(md=MD, observed={}, previous=unknown,
+                                            signals=still, now="x")) == ()
