@@ -94,8 +94,9 @@ def _written_at(given: SectionInput) -> float:
     previous = given.previous.get(SECTION) or {}
     times = []
     for key in ("evaluatedAt", "checkedAt"):
-        with contextlib.suppress(TypeError, ValueError):  # absent, or not ours: rewrite
-            times.append(_seconds(previous.get(key)))
+        stamp = previous.get(key)
+        with contextlib.suppress(ValueError):  # not ours: rewrite
+            times.append(_seconds(stamp) if isinstance(stamp, str) else 0.0)
     return max(times, default=0.0)
 
 

@@ -156,7 +156,7 @@ def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
     return compose(previous, StatusUpdate(updates, observed_generation=md.generation), "x")
 
 
-def moved(signals: ModelSignals, at: float, **changes: float) -> ModelSignals:
+def moved(signals: ModelSignals, at: float, **changes: object) -> ModelSignals:
     (track,) = signals.tracks.values()
     return ModelSignals(tracks={"stable": TrackSignals(
         **{**track.__dict__, "last_scrape": at - 5, **changes})})
