@@ -12,7 +12,12 @@ from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
 from vigia_operator.engine.signals import Signals
 from vigia_operator.spec import SpecError, parse
 from vigia_operator.status.compose import compose
-from vigia_operator.status.monitoring import REFRESH_S, monitoring_sections, with_removals
+from vigia_operator.status.monitoring import (
+    REFRESH_S,
+    monitoring_sections,
+    refresh_after,
+    with_removals,
+)
 from vigia_operator.status.sections import SectionInput, StatusUpdate
 
 from tests.unit.operator.schema import defaulted_sample, schema
@@ -169,8 +174,9 @@ def test_an_unchanged_verdict_is_rewritten_only_when_old() -> None:
     later = moved(drifted_signals(), AT + 60, predictions=5100.0, feature_psi={
         "oven_temperature": 0.71})
     assert tick(first, later, AT + 60) is None
-    old = moved(drifted_signals(), AT + REFRESH_S, predictions=5100.0)
-    refreshed = tick(first, old, AT + REFRESH_S)
+    assert tick(first, later, AT + REFRESH_S - 1) is None
+    due = AT + refresh_after(MD.uid) + 1
+    refreshed = tick(first, moved(drifted_signals(), due, predictions=5100.0), due)
     assert refreshed is not None
     assert refreshed["monitoring"]["evaluatedAt"] > first["monitoring"]["evaluatedAt"]
 
@@ -208,3 +214,12 @@ def test_an_outage_is_written_once_then_left_until_old() -> None:
     still = Signals("t", values={COLLECTED_AT: AT + 120}, error="connection refused")
     assert monitoring_sections(SectionInput(md=MD, observed={}, previous=unknown,
                                             signals=still, now="x")) == ()
+
+
+def test_objects_evaluated_together_refresh_on_different_ticks() -> None:
+    after = [refresh_after(f"uid-{n}") for n in range(1000)]
+    assert all(REFRESH_S <= a < 2 * REFRESH_S for a in after)
+    # Spread over the range: with a 60 s tick, no tick rewrites more than a third of them.
+    by_tick = [sum(1 for a in after if t * 60 <= a - REFRESH_S < (t + 1) * 60)
+               for t in range(5)]
+    assert max(by_tick) < 1000 / 3, by_tick
