@@ -3,22 +3,42 @@ KPIViolated conditions, from one tick's signals (vigia_operator.analysis.evaluat
 
 Outside a tick (an event-triggered reconcile) there are no signals: the section and its
 conditions are left as they are.
+
+The section replaces the previous one, but the status is written as a merge patch, which
+keeps any field it does not name: a field the new section lacks (the reason of an Unknown
+once Prometheus is back, an accuracy once no feedback is left in the window) is written as
+null, so it is removed rather than left standing beside the new numbers.
+
+A tick that decides what the previous one decided (every condition's status and reason,
+the state, the drifted features and violated KPIs, for the same generation) rewrites the
+section only once the written one is between ``REFRESH_S`` and twice that old (a fixed
+point of that range per object, so that models evaluated together do not all rewrite on
+the same tick): every tick's new numbers would otherwise be a status write per model per
+tick (1,000 models: 1,000 writes, 25-50 s of a tick on this machine's API server). A
+decision is written on the tick that makes it; the operator's /metrics gauges follow
+every tick.
 """
 
 from __future__ import annotations
 
+import contextlib
+import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, Final
 
-from vigia_operator.analysis.evaluate import evaluate
+from vigia_operator.analysis.evaluate import MonitoringVerdict, evaluate
 from vigia_operator.analysis.exporter import OperatorMetrics
 from vigia_operator.analysis.signals import ModelSignals
 from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
-from vigia_operator.status.conditions import Condition
+from vigia_operator.status.conditions import Condition, find
 from vigia_operator.status.sections import SectionInput, SectionUpdate
 
 SECTION = "monitoring"
 # The operator's /metrics, set by analysis.providers when it serves them.
 EXPORTED: list[OperatorMetrics] = []
+# How old an unchanged verdict's section may get before a tick rewrites it (at least).
+REFRESH_S: Final = 300.0
 
 
 def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
@@ -37,9 +57,70 @@ def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
     )
     for exported in EXPORTED:
         exported.publish((given.md.namespace, given.md.name), verdict)
+    if _same_decision(given, verdict) and now - _written_at(given) < refresh_after(given.md.uid):
+        return ()
     conditions = tuple(Condition(f.type, f.status, f.reason, f.message)
                        for f in verdict.conditions)
-    return (SectionUpdate(SECTION, verdict.section, conditions),)
+    section = with_removals(given.previous.get(SECTION), verdict.section)
+    return (SectionUpdate(SECTION, section, conditions),)
+
+
+def refresh_after(uid: str) -> float:
+    """Seconds after which this object's unchanged section is rewritten: in [REFRESH_S,
+    2 * REFRESH_S), fixed by its uid."""
+    return REFRESH_S * (1 + zlib.crc32(uid.encode()) % 1000 / 1000)
+
+
+def _same_decision(given: SectionInput, verdict: MonitoringVerdict) -> bool:
+    previous = given.previous.get(SECTION)
+    if not isinstance(previous, Mapping):
+        return False
+    written = given.previous.get("conditions") or []
+    for finding in verdict.conditions:
+        old = find(written, finding.type)
+        if old is None or (old.get("status"), old.get("reason"), old.get("observedGeneration")
+                           ) != (finding.status, finding.reason, given.md.generation):
+            return False
+    new = verdict.section
+    return bool(
+        previous.get("state") == new.get("state")
+        and previous.get("reason") == new.get("reason")
+        and _drifted(previous) == _drifted(new)
+        and _violated(previous) == _violated(new)
+    )
+
+
+def _drifted(section: Mapping[str, Any]) -> Any:
+    return (section.get("drift") or {}).get("features")
+
+
+def _violated(section: Mapping[str, Any]) -> list[Any]:
+    return [(k.get("name"), k.get("violated")) for k in section.get("kpis") or []]
+
+
+def _written_at(given: SectionInput) -> float:
+    """When the section was last written (its evaluation, or its last undecided look)."""
+    previous = given.previous.get(SECTION) or {}
+    times = []
+    for key in ("evaluatedAt", "checkedAt"):
+        stamp = previous.get(key)
+        with contextlib.suppress(ValueError):  # not ours: rewrite
+            times.append(_seconds(stamp) if isinstance(stamp, str) else 0.0)
+    return max(times, default=0.0)
+
+
+def with_removals(previous: Any, new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new``, with null for every field of ``previous`` it no longer has (in nested
+    objects too; lists are replaced whole by a merge patch)."""
+    merged = dict(new)
+    if not isinstance(previous, Mapping):
+        return merged
+    for key, old in previous.items():
+        if key not in merged:
+            merged[key] = None
+        elif isinstance(old, Mapping) and isinstance(merged[key], Mapping):
+            merged[key] = with_removals(old, merged[key])
+    return merged
 
 
 def _seconds(stamp: str) -> float:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import jsonschema
 import pytest
 from vigia_operator import reasons
 from vigia_operator.analysis.signals import ModelSignals, TrackSignals
 from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
 from vigia_operator.engine.signals import Signals
 from vigia_operator.spec import SpecError, parse
-from vigia_operator.status.monitoring import monitoring_sections
-from vigia_operator.status.sections import SectionInput
+from vigia_operator.status.compose import compose
+from vigia_operator.status.monitoring import (
+    REFRESH_S,
+    monitoring_sections,
+    refresh_after,
+    with_removals,
+)
+from vigia_operator.status.sections import SectionInput, StatusUpdate
 
-from tests.unit.operator.schema import defaulted_sample
+from tests.unit.operator.schema import defaulted_sample, schema
 
 MD = parse(defaulted_sample())
 AT = 1_800_000_000.0
@@ -60,3 +69,157 @@ def test_the_view_refuses_a_bad_monitoring_spec() -> None:
     with pytest.raises(SpecError) as caught:
         parse(body)
     assert caught.value.field == "spec.monitoring.window"
+
+
+def undeclared(value: Any, node: dict[str, Any], path: str) -> list[str]:
+    """Fields of ``value`` the schema does not declare: the API server would prune them."""
+    if isinstance(value, dict):
+        found = []
+        for key, sub in value.items():
+            declared = (node.get("properties") or {}).get(key) or node.get("additionalProperties")
+            if not isinstance(declared, dict):
+                found.append(f"{path}.{key}")
+            else:
+                found += undeclared(sub, declared, f"{path}.{key}")
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in undeclared(item, node["items"],
+                                                                      f"{path}[{i}]")]
+    return []
+
+
+def full_signals() -> ModelSignals:
+    track = TrackSignals(
+        feature_rows={"oven_temperature": 900.0, "shift": 900.0},
+        feature_psi={"oven_temperature": 0.7, "shift": 0.01},
+        feature_jensen_shannon={"oven_temperature": 0.4, "shift": 0.02},
+        predictions=900.0, prediction_shift=0.05, feedback=300.0, accuracy=0.5,
+        confidence_mean=0.8, confidence_below={0.5: 0.0, 0.6: 0.1, 1.0: 1.0},
+        last_scrape=AT - 5,
+    )
+    return ModelSignals(tracks={"stable": track}, kpis={"defects": 3.0},
+                        kpi_errors={"broken": "bad_data: parse error"})
+
+
+@pytest.mark.parametrize("case", ["measured", "unavailable", "no data"])
+def test_the_section_is_what_the_crd_declares(case: str) -> None:
+    # The API server refused every status write with a section of another shape (422),
+    # so no monitoring condition ever appeared: hold the section to the CRD's schema.
+    md = parse(defaulted_sample(spec__monitoring__kpis=[
+        {"name": "defects", "query": "sum(x)", "max": 2.0},
+        {"name": "broken", "query": "sum(", "min": 0.0},
+    ]))
+    measured = Signals("t", values={MONITORING: full_signals(), COLLECTED_AT: AT})
+    (first,) = monitoring_sections(SectionInput(md=md, observed={}, previous={},
+                                                signals=measured, now="x"))
+    assert first.value is not None
+    previous = {"monitoring": dict(first.value)}
+    signals = {
+        "measured": measured,
+        "unavailable": Signals("t", values={COLLECTED_AT: AT}, error="connection refused"),
+        "no data": Signals("t", values={MONITORING: ModelSignals(), COLLECTED_AT: AT}),
+    }[case]
+    (update,) = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
+                                                 signals=signals, now="x"))
+    section = {k: v for k, v in dict(update.value or {}).items() if v is not None}
+    status_schema = schema()["properties"]["status"]
+    node = status_schema["properties"]["monitoring"]
+    assert undeclared(section, node, "status.monitoring") == []
+    jsonschema.Draft4Validator(node).validate(section)
+    assert {k["name"] for k in section["kpis"]} == {"defects", "broken"}
+
+
+def test_fields_the_new_section_lacks_are_removed() -> None:
+    # The status is a merge patch: a field not named stays, so it is named as null.
+    before = {"state": "Unknown", "reason": "PrometheusUnavailable", "message": "down",
+              "checkedAt": "2027-01-15T08:00:00Z", "accuracy": 0.9,
+              "drift": {"score": 0.3, "features": ["a"]}}
+    after = with_removals(before, {"state": "Healthy", "drift": {"features": []}})
+    assert after == {"state": "Healthy", "reason": None, "message": None, "checkedAt": None,
+                     "accuracy": None, "drift": {"score": None, "features": []}}
+
+
+def test_recovery_after_an_outage_drops_the_outage_reason() -> None:
+    down = Signals("t", values={COLLECTED_AT: AT}, error="connection refused")
+    (unknown,) = monitoring_sections(given(down, previous={"accuracy": 0.9}))
+    assert unknown.value is not None and unknown.value["reason"] == "PrometheusUnavailable"
+    back = Signals("t", values={MONITORING: drifted_signals(), COLLECTED_AT: AT})
+    (known,) = monitoring_sections(given(back, previous=dict(unknown.value)))
+    assert known.value is not None
+    assert known.value["reason"] is None and known.value["message"] is None
+    assert known.value["state"] == "Degraded"
+
+
+def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
+         md: Any = MD) -> dict[str, Any] | None:
+    """The status after one tick at ``at``, or None when the tick writes nothing."""
+    values = {MONITORING: signals, COLLECTED_AT: at}
+    updates = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
+                                               signals=Signals("t", values=values), now="x"))
+    if not updates:
+        return None
+    return compose(previous, StatusUpdate(updates, observed_generation=md.generation), "x")
+
+
+def moved(signals: ModelSignals, at: float, **changes: object) -> ModelSignals:
+    (track,) = signals.tracks.values()
+    return ModelSignals(tracks={"stable": TrackSignals(
+        **{**track.__dict__, "last_scrape": at - 5, **changes})})
+
+
+def test_an_unchanged_verdict_is_rewritten_only_when_old() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    # New numbers, the same decision: nothing to write until the section is REFRESH_S old.
+    later = moved(drifted_signals(), AT + 60, predictions=5100.0, feature_psi={
+        "oven_temperature": 0.71})
+    assert tick(first, later, AT + 60) is None
+    assert tick(first, later, AT + REFRESH_S - 1) is None
+    due = AT + refresh_after(MD.uid) + 1
+    refreshed = tick(first, moved(drifted_signals(), due, predictions=5100.0), due)
+    assert refreshed is not None
+    assert refreshed["monitoring"]["evaluatedAt"] > first["monitoring"]["evaluatedAt"]
+
+
+def test_a_new_decision_is_written_on_the_tick_that_makes_it() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    calm = moved(drifted_signals(), AT + 60, feature_psi={"oven_temperature": 0.01})
+    written = tick(first, calm, AT + 60)
+    assert written is not None and written["monitoring"]["drift"]["features"] == []
+    # Another feature drifting, the condition True all along: written too.
+    more = moved(drifted_signals(), AT + 60, feature_psi={"oven_temperature": 0.7,
+                                                          "shift": 0.5})
+    written = tick(first, more, AT + 60)
+    assert written is not None
+    assert written["monitoring"]["drift"]["features"] == ["oven_temperature", "shift"]
+
+
+def test_a_new_generation_is_written_at_once() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    newer = parse(defaulted_sample(metadata__generation=2))
+    written = tick(first, drifted_signals(), AT + 60, md=newer)
+    assert written is not None
+    assert {c["observedGeneration"] for c in written["conditions"]} == {2}
+
+
+def test_an_outage_is_written_once_then_left_until_old() -> None:
+    first = tick({}, drifted_signals(), AT)
+    assert first is not None
+    down = Signals("t", values={COLLECTED_AT: AT + 60}, error="connection refused")
+    (update,) = monitoring_sections(SectionInput(md=MD, observed={}, previous=first,
+                                                 signals=down, now="x"))
+    unknown = compose(first, StatusUpdate((update,), observed_generation=1), "x")
+    still = Signals("t", values={COLLECTED_AT: AT + 120}, error="connection refused")
+    assert monitoring_sections(SectionInput(md=MD, observed={}, previous=unknown,
+                                            signals=still, now="x")) == ()
+
+
+def test_objects_evaluated_together_refresh_on_different_ticks() -> None:
+    after = [refresh_after(f"uid-{n}") for n in range(1000)]
+    assert all(REFRESH_S <= a < 2 * REFRESH_S for a in after)
+    # Spread over the range: with a 60 s tick, no tick rewrites more than a third of them.
+    by_tick = [sum(1 for a in after if t * 60 <= a - REFRESH_S < (t + 1) * 60)
+               for t in range(5)]
+    assert max(by_tick) < 1000 / 3, by_tick
