@@ -15,6 +15,7 @@ from tests.integration.operator.harness import (
     OperatorProcess,
     model_deployment,
     wait_ready,
+    wait_stable,
 )
 
 pytestmark = pytest.mark.integration
@@ -118,9 +119,7 @@ def test_model_change_rolls_out_and_is_reported(
     kubectl(installed, "annotate", "md", "iris", "-n", namespace, "vigia.dev/rollout=promote")
     wait_for(lambda: env_of(get(installed, namespace, "deployment", "iris-stable"))
              ["VIGIA_MODEL_URI"] == "s3://models/iris/v2", 60, "stable serving v2")
-    md = wait_for(lambda: (lambda m: m if (m["status"].get("stable") or {}).get("version")
-                           == "v2" else None)(get(installed, namespace, "md", "iris")),
-                  60, "status.stable v2")
+    wait_stable(installed, namespace, "iris", "v2")
     md = wait_ready(installed, namespace, "iris")
     assert md["status"]["stable"]["uri"] == "s3://models/iris/v2"
     assert md["status"]["observedGeneration"] == 2

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from tests.fixtures.kube import KubectlError, kubectl, wait_for
-from tests.integration.operator.harness import OperatorProcess, model_deployment, wait_ready
+from tests.integration.operator.harness import (
+    OperatorProcess,
+    model_deployment,
+    wait_ready,
+    wait_stable,
+)
 from tests.integration.operator.test_operator import apply, env_of, get, has_event
 
 pytestmark = pytest.mark.integration
@@ -180,9 +185,7 @@ def test_hand_edits_are_restored_or_reported_and_never_block_a_new_model(
     wait_for(lambda: (get(installed, namespace, "md", "edit")["status"].get("canary") or {})
              .get("stepStartedAt"), 60, "the canary's first step")
     kubectl(installed, "annotate", "md", "edit", "-n", namespace, "vigia.dev/rollout=promote")
-    md = wait_for(lambda: (lambda m: m if (m["status"].get("stable") or {}).get("version")
-                           == "2" else None)(get(installed, namespace, "md", "edit")),
-                  90, "version 2 promoted")
+    wait_stable(installed, namespace, "edit", "2")
     deployment = get(installed, namespace, "deployment", "edit-stable")
     assert not deployment["spec"].get("paused")
     assert env_of(deployment)["VIGIA_MODEL_URI"] == "file:///models/edit/2"
