@@ -46,9 +46,12 @@ def test_message_goes_down_to_codes_when_needed() -> None:
 
 
 def test_candidate_files_sit_side_by_side() -> None:
-    assert candidate_uris("s3://models/sobaos/", "sobaos", "r1") == (
+    uris = candidate_uris("s3://models/sobaos/", "sobaos", "r1")
+    assert (uris.bundle, uris.report, uris.html_report, uris.onnx_folder) == (
         "s3://models/sobaos/sobaos-r1.bentomodel",
         "s3://models/sobaos/sobaos-r1.report.json",
+        "s3://models/sobaos/sobaos-r1.report.html",
+        "s3://models/sobaos/sobaos-r1.onnx",
     )
 
 
