@@ -65,3 +65,11 @@ def test_result_goes_to_stdout_and_the_termination_file(
         "verdict": "Accepted",
         "reasons": [],
     }
+
+
+def test_onnx_error_message_goes_before_the_reasons_messages() -> None:
+    result = {**big_result(), "onnx": {"error": {"code": "UnsupportedModel", "message": "y" * 400}}}
+    fitted = json.loads(fit_message(result, limit=600))
+    assert fitted["onnx"] == {"error": {"code": "UnsupportedModel"}}
+    assert fitted["reasons"][0]["message"] == "x" * 300
+    assert fitted["truncated"][-1] == "onnx.error.message"
