@@ -69,7 +69,10 @@ def watched(kubeconfig: Path) -> Iterator[p.Platform]:
 
 
 def _send(platform: p.Platform, rows: int, seed: int, drift: float) -> int:
-    url = f"http://{MODEL}.{platform.namespace}.svc.cluster.local:3000"
+    service = json.loads(kubectl(platform.kubeconfig, "-n", platform.namespace, "get",
+                                 "services", "-l", f"app.kubernetes.io/instance={MODEL}",
+                                 "-o", "json"))["items"][0]
+    url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
     out = kubectl(platform.kubeconfig, "-n", platform.namespace, "exec", CLIENT, "--",
                   "python3", "-c", CLIENT_CODE, url, str(rows), str(seed), str(drift),
                   timeout=300)
