@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -23,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script: tests.* importable, and (through tests/conftest.py) this checkout's code.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 importlib.import_module("tests.conftest")
 
 from vigia_operator.rollout.traffic import achieved_weight, canary_replicas  # noqa: E402
