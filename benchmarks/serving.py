@@ -132,9 +132,9 @@ def start(name: str, work: Path, uri: str, bundle: ModelBundle) -> Target:
     env = {
         env_name("model_uri"): uri,
         env_name("store_url"): f"sqlite:///{work}/log-{name}.db",
-        env_name("monitoring"): "false" if name == "vigia-nomon" else "true",
-        env_name("workers"): "2" if name == "vigia-2w" else "1",
-        env_name("runtime"): "onnx" if name == "vigia-onnx" else "sklearn",
+        env_name("monitoring"): "false" if "-nomon" in name else "true",
+        env_name("workers"): "2" if name.endswith("-2w") else "1",
+        env_name("runtime"): "onnx" if "-onnx" in name else "sklearn",
     }
     if name == "baseline":
         server = LocalServer(work, env, service="baseline_service:Baseline", working_dir=HERE)
@@ -254,13 +254,15 @@ def report(results: list[Result], idle_rss: dict[str, float]) -> None:
               f"{r.p99_ms:>8.1f} {r.errors:>7} {r.rss_mib:>8.0f} {r.load:>5.1f}")
     print("idle RSS MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in idle_rss.items()))
     by = {(r.target, r.clients): r for r in results}
+    ours = sorted({r.target for r in results if r.target.startswith("vigia")})
     for clients in sorted({r.clients for r in results}):
-        vigia = by.get(("vigia", clients))
-        for other in ("mlserver-batch", "mlserver", "baseline"):
-            them = by.get((other, clients))
-            if vigia and them:
-                print(f"clients={clients}: vigia/{other} = {vigia.rps / them.rps:.2f}x "
-                      f"req/s, p99 {vigia.p99_ms:.1f} vs {them.p99_ms:.1f} ms")
+        for name in ours:
+            vigia = by.get((name, clients))
+            for other in ("mlserver-batch", "mlserver", "baseline"):
+                them = by.get((other, clients))
+                if vigia and them:
+                    print(f"clients={clients}: {name}/{other} = {vigia.rps / them.rps:.2f}x "
+                          f"req/s, p99 {vigia.p99_ms:.1f} vs {them.p99_ms:.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--targets", default="vigia,vigia-2w,mlserver-batch,mlserver,baseline",
                         help="vigia-2w: two workers; also: vigia-nomon (monitoring off), "
-                        "vigia-onnx (runtime onnx)")
+                        "vigia-onnx (runtime onnx), combined: vigia-onnx-2w")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per level")
     parser.add_argument("--overload", action="store_true",
                         help="then 4x the highest client count, each target alone")

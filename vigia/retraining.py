@@ -21,6 +21,8 @@ TERMINATION_MESSAGE_LIMIT: Final = 4096
 DEFAULT_TERMINATION_PATH: Final = "/dev/termination-log"
 BUNDLE_SUFFIX: Final = ".bentomodel"
 REPORT_SUFFIX: Final = ".report.json"
+HTML_REPORT_SUFFIX: Final = ".report.html"
+ONNX_SUFFIX: Final = ".onnx"  # a folder: model.onnx and model.json (vigia.onnx.manifest)
 
 Verdict = Literal["Accepted", "Refused", "Failed"]
 ACCEPTED: Final[Verdict] = "Accepted"
@@ -77,6 +79,7 @@ class ResultCandidate(BaseModel):
     uri: str
     digest: str
     report_uri: str = Field(alias="reportUri")
+    html_report_uri: str | None = Field(default=None, alias="htmlReportUri")
 
 
 class RetrainResult(BaseModel):

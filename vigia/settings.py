@@ -207,6 +207,10 @@ class RetrainSettings(BaseSettings):
         description="A feature whose loss costs at most this accuracy could be dropped.",
     )
     seed: int = Field(default=0, description="Random seed of splits and importance.")
+    export_onnx: bool = Field(
+        default=False,
+        description="Also export the candidate to ONNX, parity-checked (spec.export.onnx).",
+    )
     home: str = Field(default="/tmp/vigia", description="Writable working directory.")
     termination_path: str | None = Field(
         default=None,

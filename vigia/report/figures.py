@@ -69,7 +69,7 @@ def _figure(width: float = 7.5, height: float = 3.0, rows: int = 1) -> tuple[Fig
     return figure, axes[:, 0]
 
 
-def confusion_figure(confusion: Confusion, items: str) -> str:
+def confusion_figure(confusion: Confusion, items: str, name: str = "confusion") -> str:
     with plt.rc_context(STYLE):
         n = len(confusion.classes)
         figure, ax = plt.subplots(figsize=(1.6 + 1.3 * n, 1.2 + 1.0 * n))
@@ -83,7 +83,7 @@ def confusion_figure(confusion: Confusion, items: str) -> str:
             color = "white" if value > high / 2 else "#1d2430"
             ax.text(j, i, f"{value:,}\n{items}", ha="center", va="center", color=color)
         ax.set_title(f"{int(counts.sum()):,} {items} with a known outcome", fontsize=10)
-        return to_svg(figure, "confusion", wide=False)
+        return to_svg(figure, name, wide=False)
 
 
 def trends_figure(trends: pd.DataFrame, items: str) -> str:
@@ -151,11 +151,14 @@ def importance_figure(scores: pd.Series, what: str) -> str:
         return to_svg(figure, "importance")
 
 
-def fairness_figure(table: pd.DataFrame, feature: str, bad_class: str | None) -> str:
+def fairness_figure(
+    table: pd.DataFrame, feature: str, bad_class: str | None, xlabel: str | None = None
+) -> str:
     with plt.rc_context(STYLE):
         figure, (ax,) = _figure(width=5.5, height=0.6 + 0.35 * len(table))
         ax.barh(table["group"], table["flagged"], color=ORANGE)
-        ax.set_xlabel(f"share flagged as {bad_class}" if bad_class else "share flagged")
+        default = f"share flagged as {bad_class}" if bad_class else "share flagged"
+        ax.set_xlabel(xlabel or default)
         ax.set_title(feature.replace("_", " "), fontsize=10)
         ax.set_xlim(0, max(0.05, float(table["flagged"].max()) * 1.2))
         return to_svg(figure, f"fairness-{feature}", wide=False)

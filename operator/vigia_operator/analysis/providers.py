@@ -1,14 +1,16 @@
 """Which SignalProvider the tick uses, from the operator's configuration.
 
-With VIGIA_OPERATOR_PROMETHEUS_URL set, monitoring's Prometheus provider (one batched
-collection per tick); without it, every tick collects nothing. With
-VIGIA_OPERATOR_METRICS_PORT set, the operator's own /metrics are served too.
+With VIGIA_OPERATOR_PROMETHEUS_URL set, one batched collection per tick: monitoring's
+signals and the canaries' measurements, each provider under its own keys of
+Signals.values; without it, every tick collects nothing. With VIGIA_OPERATOR_METRICS_PORT
+set, the operator's own /metrics are served too.
 """
 
 from __future__ import annotations
 
 from prometheus_client import start_http_server
 
+from vigia_operator.analysis.canary import CanaryProvider, CombinedProvider
 from vigia_operator.analysis.client import PrometheusClient
 from vigia_operator.analysis.exporter import OperatorMetrics
 from vigia_operator.analysis.tick_provider import MonitoringProvider
@@ -25,4 +27,5 @@ def provider_for(settings: OperatorSettings) -> SignalProvider:
         monitoring.EXPORTED.append(exported)
     if not settings.prometheus_url:
         return NoSignals()
-    return MonitoringProvider(PrometheusClient(settings.prometheus_url), exported)
+    client = PrometheusClient(settings.prometheus_url)
+    return CombinedProvider(MonitoringProvider(client, exported), CanaryProvider(client))

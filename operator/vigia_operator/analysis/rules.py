@@ -2,7 +2,8 @@
 
 Generated from the operator's own queries (queries.py) so the two cannot disagree:
 ``python3 -m vigia_operator.analysis.rules manifests/prometheus`` rewrites the plain rule
-file and the PrometheusRule; a unit test checks the committed files are current.
+file and the PrometheusRule, and the add-on copy of the plain file (manifests/addons);
+a unit test checks the committed files are current.
 """
 
 from __future__ import annotations
@@ -146,8 +147,17 @@ def write(directory: Path) -> list[Path]:
     return written
 
 
+def write_addon(directory: Path) -> Path:
+    """The plain rule file for the add-on Prometheus (manifests/addons loads it from a
+    ConfigMap; kustomize reads files only below its own directory, hence a copy)."""
+    path = directory / RULE_FILE
+    path.write_text(rule_file(rule_groups()))
+    return path
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "manifests/prometheus")
     target.mkdir(parents=True, exist_ok=True)
     for p in write(target):
         print(p)
+    print(write_addon(target.parent / "addons"))

@@ -80,6 +80,7 @@ def job_env(md: ModelDeploymentView, spec: RetrainingSpec, name: str) -> list[Ob
         "min_improvement": repr(spec.gate.min_improvement),
         "max_parity_difference": repr(spec.gate.max_parity_difference),
         "sensitive_features": ",".join(spec.gate.sensitive_features),
+        "export_onnx": "true" if spec.export_onnx else "false",
         "home": JOB_HOME,
     }
     if md.model.digest is not None:

@@ -15,7 +15,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from vigia_operator import reasons
@@ -30,7 +31,10 @@ from vigia_operator.engine.secrets import SecretCheck
 from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.retrain.status import next_model
 from vigia_operator.retrain.step import RetrainStep
+from vigia_operator.rollout.reconcile import run_rollout
+from vigia_operator.rollout.spec import COMMAND_ANNOTATION
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.spec.policy import Refusal, check_image, check_uri
 from vigia_operator.status.registry import SECTIONS
@@ -170,14 +174,20 @@ class Engine:
                    or await self._secrets.check(md))
         if refused is not None:
             return await self._refuse(body, refused)
-        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest)
+        md = self._target(md, self.writer.current(body))
         observed = self._observed(ModelRef.of(md))
         bodies = {k: s.body for k, s in observed.items()}
+        rollout = run_rollout(md, body, self.writer.current(body), bodies, signals,
+                              datetime.now(UTC))
+        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest,
+                                 tracks=rollout.tracks)
         planned = plan(desired, bodies, md.uid)
         if planned.conflicts:
             return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
         outcome = Outcome()
         spec_changed = self.writer.current(body).get("observedGeneration") != md.generation
+        decision = rollout.step.decision
+        rolling = decision.canary is not None or bool(decision.ended)
         events: list[Event] = []
         try:
             await self._check_free(md, [a for a in planned.actions if a.missing])
@@ -185,7 +195,8 @@ class Engine:
                 results = await asyncio.gather(
                     *(self._apply(md, a, observed.get(a.key)) for a in wave))
                 for action, result in zip(wave, results, strict=True):
-                    events.extend(announce(md, action, bodies.get(action.key), spec_changed))
+                    events.extend(announce(action, bodies.get(action.key), spec_changed,
+                                           rolling=rolling))
                     observed[action.key], bodies[action.key] = result, result.body
                     outcome.applied.append(action.key)
         except ConflictFound as found:
@@ -198,10 +209,16 @@ class Engine:
         finally:
             for event in merge_events(events):
                 await self._post(body, event)
+        for said in decision.events:
+            await self._post(body, Event(said.type, said.reason, said.message))
+        if decision.clear_command:
+            await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace, md.name,
+                                              COMMAND_ANNOTATION)
         given = SectionInput(
-            md=md, observed=bodies,
+            md=rollout.serving_view, observed=bodies,
             previous=self.writer.current(body), signals=signals, now=now(),
             hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
+            rollout=rollout.step,
         )
         sections = tuple(update for compute in SECTIONS for update in compute(given))
         retraining, retrain_events = await self._retrain.run(
@@ -213,6 +230,21 @@ class Engine:
         update = StatusUpdate(sections, observed_generation=md.generation)
         outcome.status_written = await self.writer.write(body, update)
         return outcome
+
+    def _target(self, md: ModelDeploymentView,
+                status: Mapping[str, Any]) -> ModelDeploymentView:
+        """md with the model to roll out: an approved retraining candidate when there is
+        one (and the operator's policy allows its URI), else spec.model."""
+        candidate = next_model(status, md.model)
+        if candidate is None:
+            return md
+        target = replace(md, model=candidate)
+        refused = check_uri(target, self.settings)
+        if refused is not None:
+            logger.warning(f"Not rolling out the candidate of {md.namespace}/{md.name}: "
+                           f"{refused.message}")
+            return md
+        return target
 
     def _observed(self, ref: ModelRef) -> dict[ChildKey, Seen]:
         """The store's children, with our own applies the watch has not delivered yet."""
@@ -268,11 +300,20 @@ class Engine:
         return Outcome(refused=refused.reason, status_written=written)
 
 
-def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
-             spec_changed: bool) -> list[Event]:
-    """The Events of one apply: a restore (the spec did not change, the child did), a new
-    model, or a created or updated child."""
+def announce(action: Action, before: Obj | None, spec_changed: bool, *,
+             rolling: bool = False) -> list[Event]:
+    """The Events of one apply: a new model on a Deployment, a restore (the spec did not
+    change, the child did), or a created or updated child. ``rolling``: a rollout is in
+    flight; its resizes of the Deployments are announced by its own Events."""
     kind, name = action.key
+    if kind == "Deployment" and before is not None:
+        old_uri = model_uri(before)
+        new_uri = model_uri(action.desired)  # a track serves the rollout's version
+        if old_uri is not None and old_uri != new_uri:
+            return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
+                          f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
+        if rolling and differences(before, action.desired) == ["spec.replicas"]:
+            return []
     if not spec_changed:
         if before is None:
             message = f"{kind} {name} was deleted; re-created it."
@@ -281,14 +322,14 @@ def announce(md: ModelDeploymentView, action: Action, before: Obj | None,
             shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
             message = f"{kind} {name} was changed ({shown}); restored it."
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
-    old_uri = None if before is None else (
-        before["metadata"].get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
-    if kind == "Deployment" and old_uri is not None and old_uri != md.model.uri:
-        return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
-                      f"Model changed from {old_uri} to {md.model.uri}: rolling out version "
-                      f"{md.model.version} on Deployment {name}.")]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
+
+
+def model_uri(deployment: Mapping[str, Any]) -> str | None:
+    annotations = (deployment.get("metadata") or {}).get("annotations") or {}
+    uri = annotations.get(r.ANNOTATION_MODEL_URI)
+    return None if uri is None else str(uri)
 
 
 def waves(actions: Sequence[Action]) -> list[list[Action]]:

@@ -54,6 +54,7 @@ class RetrainingSpec:
     job: JobSpec = JobSpec()
     gate: Gate = Gate()
     promote: Promote = "Auto"
+    export_onnx: bool = False  # spec.export.onnx: the candidate's ONNX form beside it
 
 
 def parse_cooldown(text: str, path: str = "spec.retraining.cooldown") -> timedelta:
@@ -85,6 +86,7 @@ def parse_retraining(body: Mapping[str, Any]) -> RetrainingSpec | None:
         job=_job(section.get("job") or {}),
         gate=_gate(section.get("gate") or {}),
         promote=promote,
+        export_onnx=bool(((body.get("spec") or {}).get("export") or {}).get("onnx", False)),
     )
 
 

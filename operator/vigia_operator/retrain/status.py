@@ -4,14 +4,16 @@
     lastSkip:    {reason, trigger, at, message}   the latest due trigger that did not start
     job:         name of the latest Job
     result:      {job, verdict, message, candidateUri, at}
-    candidate:   {version, uri, digest, reportUri, job, at, approved, approvedBy}
+    candidate:   {version, uri, digest, reportUri, job, at, approved, approvedBy, specUri}
     nextScheduled, cooldownUntil, schedule
-    runs:        [{job, trigger, startedAt, finishedAt, verdict, message}], newest first,
+    runs:        [{job, trigger, specUri, startedAt, finishedAt, verdict, message}], newest first,
                  at most MAX_RUNS
 
 A candidate is approved at once with promote Auto; with Manual when the ModelDeployment
 carries the annotation ``vigia.dev/approve-candidate: <candidate version>``.
-``next_model`` is what the rollout reads: the approved candidate not yet in spec.model.
+``next_model`` is what the rollout reads: the approved candidate not yet in spec.model,
+as long as spec.model is still the one that was current when its Job started (``specUri``):
+a model the user sets afterwards wins over a candidate retrained from an older one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from vigia_operator import resources as r
 from vigia_operator.retrain.policy import Skip, Start, format_time
 from vigia_operator.retrain.result import RunResult
 from vigia_operator.spec.view import Model
+from vigia_operator.status.conditions import Condition
 from vigia_operator.status.sections import Event
 
 Obj = dict[str, Any]
@@ -32,12 +35,14 @@ MAX_RUNS: Final = 10
 ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
 
 
-def started(previous: Mapping[str, Any], start: Start, at: str) -> tuple[Obj, Event]:
+def started(previous: Mapping[str, Any], start: Start, at: str,
+            spec_uri: str) -> tuple[Obj, Event]:
     state = dict(previous)
     trigger = {"reason": start.trigger.reason, "at": at, "message": start.trigger.message}
     state.update(lastTrigger=trigger, job=start.job_name)
     state["lastSkip"] = None  # merge patch: null removes the field
-    run = {"job": start.job_name, "trigger": start.trigger.reason, "startedAt": at}
+    run = {"job": start.job_name, "trigger": start.trigger.reason, "specUri": spec_uri,
+           "startedAt": at}
     state["runs"] = [run, *(previous.get("runs") or [])][:MAX_RUNS]
     return state, Event(reasons.NORMAL, reasons.RETRAINING_STARTED,
                         f"Started Job {start.job_name}: {start.trigger.message}")
@@ -73,9 +78,11 @@ def finished(previous: Mapping[str, Any], job: str, result: RunResult, at: str,
         return state, [Event(reasons.WARNING, reason, f"Job {job}: {result.message}")]
     c = result.candidate
     state["result"]["candidateUri"] = c.uri
+    spec_uri = next((run.get("specUri") for run in runs if run.get("job") == job), None)
     state["candidate"] = {"version": c.version, "uri": c.uri, "digest": c.digest,
                           "reportUri": c.report_uri, "job": job, "at": at,
-                          "approved": auto, "approvedBy": "Auto" if auto else ""}
+                          "approved": auto, "approvedBy": "Auto" if auto else "",
+                          "specUri": spec_uri}
     events = [Event(reasons.NORMAL, reasons.CANDIDATE_ACCEPTED,
                     f"Job {job}: candidate {c.version} ({c.uri}) accepted: {result.message}")]
     if not auto:
@@ -114,10 +121,37 @@ def schedule_fields(state: Obj, schedule: str | None, next_scheduled: Any,
 
 
 def next_model(status: Mapping[str, Any], current: Model) -> Model | None:
-    """The approved candidate, when it is not the spec's model already: what the rollout
-    (canary) should roll out next. None: nothing to roll out."""
+    """The approved candidate, when it is not the spec's model already and the spec's
+    model is the one its Job started under: what the rollout (canary) should roll out
+    next. None: spec.model is the target."""
     candidate = (status.get(SECTION) or {}).get("candidate") or {}
     if not candidate.get("approved") or candidate.get("uri") == current.uri:
         return None
+    spec_uri = candidate.get("specUri")  # unknown for a Job started before it was recorded
+    if spec_uri is not None and spec_uri != current.uri:
+        return None
     return Model(uri=str(candidate["uri"]), digest=candidate.get("digest"),
                  version=str(candidate["version"]))
+
+
+def condition(state: Mapping[str, Any]) -> Condition | None:
+    """The Retraining condition: True while a Job runs; False once its result is in, with
+    the result's reason and numbers. None before any retraining."""
+    job, result = state.get("job"), state.get("result") or {}
+    if job and result.get("job") != job:
+        trigger = state.get("lastTrigger") or {}
+        return Condition(reasons.RETRAINING, "True", reasons.RETRAINING_STARTED,
+                         f"Job {job} running since {trigger.get('at')}: "
+                         f"{trigger.get('message', '')}"[:1000])
+    if not result:
+        return None
+    candidate = state.get("candidate") or {}
+    verdict = result.get("verdict")
+    if verdict == "Accepted" and candidate and not candidate.get("approved"):
+        reason = reasons.CANDIDATE_AWAITING_APPROVAL
+    else:
+        reason = {"Accepted": reasons.CANDIDATE_ACCEPTED,
+                  "Refused": reasons.CANDIDATE_REFUSED}.get(str(verdict),
+                                                            reasons.RETRAINING_FAILED)
+    return Condition(reasons.RETRAINING, "False", reason,
+                     f"Job {result.get('job')}: {result.get('message', '')}"[:1000])

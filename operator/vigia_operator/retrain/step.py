@@ -88,7 +88,8 @@ class RetrainStep:
             state, decided = await self._decide(md, spec, body, state, jobs, previous_status,
                                                 signals, now)
             events += decided
-        return SectionUpdate(rs.SECTION, state), events
+        found = rs.condition(state)
+        return SectionUpdate(rs.SECTION, state, () if found is None else (found,)), events
 
     async def _result(self, md: ModelDeploymentView, state: Obj, jobs: Mapping[str, Obj],
                       at: str, auto: bool) -> tuple[Obj, list[Event]]:
@@ -131,7 +132,8 @@ class RetrainStep:
                               "operator's configuration.")
             else:
                 await self._create(md, spec, action)
-                state, event = rs.started(state, action, format_time(now))
+                spec_uri = str(((body.get("spec") or {}).get("model") or {}).get("uri"))
+                state, event = rs.started(state, action, format_time(now), spec_uri)
                 events.append(event)
         if isinstance(action, Skip):
             state, skipped = rs.skipped(state, action, format_time(now))

@@ -32,12 +32,8 @@ PREDICT_ENDPOINT: Final = "/predict"
 SERVER_ERRORS: Final = "5.."
 LATENCY_QUANTILE: Final = 0.95
 
-# Until the metrics contract with namespace (monitoring, issue 10) is merged here.
-LABEL_NAMESPACE: Final = getattr(metrics, "LABEL_NAMESPACE", "namespace")
-FEATURE_REFERENCE: Final = getattr(metrics, "FEATURE_REFERENCE", "vigia_feature_reference_share")
-
 KEY_LABELS: Final = (
-    LABEL_NAMESPACE, metrics.LABEL_MODEL, metrics.LABEL_TRACK, metrics.LABEL_VERSION
+    metrics.LABEL_NAMESPACE, metrics.LABEL_MODEL, metrics.LABEL_TRACK, metrics.LABEL_VERSION
 )
 KEY: Final = ", ".join(KEY_LABELS)
 
@@ -71,11 +67,11 @@ def _increase(series: str, window: str, matcher: str, *extra: str) -> str:
 
 def _predict(extra: str = "") -> str:
     """Matcher of /predict requests (namespace present: never a series without it)."""
-    base = f'{LABEL_NAMESPACE}!="", {LABEL_ENDPOINT}="{PREDICT_ENDPOINT}"'
+    base = f'{metrics.LABEL_NAMESPACE}!="", {LABEL_ENDPOINT}="{PREDICT_ENDPOINT}"'
     return f"{base}, {extra}" if extra else base
 
 
-NAMESPACED: Final = f'{LABEL_NAMESPACE}!=""'
+NAMESPACED: Final = f'{metrics.LABEL_NAMESPACE}!=""'
 
 
 def render(signal: CanarySignal, window: str) -> str:
@@ -105,7 +101,7 @@ def _input_drift(window: str) -> str:
     counts = _increase(metrics.FEATURE_BIN_SERIES, window, NAMESPACED, feature, bin_)
     totals = _increase(metrics.FEATURE_BIN_SERIES, window, NAMESPACED, feature)
     observed = f"({counts} / ignoring ({bin_}) group_left () ({totals} > 0))"
-    expected = f"max by ({KEY}, {feature}, {bin_}) ({FEATURE_REFERENCE}{{{NAMESPACED}}})"
+    expected = f"max by ({KEY}, {feature}, {bin_}) ({metrics.FEATURE_REFERENCE}{{{NAMESPACED}}})"
     o, e = f"clamp_min({observed}, {EPSILON!r})", f"clamp_min({expected}, {EPSILON!r})"
     per_feature = f"sum by ({KEY}, {feature}) (({o} - {e}) * ln({o} / {e}))"
     return f"max by ({KEY}) ({per_feature})"
@@ -139,7 +135,7 @@ class CanarySignals:
         for sample in samples:
             labels = sample.labels
             try:
-                model = (labels[LABEL_NAMESPACE], labels[metrics.LABEL_MODEL])
+                model = (labels[metrics.LABEL_NAMESPACE], labels[metrics.LABEL_MODEL])
                 track = (labels[metrics.LABEL_TRACK], labels[metrics.LABEL_VERSION])
             except KeyError:
                 continue

@@ -49,13 +49,12 @@ class StatusWriter:
         """Merge ``update`` into the status and write it if it differs; True if written."""
         previous = self.current(body)
         new = compose(previous, update, now())
-        removed = {key: None for key in previous if key not in new}
-        if contains(previous, new) and not removed:
+        if contains(previous, new) and contains(new, previous):
             return False
         meta = body.get("metadata") or {}
         try:
-            # A merge patch deletes a field only when told to: removed sections are null.
-            await self._kube.patch_status(meta["namespace"], meta["name"], {**new, **removed})
+            await self._kube.patch_status(meta["namespace"], meta["name"],
+                                          merge_patch(previous, new))
         except KubeError as error:
             if error.not_found:  # deleted meanwhile: nothing to report on
                 return False
@@ -69,3 +68,18 @@ class StatusWriter:
 
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
+
+
+def merge_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> Obj:
+    """``new`` as a JSON merge patch over ``previous``: a merge patch merges objects at
+    every depth and deletes a field only when it is null, so each field of an object
+    ``previous`` has and ``new`` lacks (a section, or ``canary.stepStartedAt`` when a step
+    ends) is sent as null. Lists are replaced whole."""
+    patch: Obj = {key: None for key in previous if key not in new}
+    for key, value in new.items():
+        before = previous.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            patch[key] = merge_patch(before, value)
+        else:
+            patch[key] = value
+    return patch

@@ -31,6 +31,8 @@ from vigia_retrain.dataset import read_dataset
 from vigia_retrain.errors import RetrainInputError, UnavailableError
 from vigia_retrain.fairness import FeatureFairness, feature_fairness
 from vigia_retrain.feedback import FeedbackData, read_feedback, safe_url
+from vigia_retrain.html_report import write_html_report
+from vigia_retrain.onnx_export import export_candidate
 from vigia_retrain.training import Splits, fit_candidate, make_splits
 
 RESULT_IMPORTANCE_TOP = 5
@@ -232,14 +234,23 @@ def _write(
 ) -> None:
     meta = current.metadata
     version = settings.candidate_version or datetime.now(UTC).strftime("r%Y%m%d%H%M%S")
-    bundle_uri, report_uri = output.candidate_uris(settings.output_uri, meta.name, version)
+    uris = output.candidate_uris(settings.output_uri, meta.name, version)
     bundle = _bundle(candidate, splits, meta.name, version)
-    digest = output.write_candidate(bundle, bundle_uri, home=settings.home)
+    digest = output.write_candidate(bundle, uris.bundle, home=settings.home)
     report["candidate"] = {
-        "version": version, "uri": bundle_uri, "digest": digest, "reportUri": report_uri,
+        "version": version, "uri": uris.bundle, "digest": digest, "reportUri": uris.report,
+        "htmlReportUri": uris.html_report,
     }
+    timing = report["timing"]
+    if settings.export_onnx:
+        with _timed(timing, "onnxSeconds"):
+            report["onnx"] = export_candidate(
+                bundle, splits.X_eval, uris.onnx_folder, home=settings.home
+            )
+    with _timed(timing, "htmlReportSeconds"):
+        write_html_report(bundle, current.estimator, splits, report, uris.html_report)
     report["settings"] = _shown_settings(settings)
-    output.write_report(report, report_uri)
+    output.write_report(report, uris.report)
 
 
 def _bundle(candidate: Any, splits: Splits, name: str, version: str) -> ModelBundle:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,38 @@ from vigia.bundle import ModelBundle, export_bundle
 from vigia.retraining import (
     BUNDLE_SUFFIX,
     DEFAULT_TERMINATION_PATH,
+    HTML_REPORT_SUFFIX,
+    ONNX_SUFFIX,
     REPORT_SUFFIX,
     TERMINATION_MESSAGE_LIMIT,
 )
 from vigia_retrain.errors import RetrainInputError, UnavailableError
 
 # Dropped in this order when the result does not fit the termination message.
-OPTIONAL_PARTS = (("importance",), ("fairness", "groups"), ("drop",), ("reasons", "message"))
+OPTIONAL_PARTS = (
+    ("importance",), ("fairness", "groups"), ("drop",), ("onnx", "error", "message"),
+    ("reasons", "message"),
+)
 
 
-def candidate_uris(output_uri: str, name: str, version: str) -> tuple[str, str]:
-    """The candidate's bundle URI and its report's URI under ``output_uri``."""
+@dataclass(frozen=True)
+class CandidateUris:
+    """Where a candidate's files go under the output location."""
+
+    bundle: str
+    report: str  # JSON, everything the job measured
+    html_report: str  # the same for people (vigia.report.candidate)
+    onnx_folder: str  # model.onnx + model.json, with spec.export.onnx
+
+
+def candidate_uris(output_uri: str, name: str, version: str) -> CandidateUris:
     stem = f"{output_uri.rstrip('/')}/{name}-{version}"
-    return stem + BUNDLE_SUFFIX, stem + REPORT_SUFFIX
+    return CandidateUris(
+        bundle=stem + BUNDLE_SUFFIX,
+        report=stem + REPORT_SUFFIX,
+        html_report=stem + HTML_REPORT_SUFFIX,
+        onnx_folder=stem + ONNX_SUFFIX,
+    )
 
 
 def prepare_output(output_uri: str) -> None:
@@ -61,6 +81,25 @@ def write_report(report: dict[str, Any], uri: str) -> None:
             out.write(json.dumps(report, indent=2, allow_nan=False) + "\n")
     except OSError as err:
         raise UnavailableError("output_uri", f"{uri}: cannot write the report ({err})") from err
+
+
+def write_text(text: str, uri: str, what: str) -> None:
+    try:
+        with fsspec.open(uri, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as err:
+        raise UnavailableError("output_uri", f"{uri}: cannot write the {what} ({err})") from err
+
+
+def copy_folder(local: Path, uri: str) -> dict[str, str]:
+    """Copy the files of ``local`` into the folder ``uri``; their URIs by file name."""
+    copied = {}
+    for path in sorted(local.iterdir()):
+        target = f"{uri.rstrip('/')}/{path.name}"
+        with fsspec.open(target, "wb", auto_mkdir=True) as out:
+            out.write(path.read_bytes())
+        copied[path.name] = target
+    return copied
 
 
 def publish_result(result: dict[str, Any], termination_path: str | None) -> str:

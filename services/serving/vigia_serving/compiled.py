@@ -10,6 +10,7 @@ bundle: only ``predict_proba`` changes, and the estimator stays for SHAP.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,13 @@ class OnnxBundle(ModelBundle):
     runner: OnnxModel | None = None
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predict_proba_columns(frame_columns(frame))
+
+    def predict_proba_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """From checked columns (vigia.features.Columns) straight to the graph: the
+        server's batches skip the DataFrame that scikit-learn needs."""
         assert self.compiled is not None and self.runner is not None
-        return self.runner.predict_proba_feed(
-            columns_feed(self.compiled.manifest, frame_columns(frame))
-        )
+        return self.runner.predict_proba_feed(columns_feed(self.compiled.manifest, columns))
 
 
 def select_runtime(bundle: ModelBundle, runtime: str) -> ModelBundle:

@@ -54,10 +54,15 @@ class ModelRuntime:
         store: PredictionStore,
         monitor: Monitor | None,
     ) -> None:
-        from .compiled import select_runtime  # here: keeps the import block the server's own
+        # Imported here: keeps the import block the server's own.
+        from .compiled import OnnxBundle, select_runtime
 
         meta = bundle.metadata
         self.bundle = select_runtime(bundle, settings.runtime)
+        # The compiled form takes checked columns as they are; scikit-learn needs a frame.
+        self._predict_columns = (
+            self.bundle.predict_proba_columns if isinstance(self.bundle, OnnxBundle) else None
+        )
         self.settings = settings
         self.store = store
         self.monitor = monitor
@@ -145,7 +150,10 @@ class ModelRuntime:
     def _predict_batch(self, parts: Sequence[Columns]) -> list[np.ndarray]:
         """One model call for a micro-batch of requests; runs in the batcher's thread."""
         columns = concat_columns(parts)
-        proba = self.bundle.predict_proba(self._frame(columns))
+        if self._predict_columns is not None:
+            proba = self._predict_columns(columns)
+        else:
+            proba = self.bundle.predict_proba(self._frame(columns))
         if self.monitor is not None:
             self.monitor.observe_batch(columns, proba)
         first = self.feature_names[0]

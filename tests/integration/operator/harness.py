@@ -188,3 +188,14 @@ def _diagnosis(kubeconfig: Path, namespace: str) -> str:
                      "--sort-by=.lastTimestamp")
     full = kubectl(kubeconfig, "get", "md,deployments", "-n", namespace, "-o", "yaml")
     return f"{pods}\n{deployments}\n{events[-3000:]}\n{full}"
+
+
+def wait_stable(kubeconfig: Path, namespace: str, name: str, version: str,
+                timeout: float = 90) -> dict[str, Any]:
+    """The ModelDeployment once status.stable names ``version`` (a promotion completed)."""
+    def promoted() -> dict[str, Any] | None:
+        md = json.loads(kubectl(kubeconfig, "get", "md", name, "-n", namespace, "-o", "json"))
+        stable = (md.get("status") or {}).get("stable") or {}
+        return dict(md) if stable.get("version") == version else None
+
+    return wait_for(promoted, timeout, f"{namespace}/{name} promoted to version {version}")

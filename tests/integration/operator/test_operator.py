@@ -15,6 +15,7 @@ from tests.integration.operator.harness import (
     OperatorProcess,
     model_deployment,
     wait_ready,
+    wait_stable,
 )
 
 pytestmark = pytest.mark.integration
@@ -96,20 +97,37 @@ def test_apply_creates_children_and_reports_ready(
 def test_model_change_rolls_out_and_is_reported(
     installed: Path, namespace: str, operator: OperatorProcess
 ) -> None:
+    """A new version starts as a canary beside the stable one. Without Prometheus no
+    analysis is taken: it waits at its first step until promoted by hand."""
     apply(installed, namespace, model_deployment("iris", "s3://models/iris/v1"))
     wait_ready(installed, namespace, "iris")
 
     kubectl(installed, "patch", "md", "iris", "-n", namespace, "--type=merge",
             "-p", json.dumps({"spec": {"model": {"uri": "s3://models/iris/v2"}}}))
 
+    wait_for(lambda: env_of(get(installed, namespace, "deployment", "iris-canary"))
+             ["VIGIA_MODEL_URI"] == "s3://models/iris/v2", 60, "a canary serving v2")
+    canary = wait_for(lambda: (get(installed, namespace, "md", "iris")["status"].get("canary")
+                               or {}).get("stepStartedAt") and
+                      get(installed, namespace, "md", "iris")["status"]["canary"], 60,
+                      "the canary's first step")
+    assert canary["version"] == "v2" and canary["phase"] == "Progressing"
+    assert "no analysis yet" in canary["message"]
+    stable = get(installed, namespace, "deployment", "iris-stable")
+    assert env_of(stable)["VIGIA_MODEL_URI"] == "s3://models/iris/v1"  # untouched
+
+    kubectl(installed, "annotate", "md", "iris", "-n", namespace, "vigia.dev/rollout=promote")
     wait_for(lambda: env_of(get(installed, namespace, "deployment", "iris-stable"))
-             ["VIGIA_MODEL_URI"] == "s3://models/iris/v2", 60, "Deployment serving v2")
+             ["VIGIA_MODEL_URI"] == "s3://models/iris/v2", 60, "stable serving v2")
+    wait_stable(installed, namespace, "iris", "v2")
     md = wait_ready(installed, namespace, "iris")
     assert md["status"]["stable"]["uri"] == "s3://models/iris/v2"
-    assert md["status"]["stable"]["version"] == "v2"
     assert md["status"]["observedGeneration"] == 2
+    assert md["status"]["history"][0]["outcome"] == "Promoted"
+    assert "vigia.dev/rollout" not in (md["metadata"].get("annotations") or {})  # one-shot
     template = get(installed, namespace, "deployment", "iris-stable")["spec"]["template"]
     assert template["metadata"]["labels"]["vigia.dev/version"] == "v2"
+    wait_for(lambda: has_event(installed, namespace, "iris", "Promoted"), 30, "Promoted event")
     wait_for(lambda: has_event(installed, namespace, "iris", "ModelChanged",
                                "s3://models/iris/v1 to s3://models/iris/v2"),
              30, "ModelChanged event")

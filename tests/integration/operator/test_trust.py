@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from tests.fixtures.kube import KubectlError, kubectl, wait_for
-from tests.integration.operator.harness import OperatorProcess, model_deployment, wait_ready
+from tests.integration.operator.harness import (
+    OperatorProcess,
+    model_deployment,
+    wait_ready,
+    wait_stable,
+)
 from tests.integration.operator.test_operator import apply, env_of, get, has_event
 
 pytestmark = pytest.mark.integration
@@ -172,12 +177,15 @@ def test_hand_edits_are_restored_or_reported_and_never_block_a_new_model(
     assert "Deployment edit-stable: spec.template.spec.initContainers[fetch]" in edits
     assert has_event(installed, namespace, "edit", "HandEdited", "nodeSelector")
 
-    # Paused by hand again, then a new model: it rolls out all the same.
+    # Paused by hand again, then a new model, promoted by hand (no Prometheus here): it
+    # rolls out all the same.
     kubectl(installed, "rollout", "pause", "deployment/edit-stable", "-n", namespace)
     kubectl(installed, "patch", "md", "edit", "-n", namespace, "--type=merge",
             "-p", json.dumps({"spec": {"model": {"uri": "file:///models/edit/2"}}}))
-    md = wait_ready(installed, namespace, "edit")
-    assert md["status"]["stable"]["version"] == "2"
+    wait_for(lambda: (get(installed, namespace, "md", "edit")["status"].get("canary") or {})
+             .get("stepStartedAt"), 60, "the canary's first step")
+    kubectl(installed, "annotate", "md", "edit", "-n", namespace, "vigia.dev/rollout=promote")
+    wait_stable(installed, namespace, "edit", "2")
     deployment = get(installed, namespace, "deployment", "edit-stable")
     assert not deployment["spec"].get("paused")
     assert env_of(deployment)["VIGIA_MODEL_URI"] == "file:///models/edit/2"

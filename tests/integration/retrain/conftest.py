@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.integration.retrain.harness import Current, sample_current
+from tests.integration.retrain.harness import Current, clean_env, sample_current
 
 
 @pytest.fixture(scope="session")
@@ -17,4 +15,4 @@ def current(tmp_path_factory: pytest.TempPathFactory) -> Current:
 @pytest.fixture
 def base_env() -> dict[str, str]:
     """The test process's environment without any VIGIA_RETRAIN_* left over."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_RETRAIN_")}
+    return clean_env()

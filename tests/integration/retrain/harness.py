@@ -4,6 +4,7 @@ drifted labelled feedback in a real store, and `vigia retrain` run as a real pro
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from vigia_serving.store import FeedbackItem, PredictionRecord, PredictionStore
 
 from vigia.bundle import export_bundle
 from vigia.sample import TARGET, production_line, traffic_records, train_sample_model
-from vigia.settings import retrain_env_name
+from vigia.settings import RETRAIN_ENV_PREFIX, retrain_env_name
 
 MODEL = "sobaos"
 DRIFT = 1.0
@@ -114,6 +115,11 @@ def job_env(current: Current, work: Path, store: str | None, **extra: str) -> di
         **extra,
     }
     return {retrain_env_name(k): v for k, v in env.items()}
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any VIGIA_RETRAIN_* left over."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(RETRAIN_ENV_PREFIX)}
 
 
 def run_job(env: Mapping[str, str], *args: str, base_env: Mapping[str, str]) -> Run:

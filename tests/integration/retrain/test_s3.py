@@ -37,7 +37,7 @@ def test_dataset_bundle_and_output_on_s3(
     store_feedback(store, records, labels)
     env = job_env(
         current, tmp_path, store, dataset_uri=dataset, model_uri=model,
-        output_uri=f"s3://{s3_bucket}/candidates", candidate_version="2",
+        output_uri=f"s3://{s3_bucket}/candidates", candidate_version="2", export_onnx="true",
     )
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_RETRAIN_")}
     run = run_job(env, base_env=base_env)
@@ -48,3 +48,10 @@ def test_dataset_bundle_and_output_on_s3(
     assert loaded.metadata.version == "2"
     with fsspec.open(candidate["reportUri"], "r") as report:
         assert json.load(report)["candidate"]["digest"] == candidate["digest"]
+    assert candidate["htmlReportUri"] == f"s3://{s3_bucket}/candidates/sobaos-2.report.html"
+    with fsspec.open(candidate["htmlReportUri"], "r") as page:
+        assert "<title>Candidate sobaos 2: accepted</title>" in page.read()
+    onnx = run.result["onnx"]
+    assert onnx["uri"] == f"s3://{s3_bucket}/candidates/sobaos-2.onnx/model.onnx"
+    assert onnx["parity"]["passed"]
+    assert fs.size(onnx["uri"]) == onnx["bytes"] and fs.exists(onnx["manifestUri"])

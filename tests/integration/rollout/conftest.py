@@ -14,3 +14,9 @@ def gateway_crds(kubeconfig: Path) -> Path:
     """The Gateway API CRDs installed in the session's cluster."""
     gateway_api.install(kubeconfig)
     return kubeconfig
+
+
+# The CRD, RBAC and the operator's own kubeconfig, as the operator's tests set them up.
+from tests.integration.operator.conftest import installed, operator_config  # noqa: E402
+
+__all__ = ["gateway_crds", "installed", "operator_config"]

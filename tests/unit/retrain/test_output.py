@@ -46,9 +46,12 @@ def test_message_goes_down_to_codes_when_needed() -> None:
 
 
 def test_candidate_files_sit_side_by_side() -> None:
-    assert candidate_uris("s3://models/sobaos/", "sobaos", "r1") == (
+    uris = candidate_uris("s3://models/sobaos/", "sobaos", "r1")
+    assert (uris.bundle, uris.report, uris.html_report, uris.onnx_folder) == (
         "s3://models/sobaos/sobaos-r1.bentomodel",
         "s3://models/sobaos/sobaos-r1.report.json",
+        "s3://models/sobaos/sobaos-r1.report.html",
+        "s3://models/sobaos/sobaos-r1.onnx",
     )
 
 
@@ -62,3 +65,11 @@ def test_result_goes_to_stdout_and_the_termination_file(
         "verdict": "Accepted",
         "reasons": [],
     }
+
+
+def test_onnx_error_message_goes_before_the_reasons_messages() -> None:
+    result = {**big_result(), "onnx": {"error": {"code": "UnsupportedModel", "message": "y" * 400}}}
+    fitted = json.loads(fit_message(result, limit=600))
+    assert fitted["onnx"] == {"error": {"code": "UnsupportedModel"}}
+    assert fitted["reasons"][0]["message"] == "x" * 300
+    assert fitted["truncated"][-1] == "onnx.error.message"

@@ -26,6 +26,8 @@ def test_committed_rule_files_are_current() -> None:
         "regenerate: python3 -m vigia_operator.analysis.rules manifests/prometheus"
     )
     assert (MANIFESTS / rules.PROMETHEUS_RULE_FILE).read_text() == rules.prometheus_rule(groups)
+    assert (ROOT / "manifests" / "addons" / rules.RULE_FILE).read_text() == rules.rule_file(
+        groups)
 
 
 def test_prometheus_rule_holds_the_same_groups_as_the_rule_file() -> None:

@@ -102,6 +102,16 @@ def test_env_is_the_job_settings_contract() -> None:
     assert settings.sensitive_features == ["shift", "line"]
 
 
+def test_spec_export_onnx_reaches_the_job() -> None:
+    assert _env(_job())[retrain_env_name("export_onnx")] == "false"
+    env = _env(_job(spec__export={"onnx": True}))
+    assert env[retrain_env_name("export_onnx")] == "true"
+    settings = RetrainSettings.model_validate(
+        {k.removeprefix("VIGIA_RETRAIN_").lower(): v for k, v in env.items()
+         if isinstance(v, str)})
+    assert settings.export_onnx is True
+
+
 def test_pvc_bundle_claim_is_mounted_read_write() -> None:
     job = _job(spec__model__uri="pvc://models/sobaos/v1.bentomodel")
     pod = _pod(job)

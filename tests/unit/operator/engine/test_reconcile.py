@@ -203,3 +203,38 @@ async def test_a_burst_of_events_is_one_reconcile() -> None:
     worker.cancel()
     assert [c for c in kube.calls if c[0] == "status"] == [("status", "sobaos")]
     assert len([c for c in kube.calls if c[0] == "apply"]) == 4
+
+
+def _with_candidate(spec_uri: str) -> dict[str, Any]:
+    body = defaulted_sample()
+    body["status"] = {
+        "stable": {"uri": "file:///models/sobaos/1", "version": "1"},
+        "retraining": {"candidate": {
+            "version": "2", "uri": "file:///models/sobaos/2", "approved": True,
+            "approvedBy": "Auto", "specUri": spec_uri}},
+    }
+    return body
+
+
+def _served(kube: FakeKube, name: str) -> str | None:
+    deployment = next((o for (_, kind, n), o in kube.objects.items()
+                       if kind == "Deployment" and n == name), None)
+    if deployment is None:
+        return None
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return next(e["value"] for e in env if e["name"] == "VIGIA_MODEL_URI")
+
+
+async def test_an_approved_candidate_is_rolled_out_as_the_canary() -> None:
+    engine, kube, _ = _engine(_with_candidate("file:///models/sobaos/1"))
+    await engine.reconcile(REF, trigger="event")
+    assert _served(kube, "sobaos-stable") == "file:///models/sobaos/1"
+    assert _served(kube, "sobaos-canary") == "file:///models/sobaos/2"
+    assert kube.statuses[-1]["canary"]["version"] == "2"
+
+
+async def test_a_model_set_after_the_candidates_job_wins_over_it() -> None:
+    engine, kube, _ = _engine(_with_candidate("file:///models/sobaos/0"))
+    await engine.reconcile(REF, trigger="event")
+    assert _served(kube, "sobaos-canary") is None
+    assert _served(kube, "sobaos-stable") == "file:///models/sobaos/1"

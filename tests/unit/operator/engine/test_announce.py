@@ -1,0 +1,49 @@
+"""The Events of one apply: which change is a new model, a rollout's resize, a restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigia_operator import reasons
+from vigia_operator import resources as r
+from vigia_operator.engine.plan import Action
+from vigia_operator.engine.reconcile import announce
+
+
+def deployment(uri: str, replicas: int) -> dict[str, Any]:
+    return {"kind": "Deployment",
+            "metadata": {"name": "iris-stable", "annotations": {r.ANNOTATION_MODEL_URI: uri}},
+            "spec": {"replicas": replicas}}
+
+
+def reasons_of(before: dict[str, Any] | None, desired: dict[str, Any], *, spec_changed: bool,
+               rolling: bool = False) -> list[str]:
+    action = Action(desired, missing=before is None)
+    return [e.reason for e in announce(action, before, spec_changed, rolling=rolling)]
+
+
+def test_a_promotion_is_a_model_change_even_without_a_spec_change() -> None:
+    events = announce(Action(deployment("s3://m/v2", 2), missing=False),
+                      deployment("s3://m/v1", 2), spec_changed=False)
+    assert [e.reason for e in events] == [reasons.MODEL_CHANGED]
+    assert "from s3://m/v1 to s3://m/v2 on Deployment iris-stable" in events[0].message
+
+
+def test_a_rollouts_resize_is_not_a_restore() -> None:
+    before, desired = deployment("s3://m/v1", 4), deployment("s3://m/v1", 3)
+    assert reasons_of(before, desired, spec_changed=False, rolling=True) == []
+    assert reasons_of(before, desired, spec_changed=False) == [reasons.RESTORED]
+
+
+def test_a_hand_edit_during_a_rollout_is_still_reported() -> None:
+    before = deployment("s3://m/v1", 4)
+    before["spec"]["paused"] = True
+    desired = deployment("s3://m/v1", 3)
+    desired["spec"]["paused"] = False
+    assert reasons_of(before, desired, spec_changed=False, rolling=True) == [reasons.RESTORED]
+
+
+def test_created_and_updated_when_the_spec_changed() -> None:
+    assert reasons_of(None, deployment("s3://m/v1", 1), spec_changed=True) == [reasons.CREATED]
+    assert reasons_of(deployment("s3://m/v1", 1), deployment("s3://m/v1", 2),
+                      spec_changed=True) == [reasons.UPDATED]

@@ -1,0 +1,66 @@
+"""The status writer: what it sends, and when it sends nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from vigia_operator.status.sections import Event, SectionUpdate, StatusUpdate
+from vigia_operator.status.writer import StatusWriter, merge_patch
+
+BODY: dict[str, Any] = {
+    "metadata": {"namespace": "shop", "name": "iris", "uid": "u1", "resourceVersion": "7"},
+    "status": {
+        "observedGeneration": 2,
+        "conditions": [],
+        "canary": {"version": "v2", "step": 0, "stepStartedAt": "t0"},
+        "stable": {"version": "v1"},
+    },
+}
+
+
+class RecordingKube:
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+
+    async def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.patches.append(patch)
+
+
+async def no_events(body: Mapping[str, Any], event: Event) -> None:
+    return None
+
+
+def test_a_field_dropped_from_a_section_is_sent_as_null() -> None:
+    patch = merge_patch({"canary": {"step": 0, "stepStartedAt": "t0"}, "old": {"a": 1}},
+                        {"canary": {"step": 1}})
+    assert patch == {"canary": {"step": 1, "stepStartedAt": None}, "old": None}
+
+
+def test_lists_are_sent_whole() -> None:
+    patch = merge_patch({"history": [{"version": "v1", "x": 1}]},
+                        {"history": [{"version": "v1"}]})
+    assert patch == {"history": [{"version": "v1"}]}
+
+
+def _write(update: StatusUpdate) -> list[dict[str, Any]]:
+    kube = RecordingKube()
+    writer = StatusWriter(kube, no_events)
+    asyncio.run(writer.write(BODY, update))
+    return kube.patches
+
+
+def test_a_step_that_ends_clears_its_start_time() -> None:
+    """A step's start dropped from status.canary is a change, written as a deletion (the
+    next step's pause must not count from the previous step's start)."""
+    canary = {"version": "v2", "step": 1}
+    patches = _write(StatusUpdate((SectionUpdate("canary", canary),), observed_generation=2))
+    assert len(patches) == 1
+    assert patches[0]["canary"] == {"version": "v2", "step": 1, "stepStartedAt": None}
+
+
+def test_an_unchanged_status_is_not_written() -> None:
+    canary = dict(BODY["status"]["canary"])
+    patches = _write(StatusUpdate((SectionUpdate("canary", canary),), observed_generation=2))
+    assert patches == []
