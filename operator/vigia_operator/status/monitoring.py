@@ -4,10 +4,9 @@ KPIViolated conditions, from one tick's signals (vigia_operator.analysis.evaluat
 Outside a tick (an event-triggered reconcile) there are no signals: the section and its
 conditions are left as they are.
 
-The section replaces the previous one, but the status is written as a merge patch, which
-keeps any field it does not name: a field the new section lacks (the reason of an Unknown
-once Prometheus is back, an accuracy once no feedback is left in the window) is written as
-null, so it is removed rather than left standing beside the new numbers.
+The section replaces the previous one: a field it no longer has (the reason of an Unknown
+once Prometheus is back, an accuracy once no feedback is left in the window) goes, as the
+status writer sends it as null in its merge patch (``status.writer.merge_patch``).
 
 A tick that decides what the previous one decided (every condition's status and reason,
 the state, the drifted features and violated KPIs, for the same generation) rewrites the
@@ -61,8 +60,7 @@ def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
         return ()
     conditions = tuple(Condition(f.type, f.status, f.reason, f.message)
                        for f in verdict.conditions)
-    section = with_removals(given.previous.get(SECTION), verdict.section)
-    return (SectionUpdate(SECTION, section, conditions),)
+    return (SectionUpdate(SECTION, verdict.section, conditions),)
 
 
 def refresh_after(uid: str) -> float:
@@ -107,20 +105,6 @@ def _written_at(given: SectionInput) -> float:
         with contextlib.suppress(ValueError):  # not ours: rewrite
             times.append(_seconds(stamp) if isinstance(stamp, str) else 0.0)
     return max(times, default=0.0)
-
-
-def with_removals(previous: Any, new: Mapping[str, Any]) -> dict[str, Any]:
-    """``new``, with null for every field of ``previous`` it no longer has (in nested
-    objects too; lists are replaced whole by a merge patch)."""
-    merged = dict(new)
-    if not isinstance(previous, Mapping):
-        return merged
-    for key, old in previous.items():
-        if key not in merged:
-            merged[key] = None
-        elif isinstance(old, Mapping) and isinstance(merged[key], Mapping):
-            merged[key] = with_removals(old, merged[key])
-    return merged
 
 
 def _seconds(stamp: str) -> float:
