@@ -180,6 +180,7 @@ def _diagnosis(kubeconfig: Path, namespace: str) -> str:
 
     pods = table("pods", "NAME:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,"
                          "READY:.status.conditions[?(@.type=='Ready')].status,"
+                         "READY_WHY:.status.conditions[?(@.type=='Ready')].reason,"
                          "WHY:.status.conditions[?(@.type=='PodScheduled')].message")
     deployments = table("deployments", "NAME:.metadata.name,WANT:.spec.replicas,"
                                        "READY:.status.readyReplicas,"
@@ -187,7 +188,8 @@ def _diagnosis(kubeconfig: Path, namespace: str) -> str:
     events = kubectl(kubeconfig, "get", "events", "-n", namespace,
                      "--sort-by=.lastTimestamp")
     full = kubectl(kubeconfig, "get", "md,deployments", "-n", namespace, "-o", "yaml")
-    return f"{pods}\n{deployments}\n{events[-3000:]}\n{full}"
+    nodes = kubectl(kubeconfig, "get", "nodes")
+    return f"{pods}\n{deployments}\n{nodes}\n{events[-3000:]}\n{full}"
 
 
 def wait_stable(kubeconfig: Path, namespace: str, name: str, version: str,

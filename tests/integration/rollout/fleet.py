@@ -212,6 +212,11 @@ def wait_status(kubeconfig: Path, namespace: str, check: Any, timeout: float,
         status = status_of(kubeconfig, namespace)
         canary = status.get("canary") or {}
         seen = kubectl(kubeconfig, "get", "deploy,pods", "-n", namespace, "-o", "wide")
+        seen += kubectl(kubeconfig, "get", "pods", "-n", namespace, "-o", "custom-columns="
+                        "NAME:.metadata.name,PHASE:.status.phase,READY:.status.conditions"
+                        "[?(@.type=='Ready')].status,WHY:.status.conditions"
+                        "[?(@.type=='Ready')].reason")
+        seen += kubectl(kubeconfig, "get", "nodes")
         raise AssertionError(
             f"{error}\ncanary: {canary.get('phase')} step {canary.get('step')}: "
             f"{canary.get('message')}\nlast analysis: {canary.get('lastAnalysis')}\n{seen}\n"

@@ -19,9 +19,11 @@ FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
 # With a real node, fake nodes take only pods that tolerate this taint.
 FAKE_NODE_TAINT = {"key": "vigia.dev/fake-node", "value": "true", "effect": "NoSchedule"}
 # Two cores run the whole control plane, kwok and the tests: under a burst of objects
-# kwok's node heartbeats can lag past the default 50 s grace and the node controller
-# then marks every fake pod NotReady for good. Fake nodes never die; give them time.
-NODE_MONITOR_GRACE = "5m"
+# kwok's node heartbeats can lag past the grace and the node controller then marks every
+# fake pod NotReady for good (kwok never sets Ready again on a Running pod: Deployments
+# stay 0/N available while `get pods` shows 1/1). 5 min was not enough over a 35-minute
+# test session. Fake nodes never die, and no test waits for a node to be found dead.
+NODE_MONITOR_GRACE = "1h"
 # The controller-manager's client rate limit (default 20 requests/s) throttles a burst
 # of hundreds of Deployments more than the CPU does. (The scheduler's default is 50.)
 CLIENT_QPS_FLAGS = ("--kube-api-qps=100", "--kube-api-burst=200")
