@@ -135,29 +135,26 @@ def test_prometheus_scrapes_the_model_server_pod(platform: p.Platform) -> None:
     [pod] = _server_pods(platform)
     name = pod["metadata"]["name"]
     query = f'vigia_predictions_total{{namespace="{platform.namespace}",pod="{name}"}}'
-    with p.port_forward(platform.kubeconfig, p.SYSTEM, "service/vigia-prometheus", 9090) as url:
-        def series() -> list[Any]:
-            address = f"{url}/api/v1/query?query={urllib.parse.quote(query)}"
-            with urllib.request.urlopen(address, timeout=10) as response:
-                found: list[Any] = json.loads(response.read())["data"]["result"]
-                return found
-
-        found = wait_for(series, 90, f"Prometheus series {query}", interval=2)
-    assert sum(float(s["value"][1]) for s in found) >= 5
-    assert {s["metric"]["model"] for s in found} == {MODEL}
-    assert {s["metric"]["track"] for s in found} == {"stable"}
     # BentoML's request metrics carry the same identity, from the pod's labels (canary gates).
     requests = f'bentoml_service_request_total{{namespace="{platform.namespace}",model="{MODEL}"}}'
     with p.port_forward(platform.kubeconfig, p.SYSTEM, "service/vigia-prometheus", 9090) as url:
-        def request_series() -> list[Any]:
-            address = f"{url}/api/v1/query?query={urllib.parse.quote(requests)}"
-            with urllib.request.urlopen(address, timeout=10) as response:
-                found: list[Any] = json.loads(response.read())["data"]["result"]
-                return found
-
-        counted = wait_for(request_series, 60, f"Prometheus series {requests}", interval=2)
+        found = wait_for(lambda: _series(url, query), 90, f"Prometheus series {query}",
+                         interval=2)
+        counted = wait_for(lambda: _series(url, requests), 60,
+                           f"Prometheus series {requests}", interval=2)
+    assert sum(float(s["value"][1]) for s in found) >= 5
+    assert {s["metric"]["model"] for s in found} == {MODEL}
+    assert {s["metric"]["track"] for s in found} == {"stable"}
     assert {(s["metric"]["track"], bool(s["metric"].get("version"))) for s in counted} == {
         ("stable", True)}
+
+
+def _series(prometheus: str, query: str) -> list[Any]:
+    """The instant query's series (empty until scraped)."""
+    address = f"{prometheus}/api/v1/query?query={urllib.parse.quote(query)}"
+    with urllib.request.urlopen(address, timeout=10) as response:
+        found: list[Any] = json.loads(response.read())["data"]["result"]
+        return found
 
 
 def test_feedback_survives_the_pods_deletion(platform: p.Platform) -> None:
