@@ -71,6 +71,10 @@ def _add_sample(commands: Any) -> None:
     bundle.add_argument(
         "--benchmark", action="store_true", help="the benchmark's 50-tree forest instead"
     )
+    bundle.add_argument(
+        "--dataset", default=None, help="also write the rows it learnt from (features and "
+        "target), as CSV, to this URI: a retraining Job's spec.retraining.dataset"
+    )
     _home_option(bundle)
     bundle.set_defaults(func=_cmd_sample_bundle)
 
@@ -131,7 +135,7 @@ def _positive_int(text: str) -> int:
 
 def _cmd_sample_bundle(args: argparse.Namespace) -> int:
     from vigia.bundle import export_bundle
-    from vigia.sample import reference_benchmark_model, train_sample_model
+    from vigia.sample import reference_benchmark_model, train_sample_model, write_dataset
 
     if args.benchmark:
         name = args.name or "sobaos-benchmark"
@@ -149,6 +153,10 @@ def _cmd_sample_bundle(args: argparse.Namespace) -> int:
         "version": args.version,
         "training_metrics": bundle.metadata.training_metrics,
     }
+    if args.dataset:
+        summary["dataset"] = write_dataset(
+            args.dataset, rows=args.rows, seed=args.seed, numeric_only=args.benchmark
+        )
     print(json.dumps(summary, indent=2))
     return 0
 

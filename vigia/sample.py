@@ -8,6 +8,7 @@ supplier, a faster line, and humidity that hurts a little more than it used to.
 
 from __future__ import annotations
 
+import fsspec
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -122,6 +123,18 @@ def train_sample_model(
     return make_bundle(
         model, X_train, y_train, name=name, version=version, X_holdout=X_hold, y_holdout=y_hold
     )
+
+
+def write_dataset(uri: str, *, rows: int = 5000, seed: int = 0,
+                  numeric_only: bool = False) -> dict[str, object]:
+    """Write the rows the sample model of ``rows`` and ``seed`` learnt from (its holdout
+    included), features and target, as CSV; return where and how many rows."""
+    X, y = production_line(rows, seed=seed, missing_rate=0.0 if numeric_only else 0.01)
+    if numeric_only:
+        X = X[list(NUMERIC_FEATURES)]
+    with fsspec.open(uri, "w", compression="infer") as out:
+        X.assign(**{TARGET: y}).to_csv(out, index=False)
+    return {"uri": uri, "rows": rows, "target": TARGET}
 
 
 def reference_benchmark_model(

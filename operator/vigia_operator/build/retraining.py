@@ -70,7 +70,7 @@ def labels(md: ModelDeploymentView, trigger: str) -> dict[str, str]:
 def job_env(md: ModelDeploymentView, spec: RetrainingSpec, name: str) -> list[Obj]:
     """The job's settings (``vigia.settings.RetrainSettings``) by their variable names."""
     values: dict[str, str] = {
-        "dataset_uri": spec.dataset_uri,
+        "dataset_uri": server_uri(spec.dataset_uri),
         "target": spec.target,
         "model_uri": server_uri(md.model.uri),
         "output_uri": server_uri(output_uri(md.model.uri)),
@@ -93,21 +93,23 @@ def job_env(md: ModelDeploymentView, spec: RetrainingSpec, name: str) -> list[Ob
     return env
 
 
-def _claims(md: ModelDeploymentView) -> list[str]:
-    if not md.model.uri.startswith(f"{PVC_SCHEME}://"):
-        return []
-    return [pvc_location(md.model.uri)[0]]
+def _claims(md: ModelDeploymentView, spec: RetrainingSpec) -> list[str]:
+    """The claims the job reads or writes: the model's (the candidate is written beside the
+    current bundle) and the dataset's, each once."""
+    uris = (md.model.uri, spec.dataset_uri)
+    claims = [pvc_location(uri)[0] for uri in uris if uri.startswith(f"{PVC_SCHEME}://")]
+    return list(dict.fromkeys(claims))
 
 
-def _volumes(md: ModelDeploymentView) -> tuple[list[Obj], list[Obj]]:
-    """Volumes and mounts: /tmp, and the bundle claim read-write (the candidate is written
-    beside the current bundle)."""
+def _volumes(md: ModelDeploymentView, spec: RetrainingSpec) -> tuple[list[Obj], list[Obj]]:
+    """Volumes and mounts: /tmp, and each claim read-write at /bundles/<claim>, where
+    ``server_uri`` says its pvc:// URIs are."""
     volumes: list[Obj] = [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
     mounts: list[Obj] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
-    for claim in _claims(md):
-        volumes.append({"name": BUNDLE_VOLUME,
-                        "persistentVolumeClaim": {"claimName": claim}})
-        mounts.append({"name": BUNDLE_VOLUME, "mountPath": f"{BUNDLE_MOUNT}/{claim}"})
+    for index, claim in enumerate(_claims(md, spec)):
+        volume = BUNDLE_VOLUME if index == 0 else f"{BUNDLE_VOLUME}-{index}"
+        volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": claim}})
+        mounts.append({"name": volume, "mountPath": f"{BUNDLE_MOUNT}/{claim}"})
     return volumes, mounts
 
 
@@ -130,7 +132,7 @@ def _container(md: ModelDeploymentView, spec: RetrainingSpec, name: str,
 
 def build_job(md: ModelDeploymentView, spec: RetrainingSpec, name: str, trigger: str) -> Obj:
     """The retraining Job ``name`` for ``md``, started by ``trigger``."""
-    volumes, mounts = _volumes(md)
+    volumes, mounts = _volumes(md, spec)
     final_codes = [int(ExitCode.INVALID_INPUT), int(ExitCode.REFUSED)]
     return {
         "apiVersion": "batch/v1",

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import joblib
+import pandas as pd
 import pytest
 
 from vigia.bundle import ModelBundle, load_bundle
@@ -27,7 +28,8 @@ def vigia(*args: str) -> subprocess.CompletedProcess[str]:
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, object], Path]:
     base = tmp_path_factory.mktemp("cli")
     uri = f"file://{base}/bundles/sobaos.bentomodel"
-    done = vigia("sample", "bundle", "--out", uri, "--rows", "800", "--home", str(base))
+    done = vigia("sample", "bundle", "--out", uri, "--rows", "800", "--home", str(base),
+                 "--dataset", f"file://{base}/data/sobaos.csv")
     assert done.returncode == 0, done.stderr
     return uri, json.loads(done.stdout), base
 
@@ -37,6 +39,19 @@ def test_sample_bundle_prints_uri_and_digest(exported: tuple[str, dict[str, obje
     assert summary["uri"] == uri
     assert str(summary["digest"]).startswith("sha256:")
     assert Path(uri.removeprefix("file://") + ".sha256").read_text().strip() == summary["digest"]
+
+
+def test_sample_bundle_writes_the_rows_it_learnt_from(
+    exported: tuple[str, dict[str, object], Path],
+) -> None:
+    _, summary, base = exported
+    assert summary["dataset"] == {"uri": f"file://{base}/data/sobaos.csv", "rows": 800,
+                                  "target": "quality"}
+    frame = pd.read_csv(base / "data/sobaos.csv")
+    X, y = production_line(800, seed=0)
+    assert list(frame.columns) == [*X.columns, "quality"]
+    assert frame["quality"].tolist() == y.tolist()
+    assert frame["line_speed"].to_numpy() == pytest.approx(X["line_speed"].to_numpy())
 
 
 def test_inspect_prints_metadata_after_digest_check(

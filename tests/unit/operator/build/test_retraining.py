@@ -126,6 +126,26 @@ def test_pvc_bundle_claim_is_mounted_read_write() -> None:
     assert env[retrain_env_name("output_uri")] == "file:///var/run/vigia/bundles/models/sobaos"
 
 
+def test_dataset_on_a_claim_is_mounted_once_or_beside() -> None:
+    same = _job(spec__model__uri="pvc://models/sobaos/1",
+                spec__retraining__dataset={"uri": "pvc://models/sobaos/train.csv",
+                                           "target": "quality"})
+    assert [v["persistentVolumeClaim"]["claimName"] for v in _pod(same)["volumes"]
+            if "persistentVolumeClaim" in v] == ["models"]
+    assert _env(same)[retrain_env_name("dataset_uri")] == (
+        "file:///var/run/vigia/bundles/models/sobaos/train.csv")
+    other = _pod(_job(spec__model__uri="pvc://models/sobaos/1",
+                      spec__retraining__dataset={"uri": "pvc://datasets/sobaos.csv",
+                                                 "target": "quality"}))
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in other["volumes"]
+              if "persistentVolumeClaim" in v}
+    (container,) = other["containers"]
+    mounted = {m["mountPath"]: claims[m["name"]] for m in container["volumeMounts"]
+               if m["name"] in claims}
+    assert mounted == {"/var/run/vigia/bundles/models": "models",
+                       "/var/run/vigia/bundles/datasets": "datasets"}
+
+
 def test_uris_beside_the_bundle_and_back() -> None:
     assert output_uri("s3://bucket/models/iris-3.bentomodel") == "s3://bucket/models"
     assert store_uri("file:///var/run/vigia/bundles/models/sobaos/c.bentomodel") == (
