@@ -89,6 +89,21 @@ def _add_sample(commands: Any) -> None:
     )
     traffic.set_defaults(func=_cmd_sample_traffic)
 
+    send = sub.add_parser(
+        "send", help="send sample rows to a model server, each true label back as feedback"
+    )
+    send.add_argument("url", help="the server's base URL, e.g. http://sobaos.ml.svc")
+    send.add_argument("--rows", type=_positive_int, default=None,
+                      help="rows to send (default: without end, until --until-file exists)")
+    send.add_argument("--seed", type=int, default=1)
+    send.add_argument("--drift", type=float, default=0.0, help="0 = training-like, 1 = drifted")
+    send.add_argument("--batch", type=_positive_int, default=100, help="rows per request")
+    send.add_argument("--pause", type=float, default=0.0, help="seconds between requests")
+    send.add_argument("--no-feedback", action="store_true", help="send no labels")
+    send.add_argument("--until-file", default=None,
+                      help="stop before the next request once this file exists")
+    send.set_defaults(func=_cmd_sample_send)
+
 
 def _add_bundle(commands: Any) -> None:
     bundle = commands.add_parser("bundle", help="model bundles")
@@ -170,6 +185,19 @@ def _cmd_sample_traffic(args: argparse.Namespace) -> int:
     _write_lines(args.out, (json.dumps(r, allow_nan=False) for r in records))
     if args.labels:
         _write_lines(args.labels, labels)
+    return 0
+
+
+def _cmd_sample_send(args: argparse.Namespace) -> int:
+    from vigia.traffic import send
+
+    if args.rows is None and args.until_file is None:
+        raise SystemExit("vigia sample send: give --rows, --until-file or both")
+    stop_file = args.until_file
+    sent = send(args.url, args.rows, seed=args.seed, drift=args.drift,
+                feedback=not args.no_feedback, batch=args.batch, pause=args.pause,
+                stop=lambda: stop_file is not None and os.path.exists(stop_file))
+    print(json.dumps(sent.as_dict()))
     return 0
 
 

@@ -110,14 +110,14 @@ class Monitor:
             for name in schema.names
         ]
         outcomes = (metrics.OUTCOME_CORRECT, metrics.OUTCOME_INCORRECT)
-        self._feedback = {o: feedback.labels(*base, o) for o in outcomes}
+        self._feedback = feedback
         self._confusion = confusion
         self._rejected = rejected
         self._base = base
         for name in (REASON_INVALID, REASON_TOO_LARGE, REASON_NOT_READY):
             rejected.labels(*base, name)  # exported at zero from the start
-        for child in self._feedback.values():
-            child.inc(0)
+        for outcome in outcomes:
+            feedback.labels(*base, outcome).inc(0)
         export_reference(profile, schema.names, base, registry)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
@@ -138,8 +138,15 @@ class Monitor:
                 continue
             correct = result.label == result.predicted
             outcome = metrics.OUTCOME_CORRECT if correct else metrics.OUTCOME_INCORRECT
-            self._feedback[outcome].inc()
-            self._confusion.labels(*self._base, result.label, result.predicted).inc()
+            made_by = self._made_by(result)
+            self._feedback.labels(*made_by, outcome).inc()
+            self._confusion.labels(*made_by, result.label, result.predicted).inc()
+
+    def _made_by(self, result: FeedbackResult) -> tuple[str, str, str, str]:
+        """The server labels of the version that made the prediction, which a label sent
+        through a Service shared by two tracks may not have reached."""
+        namespace, model, version, track = self._base
+        return namespace, model, result.version or version, result.track or track
 
     def reject(self, reason: str) -> None:
         self._rejected.labels(*self._base, reason).inc()

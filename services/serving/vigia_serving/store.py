@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -104,6 +104,10 @@ class FeedbackResult:
     label: str
     predicted: str
     duplicate: bool
+    # Who made the prediction: behind one Service, a label may reach another pod (another
+    # track or version) than the one that predicted.
+    version: str | None = None
+    track: str | None = None
 
 
 # The database could not be reached (as opposed to refusing a row): keep rows buffered.
@@ -378,13 +382,15 @@ class PredictionStore:
         ids = list({item.prediction_id for item in items})
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            predicted = dict(
-                conn.execute(
-                    select(predictions.c.id, predictions.c.predicted).where(
-                        predictions.c.id.in_(ids)
-                    )
+            predicted = {
+                pid: Predicted(label, version, track)
+                for pid, label, version, track in conn.execute(
+                    select(
+                        predictions.c.id, predictions.c.predicted, predictions.c.version,
+                        predictions.c.track,
+                    ).where(predictions.c.id.in_(ids))
                 ).all()
-            )
+            }
             stored = dict(
                 conn.execute(
                     select(feedback.c.prediction_id, feedback.c.label).where(
@@ -451,9 +457,15 @@ def _record(data: dict[str, Any]) -> PredictionRecord:
     return PredictionRecord(**data)
 
 
+class Predicted(NamedTuple):
+    label: str
+    version: str
+    track: str
+
+
 def _resolve(
     items: Iterable[FeedbackItem],
-    predicted: dict[str, str],
+    predicted: dict[str, Predicted],
     stored: dict[str, str],
     now: datetime,
 ) -> tuple[list[FeedbackResult], list[dict[str, Any]]]:
@@ -466,7 +478,10 @@ def _resolve(
         previous = stored.get(pid)
         if previous is not None and previous != label:
             raise FeedbackConflictError(index, pid, previous, label)
-        results.append(FeedbackResult(pid, label, predicted[pid], previous is not None))
+        made = predicted[pid]
+        results.append(
+            FeedbackResult(pid, label, made.label, previous is not None, made.version, made.track)
+        )
         if previous is None:
             stored[pid] = label
             new_rows.append({"prediction_id": pid, "label": label, "received_at": now})

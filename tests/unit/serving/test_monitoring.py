@@ -101,6 +101,23 @@ def test_feedback_counts_outcome_and_confusion_once(bundle: ModelBundle) -> None
     ) == 1
 
 
+def test_feedback_counts_under_the_version_that_predicted(bundle: ModelBundle) -> None:
+    """Behind one Service a label may reach the other track's pod: it still counts for the
+    version and track that made the prediction (the canary's accuracy gate needs that)."""
+    registry = CollectorRegistry()
+    monitor = make_monitor(bundle, registry)  # this pod: version 1, canary
+    monitor.observe_feedback([
+        FeedbackResult("a", "good", "defective", False, version="0", track="stable"),
+        FeedbackResult("b", "good", "good", False, version="1", track="canary"),
+    ])
+    stable = {"version": "0", "track": "stable"}
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="incorrect", **stable) == 1
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="incorrect") == 0
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="correct") == 1
+    assert value(registry, metrics.CONFUSION_SERIES, actual="good", predicted="defective",
+                 **stable) == 1
+
+
 def test_pipeline_attributions_are_per_input_feature_and_additive(bundle: ModelBundle) -> None:
     names = list(bundle.metadata.schema.names)
     records, _ = traffic_records(5, seed=9)

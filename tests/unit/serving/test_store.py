@@ -72,6 +72,7 @@ def test_feedback_for_a_buffered_prediction_flushes_it_first(store: PredictionSt
     store.log([record("a", predicted="good")])
     [result] = store.record_feedback([FeedbackItem("a", "defective")])
     assert (result.predicted, result.label, result.duplicate) == ("good", "defective", False)
+    assert (result.version, result.track) == ("1", "stable")  # who predicted, from the log
     assert store.count("feedback") == 1
 
 

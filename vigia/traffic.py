@@ -1,0 +1,115 @@
+"""Sample traffic sent to a model server, with the true label of every item sent back as
+feedback: what a production line's quality check would do, and what the closed-loop demo
+and its e2e test run in a pod beside the model.
+
+The sender also scores the answers itself (it knows the labels), per model version, so a
+caller sees the accuracy its traffic met without asking the system it is judging.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from vigia.sample import traffic_records
+
+DEFAULT_BATCH = 100
+TIMEOUT_SECONDS = 60.0
+UNKNOWN_RETRIES = 5
+UNKNOWN_RETRY_SECONDS = 1.0
+
+
+@dataclass
+class VersionScore:
+    rows: int = 0
+    correct: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.rows if self.rows else None
+
+
+@dataclass
+class Sent:
+    """What a run of the sender sent and met."""
+
+    rows: int = 0
+    feedback: int = 0
+    by_version: dict[str, VersionScore] = field(default_factory=dict)
+
+    def score(self, version: str, predicted: list[str], labels: list[str]) -> None:
+        scored = self.by_version.setdefault(version, VersionScore())
+        scored.rows += len(labels)
+        scored.correct += sum(p == t for p, t in zip(predicted, labels, strict=True))
+        self.rows += len(labels)
+
+    def as_dict(self) -> dict[str, Any]:
+        correct = sum(s.correct for s in self.by_version.values())
+        return {
+            "rows": self.rows,
+            "feedback": self.feedback,
+            "accuracy": round(correct / self.rows, 4) if self.rows else None,
+            "byVersion": {
+                version: {"rows": s.rows, "correct": s.correct,
+                          "accuracy": None if s.accuracy is None else round(s.accuracy, 4)}
+                for version, s in sorted(self.by_version.items())
+            },
+        }
+
+
+def batches(rows: int | None, *, seed: int, drift: float,
+            batch: int = DEFAULT_BATCH) -> Iterator[tuple[list[dict[str, object]], list[str]]]:
+    """Request rows and their labels, ``batch`` at a time: ``rows`` in all, or without end
+    (``rows=None``; each batch from its own seed, so no two repeat)."""
+    if rows is not None:
+        records, labels = traffic_records(rows, seed=seed, drift=drift)
+        for start in range(0, rows, batch):
+            yield records[start:start + batch], labels[start:start + batch]
+        return
+    for index in itertools.count():
+        yield traffic_records(batch, seed=seed * 1_000_003 + index, drift=drift)
+
+
+def send(url: str, rows: int | None, *, seed: int, drift: float, feedback: bool = True,
+         batch: int = DEFAULT_BATCH, pause: float = 0.0,
+         stop: Callable[[], bool] = lambda: False) -> Sent:
+    """Send the rows to ``url``'s /predict (and each label to /feedback) until they are all
+    sent or ``stop()`` says so; ``pause`` seconds between batches."""
+    sent = Sent()
+    with httpx.Client(base_url=url.rstrip("/"), timeout=TIMEOUT_SECONDS) as client:
+        for records, labels in batches(rows, seed=seed, drift=drift, batch=batch):
+            if stop():
+                break
+            answer = _post(client, "/predict", {"rows": records})
+            predictions = answer["predictions"]
+            sent.score(str(answer["version"]), [p["class"] for p in predictions], labels)
+            if feedback:
+                _post(client, "/feedback", [
+                    {"prediction_id": p["prediction_id"], "label": label}
+                    for p, label in zip(predictions, labels, strict=True)],
+                    retry_unknown=True)
+                sent.feedback += len(labels)
+            if pause:
+                time.sleep(pause)
+    return sent
+
+
+def _post(client: httpx.Client, path: str, body: object, *,
+          retry_unknown: bool = False) -> Any:
+    """POST and return the JSON answer. ``retry_unknown``: a 404 (a prediction the pod that
+    got the label does not know yet: another pod made it, and flushes its log every half
+    second) is retried a few times before it is an error."""
+    for attempt in range(UNKNOWN_RETRIES + 1):
+        response = client.post(path, json=body)
+        if response.status_code == 404 and retry_unknown and attempt < UNKNOWN_RETRIES:
+            time.sleep(UNKNOWN_RETRY_SECONDS)
+            continue
+        if response.status_code >= 400:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+    raise AssertionError("unreachable")
