@@ -1,0 +1,26 @@
+"""kubectl (the one built from upstream sources) against a kubeconfig."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from vigia_devcluster.binaries import kubectl_path
+
+
+class KubectlError(RuntimeError):
+    def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
+        super().__init__(f"kubectl {' '.join(args)} exited {returncode}: {stderr.strip()}")
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def kubectl(kubeconfig: Path, *args: str, input: str | None = None, timeout: float = 120) -> str:
+    """Run kubectl against `kubeconfig` and return its stdout; raise KubectlError on failure."""
+    argv = [str(kubectl_path()), f"--kubeconfig={kubeconfig}", *args]
+    result = subprocess.run(
+        argv, input=input, capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise KubectlError(list(args), result.returncode, result.stderr)
+    return result.stdout
