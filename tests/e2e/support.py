@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 from vigia_devcluster.images import references
+from vigia_devcluster.kubectl import apply
 
 from tests.fixtures.kube import kubectl, wait_for
+
+__all__ = ["apply", "exec_in", "python_in", "tool_pod", "unique", "wait_ready"]
 
 E2E_IMAGES = ["debian", "vigia", "postgresql", "prometheus"]
 IMAGES = references()
@@ -19,12 +21,6 @@ RESTRICTED_SECURITY = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-
-
-def apply(kubeconfig: Path, *documents: dict[str, Any], namespace: str | None = None) -> None:
-    body = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(documents)})
-    args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
-    kubectl(kubeconfig, *args, input=body)
 
 
 def tool_pod(name: str, image: str = IMAGES["debian"], command: list[str] | None = None,

@@ -48,11 +48,7 @@ print(sent)
 
 @pytest.fixture(scope="module")
 def watched(kubeconfig: Path) -> Iterator[p.Platform]:
-    p.install(kubeconfig)
-    kubectl(kubeconfig, "-n", p.SYSTEM, "set", "env", "deployment/vigia-operator",
-            "VIGIA_OPERATOR_TICK_SECONDS=10")
-    kubectl(kubeconfig, "-n", p.SYSTEM, "rollout", "status", "deployment/vigia-operator",
-            "--timeout=180s", timeout=200)
+    p.install(kubeconfig, tick_seconds=10)
     namespace = p.restricted_namespace(kubeconfig)
     md = p.model_deployment(MODEL, p.SAMPLE_URI)
     md["spec"]["monitoring"]["drift"]["minSamples"] = 300

@@ -21,6 +21,7 @@ class Candidate:
     uri: str  # as the ModelDeployment spells it (pvc:// for a claim)
     digest: str
     report_uri: str
+    html_report_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def from_result(result: RetrainResult) -> RunResult:
     message = ", ".join(part for part in (reasons, numbers) if part) or result.verdict
     if result.verdict == ACCEPTED and result.candidate is not None:
         c = result.candidate
-        candidate = Candidate(c.version, store_uri(c.uri), c.digest, store_uri(c.report_uri))
+        html = None if c.html_report_uri is None else store_uri(c.html_report_uri)
+        candidate = Candidate(c.version, store_uri(c.uri), c.digest, store_uri(c.report_uri),
+                              html)
         return RunResult(ACCEPTED, message, candidate, result.metrics)
     verdict = REFUSED if result.verdict in (REFUSED, ACCEPTED) else FAILED
     return RunResult(verdict, message, None, result.metrics)

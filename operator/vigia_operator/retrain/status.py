@@ -4,7 +4,8 @@
     lastSkip:    {reason, trigger, at, message}   the latest due trigger that did not start
     job:         name of the latest Job
     result:      {job, verdict, message, candidateUri, at}
-    candidate:   {version, uri, digest, reportUri, job, at, approved, approvedBy, specUri}
+    candidate:   {version, uri, digest, reportUri, htmlReportUri?, job, at, approved,
+                  approvedBy, specUri}
     nextScheduled, cooldownUntil, schedule
     runs:        [{job, trigger, specUri, startedAt, finishedAt, verdict, message}], newest first,
                  at most MAX_RUNS
@@ -83,6 +84,8 @@ def finished(previous: Mapping[str, Any], job: str, result: RunResult, at: str,
                           "reportUri": c.report_uri, "job": job, "at": at,
                           "approved": auto, "approvedBy": "Auto" if auto else "",
                           "specUri": spec_uri}
+    if c.html_report_uri is not None:
+        state["candidate"]["htmlReportUri"] = c.html_report_uri
     events = [Event(reasons.NORMAL, reasons.CANDIDATE_ACCEPTED,
                     f"Job {job}: candidate {c.version} ({c.uri}) accepted: {result.message}")]
     if not auto:

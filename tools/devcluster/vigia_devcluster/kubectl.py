@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from vigia_devcluster.binaries import kubectl_path
 
@@ -24,3 +26,15 @@ def kubectl(kubeconfig: Path, *args: str, input: str | None = None, timeout: flo
     if result.returncode != 0:
         raise KubectlError(list(args), result.returncode, result.stderr)
     return result.stdout
+
+
+def apply(kubeconfig: Path, *documents: dict[str, Any], namespace: str | None = None) -> None:
+    """`kubectl apply` of the documents, as one List."""
+    body = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(documents)})
+    kubectl(kubeconfig, "apply", "-f", "-", *(["-n", namespace] if namespace else []),
+            input=body)
+
+
+def get(kubeconfig: Path, *args: str) -> dict[str, Any]:
+    """`kubectl get ARGS -o json`, parsed."""
+    return dict(json.loads(kubectl(kubeconfig, "get", *args, "-o", "json")))

@@ -13,7 +13,7 @@ from vigia_operator.spec.view import Model
 
 V1 = "pvc://bundles/sobaos/1"
 CANDIDATE = Candidate("2", "pvc://bundles/sobaos/2", "sha256:" + "b" * 64,
-                      "pvc://bundles/sobaos/2/report.html")
+                      "pvc://bundles/sobaos/2.report.json", "pvc://bundles/sobaos/2.report.html")
 
 
 def _accepted(auto: bool) -> dict:
@@ -30,6 +30,7 @@ def _accepted(auto: bool) -> dict:
 def test_the_candidate_records_the_spec_its_job_started_under() -> None:
     candidate = _accepted(auto=True)["retraining"]["candidate"]
     assert candidate["specUri"] == V1 and candidate["approved"] is True
+    assert candidate["htmlReportUri"] == "pvc://bundles/sobaos/2.report.html"
 
 
 def test_an_approved_candidate_is_next() -> None:

@@ -1,0 +1,95 @@
+"""The closed loop on the real node, scaled to minutes (README command 1 runs the same code,
+``vigia_loop``): drift on the production line flagged, one retraining Job that really
+runs, its candidate accepted with its figures, rolled out as a canary that passes its steps
+on real traffic, promoted, and the accuracy back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vigia_devcluster.kubectl import kubectl
+from vigia_loop.loop import run
+from vigia_loop.platform import remove_namespace
+from vigia_loop.scale import SCALED
+from vigia_loop.timeline import Step, Timeline
+from vigia_operator import reasons
+
+from tests.e2e.support import unique
+
+pytestmark = pytest.mark.e2e
+
+# What the sample's drift moves (vigia.sample: warmer, wetter dough, another flour supplier,
+# a faster line); the other features keep their training distribution.
+SHIFTED = {"ambient_temperature", "dough_humidity", "line_speed", "flour_supplier"}
+ORDER = [Step.INSTALLED, Step.DEPLOYED, Step.NORMAL_DAY, Step.NO_DRIFT, Step.DRIFT_ONSET,
+         Step.DRIFTED_DAY, Step.DRIFT_DETECTED, Step.JOB_STARTED, Step.CANDIDATE,
+         Step.CANARY_STARTED, Step.CANARY_STEP, Step.PROMOTED, Step.RECOVERED]
+
+
+@pytest.fixture(scope="module")
+def timeline(kubeconfig: Path) -> Iterator[Timeline]:
+    namespace = unique("vigia-loop")
+    try:
+        yield run(kubeconfig, namespace, SCALED, Timeline())
+    finally:
+        try:
+            print(kubectl(kubeconfig, "-n", namespace, "get", "events",
+                          "--sort-by=.lastTimestamp")[-6000:])
+        finally:
+            remove_namespace(kubeconfig, namespace)
+
+
+def test_each_step_happens_once_in_order(timeline: Timeline) -> None:
+    steps = [m.step for m in timeline.marks]
+    assert [s for i, s in enumerate(steps) if i == 0 or steps[i - 1] != s] == ORDER
+    assert [m.at for m in timeline.marks] == sorted(m.at for m in timeline.marks)
+    print("\nfigure: closed loop on the real node:", timeline.summary())
+
+
+def test_no_drift_on_the_normal_day(timeline: Timeline) -> None:
+    assert timeline.first(Step.NO_DRIFT).numbers["reason"] == "NoDrift"
+
+
+def test_drift_is_detected_on_the_shifted_features(timeline: Timeline) -> None:
+    detected = timeline.first(Step.DRIFT_DETECTED).numbers
+    assert detected["features"] and set(detected["features"]) <= SHIFTED
+    assert all(score > 0.2 for score in detected["scores"].values())
+
+
+def test_exactly_one_retraining_job_started_by_the_drift(timeline: Timeline) -> None:
+    started = timeline.first(Step.JOB_STARTED).numbers
+    assert started["trigger"] == reasons.TRIGGER_DRIFT
+    for step in (Step.JOB_STARTED, Step.CANDIDATE, Step.RECOVERED):
+        assert timeline.first(step).numbers["jobs"] == [started["job"]]
+
+
+def test_the_candidate_is_accepted_beating_the_current_model_on_drifted_labels(
+        timeline: Timeline) -> None:
+    candidate = timeline.first(Step.CANDIDATE).numbers
+    assert candidate["verdict"] == "Accepted"
+    recent = dict(re.findall(r"recent\.(current|candidate)\.accuracy=([0-9.]+)",
+                             candidate["message"]))
+    assert float(recent["candidate"]) > float(recent["current"])
+    assert candidate["report"].endswith(".report.html")
+
+
+def test_the_canary_passes_every_step_and_is_promoted(timeline: Timeline) -> None:
+    steps = timeline.all(Step.CANARY_STEP)
+    assert [s.numbers["step"] for s in steps] == list(range(1, len(SCALED.steps) + 1))
+    assert all(s.numbers["analysis"]["verdict"] == "Pass" for s in steps)
+    version = timeline.first(Step.CANDIDATE).numbers["version"]
+    assert timeline.first(Step.PROMOTED).numbers["version"] == version
+    # During the canary both versions served the traffic; after it, the candidate alone.
+    during = timeline.first(Step.RECOVERED).numbers["duringCanary"]["byVersion"]
+    assert {"1", version} <= set(during)
+    assert set(timeline.first(Step.RECOVERED).numbers["byVersion"]) == {version}
+
+
+def test_accuracy_on_drifted_traffic_recovers_to_within_a_point_of_before(
+        timeline: Timeline) -> None:
+    accuracy = timeline.summary()["accuracy"]
+    assert accuracy["duringDrift"] < accuracy["beforeDrift"] - 0.03
+    assert accuracy["afterPromotion"] >= accuracy["beforeDrift"] - 0.01

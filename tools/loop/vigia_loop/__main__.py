@@ -1,0 +1,87 @@
+"""`python -m vigia_loop`: the closed loop on the local cluster with its real node (root),
+or on the cluster of ``--kubeconfig`` (kind, with the project's images loaded)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from vigia_loop.loop import MODEL, run
+from vigia_loop.scale import SCALES
+from vigia_loop.timeline import Step, Timeline
+
+CLUSTER = "vigia-demo"
+NAMESPACE = "vigia-demo"
+IMAGES = ["vigia", "postgresql", "prometheus"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    scale = SCALES["full" if args.full else "scaled"]
+    if args.kubeconfig is None and os.geteuid() != 0:
+        print("vigia_loop: the local cluster's real node needs root (containerd, network "
+              "namespaces): run as root, or give --kubeconfig of a cluster with the images "
+              "loaded, or --quick for the demo without a cluster.", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    with _cluster(args.kubeconfig, keep=args.keep) as kubeconfig:
+        ready = time.monotonic() - began
+        print(f"cluster ready in {ready:.0f} s ({kubeconfig}); the loop, {scale.name} "
+              f"intervals:")
+        timeline = run(kubeconfig, args.namespace, scale, Timeline())
+        print()
+        print(timeline.render())
+        report = timeline.first(Step.RECOVERED).numbers
+        where = report.get("reportPath") or report.get("report")
+        print(f"The retraining report (for people): {where}")
+        print(f"See it all: kubectl --kubeconfig {kubeconfig} -n {args.namespace} "
+              f"describe modeldeployment {MODEL}")
+        if args.json:
+            figures = {"scale": scale.name, "clusterSeconds": round(ready, 1),
+                       **timeline.summary(),
+                       "marks": [{"step": m.step, "at": m.at, "text": m.text,
+                                  "numbers": m.numbers} for m in timeline.marks]}
+            Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
+    return 0
+
+
+@contextmanager
+def _cluster(kubeconfig: str | None, *, keep: bool) -> Iterator[Path]:
+    if kubeconfig is not None:
+        yield Path(kubeconfig)
+        return
+    import vigia_devcluster
+
+    cluster = vigia_devcluster.up(CLUSTER, nodes=0, real_node=True, timeout=600)
+    try:
+        vigia_devcluster.load_images(CLUSTER, IMAGES)
+        yield cluster.kubeconfig
+    finally:
+        if keep:
+            print(f"The cluster keeps running: python3 -m vigia_devcluster down --name {CLUSTER} "
+                  "stops it.")
+        else:
+            vigia_devcluster.down(CLUSTER)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigia_loop", description=__doc__)
+    parser.add_argument("--full", action="store_true",
+                        help="the shipped intervals (about half an hour) instead of minutes")
+    parser.add_argument("--kubeconfig", default=None,
+                        help="run on this cluster instead of the local one")
+    parser.add_argument("--namespace", default=NAMESPACE)
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the local cluster running at the end")
+    parser.add_argument("--json", default=None, help="also write the timeline to this file")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
