@@ -1,4 +1,4 @@
-"""README command 1, the main job for now: the sample model served, sent traffic, judged.
+"""`scripts/demo --quick`: the sample model served, sent traffic, judged; no cluster.
 
 Trains the production-line sample model, exports its bundle, starts the real model
 server (`bentoml serve`) on 127.0.0.1, sends a day of normal traffic and then a day

@@ -81,7 +81,10 @@ def send(url: str, rows: int | None, *, seed: int, drift: float, feedback: bool 
     """Send the rows to ``url``'s /predict (and each label to /feedback) until they are all
     sent or ``stop()`` says so; ``pause`` seconds between batches."""
     sent = Sent()
-    with httpx.Client(base_url=url.rstrip("/"), timeout=TIMEOUT_SECONDS) as client:
+    # A connection per request: behind a Service, kube-proxy balances connections, not
+    # requests, so a kept-alive connection would send everything to one pod (one track).
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=url.rstrip("/"), timeout=TIMEOUT_SECONDS, limits=fresh) as client:
         for records, labels in batches(rows, seed=seed, drift=drift, batch=batch):
             if stop():
                 break

@@ -61,7 +61,8 @@ def model_deployment(name: str, uri: str, *, store: bool = True) -> dict[str, An
 
 
 def ready_condition(kubeconfig: Path, namespace: str, name: str) -> dict[str, Any]:
-    return loop.condition(get(kubeconfig, "-n", namespace, "modeldeployment", name), "Ready")
+    md = get(kubeconfig, "-n", namespace, "modeldeployment", name)
+    return loop.condition(md.get("status") or {}, "Ready")
 
 
 @contextlib.contextmanager

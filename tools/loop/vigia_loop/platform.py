@@ -135,16 +135,16 @@ def host_path(kubeconfig: Path, namespace: str, uri: str) -> Path | None:
     return None if root is None else Path(root) / uri[len(prefix):]
 
 
-def condition(md: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((dict(c) for c in (md.get("status") or {}).get("conditions") or []
-                 if c["type"] == type_), {})
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    """Condition ``type_`` of a ModelDeployment's status; {} when it has none."""
+    return next((dict(c) for c in status.get("conditions") or [] if c["type"] == type_), {})
 
 
 def wait_model_ready(kubeconfig: Path, namespace: str, name: str,
                      timeout: float = 300) -> float:
     """Seconds until the ModelDeployment says Ready=True."""
     began = time.monotonic()
-    until(lambda: condition(get(kubeconfig, "-n", namespace, "modeldeployment", name),
-                            "Ready").get("status") == "True",
+    until(lambda: condition(get(kubeconfig, "-n", namespace, "modeldeployment", name)
+                            .get("status") or {}, "Ready").get("status") == "True",
           timeout, f"ModelDeployment {namespace}/{name} Ready")
     return time.monotonic() - began

@@ -38,11 +38,17 @@ class Timeline:
     """Marks in the order they happened; each is printed as it is made."""
 
     out: Callable[[str], None] = print
-    began: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
+    began: float | None = None
     marks: list[Mark] = field(default_factory=list)
 
-    def mark(self, step: Step, text: str, **numbers: Any) -> Mark:
-        made = Mark(step, round(time.monotonic() - self.began, 1), text, numbers)
+    def __post_init__(self) -> None:
+        if self.began is None:
+            self.began = self.clock()
+
+    def mark(self, step: Step, text: str, /, **numbers: Any) -> Mark:
+        assert self.began is not None
+        made = Mark(step, round(self.clock() - self.began, 1), text, numbers)
         self.marks.append(made)
         self.out(f"{_clock(made.at)}  {step:<16} {text}")
         return made
