@@ -41,6 +41,10 @@ class Sent:
     rows: int = 0
     feedback: int = 0
     by_version: dict[str, VersionScore] = field(default_factory=dict)
+    # Requests the server side failed (refused connection, 5xx): counted, not fatal, so a
+    # run through a rollout says how many requests it lost.
+    errors: int = 0
+    last_error: str | None = None
 
     def score(self, version: str, predicted: list[str], labels: list[str]) -> None:
         scored = self.by_version.setdefault(version, VersionScore())
@@ -53,6 +57,8 @@ class Sent:
         return {
             "rows": self.rows,
             "feedback": self.feedback,
+            "errors": self.errors,
+            "lastError": self.last_error,
             "accuracy": round(correct / self.rows, 4) if self.rows else None,
             "byVersion": {
                 version: {"rows": s.rows, "correct": s.correct,
@@ -88,18 +94,30 @@ def send(url: str, rows: int | None, *, seed: int, drift: float, feedback: bool 
         for records, labels in batches(rows, seed=seed, drift=drift, batch=batch):
             if stop():
                 break
-            answer = _post(client, "/predict", {"rows": records})
-            predictions = answer["predictions"]
-            sent.score(str(answer["version"]), [p["class"] for p in predictions], labels)
-            if feedback:
-                _post(client, "/feedback", [
-                    {"prediction_id": p["prediction_id"], "label": label}
-                    for p, label in zip(predictions, labels, strict=True)],
-                    retry_unknown=True)
-                sent.feedback += len(labels)
+            try:
+                _send_batch(client, sent, records, labels, feedback)
+            except ServerSideError as error:
+                sent.errors += 1
+                sent.last_error = str(error)
             if pause:
                 time.sleep(pause)
     return sent
+
+
+def _send_batch(client: httpx.Client, sent: Sent, records: list[dict[str, object]],
+                labels: list[str], feedback: bool) -> None:
+    answer = _post(client, "/predict", {"rows": records})
+    predictions = answer["predictions"]
+    sent.score(str(answer["version"]), [p["class"] for p in predictions], labels)
+    if feedback:
+        _post(client, "/feedback", [
+            {"prediction_id": p["prediction_id"], "label": label}
+            for p, label in zip(predictions, labels, strict=True)], retry_unknown=True)
+        sent.feedback += len(labels)
+
+
+class ServerSideError(RuntimeError):
+    """The request failed on the server's side (connection refused or reset, 5xx)."""
 
 
 def _post(client: httpx.Client, path: str, body: object, *,
@@ -108,11 +126,16 @@ def _post(client: httpx.Client, path: str, body: object, *,
     got the label does not know yet: another pod made it, and flushes its log every half
     second) is retried a few times before it is an error."""
     for attempt in range(UNKNOWN_RETRIES + 1):
-        response = client.post(path, json=body)
+        try:
+            response = client.post(path, json=body)
+        except httpx.TransportError as error:
+            raise ServerSideError(f"POST {path}: {error!r}") from error
         if response.status_code == 404 and retry_unknown and attempt < UNKNOWN_RETRIES:
             time.sleep(UNKNOWN_RETRY_SECONDS)
             continue
-        if response.status_code >= 400:
+        if response.status_code >= 500:
+            raise ServerSideError(f"POST {path}: {response.status_code} {response.text[:300]}")
+        if response.status_code >= 400:  # the request is wrong: no point going on
             raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
         return response.json()
     raise AssertionError("unreachable")

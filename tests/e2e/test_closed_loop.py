@@ -83,9 +83,17 @@ def test_the_canary_passes_every_step_and_is_promoted(timeline: Timeline) -> Non
     version = timeline.first(Step.CANDIDATE).numbers["version"]
     assert timeline.first(Step.PROMOTED).numbers["version"] == version
     # During the canary both versions served the traffic; after it, the candidate alone.
-    during = timeline.first(Step.RECOVERED).numbers["duringCanary"]["byVersion"]
-    assert {"1", version} <= set(during)
+    during = timeline.first(Step.RECOVERED).numbers["duringCanary"]
+    assert {"1", version} <= set(during["byVersion"])
     assert set(timeline.first(Step.RECOVERED).numbers["byVersion"]) == {version}
+
+
+def test_no_request_fails_through_the_rollout(timeline: Timeline) -> None:
+    """Traffic kept coming while pods of both tracks started, were promoted and deleted."""
+    during = timeline.first(Step.RECOVERED).numbers["duringCanary"]
+    assert during["rows"] > 0 and during["errors"] == 0, during["lastError"]
+    for step in (Step.NORMAL_DAY, Step.DRIFTED_DAY, Step.RECOVERED):
+        assert timeline.first(step).numbers["errors"] == 0
 
 
 def test_accuracy_on_drifted_traffic_recovers_to_within_a_point_of_before(

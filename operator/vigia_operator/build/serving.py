@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Final
 
 from vigia.metrics import TRACK_STABLE
 from vigia.settings import env_name
@@ -208,6 +208,9 @@ def _volumes(md: ModelDeploymentView) -> list[Obj]:
     return volumes
 
 
+PRE_STOP_SECONDS: Final = 5
+
+
 def _container(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) -> Obj:
     return {
         "name": r.CONTAINER_NAME,
@@ -220,6 +223,10 @@ def _container(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
         "startupProbe": _probe("/healthz", period=2, failures=90),
         "livenessProbe": _probe("/healthz", period=10, failures=3),
         "readinessProbe": _probe("/readyz", period=5, failures=2),
+        # A deleted pod leaves the Service's endpoints only as fast as every node's
+        # kube-proxy hears of it; serving on for a few seconds after deletion means no
+        # connection is refused meanwhile (seen on the real node during promotions).
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "resources": md.serving.resources,
         "securityContext": restricted_container_security(),
         "volumeMounts": _volume_mounts(md),

@@ -279,15 +279,17 @@ def _recovery(loop: Loop, timeline: Timeline, candidate: dict[str, Any],
 
 
 def _judged(sent: dict[str, Any]) -> str:
-    rows, accuracy = sent["rows"], sent["accuracy"]
+    rows, accuracy = sent["rows"], sent["accuracy"] or 0.0
     wrong = rows - round(accuracy * rows)
     return (f"{rows:,} sobaos, {wrong:,} misjudged: accuracy {accuracy:.1%} "
             f"({_by_version(sent)})")
 
 
 def _by_version(sent: dict[str, Any]) -> str:
-    return ", ".join(f"version {v}: {s['accuracy']:.1%} of {s['rows']:,}"
-                     for v, s in (sent.get("byVersion") or {}).items()) or "nothing sent"
+    scores = ", ".join(f"version {v}: {s['accuracy']:.1%} of {s['rows']:,}"
+                       for v, s in (sent.get("byVersion") or {}).items()) or "nothing sent"
+    failed = f"; {sent['errors']} requests failed ({sent['lastError']})" if sent["errors"] else ""
+    return scores + failed
 
 
 class Background:

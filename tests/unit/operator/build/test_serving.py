@@ -69,6 +69,9 @@ def test_probes_resources_and_scrape_annotations() -> None:
     container = _container(deployment)
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # Serves on after deletion until kube-proxy has dropped the endpoint, within the grace.
+    sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < sleep < deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert container["ports"][0]["containerPort"] == 3000
     assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
                                       "limits": {"memory": "1Gi"}}
