@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from vigia_devcluster.binaries import cache_root
 
 from vigia_loop.loop import MODEL, run
 from vigia_loop.scale import SCALES
@@ -37,11 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeline = run(kubeconfig, args.namespace, scale, Timeline())
         print()
         print(timeline.render())
-        report = timeline.first(Step.RECOVERED).numbers
-        where = report.get("reportPath") or report.get("report")
-        print(f"The retraining report (for people): {where}")
-        print(f"See it all: kubectl --kubeconfig {kubeconfig} -n {args.namespace} "
-              f"describe modeldeployment {MODEL}")
+        print(f"The retraining report (for people): {_keep_report(timeline)}")
+        if args.keep or args.kubeconfig:
+            print(f"See it all: kubectl --kubeconfig {kubeconfig} -n {args.namespace} "
+                  f"describe modeldeployment {MODEL}")
         if args.json:
             figures = {"scale": scale.name, "clusterSeconds": round(ready, 1),
                        **timeline.summary(),
@@ -49,6 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   "numbers": m.numbers} for m in timeline.marks]}
             Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
     return 0
+
+
+def _keep_report(timeline: Timeline) -> str:
+    """The candidate's HTML report, copied out of the cluster's volume (which goes with the
+    cluster) when it is on this machine; else its URI."""
+    numbers = timeline.first(Step.RECOVERED).numbers
+    on_disk = numbers.get("reportPath")
+    if not on_disk or not Path(on_disk).is_file():
+        return str(numbers.get("report"))
+    kept = cache_root() / "demo" / Path(on_disk).name
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(on_disk, kept)
+    return str(kept)
 
 
 @contextmanager
