@@ -246,13 +246,16 @@ def _canary(loop: Loop, timeline: Timeline, candidate: dict[str, Any]) -> None:
         if what == "ended":
             raise RuntimeError(f"the canary ended {found.get('outcome')}: "
                                f"{found.get('message')}")
-        # The message of a step's end says what it held and the analysis that passed it.
-        timeline.mark(Step.CANARY_STEP, str(found.get("message")), step=seen_step + 1,
+        # The Event that ended the step says what it held and the analysis that passed it.
+        said = (_said(loop, rollout_reasons.ROLLOUT_STEP, f"step {seen_step + 1} held")
+                if what == "step" else _said(loop, rollout_reasons.PROMOTING))
+        timeline.mark(Step.CANARY_STEP, said, step=seen_step + 1,
                       achievedWeight=found.get("achievedWeight"),
                       analysis=found.get("lastAnalysis"))
         promoting = promoting or what == "promoting"
         seen_step = int(found.get("step") or 0)
-    timeline.mark(Step.PROMOTED, f"version {version} is stable; {_promoted_message(loop)}",
+    promoted = _said(loop, rollout_reasons.PROMOTED)
+    timeline.mark(Step.PROMOTED, f"version {version} is stable; {promoted}",
                   version=version, steps=len(timeline.all(Step.CANARY_STEP)))
 
 
@@ -262,9 +265,10 @@ def _events(loop: Loop, reason: str) -> list[dict[str, Any]]:
     return sorted(found["items"], key=lambda e: e.get("lastTimestamp") or "")
 
 
-def _promoted_message(loop: Loop) -> str:
-    said = _events(loop, rollout_reasons.PROMOTED)
-    return str(said[-1]["message"]) if said else "(no Promoted Event found)"
+def _said(loop: Loop, reason: str, containing: str = "") -> str:
+    """The newest message of the model's Events of ``reason`` that contains ``containing``."""
+    said = [e for e in _events(loop, reason) if containing in str(e.get("message"))]
+    return str(said[-1]["message"]) if said else f"(no {reason} Event found)"
 
 
 def _recovery(loop: Loop, timeline: Timeline, candidate: dict[str, Any],
