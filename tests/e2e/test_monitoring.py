@@ -2,7 +2,7 @@
 (kubernetes_sd, the shipped recording rules), the operator in the cluster querying it,
 and drift reported in the ModelDeployment's status.
 
-Traffic comes from a pod in the model's namespace (`vigia sample traffic`, with
+Traffic comes from a pod in the model's namespace (`vigia sample send`, with
 feedback). The operator ticks every 10 s here (60 s as shipped); the rules run every minute.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vigia_loop.loop import send_command
 
 from tests.e2e import platform as p
 from tests.e2e.support import IMAGES, apply, tool_pod, wait_ready
@@ -22,28 +23,7 @@ from tests.fixtures.kube import kubectl, wait_for
 pytestmark = pytest.mark.e2e
 
 MODEL = "watched"
-CLIENT = "traffic"
-# Sends rows in batches of 100 through the Service, with the true label of each as feedback.
-CLIENT_CODE = """
-import json, subprocess, sys, urllib.request
-base, rows, seed, drift = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-subprocess.run(["vigia", "sample", "traffic", "--out", "/tmp/rows.jsonl", "--rows", str(rows),
-                "--seed", seed, "--drift", drift, "--labels", "/tmp/labels.txt"], check=True)
-records = [json.loads(line) for line in open("/tmp/rows.jsonl")]
-labels = open("/tmp/labels.txt").read().split()
-def post(path, body):
-    request = urllib.request.Request(base + path, json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read() or b"null")
-sent = 0
-for start in range(0, len(records), 100):
-    answer = post("/predict", {"rows": records[start:start + 100]})
-    for prediction, label in zip(answer["predictions"], labels[start:start + 100]):
-        post("/feedback", {"prediction_id": prediction["prediction_id"], "label": label})
-    sent += len(answer["predictions"])
-print(sent)
-"""
+CLIENT = "traffic"  # `vigia sample send`: rows through the Service, each label sent back
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +45,12 @@ def watched(kubeconfig: Path) -> Iterator[p.Platform]:
 
 
 def _send(platform: p.Platform, rows: int, seed: int, drift: float) -> int:
-    service = json.loads(kubectl(platform.kubeconfig, "-n", platform.namespace, "get",
-                                 "services", "-l", f"app.kubernetes.io/instance={MODEL}",
-                                 "-o", "json"))["items"][0]
-    url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+    command = send_command(platform.namespace, rows=rows, seed=seed, drift=drift, model=MODEL)
     out = kubectl(platform.kubeconfig, "-n", platform.namespace, "exec", CLIENT, "--",
-                  "python3", "-c", CLIENT_CODE, url, str(rows), str(seed), str(drift),
-                  timeout=300)
-    return int(out.strip().splitlines()[-1])
+                  *command, timeout=300)
+    sent = json.loads(out.strip().splitlines()[-1])
+    assert sent["errors"] == 0, sent["lastError"]
+    return int(sent["rows"])
 
 
 def _md(platform: p.Platform) -> dict[str, Any]:

@@ -90,8 +90,9 @@ def model_deployment(scale: Scale) -> dict[str, Any]:
 
 
 def send_command(namespace: str, *, rows: int | None, seed: int, drift: float,
-                 batch: int = 100, pause: float = 0.0) -> list[str]:
-    url = f"http://{r.service_name(MODEL)}.{namespace}.svc.cluster.local:{r.SERVICE_PORT}"
+                 batch: int = 100, pause: float = 0.0, model: str = MODEL) -> list[str]:
+    """`vigia sample send` to ``model``'s Service: ``rows`` rows, or until the stop file."""
+    url = f"http://{r.service_name(model)}.{namespace}.svc.cluster.local:{r.SERVICE_PORT}"
     command = ["vigia", "sample", "send", url, "--seed", str(seed), "--drift", str(drift),
                "--batch", str(batch), "--pause", str(pause)]
     return command + (["--rows", str(rows)] if rows else ["--until-file", STOP_FILE])
