@@ -65,6 +65,8 @@ ROLLOUT_PAUSED: Final = "RolloutPaused"
 # Refusals: the spec is not applied; the condition's message says why.
 INVALID_SPEC: Final = "InvalidSpec"
 APPLY_REFUSED: Final = "ApplyRefused"
+# The API server refused the status the operator wrote (a CRD older than the operator?).
+STATUS_REFUSED: Final = "StatusRefused"
 IMAGE_NOT_ALLOWED: Final = "ImageNotAllowed"
 SECRET_NOT_ALLOWED: Final = "SecretNotAllowed"
 SCHEME_NOT_ALLOWED: Final = "SchemeNotAllowed"

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from vigia_operator import reasons
 from vigia_operator.engine.compare import contains
 from vigia_operator.kube.client import Kube, KubeError
 from vigia_operator.status.compose import compose
@@ -36,6 +37,7 @@ class StatusWriter:
         self._post = post
         # uid -> (resourceVersion the write was based on, status written)
         self._written: dict[str, tuple[str | None, Obj]] = {}
+        self._refusals: dict[str, str] = {}  # uid -> the refusal last reported
 
     def current(self, body: Mapping[str, Any]) -> Obj:
         """The latest status of ``body``'s object: our own write if the body predates it."""
@@ -58,7 +60,11 @@ class StatusWriter:
         except KubeError as error:
             if error.not_found:  # deleted meanwhile: nothing to report on
                 return False
+            if error.status in (400, 422):  # the same write is refused again: not retried
+                await self._refused(body, error)
+                return False
             raise
+        self._refusals.pop(str(meta.get("uid")), None)
         self._written[str(meta.get("uid"))] = (meta.get("resourceVersion"), new)
         logger.info(f"Status of {meta['namespace']}/{meta['name']}: {new.get('phase')}, "
                     f"observedGeneration {new.get('observedGeneration')}")
@@ -66,8 +72,19 @@ class StatusWriter:
             await self._post(body, event)
         return True
 
+    async def _refused(self, body: Mapping[str, Any], error: KubeError) -> None:
+        """Say once (per distinct refusal) that the status could not be written, and why:
+        the API server's message names the field."""
+        meta = body.get("metadata") or {}
+        uid, message = str(meta.get("uid")), f"Status not written: {error.message}"[:1000]
+        logger.error(f"{meta.get('namespace')}/{meta.get('name')}: {message}")
+        if self._refusals.get(uid) != message:
+            self._refusals[uid] = message
+            await self._post(body, Event(reasons.WARNING, reasons.STATUS_REFUSED, message))
+
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
+        self._refusals.pop(uid, None)
 
 
 def merge_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> Obj:

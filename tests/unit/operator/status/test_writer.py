@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from vigia_operator import reasons
+from vigia_operator.kube.client import KubeError
 from vigia_operator.status.sections import Event, SectionUpdate, StatusUpdate
 from vigia_operator.status.writer import StatusWriter, merge_patch
 
@@ -64,3 +66,22 @@ def test_an_unchanged_status_is_not_written() -> None:
     canary = dict(BODY["status"]["canary"])
     patches = _write(StatusUpdate((SectionUpdate("canary", canary),), observed_generation=2))
     assert patches == []
+
+
+class RefusingKube:
+    async def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        raise KubeError(422, "Invalid", 'status.monitoring.window: Invalid value: "5x"')
+
+
+def test_a_refused_status_is_said_once_not_retried() -> None:
+    posted: list[Event] = []
+
+    async def post(body: Mapping[str, Any], event: Event) -> None:
+        posted.append(event)
+
+    writer = StatusWriter(RefusingKube(), post)
+    update = StatusUpdate((SectionUpdate("canary", {"version": "v3"}),), observed_generation=2)
+    for _ in range(3):  # every tick tries again; the API server refuses again
+        assert asyncio.run(writer.write(BODY, update)) is False
+    assert [(e.type, e.reason) for e in posted] == [(reasons.WARNING, reasons.STATUS_REFUSED)]
+    assert "status.monitoring.window" in posted[0].message
