@@ -37,6 +37,7 @@ from vigia_operator.rollout.reconcile import run_rollout
 from vigia_operator.rollout.spec import COMMAND_ANNOTATION
 from vigia_operator.spec import ModelDeploymentView, SpecError, parse
 from vigia_operator.spec.policy import Refusal, check_image, check_uri
+from vigia_operator.status.conditions import merge as merge_conditions
 from vigia_operator.status.registry import SECTIONS
 from vigia_operator.status.sections import Event, SectionInput, StatusUpdate
 from vigia_operator.status.serving import refusal
@@ -221,8 +222,14 @@ class Engine:
             rollout=rollout.step,
         )
         sections = tuple(update for compute in SECTIONS for update in compute(given))
+        # Retraining decides on this reconcile's conditions (a drift flagged this very
+        # tick), not on those of the last status written: a tick sooner.
+        judged = {**given.previous, "conditions": merge_conditions(
+            given.previous.get("conditions") or [],
+            [cond for update in sections for cond in update.conditions],
+            now=given.now, generation=md.generation)}
         retraining, retrain_events = await self._retrain.run(
-            md, body, bodies, given.previous, signals, tick=tick)
+            md, body, bodies, judged, signals, tick=tick)
         if retraining is not None:
             sections = (*sections, retraining)
         for event in retrain_events:

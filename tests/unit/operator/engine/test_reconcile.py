@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from typing import Any
 
 import pytest
 from vigia_operator import reasons
+from vigia_operator.analysis.signals import ModelSignals, TrackSignals
+from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
 from vigia_operator.config import OperatorSettings
 from vigia_operator.engine.observed import seen
 from vigia_operator.engine.reconcile import Engine, backoff, merge_events
-from vigia_operator.engine.signals import ModelRef
+from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.kube.events import EventRecorder
 from vigia_operator.status.sections import Event
 from vigia_operator.status.writer import StatusWriter
@@ -238,3 +241,20 @@ async def test_a_model_set_after_the_candidates_job_wins_over_it() -> None:
     await engine.reconcile(REF, trigger="event")
     assert _served(kube, "sobaos-canary") is None
     assert _served(kube, "sobaos-stable") == "file:///models/sobaos/1"
+
+
+async def test_a_drift_flagged_on_a_tick_starts_its_retraining_on_the_same_tick() -> None:
+    body = defaulted_sample(spec__retraining__triggers={"drift": True, "accuracy": False})
+    engine, kube, store = _engine(body)
+    await engine.reconcile(REF, trigger="event")
+    store.catch_up(kube, REF)
+    track = TrackSignals(feature_psi={"oven_temperature": 0.7}, predictions=5000.0,
+                         feedback=10.0, last_scrape=time.time() - 5)
+    signals = Signals("t", values={MONITORING: ModelSignals(tracks={"stable": track}),
+                                   COLLECTED_AT: time.time()})
+    kube.calls.clear()
+    await engine.reconcile(REF, trigger="tick", signals=signals)
+    assert kube.calls.count(("create", "Job")) == 1
+    patch = kube.statuses[-1]  # the tick's one write: the drift and the Job it started
+    assert next(c for c in patch["conditions"] if c["type"] == "Drifted")["status"] == "True"
+    assert patch["retraining"]["lastTrigger"]["reason"] == reasons.TRIGGER_DRIFT
