@@ -5,14 +5,17 @@ on real traffic, promoted, and the accuracy back."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from vigia_devcluster.kubectl import kubectl
-from vigia_loop.loop import run
-from vigia_loop.platform import remove_namespace
+from vigia_devcluster.kubectl import apply, kubectl
+from vigia_loop.loop import MODEL, Background, Loop, client_pod, run
+from vigia_loop.platform import BUNDLES_CLAIM, remove_namespace
 from vigia_loop.scale import SCALED
 from vigia_loop.timeline import Step, Timeline
 from vigia_operator import reasons
@@ -20,6 +23,20 @@ from vigia_operator import reasons
 from tests.e2e.support import unique
 
 pytestmark = pytest.mark.e2e
+
+WRITER = "bad-version-writer"
+BAD_VERSION = "inverted"
+BAD_URI = f"pvc://{BUNDLES_CLAIM}/sobaos/{BAD_VERSION}"
+# The sample pipeline fitted on drifted rows whose labels are swapped: it runs fine and
+# answers fast; only the labels sent back show that it is wrong.
+BAD_BUNDLE_CODE = f"""
+from vigia.bundle import export_bundle, make_bundle
+from vigia.sample import DEFECTIVE, GOOD, production_line, sample_pipeline
+X, y = production_line(1500, seed=3, drift=1.0)
+y = y.map({{GOOD: DEFECTIVE, DEFECTIVE: GOOD}})
+bundle = make_bundle(sample_pipeline(3).fit(X, y), X, y, name="sobaos", version="{BAD_VERSION}")
+print(export_bundle(bundle, "file:///bundles/sobaos/{BAD_VERSION}", home="/tmp/vigia"))
+"""
 
 # What the sample's drift moves (vigia.sample: warmer, wetter dough, another flour supplier,
 # a faster line); the other features keep their training distribution.
@@ -30,16 +47,59 @@ ORDER = [Step.INSTALLED, Step.DEPLOYED, Step.NORMAL_DAY, Step.NO_DRIFT, Step.DRI
 
 
 @pytest.fixture(scope="module")
-def timeline(kubeconfig: Path) -> Iterator[Timeline]:
-    namespace = unique("vigia-loop")
+def namespace(kubeconfig: Path) -> Iterator[str]:
+    name = unique("vigia-loop")
     try:
-        yield run(kubeconfig, namespace, SCALED, Timeline())
+        yield name
     finally:
         try:
-            print(kubectl(kubeconfig, "-n", namespace, "get", "events",
+            print(kubectl(kubeconfig, "-n", name, "get", "events",
                           "--sort-by=.lastTimestamp")[-6000:])
         finally:
-            remove_namespace(kubeconfig, namespace)
+            remove_namespace(kubeconfig, name)
+
+
+@pytest.fixture(scope="module")
+def timeline(kubeconfig: Path, namespace: str) -> Timeline:
+    return run(kubeconfig, namespace, SCALED, Timeline())
+
+
+@pytest.fixture(scope="module")
+def rolled_back(kubeconfig: Path, namespace: str, timeline: Timeline) -> dict[str, Any]:
+    """After the loop: a bad version (trained on inverted labels) set as spec.model, judged
+    on the same real traffic with its labels."""
+    loop = Loop(kubeconfig, namespace, SCALED)
+    apply(kubeconfig, _bundle_writer(), namespace=namespace)
+    kubectl(kubeconfig, "-n", namespace, "wait", "--for=jsonpath={.status.phase}=Succeeded",
+            f"pod/{WRITER}", "--timeout=300s", timeout=320)
+    began = time.monotonic()
+    with Background(loop) as background:
+        kubectl(kubeconfig, "-n", namespace, "patch", "modeldeployment", MODEL,
+                "--type=merge", "-p", json.dumps({"spec": {"model": {
+                    "uri": BAD_URI, "version": BAD_VERSION}}}))
+
+        def ended(status: dict[str, Any]) -> dict[str, Any] | None:
+            history = [h for h in status.get("history") or []
+                       if h.get("version") == BAD_VERSION]
+            return status if history and not status.get("canary") else None
+
+        status = loop.wait(ended, f"version {BAD_VERSION} judged")
+    return {"status": status, "seconds": time.monotonic() - began,
+            "traffic": background.result}
+
+
+def _bundle_writer() -> dict[str, Any]:
+    """A pod that writes the bad version onto the bundle claim, as a user's pipeline would."""
+    pod = client_pod()
+    pod["metadata"] = {"name": WRITER}
+    pod["spec"]["restartPolicy"] = "Never"
+    (container,) = pod["spec"]["containers"]
+    container["command"] = ["python3", "-c", BAD_BUNDLE_CODE]
+    container["resources"]["limits"]["memory"] = "1Gi"
+    container["volumeMounts"].append({"name": "bundles", "mountPath": "/bundles"})
+    pod["spec"]["volumes"].append(
+        {"name": "bundles", "persistentVolumeClaim": {"claimName": BUNDLES_CLAIM}})
+    return pod
 
 
 def test_each_step_happens_once_in_order(timeline: Timeline) -> None:
@@ -50,7 +110,8 @@ def test_each_step_happens_once_in_order(timeline: Timeline) -> None:
 
 
 def test_no_drift_on_the_normal_day(timeline: Timeline) -> None:
-    assert timeline.first(Step.NO_DRIFT).numbers["reason"] == "NoDrift"
+    measured = timeline.first(Step.NO_DRIFT).numbers
+    assert measured["reason"] == "NoDrift" and "highest PSI" in measured["message"]
 
 
 def test_drift_is_detected_on_the_shifted_features(timeline: Timeline) -> None:
@@ -101,3 +162,17 @@ def test_accuracy_on_drifted_traffic_recovers_to_within_a_point_of_before(
     accuracy = timeline.summary()["accuracy"]
     assert accuracy["duringDrift"] < accuracy["beforeDrift"] - 0.03
     assert accuracy["afterPromotion"] >= accuracy["beforeDrift"] - 0.01
+
+
+def test_a_bad_version_is_rolled_back_on_its_labels_the_stable_untouched(
+        rolled_back: dict[str, Any], timeline: Timeline) -> None:
+    status = rolled_back["status"]
+    (entry,) = [h for h in status["history"] if h["version"] == BAD_VERSION]
+    assert entry["outcome"] == "RolledBack"
+    assert "accuracyDrop" in entry["message"]
+    assert status["stable"]["version"] == timeline.first(Step.PROMOTED).numbers["version"]
+    traffic = rolled_back["traffic"]
+    assert traffic["errors"] == 0, traffic["lastError"]
+    assert traffic["byVersion"][BAD_VERSION]["accuracy"] < 0.3  # what the labels said
+    print(f"\nfigure: bad version rolled back on the real node {rolled_back['seconds']:.0f} s "
+          f"after spec.model changed: {entry['message'][:400]}")

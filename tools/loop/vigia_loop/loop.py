@@ -163,7 +163,7 @@ def _normal_day(loop: Loop, timeline: Timeline) -> None:
 
     drifted = loop.wait(evaluated, "monitoring evaluated on the normal day")
     timeline.mark(Step.NO_DRIFT, f"{drifted['reason']}: {drifted['message']}",
-                  reason=drifted["reason"])
+                  reason=drifted["reason"], message=drifted["message"])
 
 
 def _drifted_day(loop: Loop, timeline: Timeline) -> None:
