@@ -104,8 +104,9 @@ def _gates(spec: AnalysisSpec, m: Measurements) -> list[GateResult]:
     both = enough and m.stable.requests >= spec.min_samples
     candidates = [
         (ERROR_RATE, limits.error_rate, _error_rate(m) if enough else None, m.canary.requests),
+        # A ratio: as many samples as the track with fewer.
         (LATENCY_P95, limits.latency_p95, _latency_ratio(m) if both else None,
-         m.canary.requests),
+         min(m.canary.requests, m.stable.requests)),
         (ACCURACY_DROP, limits.accuracy_drop, _accuracy_drop(m, spec.min_feedback),
          m.canary.feedback_total),
         (PREDICTION_SHIFT, limits.prediction_shift, _prediction_shift(m, spec.min_samples),

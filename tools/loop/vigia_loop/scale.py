@@ -45,7 +45,8 @@ SCALED = Scale(
 )
 
 # The shipped sample's intervals: the tick and rollout analysis every minute, a one-hour
-# monitoring window (the shipped recording rules), pauses of 2 and 5 minutes.
+# monitoring window (the shipped recording rules), pauses of 2 and 5 minutes. The canary's
+# traffic must give each track minSamples requests per minute at 50%: ~3 requests a second.
 FULL = Scale(
     name="full",
     tick_seconds=60,
@@ -59,7 +60,6 @@ FULL = Scale(
               "onNoData": "Inconclusive",
               "gates": {"errorRate": 0.01, "latencyP95": 3.0, "accuracyDrop": 0.03,
                         "predictionShift": 0.3, "inputDrift": 0.2}},
-    canary_pause=0.5,
     timeout_seconds=1800,
 )
 

@@ -103,3 +103,10 @@ def test_missing_stable_latency_is_no_data() -> None:
     a = evaluate(SPEC, Measurements(canary=STABLE, stable=replace(STABLE, latency_p95_s=None)),
                  T0)
     assert _gate(a, "latencyP95").outcome == "NoData" and a.verdict == "Inconclusive"
+
+
+def test_latency_without_enough_stable_requests_counts_the_stable_ones() -> None:
+    a = evaluate(SPEC, Measurements(canary=STABLE, stable=replace(STABLE, requests=29)), T0)
+    latency = _gate(a, "latencyP95")
+    assert (latency.outcome, latency.samples) == ("NoData", 29)
+    assert a.verdict == "Inconclusive"
