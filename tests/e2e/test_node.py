@@ -66,9 +66,19 @@ def test_pods_get_ips_services_route_and_dns_resolves(kubeconfig: Path, namespac
     assert resolved == cluster_ip
 
     # Through the Service by its short name (search path), kube-proxy spreads the calls.
-    code = ("import urllib.request as u\n"
-            "print(' '.join(sorted({u.urlopen('http://web/', timeout=5).read().decode()"
-            " for _ in range(30)})))\n")
+    # A Service kube-proxy has not programmed yet has no route in the node ("Network is
+    # unreachable"), so the pod waits for the first answer (a loaded machine takes seconds).
+    code = ("import time, urllib.request as u\n"
+            "def get():\n"
+            "    return u.urlopen('http://web/', timeout=5).read().decode()\n"
+            "deadline = time.monotonic() + 40\n"
+            "while True:\n"
+            "    try:\n"
+            "        get(); break\n"
+            "    except OSError:\n"
+            "        if time.monotonic() > deadline: raise\n"
+            "        time.sleep(0.5)\n"
+            "print(' '.join(sorted({get() for _ in range(30)})))\n")
     answered = set(python_in(kubeconfig, namespace, "client", code).split())
     assert answered == {p["metadata"]["name"] for p in pods}
 

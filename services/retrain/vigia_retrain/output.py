@@ -47,7 +47,9 @@ class CandidateUris:
 
 
 def candidate_uris(output_uri: str, name: str, version: str) -> CandidateUris:
-    stem = f"{output_uri.rstrip('/')}/{name}-{version}"
+    # The operator names versions after their Job, which already starts with the model's name.
+    base = version if version.startswith(f"{name}-") else f"{name}-{version}"
+    stem = f"{output_uri.rstrip('/')}/{base}"
     return CandidateUris(
         bundle=stem + BUNDLE_SUFFIX,
         report=stem + REPORT_SUFFIX,

@@ -55,6 +55,11 @@ def test_candidate_files_sit_side_by_side() -> None:
     )
 
 
+def test_a_version_named_after_the_model_is_not_prefixed_twice() -> None:
+    uris = candidate_uris("pvc://models/sobaos", "sobaos", "sobaos-drift-7f3a")
+    assert uris.bundle == "pvc://models/sobaos/sobaos-drift-7f3a.bentomodel"
+
+
 def test_result_goes_to_stdout_and_the_termination_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
