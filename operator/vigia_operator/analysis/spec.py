@@ -5,14 +5,14 @@ Anything the schema could not rule out is refused with the field's path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vigia_operator.spec.duration import parse_duration
+from vigia_operator.spec.errors import SpecError
+
 Statistic = Literal["PSI", "JensenShannon"]
-_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class MonitoringSpecError(ValueError):
@@ -52,11 +52,11 @@ class MonitoringSpec:
 
 
 def duration_seconds(text: str, field: str) -> float:
-    """Seconds in a duration such as 1h30m (the CRD's pattern)."""
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise MonitoringSpecError(field, f"{text!r} is not a duration like 30s, 5m or 1h")
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+    """Seconds in a duration such as 1h30m (the CRD's form), as a MonitoringSpecError."""
+    try:
+        return parse_duration(text, field)
+    except SpecError as err:
+        raise MonitoringSpecError(field, str(err).removeprefix(f"{field}: ")) from None
 
 
 def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:

@@ -6,7 +6,6 @@ the field, what the schema cannot rule out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,10 +14,9 @@ from typing import Any, Final, Literal
 from croniter import croniter
 
 from vigia_operator.spec import SpecError
+from vigia_operator.spec.duration import parse_duration
 
 Promote = Literal["Auto", "Manual"]
-_PART: Final = re.compile(r"(\d+)(ms|s|m|h)")
-_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 DEFAULT_COOLDOWN: Final = "6h"
 
 
@@ -58,11 +56,7 @@ class RetrainingSpec:
 
 
 def parse_cooldown(text: str, path: str = "spec.retraining.cooldown") -> timedelta:
-    """The CRD's duration form: ``30m``, ``6h``, ``1h30m``, ``90s``, ``500ms``."""
-    parts = _PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise SpecError(path, f"{text!r} is not a duration like 30m or 6h")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    return timedelta(seconds=parse_duration(text, path))
 
 
 def parse_retraining(body: Mapping[str, Any]) -> RetrainingSpec | None:

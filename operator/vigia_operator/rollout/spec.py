@@ -6,7 +6,6 @@ what the schema could not rule out (an object stored before the CRD gained a fie
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal, cast
 
@@ -29,23 +28,15 @@ from vigia_operator.rollout.model import (
     Step,
 )
 from vigia_operator.spec import SpecError
+from vigia_operator.spec.duration import parse_duration
 
 # Manual control: `kubectl annotate md NAME vigia.dev/rollout=promote --overwrite`.
 COMMAND_ANNOTATION: Final = "vigia.dev/rollout"
 Command = Literal["promote", "abort", "pause", "resume"]
 COMMANDS: Final = ("promote", "abort", "pause", "resume")
 
-_DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 DEFAULT_MIN_FEEDBACK: Final = 50
 DEFAULT_INPUT_DRIFT: Final = 0.1
-
-
-def parse_duration(text: str, field: str) -> float:
-    """Seconds in a duration like 30s, 2m, 1h30m or 500ms."""
-    if not isinstance(text, str) or not text or _DURATION.sub("", text) != "":
-        raise SpecError(field, f"{text!r} is not a duration like 30s, 2m or 1h30m")
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(text))
 
 
 def parse_rollout(spec: Mapping[str, Any]) -> RolloutSpec:

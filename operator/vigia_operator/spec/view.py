@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from vigia_operator.analysis.spec import MonitoringSpec, MonitoringSpecError, parse_monitoring
+from vigia_operator.spec.errors import SpecError
 
 if TYPE_CHECKING:
     from vigia_operator.rollout.model import RolloutSpec
@@ -24,14 +25,6 @@ LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 BUNDLE_SUFFIXES = (".bentomodel", ".tar.gz", ".tgz", ".zip", ".tar")
 
 LogFeatures = Literal["all", "none", "sample"]
-
-
-class SpecError(ValueError):
-    """A ModelDeployment the operator cannot act on; the message names the field."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
 
 
 @dataclass(frozen=True)

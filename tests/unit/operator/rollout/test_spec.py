@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from vigia_operator.rollout.spec import parse_command, parse_duration, parse_rollout
+from vigia_operator.rollout.spec import parse_command, parse_rollout
 from vigia_operator.spec import SpecError
 
 from tests.unit.operator.schema import defaulted_sample
-
-
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30), ("2m", 120), ("1h30m", 5400), ("500ms", 0.5), ("1h", 3600)])
-def test_durations(text, seconds) -> None:
-    assert parse_duration(text, "f") == seconds
-
-
-@pytest.mark.parametrize("text", ["", "2", "2 m", "m", "1d", "-1s"])
-def test_bad_durations_name_the_field(text) -> None:
-    with pytest.raises(SpecError, match=r"spec\.x"):
-        parse_duration(text, "spec.x")
 
 
 def test_the_defaulted_sample_parses() -> None:
