@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vigia_operator.spec.duration import parse_duration
-from vigia_operator.spec.errors import SpecError
+from vigia_operator.fields import SpecError, parse_duration
 
 Statistic = Literal["PSI", "JensenShannon"]
 

@@ -13,8 +13,8 @@ from typing import Any, Final, Literal
 
 from croniter import croniter
 
+from vigia_operator.fields import parse_duration
 from vigia_operator.spec import SpecError
-from vigia_operator.spec.duration import parse_duration
 
 Promote = Literal["Auto", "Manual"]
 DEFAULT_COOLDOWN: Final = "6h"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal, cast
 
+from vigia_operator.fields import parse_duration
 from vigia_operator.rollout.gates import (
     ACCURACY_DROP,
     ERROR_RATE,
@@ -28,7 +29,6 @@ from vigia_operator.rollout.model import (
     Step,
 )
 from vigia_operator.spec import SpecError
-from vigia_operator.spec.duration import parse_duration
 
 # Manual control: `kubectl annotate md NAME vigia.dev/rollout=promote --overwrite`.
 COMMAND_ANNOTATION: Final = "vigia.dev/rollout"

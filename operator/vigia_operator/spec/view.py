@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from vigia_operator.analysis.spec import MonitoringSpec, MonitoringSpecError, parse_monitoring
-from vigia_operator.spec.errors import SpecError
+from vigia_operator.fields import SpecError
 
 if TYPE_CHECKING:
     from vigia_operator.rollout.model import RolloutSpec

@@ -1,10 +1,9 @@
-"""The CRD's duration form, read once for every field that holds one."""
+"""How spec fields are refused, and the CRD's duration form read once for every field."""
 
 from __future__ import annotations
 
 import pytest
-from vigia_operator.spec import SpecError
-from vigia_operator.spec.duration import parse_duration
+from vigia_operator.fields import SpecError, parse_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
