@@ -13,7 +13,7 @@ State lives in the returned CanaryState (status.canary), never in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vigia_operator.rollout import reasons
 from vigia_operator.rollout.model import (
@@ -236,9 +236,11 @@ def _holding(i: Inputs, canary: CanaryState, ready: int) -> tuple[str, str]:
             "failures still roll back).")
     if analysis is not None and analysis.verdict == INCONCLUSIVE:
         return reasons.WAITING_FOR_DATA, f"{head}; waiting for data: {analysis.message}"
-    started = canary.step_started_at or i.now
-    left = i.spec.steps[canary.step].pause_s - (i.now - started).total_seconds()
-    pause = f"pause ends in {_span(left)}" if left > 0 else "pause over"
+    # An end time, not a countdown: the message (and so the status) changes with the
+    # analyses, not on every tick.
+    ends = (canary.step_started_at or i.now) + timedelta(
+        seconds=i.spec.steps[canary.step].pause_s)
+    pause = f"pause ends at {_iso(ends)}" if ends > i.now else "pause over"
     last = f"last analysis: {analysis.message}" if analysis else "no analysis yet"
     return reasons.ANALYZING, f"{head}; {pause}; {last}"
 

@@ -119,7 +119,10 @@ def test_pass_before_the_pause_ends_holds_the_step() -> None:
                       analysis=analysis("Pass", at(40))))
     assert d.canary is not None and d.canary.step == 0
     assert d.canary.last_analysis is not None and d.canary.last_analysis.verdict == "Pass"
-    assert "pause ends in 30s" in d.message
+    assert f"pause ends at {at(70).strftime('%Y-%m-%dT%H:%M:%SZ')}" in d.message
+    # The same message on the next tick: nothing to write until the analysis changes.
+    again = decide(inputs(canary=d.canary, observed=READY, now=at(45)))
+    assert again.message == d.message
 
 
 def test_pause_over_and_pass_advance_to_the_next_step() -> None:
