@@ -152,8 +152,9 @@ def _progressing(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
         events.append(_pause_event(canary, paused))
     canary = replace(canary, paused=paused)
     ready = _canary_ready(i.observed, canary)
-    canary = replace(canary, achieved_weight=achieved_weight(
-        i.spec.router, canary.weight, ready, i.observed.stable_ready))
+    if i.observed.settled:  # otherwise the last measured split stands
+        canary = replace(canary, achieved_weight=achieved_weight(
+            i.spec.router, canary.weight, ready, i.observed.stable_ready))
     if ready == 0:
         message = (f"Canary {canary.version.version} {_at_step(i, canary)}: waiting for canary "
                    f"pods (0 of {canary.canary_replicas} ready).")

@@ -155,6 +155,11 @@ class Observed:
     canary_ready: int  # ready canary pods running canary_serves
     canary_pods: int  # canary pods that exist, ready or not
     canary_serves: str | None = None  # model URI of the canary Deployment's template
+    # False right after a Deployment's spec changed (a scale included) until its controller
+    # has observed it: its status still counts the previous spec's pods, so the ready
+    # counts above are not to be trusted for a split (a Flagger/Argo Rollouts rule too).
+    settled: bool = True
+    stable_desired: int | None = None  # spec.replicas of the stable Deployment, if any
 
 
 @dataclass(frozen=True)

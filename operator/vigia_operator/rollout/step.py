@@ -65,7 +65,23 @@ def observe_tracks(stable: Mapping[str, Any] | None,
     canary_ready, canary_serves, _, canary_pods = _track(canary)
     return Observed(stable_ready=stable_ready, stable_serves=stable_serves,
                     stable_complete=stable_complete, canary_ready=canary_ready,
-                    canary_pods=canary_pods, canary_serves=canary_serves)
+                    canary_pods=canary_pods, canary_serves=canary_serves,
+                    settled=_observed(stable) and _observed(canary),
+                    stable_desired=_desired(stable))
+
+
+def _observed(deployment: Mapping[str, Any] | None) -> bool:
+    """Whether the Deployment's status describes its current spec."""
+    if deployment is None:
+        return True
+    observed = int((deployment.get("status") or {}).get("observedGeneration", 0))
+    return observed >= int((deployment.get("metadata") or {}).get("generation", 1))
+
+
+def _desired(deployment: Mapping[str, Any] | None) -> int | None:
+    if deployment is None:
+        return None
+    return int((deployment.get("spec") or {}).get("replicas", 1))
 
 
 def _track(deployment: Mapping[str, Any] | None) -> tuple[int, str | None, bool, int]:
@@ -73,14 +89,13 @@ def _track(deployment: Mapping[str, Any] | None) -> tuple[int, str | None, bool,
         return 0, None, False, 0
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
-    meta = deployment.get("metadata") or {}
     template = (spec.get("template") or {}).get("metadata") or {}
     serves = (template.get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
     desired = int(spec.get("replicas", 1))
     updated = int(status.get("updatedReplicas", 0))
     total = int(status.get("replicas", 0))
     available = int(status.get("availableReplicas", 0))
-    current = int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 1))
+    current = _observed(deployment)
     # Ready pods of the current template: pods of an older template are not counted.
     ready = min(int(status.get("readyReplicas", 0)), updated) if current else 0
     complete = current and updated == desired and total == updated and available >= desired

@@ -81,9 +81,14 @@ def plan(
     stable_replicas = replicas
     if router == "Replicas" and canary.phase != PROMOTING:
         stable_replicas = max(1, replicas - min(canary.canary_replicas, canary_ready))
+        if not observed.settled and observed.stable_desired is not None:
+            # A stale ready count would take pods back from the canary: hold until the
+            # Deployments' controller has caught up (next tick).
+            stable_replicas = observed.stable_desired
     # While promoting, canary.weight stays the last step's: the stable Deployment rolls to
     # the new version, and the canary's few pods could not take all the traffic.
-    route_weight = canary.weight if canary_ready > 0 else 0
+    canary_serving = canary_ready > 0 if observed.settled else canary.achieved_weight > 0
+    route_weight = canary.weight if canary_serving else 0
     return TrafficPlan(
         stable_serving, stable_replicas, canary.version, canary.canary_replicas, route_weight
     )

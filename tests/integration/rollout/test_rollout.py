@@ -103,8 +103,8 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
         "Promoted")
     # 1 canary pod of 4 is 25%; 2 of 4 is 50%: the achieved weight is the replica ratio
     # (below the requested one for a moment, while the stable has not given up its pod).
-    assert {(25, 25), (50, 50)} <= seen_weights
-    assert all(achieved <= requested for requested, achieved in seen_weights)
+    assert {(25, 25), (50, 50)} <= seen_weights, seen_weights
+    assert all(achieved <= requested for requested, achieved in seen_weights), seen_weights
     reasons = [e["reason"] for e in events_of(installed, namespace)]
     assert {"RolloutStarted", "RolloutStep", "Promoting", "Promoted"} <= set(reasons)
     step = next(e for e in events_of(installed, namespace) if e["reason"] == "RolloutStep")

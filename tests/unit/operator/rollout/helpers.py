@@ -39,12 +39,13 @@ def at(seconds: float) -> datetime:
 
 def observed(*, stable_ready: int = 4, stable_serves: str = V1.uri, stable_complete: bool = True,
              canary_ready: int = 0, canary_pods: int | None = None,
-             canary_serves: str | None = V2.uri) -> Observed:
+             canary_serves: str | None = V2.uri, settled: bool = True,
+             stable_desired: int | None = None) -> Observed:
     return Observed(
         stable_ready=stable_ready, stable_serves=stable_serves, stable_complete=stable_complete,
         canary_ready=canary_ready,
         canary_pods=canary_ready if canary_pods is None else canary_pods,
-        canary_serves=canary_serves,
+        canary_serves=canary_serves, settled=settled, stable_desired=stable_desired,
     )
 
 

@@ -108,6 +108,16 @@ def test_ready_canary_starts_the_step_and_reports_the_achieved_weight() -> None:
     assert d.reason == reasons.ANALYZING
 
 
+def test_a_stale_deployment_status_keeps_the_last_achieved_weight() -> None:
+    # The stable was just scaled down: until its controller observes that, its status
+    # counts no pod of the current spec, and 1 canary pod alone would read as 100%.
+    running = decide(inputs(canary=started(), observed=READY, now=at(10))).canary
+    assert running is not None and running.achieved_weight == 25
+    stale = observed(stable_ready=0, canary_ready=1, settled=False, stable_desired=3)
+    d = decide(inputs(canary=running, observed=stale, now=at(11)))
+    assert d.canary is not None and d.canary.achieved_weight == 25
+
+
 def _running(now_s: float = 10):
     d = decide(inputs(canary=started(), observed=READY, now=at(now_s)))
     assert d.canary is not None

@@ -47,8 +47,10 @@ def test_observed_counts_only_ready_pods_of_the_current_template() -> None:
     obs = observe_tracks(stable, canary)
     assert (obs.stable_ready, obs.stable_complete, obs.canary_ready) == (3, True, 1)
     assert obs.canary_serves == MD2.model.uri
+    assert obs.settled and obs.stable_desired == 3
     stale = _deployment(MD2, "canary", replicas=1, ready=1, generation=2, observed=1)
     assert observe_tracks(stable, stale).canary_ready == 0
+    assert not observe_tracks(stable, stale).settled
     rolling = _deployment(MD1, "stable", replicas=3, ready=3, updated=1)
     assert observe_tracks(rolling, None).stable_ready == 1
     assert not observe_tracks(rolling, None).stable_complete

@@ -48,6 +48,16 @@ def test_stable_gives_up_only_the_pods_the_canary_has_ready() -> None:
     assert full.stable_replicas == 2 and full.canary_version == V2
 
 
+def test_the_stable_holds_its_size_while_a_deployment_status_is_stale() -> None:
+    # The canary was just scaled to 2: its status still says 0 ready until observed.
+    canary = replace(started(), canary_replicas=2, weight=50, achieved_weight=25)
+    stale = observed(stable_ready=0, canary_ready=0, settled=False, stable_desired=3)
+    held = plan("Replicas", 4, V1, canary, stale)
+    assert (held.stable_replicas, held.canary_replicas) == (3, 2)
+    gateway = plan("GatewayAPI", 4, V1, canary, stale)
+    assert gateway.route_canary_weight == 50  # the canary served last tick
+
+
 def test_a_single_replica_stable_is_never_scaled_to_zero() -> None:
     canary = started(replicas=1)
     p = plan("Replicas", 1, V1, canary, observed(stable_ready=1, canary_ready=1))
