@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vigia_loop.platform import server_counts
 from vigia_serving.store import feedback
 
 from tests.e2e import platform as p
@@ -142,11 +143,23 @@ def test_prometheus_scrapes_the_model_server_pod(platform: p.Platform) -> None:
                          interval=2)
         counted = wait_for(lambda: _series(url, requests), 60,
                            f"Prometheus series {requests}", interval=2)
-    assert sum(float(s["value"][1]) for s in found) >= 5
+        targets = _targets(url)
+    seen = sum(float(s["value"][1]) for s in found)
+    assert seen >= 5, (f"Prometheus: {found}\ntargets: {targets}\nthe server counts:\n"
+                       f"{server_counts(platform.kubeconfig, platform.namespace)}")
     assert {s["metric"]["model"] for s in found} == {MODEL}
     assert {s["metric"]["track"] for s in found} == {"stable"}
     assert {(s["metric"]["track"], bool(s["metric"].get("version"))) for s in counted} == {
         ("stable", True)}
+
+
+def _targets(prometheus: str) -> list[dict[str, Any]]:
+    """Prometheus's active targets: address, health and last error of each."""
+    with urllib.request.urlopen(f"{prometheus}/api/v1/targets?state=active",
+                                timeout=10) as response:
+        active = json.loads(response.read())["data"]["activeTargets"]
+    return [{k: t.get(k) for k in ("scrapeUrl", "health", "lastError", "lastScrape")}
+            for t in active]
 
 
 def _series(prometheus: str, query: str) -> list[Any]:

@@ -58,7 +58,9 @@ class Loop:
             return p.until(lambda: check(self.status()), self.scale.timeout_seconds, what,
                            interval=1.0)
         except TimeoutError as error:
-            raise TimeoutError(f"{error}\nstatus: {json.dumps(self.status())[:4000]}") from None
+            raise TimeoutError(
+                f"{error}\nstatus: {json.dumps(self.status())[:4000]}\nthe servers count:\n"
+                f"{p.server_counts(self.kubeconfig, self.namespace)[:4000]}") from None
 
     def send(self, rows: int, seed: int, drift: float) -> dict[str, Any]:
         out = kubectl(self.kubeconfig, "-n", self.namespace, "exec", CLIENT, "--",

@@ -148,3 +148,32 @@ def wait_model_ready(kubeconfig: Path, namespace: str, name: str,
                             .get("status") or {}, "Ready").get("status") == "True",
           timeout, f"ModelDeployment {namespace}/{name} Ready")
     return time.monotonic() - began
+
+
+# Run in a model-server pod: its own counts, as its /metrics shows them, and the files
+# behind them (BentoML's multiprocess directory).
+_SERVER_COUNTS_CODE: Final = (
+    "import os, urllib.request as u\n"
+    "text = u.urlopen('http://127.0.0.1:3000/metrics', timeout=10).read().decode()\n"
+    "print('\\n'.join(line for line in text.splitlines() if line.startswith(("
+    "'vigia_predictions_total', 'vigia_feedback_total', 'bentoml_service_request_total'))))\n"
+    "d = os.environ.get('PROMETHEUS_MULTIPROC_DIR', '/tmp/bentoml/prometheus_multiproc_dir')\n"
+    "print(d, sorted((f, os.path.getsize(os.path.join(d, f))) for f in os.listdir(d)))\n"
+)
+
+
+def server_counts(kubeconfig: Path, namespace: str) -> str:
+    """What each model-server pod of ``namespace`` counts itself: for a failure message
+    that tells a server that did not count from a Prometheus that did not see it."""
+    pods = get(kubeconfig, "-n", namespace, "pods", "-l",
+               "app.kubernetes.io/component=model-server").get("items") or []
+    said = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        try:
+            said.append(f"{name}:\n" + kubectl(
+                kubeconfig, "-n", namespace, "exec", name, "--", "python3", "-c",
+                _SERVER_COUNTS_CODE, timeout=30))
+        except Exception as error:  # a diagnostic must not hide the failure it explains
+            said.append(f"{name}: {error}")
+    return "\n".join(said) or f"no model-server pod in {namespace}"
