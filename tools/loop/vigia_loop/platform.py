@@ -159,6 +159,12 @@ _SERVER_COUNTS_CODE: Final = (
     "'vigia_predictions_total', 'vigia_feedback_total', 'bentoml_service_request_total'))))\n"
     "d = os.environ.get('PROMETHEUS_MULTIPROC_DIR', '/tmp/bentoml/prometheus_multiproc_dir')\n"
     "print(d, sorted((f, os.path.getsize(os.path.join(d, f))) for f in os.listdir(d)))\n"
+    "for pid in (p for p in os.listdir('/proc') if p.isdigit()):\n"
+    "    try:\n"
+    "        status = dict(line.split(':', 1) for line in open(f'/proc/{pid}/status'))\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    print(pid, status['Name'].strip(), 'peak RSS', status.get('VmHWM', '?').strip())\n"
 )
 
 
@@ -170,8 +176,10 @@ def server_counts(kubeconfig: Path, namespace: str) -> str:
     said = []
     for pod in pods:
         name = pod["metadata"]["name"]
+        containers = [{k: c.get(k) for k in ("restartCount", "lastState")}
+                      for c in (pod.get("status") or {}).get("containerStatuses") or []]
         try:
-            said.append(f"{name}:\n" + kubectl(
+            said.append(f"{name} {containers}:\n" + kubectl(
                 kubeconfig, "-n", namespace, "exec", name, "--", "python3", "-c",
                 _SERVER_COUNTS_CODE, timeout=30))
         except Exception as error:  # a diagnostic must not hide the failure it explains
