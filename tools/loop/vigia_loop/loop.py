@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +150,16 @@ def _deploy(loop: Loop, timeline: Timeline) -> None:
     seconds = p.wait_model_ready(loop.kubeconfig, loop.namespace, MODEL)
     kubectl(loop.kubeconfig, "-n", loop.namespace, "wait", "--for=condition=Ready",
             f"pod/{CLIENT}", "--timeout=180s", timeout=200)
-    timeline.mark(Step.DEPLOYED, f"model {MODEL} version 1 serving ({seconds:.0f} s to Ready)",
-                  version="1", readySeconds=round(seconds, 1))
+    # Prometheus counts a burst by the counters' increase between two scrapes: a day sent
+    # before the server's first scrape (its counters at zero) would start the series at its
+    # total and count as no traffic at all. The status says when monitoring has seen it.
+    began = time.monotonic()
+    loop.wait(lambda status: (status.get("monitoring") or {}).get("dataAsOf"),
+              "the model server's metrics in Prometheus (status.monitoring.dataAsOf)")
+    watched = time.monotonic() - began
+    timeline.mark(Step.DEPLOYED, f"model {MODEL} version 1 serving ({seconds:.0f} s to Ready, "
+                  f"watched by monitoring {watched:.0f} s later)", version="1",
+                  readySeconds=round(seconds, 1), watchedSeconds=round(watched, 1))
 
 
 def _normal_day(loop: Loop, timeline: Timeline) -> None:
