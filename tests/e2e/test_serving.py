@@ -138,19 +138,27 @@ def test_prometheus_scrapes_the_model_server_pod(platform: p.Platform) -> None:
     query = f'vigia_predictions_total{{namespace="{platform.namespace}",pod="{name}"}}'
     # BentoML's request metrics carry the same identity, from the pod's labels (canary gates).
     requests = f'bentoml_service_request_total{{namespace="{platform.namespace}",model="{MODEL}"}}'
+    # The newest sample may predate the requests by up to a scrape interval: wait for the
+    # scrape that counts them (a pod that never counts them fails, with both sides' view).
     with p.port_forward(platform.kubeconfig, p.SYSTEM, "service/vigia-prometheus", 9090) as url:
-        found = wait_for(lambda: _series(url, query), 90, f"Prometheus series {query}",
-                         interval=2)
+        try:
+            found = wait_for(lambda: _counted(_series(url, query), 5), 90,
+                             f"Prometheus counting 5 predictions in {query}", interval=2)
+        except AssertionError as error:
+            raise AssertionError(
+                f"{error}\ntargets: {_targets(url)}\nthe server counts:\n"
+                f"{server_counts(platform.kubeconfig, platform.namespace)}") from None
         counted = wait_for(lambda: _series(url, requests), 60,
                            f"Prometheus series {requests}", interval=2)
-        targets = _targets(url)
-    seen = sum(float(s["value"][1]) for s in found)
-    assert seen >= 5, (f"Prometheus: {found}\ntargets: {targets}\nthe server counts:\n"
-                       f"{server_counts(platform.kubeconfig, platform.namespace)}")
     assert {s["metric"]["model"] for s in found} == {MODEL}
     assert {s["metric"]["track"] for s in found} == {"stable"}
     assert {(s["metric"]["track"], bool(s["metric"].get("version"))) for s in counted} == {
         ("stable", True)}
+
+
+def _counted(series: list[Any], at_least: float) -> list[Any] | None:
+    """The series, once their values add up to ``at_least``."""
+    return series if sum(float(s["value"][1]) for s in series) >= at_least else None
 
 
 def _targets(prometheus: str) -> list[dict[str, Any]]:
