@@ -213,8 +213,9 @@ class Engine:
         for said in decision.events:
             await self._post(body, Event(said.type, said.reason, said.message))
         if decision.clear_command:
-            await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace, md.name,
-                                              COMMAND_ANNOTATION)
+            cleared = await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace,
+                                                        md.name, COMMAND_ANNOTATION)
+            body = at_version(body, cleared)
         given = SectionInput(
             md=rollout.serving_view, observed=bodies,
             previous=self.writer.current(body), signals=signals, now=now(),
@@ -331,6 +332,20 @@ def announce(action: Action, before: Obj | None, spec_changed: bool, *,
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
+
+
+def at_version(body: Obj, patched: Mapping[str, Any]) -> Obj:
+    """``body`` as of our own patch of its metadata (same status, newer resourceVersion).
+
+    The status written next is remembered against that version: the next reconcile, which
+    may read the object between the two writes (annotation gone, status not yet written),
+    then decides on the status written and not on the one it replaced (a consumed
+    ``promote`` was otherwise lost: the stale status said Progressing, the command was gone).
+    """
+    version = (patched.get("metadata") or {}).get("resourceVersion")
+    if not version:
+        return body
+    return {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": version}}
 
 
 def model_uri(deployment: Mapping[str, Any]) -> str | None:

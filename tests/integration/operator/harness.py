@@ -200,4 +200,22 @@ def wait_stable(kubeconfig: Path, namespace: str, name: str, version: str,
         stable = (md.get("status") or {}).get("stable") or {}
         return dict(md) if stable.get("version") == version else None
 
-    return wait_for(promoted, timeout, f"{namespace}/{name} promoted to version {version}")
+    try:
+        return wait_for(promoted, timeout, f"{namespace}/{name} promoted to version {version}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{_rollout_state(kubeconfig, namespace, name)}") from None
+
+
+def _rollout_state(kubeconfig: Path, namespace: str, name: str) -> str:
+    """The ModelDeployment's rollout status and its Deployments' replicas, for a timeout."""
+    md = json.loads(kubectl(kubeconfig, "get", "md", name, "-n", namespace, "-o", "json"))
+    status = md.get("status") or {}
+    said = [f"status: {json.dumps({k: status.get(k) for k in ('stable', 'canary', 'conditions')})}"]
+    for track in ("stable", "canary"):
+        deployment = json.loads(kubectl(kubeconfig, "get", "deployment", f"{name}-{track}",
+                                        "-n", namespace, "-o", "json"))
+        said.append(f"{track}: generation {deployment['metadata'].get('generation')}, "
+                    f"paused {deployment['spec'].get('paused')}, "
+                    f"replicas {deployment['spec'].get('replicas')}, "
+                    f"status {json.dumps(deployment.get('status'))}")
+    return "\n".join(said)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vigia_operator import reasons
+from vigia_operator.engine.reconcile import at_version
 from vigia_operator.kube.client import KubeError
 from vigia_operator.status.sections import Event, SectionUpdate, StatusUpdate
 from vigia_operator.status.writer import StatusWriter, merge_patch
@@ -85,3 +86,17 @@ def test_a_refused_status_is_said_once_not_retried() -> None:
         assert asyncio.run(writer.write(BODY, update)) is False
     assert [(e.type, e.reason) for e in posted] == [(reasons.WARNING, reasons.STATUS_REFUSED)]
     assert "status.monitoring.window" in posted[0].message
+
+
+def test_a_status_written_after_our_own_metadata_patch_is_current_at_its_version() -> None:
+    """The engine removes a consumed command (a new resourceVersion, the status unchanged)
+    before it writes the status: a reconcile reading the object at that version decides on
+    the status written, not on the one it replaced (which lost a `promote`)."""
+    writer = StatusWriter(RecordingKube(), no_events)
+    cleared = at_version(BODY, {"metadata": {"resourceVersion": "8"}})
+    promoting = {"version": "v2", "phase": "Promoting"}
+    update = StatusUpdate((SectionUpdate("canary", promoting),), observed_generation=2)
+    asyncio.run(writer.write(cleared, update))
+    assert writer.current(cleared)["canary"] == promoting
+    assert cleared["status"] == BODY["status"] and BODY["metadata"]["resourceVersion"] == "7"
+    assert at_version(BODY, {"metadata": {}}) is BODY
