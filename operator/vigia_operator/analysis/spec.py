@@ -14,15 +14,6 @@ from vigia_operator.fields import SpecError, parse_duration
 Statistic = Literal["PSI", "JensenShannon"]
 
 
-class MonitoringSpecError(ValueError):
-    """spec.monitoring cannot be evaluated; the message names the field."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
 @dataclass(frozen=True)
 class KPI:
     name: str
@@ -50,14 +41,6 @@ class MonitoringSpec:
     kpis: tuple[KPI, ...] = ()
 
 
-def duration_seconds(text: str, field: str) -> float:
-    """Seconds in a duration such as 1h30m (the CRD's form), as a MonitoringSpecError."""
-    try:
-        return parse_duration(text, field)
-    except SpecError as err:
-        raise MonitoringSpecError(field, str(err).removeprefix(f"{field}: ")) from None
-
-
 def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
     """spec.monitoring of a ModelDeployment's spec (missing parts take the CRD defaults)."""
     body = _section(spec, "monitoring", "spec.monitoring")
@@ -67,13 +50,13 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
     d = MonitoringSpec()
     window = _get(body, "window", str, d.window, "spec.monitoring.window")
     interval = _get(body, "interval", str, "1m", "spec.monitoring.interval")
-    duration_seconds(window, "spec.monitoring.window")
+    parse_duration(window, "spec.monitoring.window")
     statistic = _get(drift, "statistic", str, d.statistic, "spec.monitoring.drift.statistic")
     if statistic not in ("PSI", "JensenShannon"):
-        raise MonitoringSpecError("spec.monitoring.drift.statistic", f"unknown {statistic!r}")
+        raise SpecError("spec.monitoring.drift.statistic", f"unknown {statistic!r}")
     return MonitoringSpec(
         enabled=_get(body, "enabled", bool, d.enabled, "spec.monitoring.enabled"),
-        interval_s=duration_seconds(interval, "spec.monitoring.interval"),
+        interval_s=parse_duration(interval, "spec.monitoring.interval"),
         window=window,
         statistic=statistic,
         drift_threshold=_number(drift, "threshold", d.drift_threshold, "spec.monitoring.drift"),
@@ -93,34 +76,34 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
 def _kpi(item: Any, index: int) -> KPI:
     field = f"spec.monitoring.kpis[{index}]"
     if not isinstance(item, Mapping):
-        raise MonitoringSpecError(field, "must be an object")
+        raise SpecError(field, "must be an object")
     name = _get(item, "name", str, None, f"{field}.name")
     query = _get(item, "query", str, None, f"{field}.query")
     low = _optional_number(item, "min", field)
     high = _optional_number(item, "max", field)
     if low is None and high is None:
-        raise MonitoringSpecError(field, "a KPI needs min, max or both")
+        raise SpecError(field, "a KPI needs min, max or both")
     return KPI(name=name, query=query, min=low, max=high)
 
 
 def _section(body: Mapping[str, Any], key: str, field: str) -> Mapping[str, Any]:
     value = body.get(key) or {}
     if not isinstance(value, Mapping):
-        raise MonitoringSpecError(field, "must be an object")
+        raise SpecError(field, "must be an object")
     return value
 
 
 def _get(body: Mapping[str, Any], key: str, kind: type, default: Any, field: str) -> Any:
     value = body.get(key, default)
     if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise MonitoringSpecError(field, f"must be {kind.__name__}, got {value!r}")
+        raise SpecError(field, f"must be {kind.__name__}, got {value!r}")
     return value
 
 
 def _number(body: Mapping[str, Any], key: str, default: float, parent: str) -> float:
     value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MonitoringSpecError(f"{parent}.{key}", f"must be a number, got {value!r}")
+        raise SpecError(f"{parent}.{key}", f"must be a number, got {value!r}")
     return float(value)
 
 

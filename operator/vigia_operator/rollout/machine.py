@@ -38,6 +38,7 @@ from vigia_operator.rollout.model import (
     Version,
 )
 from vigia_operator.rollout.spec import COMMAND_ANNOTATION, COMMANDS
+from vigia_operator.rollout.state import iso
 from vigia_operator.rollout.traffic import achieved_weight, canary_replicas, shrink
 
 ONE_SHOT = ("promote", "abort", "resume")
@@ -97,7 +98,7 @@ def _idle(i: Inputs, stable: Version) -> Decision:
         return Decision(
             stable, stable, None, reasons.VERSION_REJECTED,
             f"spec.model names version {i.target.version}, {ended.outcome} at "
-            f"{_iso(ended.at)}: {ended.message} Stable {stable.version} keeps serving; set "
+            f"{iso(ended.at)}: {ended.message} Stable {stable.version} keeps serving; set "
             "spec.model (or spec.model.version) to another version to roll out again.",
         )
     return _start(i, stable)
@@ -241,7 +242,7 @@ def _holding(i: Inputs, canary: CanaryState, ready: int) -> tuple[str, str]:
     # analyses, not on every tick.
     ends = (canary.step_started_at or i.now) + timedelta(
         seconds=i.spec.steps[canary.step].pause_s)
-    pause = f"pause ends at {_iso(ends)}" if ends > i.now else "pause over"
+    pause = f"pause ends at {iso(ends)}" if ends > i.now else "pause over"
     last = f"last analysis: {analysis.message}" if analysis else "no analysis yet"
     return reasons.ANALYZING, f"{head}; {pause}; {last}"
 
@@ -367,10 +368,6 @@ def _with_event(decision: Decision, event: Event, *, clear: bool) -> Decision:
 
 def _at_step(i: Inputs, canary: CanaryState) -> str:
     return f"at step {canary.step + 1}/{len(i.spec.steps)}"
-
-
-def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _span(seconds: float) -> str:

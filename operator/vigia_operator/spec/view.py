@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from vigia_operator.analysis.spec import MonitoringSpec, MonitoringSpecError, parse_monitoring
+from vigia_operator.analysis.spec import MonitoringSpec, parse_monitoring
 from vigia_operator.fields import SpecError
 
 if TYPE_CHECKING:
@@ -88,16 +88,9 @@ def parse(body: Mapping[str, Any]) -> ModelDeploymentView:
             _mapping(spec, "monitoring", "spec.monitoring"), "enabled", bool,
             "spec.monitoring.enabled",
         ),
-        monitoring=_parse_monitoring(spec),
+        monitoring=parse_monitoring(spec),
         rollout=parse_rollout(spec),
     )
-
-
-def _parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
-    try:
-        return parse_monitoring(spec)
-    except MonitoringSpecError as error:
-        raise SpecError(error.field, error.problem) from None
 
 
 def version_of(uri: str) -> str:

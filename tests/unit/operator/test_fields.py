@@ -12,7 +12,7 @@ def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text, "f") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "2", "2 m", "m", "1d", "-1s", "1h 30m", None, 30])
+@pytest.mark.parametrize("text", ["", "2", "2 m", "m", "1d", "1x", "-1s", "1h 30m", None, 30])
 def test_bad_durations_name_the_field(text: object) -> None:
     with pytest.raises(SpecError, match=r"^spec\.x: .* is not a duration"):
         parse_duration(text, "spec.x")

@@ -1,14 +1,10 @@
-"""spec.monitoring view: CRD defaults, durations, and errors naming the field."""
+"""spec.monitoring view: CRD defaults and errors naming the field (durations: test_fields)."""
 
 from __future__ import annotations
 
 import pytest
-from vigia_operator.analysis.spec import (
-    KPI,
-    MonitoringSpecError,
-    duration_seconds,
-    parse_monitoring,
-)
+from vigia_operator.analysis.spec import KPI, parse_monitoring
+from vigia_operator.fields import SpecError
 
 
 def test_an_empty_monitoring_section_takes_the_defaults() -> None:
@@ -45,16 +41,9 @@ def test_a_full_section_is_read() -> None:
     ],
 )
 def test_bad_input_names_the_field(monitoring: dict[str, object], field: str) -> None:
-    with pytest.raises(MonitoringSpecError) as caught:
+    with pytest.raises(SpecError) as caught:
         parse_monitoring({"monitoring": monitoring})
     assert caught.value.field == field
-
-
-def test_durations() -> None:
-    assert duration_seconds("1h30m", "f") == 5400
-    assert duration_seconds("500ms", "f") == 0.5
-    with pytest.raises(MonitoringSpecError, match="f:"):
-        duration_seconds("1x", "f")
 
 
 def test_kpi_bounds() -> None:
