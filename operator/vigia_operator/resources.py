@@ -30,6 +30,7 @@ ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
 ANNOTATION_MODEL_URI: Final = f"{GROUP}/model-uri"
 
 SERVER_APP: Final = "vigia-model-server"
+SERVER_COMPONENT: Final = "model-server"  # the app.kubernetes.io/component of its pods
 SERVER_PORT: Final = 3000  # BentoML's default
 SERVICE_PORT: Final = 80
 PORT_NAME: Final = "http"

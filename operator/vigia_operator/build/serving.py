@@ -36,7 +36,7 @@ def labels(md: ModelDeploymentView, track: str | None = None) -> dict[str, str]:
     out = {
         r.LABEL_NAME: r.SERVER_APP,
         r.LABEL_INSTANCE: md.name,
-        r.LABEL_COMPONENT: "model-server",
+        r.LABEL_COMPONENT: r.SERVER_COMPONENT,
         r.LABEL_PART_OF: "vigia",
         r.LABEL_MANAGED_BY: r.MANAGED_BY,
         r.LABEL_OWNER: md.name,

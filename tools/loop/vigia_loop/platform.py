@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from vigia_devcluster.kubectl import apply, get, kubectl
+from vigia_operator import resources as r
+from vigia_operator.rollout.queries import REQUESTS_SERIES
+
+from vigia import metrics
 
 ROOT: Final = Path(__file__).resolve().parents[3]
 SYSTEM: Final = "vigia-system"
@@ -154,9 +158,10 @@ def wait_model_ready(kubeconfig: Path, namespace: str, name: str,
 # behind them (BentoML's multiprocess directory).
 _SERVER_COUNTS_CODE: Final = (
     "import os, urllib.request as u\n"
-    "text = u.urlopen('http://127.0.0.1:3000/metrics', timeout=10).read().decode()\n"
-    "print('\\n'.join(line for line in text.splitlines() if line.startswith(("
-    "'vigia_predictions_total', 'vigia_feedback_total', 'bentoml_service_request_total'))))\n"
+    f"text = u.urlopen('http://127.0.0.1:{r.SERVER_PORT}/metrics', timeout=10).read()"
+    ".decode()\n"
+    "print('\\n'.join(line for line in text.splitlines() if line.startswith("
+    f"{(metrics.PREDICTIONS_SERIES, metrics.FEEDBACK_SERIES, REQUESTS_SERIES)!r})))\n"
     "d = os.environ.get('PROMETHEUS_MULTIPROC_DIR', '/tmp/bentoml/prometheus_multiproc_dir')\n"
     "print(d, sorted((f, os.path.getsize(os.path.join(d, f))) for f in os.listdir(d)))\n"
     "for pid in (p for p in os.listdir('/proc') if p.isdigit()):\n"
@@ -172,7 +177,7 @@ def server_counts(kubeconfig: Path, namespace: str) -> str:
     """What each model-server pod of ``namespace`` counts itself: for a failure message
     that tells a server that did not count from a Prometheus that did not see it."""
     pods = get(kubeconfig, "-n", namespace, "pods", "-l",
-               "app.kubernetes.io/component=model-server").get("items") or []
+               f"{r.LABEL_COMPONENT}={r.SERVER_COMPONENT}").get("items") or []
     said = []
     for pod in pods:
         name = pod["metadata"]["name"]
