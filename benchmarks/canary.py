@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 importlib.import_module("tests.conftest")
 
-from vigia_operator.rollout.traffic import achieved_weight, canary_replicas  # noqa: E402
+from vigia_operator.decide.rollout.traffic import achieved_weight, canary_replicas  # noqa: E402
 
 from tests.fixtures.kube import kubectl  # noqa: E402
 from tests.fixtures.prometheus import PrometheusServer  # noqa: E402

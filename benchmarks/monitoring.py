@@ -10,7 +10,7 @@ predictions by class, class priors, the confidence histogram, feedback, confusio
 counters growing at fixed rates; every tenth model has one feature whose bin mix moved. The
 real Prometheus (tools/prometheus build) scrapes it every 15 s and evaluates the shipped
 recording rules (manifests/prometheus) every minute. After ``--minutes`` of data,
-this process runs the operator's monitoring tick — vigia_operator.analysis: the batched
+this process runs the operator's monitoring tick — vigia_operator.prometheus: the batched
 queries (PrometheusSignals) and the pure evaluation of every model — a few times.
 
 With ``--operator`` the operator itself runs too, as in the integration tests (a separate
@@ -157,10 +157,11 @@ def run_exporter(port: int, models: int, features: int) -> None:
 
 
 def tick(url: str, models: int, window: str) -> dict[str, object]:
-    from vigia_operator.analysis import evaluate as ev
-    from vigia_operator.analysis.client import PrometheusClient
-    from vigia_operator.analysis.provider import MonitoredModel, PrometheusSignals
-    from vigia_operator.analysis.spec import MonitoringSpec
+    from vigia_operator.core import reasons as catalogue
+    from vigia_operator.decide import monitoring as ev
+    from vigia_operator.prometheus.client import PrometheusClient
+    from vigia_operator.prometheus.collect import MonitoredModel, PrometheusSignals
+    from vigia_operator.view.monitoring import MonitoringSpec
 
     spec = MonitoringSpec(window=window)
     monitored = [MonitoredModel(model_key(i), spec) for i in range(models)]
@@ -173,8 +174,8 @@ def tick(url: str, models: int, window: str) -> dict[str, object]:
     reasons: dict[str, int] = {}
     examples: dict[str, str] = {}
     for i, m in enumerate(monitored):
-        verdict = ev.evaluate(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable)
-        drifted = verdict.condition(ev.DRIFTED)
+        verdict = ev.assess(m.spec, signals.of(m.key), now=now, unavailable=signals.unavailable)
+        drifted = verdict.condition(catalogue.DRIFTED)
         if drifted is not None and drifted.status == "True":
             flagged.add(i)
         if drifted is not None:

@@ -1,6 +1,6 @@
 """`python3 -m vigia_operator`: run the operator (kopf, standalone).
 
-Configuration: VIGIA_OPERATOR_* environment variables (``vigia_operator.config``);
+Configuration: VIGIA_OPERATOR_* environment variables (``vigia_operator.core.config``);
 ``--namespace`` overrides VIGIA_OPERATOR_NAMESPACES.
 """
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     import kopf
 
-    from vigia_operator.config import OperatorSettings
+    from vigia_operator.core.config import OperatorSettings
 
     config = OperatorSettings()
     if args.namespace:

@@ -17,17 +17,18 @@ from typing import Any
 
 import kopf
 
-from vigia_operator import resources as r
-from vigia_operator.analysis.providers import provider_for
-from vigia_operator.config import OperatorSettings
+from vigia_operator.core import resources as r
+from vigia_operator.core.config import OperatorSettings
+from vigia_operator.core.types import ModelRef
 from vigia_operator.engine.leader import LeaseElection, Standalone
 from vigia_operator.engine.observed import compact, seen
 from vigia_operator.engine.reconcile import Engine
-from vigia_operator.engine.signals import ModelRef, SignalProvider
 from vigia_operator.engine.store import IndexStore
 from vigia_operator.engine.tick import Tick
 from vigia_operator.kube.client import Kube
 from vigia_operator.kube.events import EventRecorder
+from vigia_operator.prometheus.collects import provider_for
+from vigia_operator.prometheus.providers import SignalProvider
 from vigia_operator.status.writer import StatusWriter
 
 OWNED = {r.LABEL_MANAGED_BY: r.MANAGED_BY}

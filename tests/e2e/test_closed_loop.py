@@ -18,7 +18,7 @@ from vigia_loop.loop import MODEL, Background, Loop, client_pod, run
 from vigia_loop.platform import BUNDLES_CLAIM, remove_namespace
 from vigia_loop.scale import SCALED
 from vigia_loop.timeline import Step, Timeline
-from vigia_operator import reasons
+from vigia_operator.core import reasons
 
 from tests.e2e.support import unique
 

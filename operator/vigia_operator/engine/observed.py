@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vigia_operator import resources as r
+from vigia_operator.core import resources as r
 
 Obj = dict[str, Any]
 

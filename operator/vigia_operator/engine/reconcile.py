@@ -19,29 +19,29 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from vigia_operator import reasons
-from vigia_operator import resources as r
-from vigia_operator.build import build_children
-from vigia_operator.config import OperatorSettings
-from vigia_operator.engine.compare import ChildKey, differences
+from vigia_operator.children import build_children
+from vigia_operator.core import reasons
+from vigia_operator.core import resources as r
+from vigia_operator.core.config import OperatorSettings
+from vigia_operator.core.objects import ChildKey, differences
+from vigia_operator.core.types import Event, ModelRef, Signals
+from vigia_operator.decide.plan import Action, Conflict, conflict_with, controlled_by, plan
 from vigia_operator.engine.leader import Leadership
 from vigia_operator.engine.observed import Seen, seen
-from vigia_operator.engine.plan import Action, Conflict, conflict_with, controlled_by, plan
+from vigia_operator.engine.retraining import RetrainStep
+from vigia_operator.engine.rollout import run_rollout
 from vigia_operator.engine.secrets import SecretCheck
-from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
-from vigia_operator.retrain.status import next_model
-from vigia_operator.retrain.step import RetrainStep
-from vigia_operator.rollout.reconcile import run_rollout
-from vigia_operator.rollout.spec import COMMAND_ANNOTATION
-from vigia_operator.spec import ModelDeploymentView, SpecError, parse
-from vigia_operator.spec.policy import Refusal, check_image, check_uri
 from vigia_operator.status.conditions import merge as merge_conditions
 from vigia_operator.status.registry import SECTIONS
-from vigia_operator.status.sections import Event, SectionInput, StatusUpdate
+from vigia_operator.status.retraining import next_model
+from vigia_operator.status.sections import SectionInput, StatusUpdate
 from vigia_operator.status.serving import refusal
 from vigia_operator.status.writer import StatusWriter, now
+from vigia_operator.view import ModelDeploymentView, SpecError, parse
+from vigia_operator.view.policy import Refusal, check_image, check_uri
+from vigia_operator.view.rollout import COMMAND_ANNOTATION
 
 Obj = dict[str, Any]
 MAX_BACKOFF_SECONDS: Final = 60.0

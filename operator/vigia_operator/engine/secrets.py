@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from vigia_operator.config import OperatorSettings
+from vigia_operator.core.config import OperatorSettings
 from vigia_operator.kube.client import Kube, KubeError
-from vigia_operator.spec import ModelDeploymentView
-from vigia_operator.spec.policy import Refusal, secret_allowed, secret_refusal
+from vigia_operator.view import ModelDeploymentView
+from vigia_operator.view.policy import Refusal, secret_allowed, secret_refusal
 
 STORE_FIELD = "spec.serving.predictionLog.storeSecretRef"
 TTL_SECONDS = 300.0

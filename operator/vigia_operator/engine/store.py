@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
-from vigia_operator import resources as r
-from vigia_operator.engine.compare import ChildKey
+from vigia_operator.core import resources as r
+from vigia_operator.core.objects import ChildKey
+from vigia_operator.core.types import ModelRef
 from vigia_operator.engine.observed import Seen
-from vigia_operator.engine.signals import ModelRef
 
 Obj = dict[str, Any]
 

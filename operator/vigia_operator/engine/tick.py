@@ -14,10 +14,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+from vigia_operator.core.types import ModelRef, Signals
 from vigia_operator.engine.reconcile import Engine
-from vigia_operator.engine.signals import ModelRef, SignalProvider, Signals
-from vigia_operator.spec import ModelDeploymentView, SpecError, parse
+from vigia_operator.prometheus.providers import SignalProvider
 from vigia_operator.status.writer import now
+from vigia_operator.view import ModelDeploymentView, SpecError, parse
 
 logger = logging.getLogger(__name__)
 

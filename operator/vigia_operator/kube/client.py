@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import aiohttp
 import kopf
 
-from vigia_operator import resources as r
+from vigia_operator.core import resources as r
 
 Obj = dict[str, Any]
 TIMEOUT: Final = 30.0

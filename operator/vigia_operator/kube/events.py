@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from vigia_operator.core.types import Event
 from vigia_operator.kube.client import Kube, KubeError
-from vigia_operator.status.sections import Event
 
 COMPONENT: Final = "vigia-operator"
 MAX_MESSAGE: Final = 1024

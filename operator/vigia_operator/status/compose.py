@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from vigia_operator import reasons
+from vigia_operator.core import reasons
 from vigia_operator.status import conditions as c
 from vigia_operator.status.sections import StatusUpdate
 

@@ -1,23 +1,14 @@
 """Status conditions, Kubernetes-style: how a list of them is updated and read.
 
-Their types and reasons are in the catalogue, ``vigia_operator.reasons``.
+Their types and reasons are in the catalogue, ``vigia_operator.core.reasons``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from vigia_operator.reasons import ConditionStatus
-
-
-@dataclass(frozen=True)
-class Condition:
-    type: str
-    status: ConditionStatus
-    reason: str
-    message: str
+from vigia_operator.core.types import Condition
 
 
 def merge(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from vigia_operator import reasons
+from vigia_operator.core import reasons
+from vigia_operator.core.types import Event
 from vigia_operator.status import conditions as c
-from vigia_operator.status.sections import Event
 
 SectionRule = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Event]]
 

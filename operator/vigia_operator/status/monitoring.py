@@ -1,5 +1,5 @@
 """The monitoring section: status.monitoring and the Drifted, AccuracyLow, ConfidenceLow and
-KPIViolated conditions, from one tick's signals (vigia_operator.analysis.evaluate).
+KPIViolated conditions, from one tick's signals (vigia_operator.decide.monitoring).
 
 Outside a tick (an event-triggered reconcile) there are no signals: the section and its
 conditions are left as they are.
@@ -26,11 +26,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from vigia_operator.analysis.evaluate import MonitoringVerdict, evaluate
-from vigia_operator.analysis.exporter import OperatorMetrics
-from vigia_operator.analysis.signals import ModelSignals
-from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
-from vigia_operator.status.conditions import Condition, find
+from vigia_operator.core.types import MONITORING, MONITORING_AT, Condition
+from vigia_operator.decide.measurements import ModelSignals
+from vigia_operator.decide.monitoring import MonitoringVerdict, assess
+from vigia_operator.prometheus.exporter import OperatorMetrics
+from vigia_operator.status.conditions import find
 from vigia_operator.status.sections import SectionInput, SectionUpdate
 
 SECTION = "monitoring"
@@ -45,9 +45,9 @@ def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
     if signals is None:
         return ()
     measured = signals.values.get(MONITORING)
-    at = signals.values.get(COLLECTED_AT)
+    at = signals.values.get(MONITORING_AT)
     now = float(at) if isinstance(at, (int, float)) else _seconds(given.now)
-    verdict = evaluate(
+    verdict = assess(
         given.md.monitoring,
         measured if isinstance(measured, ModelSignals) else None,
         now=now,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from vigia_operator.rollout.state import parse_time
-from vigia_operator.rollout.step import status_sections
+from vigia_operator.decide.rollout.state import parse_time
+from vigia_operator.decide.rollout.step import status_sections
 from vigia_operator.status.sections import SectionInput, SectionUpdate
 
 

@@ -15,22 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vigia_operator.status.conditions import Condition
+from vigia_operator.core.types import ChildKey, Condition
 
 if TYPE_CHECKING:
-    from vigia_operator.engine.signals import Signals
-    from vigia_operator.rollout.step import RolloutStep
-    from vigia_operator.spec import ModelDeploymentView
+    from vigia_operator.core.types import Signals
+    from vigia_operator.decide.rollout.step import RolloutStep
+    from vigia_operator.view import ModelDeploymentView
 
 Obj = dict[str, Any]
-ChildKey = tuple[str, str]  # (kind, name)
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigia.metrics import TRACK_STABLE
-from vigia_operator import reasons
-from vigia_operator import resources as r
-from vigia_operator.spec import ModelDeploymentView
+from vigia_operator.core import reasons
+from vigia_operator.core import resources as r
+from vigia_operator.core.types import Condition
 from vigia_operator.status import conditions as c
 from vigia_operator.status.compose import compose
-from vigia_operator.status.conditions import Condition
 from vigia_operator.status.sections import SectionInput, SectionUpdate, StatusUpdate
+from vigia_operator.view import ModelDeploymentView
 
 Obj = dict[str, Any]
 

@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from vigia_operator import reasons
-from vigia_operator.engine.compare import contains
+from vigia_operator.core import reasons
+from vigia_operator.core.objects import contains
+from vigia_operator.core.types import Event
 from vigia_operator.kube.client import Kube, KubeError
 from vigia_operator.status.compose import compose
 from vigia_operator.status.events import events_for
-from vigia_operator.status.sections import Event, StatusUpdate
+from vigia_operator.status.sections import StatusUpdate
 
 Obj = dict[str, Any]
 Poster = Callable[[Mapping[str, Any], Event], Awaitable[None]]

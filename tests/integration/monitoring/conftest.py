@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from vigia_operator.analysis import rules
+from vigia_operator.prometheus import rules
 from vigia_serving.local import LocalServer
 
 from tests.fixtures.prometheus import PrometheusServer, Target

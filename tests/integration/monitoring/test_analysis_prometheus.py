@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, start_http_server
-from vigia_operator.analysis import evaluate as ev
-from vigia_operator.analysis.client import PrometheusClient
-from vigia_operator.analysis.exporter import OperatorMetrics
-from vigia_operator.analysis.provider import MonitoredModel, PrometheusSignals
-from vigia_operator.analysis.queries import queries_for, record_name
-from vigia_operator.analysis.rules import RULES_WINDOW
-from vigia_operator.analysis.signals import TickSignals
-from vigia_operator.analysis.spec import KPI, MonitoringSpec
+from vigia_operator.core import reasons
+from vigia_operator.decide import monitoring as ev
+from vigia_operator.decide.measurements import TickSignals
+from vigia_operator.prometheus.client import PrometheusClient
+from vigia_operator.prometheus.collect import MonitoredModel, PrometheusSignals
+from vigia_operator.prometheus.exporter import OperatorMetrics
+from vigia_operator.prometheus.queries import queries_for, record_name
+from vigia_operator.prometheus.rules import RULES_WINDOW
+from vigia_operator.view.monitoring import KPI, MonitoringSpec
 
 from tests.fixtures.net import free_port
 from tests.fixtures.prometheus import Target
@@ -77,7 +78,7 @@ def collect(fleet: Fleet) -> tuple[TickSignals, PrometheusSignals]:
 def verdicts(fleet: Fleet) -> dict[tuple[str, str], ev.MonitoringVerdict]:
     tick, _ = collect(fleet)
     now = time.time()
-    return {m.key: ev.evaluate(m.spec, tick.of(m.key), now=now, unavailable=tick.unavailable)
+    return {m.key: ev.assess(m.spec, tick.of(m.key), now=now, unavailable=tick.unavailable)
             for m in MODELS}
 
 
@@ -101,12 +102,12 @@ def status(verdict: ev.MonitoringVerdict, type_: str) -> tuple[str, str, str]:
 def test_stationary_traffic_stays_clean_and_shifted_names_its_features(scraped: Fleet) -> None:
     results = verdicts(scraped)
     steady = results[("plant", "steady")]
-    assert status(steady, ev.DRIFTED)[:2] == ("False", ev.NO_DRIFT)
+    assert status(steady, reasons.DRIFTED)[:2] == ("False", reasons.NO_DRIFT)
     assert steady.section["drift"]["score"] < 0.1
     assert about(steady.section["samples"]["predictions"], ROWS)
     shifted = results[("plant", "shifted")]
-    drifted, reason, message = status(shifted, ev.DRIFTED)
-    assert (drifted, reason) == ("True", ev.FEATURES_DRIFTED)
+    drifted, reason, message = status(shifted, reasons.DRIFTED)
+    assert (drifted, reason) == ("True", reasons.FEATURES_DRIFTED)
     named = set(shifted.section["drift"]["features"])
     assert named >= {"ambient_temperature", "line_speed"} and named <= SHIFTED_FEATURES | {
         "flour_supplier"}
@@ -119,20 +120,20 @@ def test_feedback_gives_accuracy_and_wrong_labels_give_accuracy_low(scraped: Fle
     results = verdicts(scraped)
     steady, shifted = results[("plant", "steady")], results[("plant", "shifted")]
     assert steady.section["accuracy"] == 1.0 and about(steady.section["feedback"], ROWS)
-    assert status(steady, ev.ACCURACY_LOW)[:2] == ("False", ev.ACCURACY_OK)
-    low, reason, message = status(shifted, ev.ACCURACY_LOW)
-    assert (low, reason) == ("True", ev.ACCURACY_BELOW_MIN)
+    assert status(steady, reasons.ACCURACY_LOW)[:2] == ("False", reasons.ACCURACY_OK)
+    low, reason, message = status(shifted, reasons.ACCURACY_LOW)
+    assert (low, reason) == ("True", reasons.ACCURACY_BELOW_MIN)
     assert "accuracy 0.000 from" in message
     assert about(number_before(message, "feedback labels"), ROWS)
 
 
 def test_too_little_traffic_is_insufficient_data_in_its_own_namespace(scraped: Fleet) -> None:
     few = verdicts(scraped)[("lab", "steady")]
-    state, reason, message = status(few, ev.DRIFTED)
-    assert (state, reason) == ("Unknown", ev.INSUFFICIENT_DATA)
+    state, reason, message = status(few, reasons.DRIFTED)
+    assert (state, reason) == ("Unknown", reasons.INSUFFICIENT_DATA)
     assert f"predictions over {WINDOW}; drift needs 200" in message
     assert about(number_before(message, "predictions"), FEW_ROWS)
-    assert status(few, ev.ACCURACY_LOW)[:2] == ("Unknown", ev.INSUFFICIENT_DATA)
+    assert status(few, reasons.ACCURACY_LOW)[:2] == ("Unknown", reasons.INSUFFICIENT_DATA)
     assert few.section["state"] == ev.STATE_INSUFFICIENT
 
 
@@ -141,7 +142,7 @@ def test_kpis_are_evaluated_and_a_broken_one_is_reported_alone(scraped: Fleet) -
     rows = {r["name"]: r for r in shifted.section["kpis"]}
     assert 0 < rows["defect_rate"]["value"] <= 1 and not rows["defect_rate"]["violated"]
     assert "parse error" in rows["broken"]["error"]
-    assert status(shifted, ev.KPI_VIOLATED)[:2] == ("Unknown", ev.KPI_QUERY_FAILED)
+    assert status(shifted, reasons.KPI_VIOLATED)[:2] == ("Unknown", reasons.KPI_QUERY_FAILED)
 
 
 def test_one_query_per_signal_whatever_the_number_of_models(scraped: Fleet) -> None:
@@ -157,7 +158,7 @@ def test_prometheus_down_is_unknown_then_recovers(scraped: Fleet) -> None:
     try:
         during = verdicts(scraped)
         for key, verdict in during.items():
-            assert {c.reason for c in verdict.conditions} == {ev.PROMETHEUS_UNAVAILABLE}, key
+            assert {c.reason for c in verdict.conditions} == {reasons.PROMETHEUS_UNAVAILABLE}, key
             assert {c.status for c in verdict.conditions} == {"Unknown"}
     finally:
         scraped.prometheus.start()
@@ -165,9 +166,9 @@ def test_prometheus_down_is_unknown_then_recovers(scraped: Fleet) -> None:
     while True:
         after = verdicts(scraped)
         shifted = after[("plant", "shifted")]
-        if shifted.condition(ev.DRIFTED) and status(shifted, ev.DRIFTED)[0] == "True":
+        if shifted.condition(reasons.DRIFTED) and status(shifted, reasons.DRIFTED)[0] == "True":
             break
-        assert time.monotonic() < deadline, status(shifted, ev.DRIFTED)
+        assert time.monotonic() < deadline, status(shifted, reasons.DRIFTED)
         time.sleep(1)
     assert after[("plant", "shifted")].section["drift"]["features"] == \
         before[("plant", "shifted")].section["drift"]["features"]

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from vigia_operator import reasons
-from vigia_operator.analysis.queries import RULE_WINDOWS, queries_for
+from vigia_operator.core import reasons
+from vigia_operator.prometheus.queries import RULE_WINDOWS, queries_for
 
 from tests.fixtures.kube import kubectl, wait_for
 from tests.fixtures.net import free_port

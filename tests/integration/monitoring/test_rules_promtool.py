@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from vigia_operator.analysis import rules
-from vigia_operator.analysis.queries import Signal, record_name
+from vigia_operator.prometheus import rules
+from vigia_operator.prometheus.queries import Signal, record_name
 
 from tests.fixtures.prometheus import binary
 from vigia import drift, metrics

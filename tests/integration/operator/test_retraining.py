@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vigia_operator import reasons
+from vigia_operator.core import reasons
 
 from tests.fixtures.kube import wait_for
 from tests.integration.operator.harness import OperatorProcess, model_deployment

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vigia_operator import reasons
-from vigia_operator.build.retraining import JOB_CONTAINER
-from vigia_operator.retrain import status as rs
-from vigia_operator.retrain.result import read_result
-from vigia_operator.spec.view import Model
+from vigia_operator.core import reasons
+from vigia_operator.core.resources import JOB_CONTAINER
+from vigia_operator.decide.retraining.result import read_result
+from vigia_operator.status import retraining as rs
+from vigia_operator.view.model import Model
 
 from tests.integration.retrain.harness import (
     Current,

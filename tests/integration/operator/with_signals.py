@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vigia_operator import __main__ as operator_main
-from vigia_operator.analysis import providers
-from vigia_operator.config import OperatorSettings
-from vigia_operator.engine.signals import ModelRef, SignalProvider, Signals
-from vigia_operator.spec import ModelDeploymentView
+from vigia_operator.core.config import OperatorSettings
+from vigia_operator.core.types import ModelRef, Signals
+from vigia_operator.prometheus import providers
+from vigia_operator.prometheus.providers import SignalProvider
 from vigia_operator.status.writer import now
+from vigia_operator.view import ModelDeploymentView
 
 SIGNALS_FILE = "VIGIA_TEST_SIGNALS"
 

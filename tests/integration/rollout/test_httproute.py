@@ -11,10 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from vigia_operator.build.route import build_gateway_objects
-from vigia_operator.rollout.model import HTTPRouteSpec, ParentRef
-from vigia_operator.rollout.traffic import TrafficPlan
-from vigia_operator.spec import parse
+from vigia_operator.children.route import build_gateway_objects
+from vigia_operator.decide.rollout.traffic import TrafficPlan
+from vigia_operator.view import parse
+from vigia_operator.view.rollout import HTTPRouteSpec, ParentRef
 
 from tests.fixtures.kube import KubectlError, kubectl
 from tests.unit.operator.schema import defaulted_sample
@@ -47,7 +47,7 @@ ROUTES = [
 @pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
 def test_every_route_the_builder_writes_is_valid(gateway_crds: Path, namespace: str,
                                                  route: HTTPRouteSpec) -> None:
-    from tests.unit.operator.rollout.helpers import V1, V2
+    from tests.unit.operator.decide.rollout.helpers import V1, V2
 
     for canary_weight in (0, 1, 10, 25, 50, 99, 100):
         plan = TrafficPlan(V1, 4, V2, 1, canary_weight)
@@ -61,7 +61,7 @@ def test_every_route_the_builder_writes_is_valid(gateway_crds: Path, namespace: 
 
 def test_the_server_really_validates_routes(gateway_crds: Path, namespace: str) -> None:
     """A route the builder never writes is refused: the dry run is not a rubber stamp."""
-    from tests.unit.operator.rollout.helpers import V1, V2
+    from tests.unit.operator.decide.rollout.helpers import V1, V2
 
     route = build_gateway_objects(_md(namespace), ROUTES[0], TrafficPlan(V1, 4, V2, 1, 10))[-1]
     bad = json.loads(json.dumps(route))

@@ -7,9 +7,9 @@ import pytest
 from vigia_loop import loop
 from vigia_loop.scale import SCALES
 from vigia_loop.timeline import Step, Timeline
-from vigia_operator.retrain.spec import parse_retraining
-from vigia_operator.rollout.spec import parse_rollout
-from vigia_operator.spec import parse
+from vigia_operator.view import parse
+from vigia_operator.view.retraining import parse_retraining
+from vigia_operator.view.rollout import parse_rollout
 
 from tests.unit.operator import schema as s
 

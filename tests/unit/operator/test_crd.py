@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 from croniter import croniter
-from vigia_operator import resources as r
-from vigia_operator.spec import parse
-from vigia_operator.spec.policy import ALLOWED_URI_SCHEMES, pvc_location
+from vigia_operator.core import resources as r
+from vigia_operator.view import parse
+from vigia_operator.view.policy import ALLOWED_URI_SCHEMES, pvc_location
 
 from tests.unit.operator import schema as s
 

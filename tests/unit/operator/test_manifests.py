@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from vigia_operator import resources as r
+from vigia_operator.core import resources as r
 
 from tests.unit.operator.schema import ROOT
 

@@ -25,9 +25,9 @@ import yaml
 from vigia_devcluster.binaries import kubectl_path
 from vigia_devcluster.images import references
 from vigia_devcluster.kubectl import apply, get, kubectl
-from vigia_operator import resources as r
-from vigia_operator.rollout import reasons as rollout_reasons
-from vigia_operator.rollout.model import PROMOTING
+from vigia_operator.core import reasons as rollout_reasons
+from vigia_operator.core import resources as r
+from vigia_operator.decide.rollout.model import PROMOTING
 
 from vigia_loop import platform as p
 from vigia_loop.scale import Scale

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from vigia_devcluster.kubectl import apply, get, kubectl
-from vigia_operator import resources as r
-from vigia_operator.rollout.queries import REQUESTS_SERIES
+from vigia_operator.core import resources as r
+from vigia_operator.prometheus.canary_queries import REQUESTS_SERIES
 
 from vigia import metrics
 

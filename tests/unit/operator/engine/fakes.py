@@ -7,10 +7,10 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vigia_operator import resources as r
-from vigia_operator.engine.compare import ChildKey, key_of
+from vigia_operator.core import resources as r
+from vigia_operator.core.objects import ChildKey, key_of
+from vigia_operator.core.types import ModelRef
 from vigia_operator.engine.observed import Seen, seen
-from vigia_operator.engine.signals import ModelRef
 from vigia_operator.kube.client import KubeError
 
 Obj = dict[str, Any]

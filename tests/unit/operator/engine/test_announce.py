@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigia_operator import reasons
-from vigia_operator import resources as r
-from vigia_operator.engine.plan import Action
+from vigia_operator.core import reasons
+from vigia_operator.core import resources as r
+from vigia_operator.decide.plan import Action
 from vigia_operator.engine.reconcile import announce
 
 

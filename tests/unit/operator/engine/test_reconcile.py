@@ -8,15 +8,13 @@ import time
 from typing import Any
 
 import pytest
-from vigia_operator import reasons
-from vigia_operator.analysis.signals import ModelSignals, TrackSignals
-from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
-from vigia_operator.config import OperatorSettings
+from vigia_operator.core import reasons
+from vigia_operator.core.config import OperatorSettings
+from vigia_operator.core.types import MONITORING, MONITORING_AT, Event, ModelRef, Signals
+from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.engine.observed import seen
 from vigia_operator.engine.reconcile import Engine, backoff, merge_events
-from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.kube.events import EventRecorder
-from vigia_operator.status.sections import Event
 from vigia_operator.status.writer import StatusWriter
 
 from tests.unit.operator.engine.fakes import DictStore, FakeKube
@@ -251,7 +249,7 @@ async def test_a_drift_flagged_on_a_tick_starts_its_retraining_on_the_same_tick(
     track = TrackSignals(feature_psi={"oven_temperature": 0.7}, predictions=5000.0,
                          feedback=10.0, last_scrape=time.time() - 5)
     signals = Signals("t", values={MONITORING: ModelSignals(tracks={"stable": track}),
-                                   COLLECTED_AT: time.time()})
+                                   MONITORING_AT: time.time()})
     kube.calls.clear()
     await engine.reconcile(REF, trigger="tick", signals=signals)
     assert kube.calls.count(("create", "Job")) == 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from vigia_operator.core.types import ModelRef, Signals
 from vigia_operator.engine.reconcile import Outcome
-from vigia_operator.engine.signals import ModelRef, Signals
 from vigia_operator.engine.tick import Tick
-from vigia_operator.spec import ModelDeploymentView
+from vigia_operator.view import ModelDeploymentView
 
 from tests.unit.operator.engine.test_reconcile import REF, _engine
 from tests.unit.operator.schema import defaulted_sample

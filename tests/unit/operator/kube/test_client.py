@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from vigia_operator import resources as r
+from vigia_operator.core import resources as r
 from vigia_operator.kube.client import KubeError, api_error, path
 
 

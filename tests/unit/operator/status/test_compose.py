@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigia_operator import reasons
+from vigia_operator.core import reasons
+from vigia_operator.core.types import Condition
 from vigia_operator.status.compose import compose, phase_of
-from vigia_operator.status.conditions import Condition
 from vigia_operator.status.sections import SectionUpdate, StatusUpdate
 
 PREVIOUS: dict[str, Any] = {

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from vigia_operator import reasons
+from vigia_operator.core import reasons
 from vigia_operator.status import conditions as c
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigia_operator import reasons
+from vigia_operator.core import reasons
 from vigia_operator.status.events import events_for
 
 

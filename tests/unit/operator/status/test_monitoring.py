@@ -6,11 +6,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-from vigia_operator import reasons
-from vigia_operator.analysis.signals import ModelSignals, TrackSignals
-from vigia_operator.analysis.tick_provider import COLLECTED_AT, MONITORING
-from vigia_operator.engine.signals import Signals
-from vigia_operator.spec import SpecError, parse
+from vigia_operator.core import reasons
+from vigia_operator.core.types import MONITORING, MONITORING_AT, Signals
+from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.status.compose import compose
 from vigia_operator.status.monitoring import (
     REFRESH_S,
@@ -18,6 +16,7 @@ from vigia_operator.status.monitoring import (
     refresh_after,
 )
 from vigia_operator.status.sections import SectionInput, StatusUpdate
+from vigia_operator.view import SpecError, parse
 
 from tests.unit.operator.schema import defaulted_sample, schema
 
@@ -45,7 +44,7 @@ def test_outside_a_tick_the_section_is_left_alone() -> None:
 
 
 def test_a_tick_writes_the_section_and_conditions() -> None:
-    signals = Signals("t", values={MONITORING: drifted_signals(), COLLECTED_AT: AT})
+    signals = Signals("t", values={MONITORING: drifted_signals(), MONITORING_AT: AT})
     (update,) = monitoring_sections(given(signals))
     assert update.name == "monitoring" and update.value is not None
     assert update.value["drift"]["features"] == ["oven_temperature"]
@@ -56,7 +55,7 @@ def test_a_tick_writes_the_section_and_conditions() -> None:
 
 
 def test_a_failed_collection_is_unknown() -> None:
-    signals = Signals("t", values={COLLECTED_AT: AT}, error="connection refused")
+    signals = Signals("t", values={MONITORING_AT: AT}, error="connection refused")
     (update,) = monitoring_sections(given(signals, previous={"accuracy": 0.9}))
     assert {c.status for c in update.conditions} == {"Unknown"}
     assert update.value is not None and update.value["accuracy"] == 0.9
@@ -108,15 +107,15 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
         {"name": "defects", "query": "sum(x)", "max": 2.0},
         {"name": "broken", "query": "sum(", "min": 0.0},
     ]))
-    measured = Signals("t", values={MONITORING: full_signals(), COLLECTED_AT: AT})
+    measured = Signals("t", values={MONITORING: full_signals(), MONITORING_AT: AT})
     (first,) = monitoring_sections(SectionInput(md=md, observed={}, previous={},
                                                 signals=measured, now="x"))
     assert first.value is not None
     previous = {"monitoring": dict(first.value)}
     signals = {
         "measured": measured,
-        "unavailable": Signals("t", values={COLLECTED_AT: AT}, error="connection refused"),
-        "no data": Signals("t", values={MONITORING: ModelSignals(), COLLECTED_AT: AT}),
+        "unavailable": Signals("t", values={MONITORING_AT: AT}, error="connection refused"),
+        "no data": Signals("t", values={MONITORING: ModelSignals(), MONITORING_AT: AT}),
     }[case]
     (update,) = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
                                                  signals=signals, now="x"))
@@ -129,10 +128,10 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
 
 
 def test_recovery_after_an_outage_drops_the_outage_reason() -> None:
-    down = Signals("t", values={COLLECTED_AT: AT}, error="connection refused")
+    down = Signals("t", values={MONITORING_AT: AT}, error="connection refused")
     (unknown,) = monitoring_sections(given(down, previous={"accuracy": 0.9}))
     assert unknown.value is not None and unknown.value["reason"] == "PrometheusUnavailable"
-    back = Signals("t", values={MONITORING: drifted_signals(), COLLECTED_AT: AT})
+    back = Signals("t", values={MONITORING: drifted_signals(), MONITORING_AT: AT})
     (known,) = monitoring_sections(given(back, previous=dict(unknown.value)))
     assert known.value is not None
     assert not {"reason", "message", "checkedAt"} & set(known.value)
@@ -142,7 +141,7 @@ def test_recovery_after_an_outage_drops_the_outage_reason() -> None:
 def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
          md: Any = MD) -> dict[str, Any] | None:
     """The status after one tick at ``at``, or None when the tick writes nothing."""
-    values = {MONITORING: signals, COLLECTED_AT: at}
+    values = {MONITORING: signals, MONITORING_AT: at}
     updates = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
                                                signals=Signals("t", values=values), now="x"))
     if not updates:
@@ -196,11 +195,11 @@ def test_a_new_generation_is_written_at_once() -> None:
 def test_an_outage_is_written_once_then_left_until_old() -> None:
     first = tick({}, drifted_signals(), AT)
     assert first is not None
-    down = Signals("t", values={COLLECTED_AT: AT + 60}, error="connection refused")
+    down = Signals("t", values={MONITORING_AT: AT + 60}, error="connection refused")
     (update,) = monitoring_sections(SectionInput(md=MD, observed={}, previous=first,
                                                  signals=down, now="x"))
     unknown = compose(first, StatusUpdate((update,), observed_generation=1), "x")
-    still = Signals("t", values={COLLECTED_AT: AT + 120}, error="connection refused")
+    still = Signals("t", values={MONITORING_AT: AT + 120}, error="connection refused")
     assert monitoring_sections(SectionInput(md=MD, observed={}, previous=unknown,
                                             signals=still, now="x")) == ()
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigia_operator import reasons
-from vigia_operator.build.serving import build_configmap, build_deployment
-from vigia_operator.spec import parse
+from vigia_operator.children.serving import build_configmap, build_deployment
+from vigia_operator.core import reasons
 from vigia_operator.status import conditions as c
 from vigia_operator.status.events import events_for
 from vigia_operator.status.serving import failed_status, observe, serving_status
+from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
 

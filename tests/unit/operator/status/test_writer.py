@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from vigia_operator import reasons
+from vigia_operator.core import reasons
+from vigia_operator.core.types import Event
 from vigia_operator.engine.reconcile import at_version
 from vigia_operator.kube.client import KubeError
-from vigia_operator.status.sections import Event, SectionUpdate, StatusUpdate
+from vigia_operator.status.sections import SectionUpdate, StatusUpdate
 from vigia_operator.status.writer import StatusWriter, merge_patch
 
 BODY: dict[str, Any] = {

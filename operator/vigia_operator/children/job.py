@@ -1,0 +1,165 @@
+"""The retraining Job (pure): `vigia retrain` in the project image, as a plain dict.
+
+Restricted like the server (non-root, read-only root filesystem, /tmp an emptyDir), only
+the model's store credential (the prediction log's Secret, policy-checked by the engine),
+and a podFailurePolicy that ends the Job at once on the job's final refusals (exit codes
+2 and 3): retrying the same inputs cannot change them. The result is read from the
+container's termination message (``vigia.retraining.parse_result``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from vigia.retraining import ExitCode
+from vigia.settings import retrain_env_name
+from vigia_operator.children.serving import (
+    BUNDLE_VOLUME,
+    SERVER_UID,
+    TMP_SIZE_LIMIT,
+    TMP_VOLUME,
+    owner_reference,
+    restricted_container_security,
+)
+from vigia_operator.core import resources as r
+from vigia_operator.view import ModelDeploymentView
+from vigia_operator.view.policy import BUNDLE_MOUNT, PVC_SCHEME, pvc_location, server_uri
+from vigia_operator.view.retraining import RetrainingSpec
+
+Obj = dict[str, Any]
+
+JOB_COMMAND: Final = ("vigia", "retrain")
+JOB_HOME: Final = "/tmp/vigia"
+COMPONENT: Final = "retraining"
+LABEL_TRIGGER: Final = f"{r.GROUP}/retrain-trigger"
+# Finished Jobs (and their pods, which hold the result) stay a day for `kubectl logs`.
+TTL_SECONDS_AFTER_FINISHED: Final = 86400
+
+
+def output_uri(model_uri: str) -> str:
+    """Where the candidate goes: the directory of the current bundle."""
+    scheme, sep, rest = model_uri.partition("://")
+    parent = rest.rstrip("/").rpartition("/")[0]
+    return f"{scheme}{sep}{parent}" if parent else model_uri
+
+
+
+def labels(md: ModelDeploymentView, trigger: str) -> dict[str, str]:
+    return {
+        r.LABEL_NAME: "vigia-retrain",
+        r.LABEL_INSTANCE: md.name,
+        r.LABEL_COMPONENT: COMPONENT,
+        r.LABEL_PART_OF: "vigia",
+        r.LABEL_MANAGED_BY: r.MANAGED_BY,
+        r.LABEL_OWNER: md.name,
+        LABEL_TRIGGER: trigger,
+    }
+
+
+def job_env(md: ModelDeploymentView, spec: RetrainingSpec, name: str) -> list[Obj]:
+    """The job's settings (``vigia.settings.RetrainSettings``) by their variable names."""
+    values: dict[str, str] = {
+        "dataset_uri": server_uri(spec.dataset_uri),
+        "target": spec.target,
+        "model_uri": server_uri(md.model.uri),
+        "output_uri": server_uri(output_uri(md.model.uri)),
+        "candidate_version": name,
+        "feedback_model": md.name,  # the server's model label (server_settings)
+        "include_feedback": "true" if spec.include_feedback else "false",
+        "min_improvement": repr(spec.gate.min_improvement),
+        "max_parity_difference": repr(spec.gate.max_parity_difference),
+        "sensitive_features": ",".join(spec.gate.sensitive_features),
+        "export_onnx": "true" if spec.export_onnx else "false",
+        "home": JOB_HOME,
+    }
+    if md.model.digest is not None:
+        values["model_digest"] = md.model.digest
+    env: list[Obj] = [{"name": retrain_env_name(k), "value": v} for k, v in values.items()]
+    store = md.serving.store
+    if store is not None:
+        env.append({"name": retrain_env_name("store_url"),
+                    "valueFrom": {"secretKeyRef": {"name": store.name, "key": store.key}}})
+    return env
+
+
+def _claims(md: ModelDeploymentView, spec: RetrainingSpec) -> list[str]:
+    """The claims the job reads or writes: the model's (the candidate is written beside the
+    current bundle) and the dataset's, each once."""
+    uris = (md.model.uri, spec.dataset_uri)
+    claims = [pvc_location(uri)[0] for uri in uris if uri.startswith(f"{PVC_SCHEME}://")]
+    return list(dict.fromkeys(claims))
+
+
+def _volumes(md: ModelDeploymentView, spec: RetrainingSpec) -> tuple[list[Obj], list[Obj]]:
+    """Volumes and mounts: /tmp, and each claim read-write at /bundles/<claim>, where
+    ``server_uri`` says its pvc:// URIs are."""
+    volumes: list[Obj] = [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+    mounts: list[Obj] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    for index, claim in enumerate(_claims(md, spec)):
+        volume = BUNDLE_VOLUME if index == 0 else f"{BUNDLE_VOLUME}-{index}"
+        volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": claim}})
+        mounts.append({"name": volume, "mountPath": f"{BUNDLE_MOUNT}/{claim}"})
+    return volumes, mounts
+
+
+def _container(md: ModelDeploymentView, spec: RetrainingSpec, name: str,
+               mounts: list[Obj]) -> Obj:
+    return {
+        "name": r.JOB_CONTAINER,
+        "image": spec.job.image or md.serving.image,
+        "imagePullPolicy": md.serving.image_pull_policy,
+        "command": list(JOB_COMMAND),
+        "env": job_env(md, spec, name),
+        "resources": spec.job.resources,
+        "terminationMessagePath": "/dev/termination-log",
+        # The result is in the message; a crash before writing it leaves the log's tail.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": restricted_container_security(),
+        "volumeMounts": mounts,
+    }
+
+
+def build_job(md: ModelDeploymentView, spec: RetrainingSpec, name: str, trigger: str) -> Obj:
+    """The retraining Job ``name`` for ``md``, started by ``trigger``."""
+    volumes, mounts = _volumes(md, spec)
+    final_codes = [int(ExitCode.INVALID_INPUT), int(ExitCode.REFUSED)]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": md.namespace,
+            "labels": labels(md, trigger),
+            "annotations": {r.ANNOTATION_MODEL_URI: md.model.uri},
+            "ownerReferences": [owner_reference(md)],
+        },
+        "spec": {
+            "activeDeadlineSeconds": spec.job.active_deadline_seconds,
+            "backoffLimit": spec.job.backoff_limit,
+            "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
+            "podFailurePolicy": {"rules": [
+                {"action": "FailJob", "onExitCodes": {
+                    "containerName": r.JOB_CONTAINER, "operator": "In", "values": final_codes}},
+                # An eviction or preemption is not the job's fault: not counted.
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]},
+            "template": {
+                "metadata": {"labels": labels(md, trigger)},
+                "spec": {
+                    "restartPolicy": "Never",  # required by podFailurePolicy
+                    "serviceAccountName": r.service_account_name(md.name),
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": SERVER_UID,
+                        "runAsGroup": SERVER_UID,
+                        "fsGroup": SERVER_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [_container(md, spec, name, mounts)],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }

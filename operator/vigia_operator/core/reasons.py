@@ -1,0 +1,127 @@
+"""The catalogue: condition types, reasons (of conditions and Events) and phases.
+
+Defined once, CamelCase and stable: tools and alerts may match on them. A new status
+section adds its condition types and reasons here, and its condition's polarity to
+``HEALTHY_STATUS`` so the writer knows which transitions deserve a Warning.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# Condition types.
+READY: Final = "Ready"
+PROGRESSING: Final = "Progressing"
+DEGRADED: Final = "Degraded"
+# Set by the monitoring section (status/monitoring.py).
+DRIFTED: Final = "Drifted"
+ACCURACY_LOW: Final = "AccuracyLow"
+CONFIDENCE_LOW: Final = "ConfidenceLow"
+KPI_VIOLATED: Final = "KPIViolated"
+RETRAINING: Final = "Retraining"
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+# The status a condition has when all is well. A transition away from it is a Warning
+# Event, back to it a Normal one; Progressing has no healthy side (both are normal).
+HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
+    READY: "True",
+    DEGRADED: "False",
+    DRIFTED: "False",
+    ACCURACY_LOW: "False",
+    CONFIDENCE_LOW: "False",
+    KPI_VIOLATED: "False",
+}
+
+# Monitoring reasons: what was measured, or why nothing could be decided.
+FEATURES_DRIFTED: Final = "FeaturesDrifted"
+NO_DRIFT: Final = "NoDrift"
+ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
+ACCURACY_OK: Final = "AccuracyAcceptable"
+CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"
+CONFIDENCE_OK: Final = "ConfidenceAcceptable"
+KPIS_VIOLATED: Final = "KPIsOutOfBounds"
+KPIS_MET: Final = "KPIsWithinBounds"
+NO_KPIS: Final = "NoKPIs"
+INSUFFICIENT_DATA: Final = "InsufficientData"
+NO_DATA: Final = "NoData"
+STALE_DATA: Final = "StaleData"
+PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
+KPI_QUERY_FAILED: Final = "KPIQueryFailed"
+MONITORING_DISABLED: Final = "MonitoringDisabled"
+
+# Serving reasons.
+AVAILABLE: Final = "Available"
+DEPLOYMENT_PENDING: Final = "DeploymentPending"
+ROLLING_OUT: Final = "RollingOut"
+ROLLED_OUT: Final = "RolledOut"
+REPLICAS_UNAVAILABLE: Final = "ReplicasUnavailable"
+PROGRESS_DEADLINE: Final = "ProgressDeadlineExceeded"
+REPLICA_FAILURE: Final = "ReplicaFailure"
+HEALTHY: Final = "Healthy"
+NOT_READY: Final = "NotReady"
+
+# Rollout reasons: the Progressing condition while a canary is in flight, and its Events.
+ROLLOUT_PAUSED: Final = "RolloutPaused"
+STABLE: Final = "Stable"  # no rollout in flight
+ROLLOUT_STARTED: Final = "RolloutStarted"
+ROLLOUT_STEP: Final = "RolloutStep"
+WAITING_FOR_PODS: Final = "WaitingForCanaryPods"
+WAITING_FOR_DATA: Final = "WaitingForData"
+ANALYZING: Final = "Analyzing"
+ANALYSIS_FAILED: Final = "AnalysisFailed"
+ROLLOUT_RESUMED: Final = "RolloutResumed"
+PROMOTING: Final = "Promoting"
+PROMOTED: Final = "Promoted"
+ROLLING_BACK: Final = "RollingBack"
+ROLLED_BACK: Final = "RolledBack"
+ABORTED: Final = "Aborted"
+SUPERSEDED: Final = "Superseded"
+VERSION_REJECTED: Final = "VersionRejected"  # spec.model names a version that was rolled back
+COMMAND_IGNORED: Final = "RolloutCommandIgnored"
+COMMAND_UNKNOWN: Final = "RolloutCommandUnknown"
+
+# Refusals: the spec is not applied; the condition's message says why.
+INVALID_SPEC: Final = "InvalidSpec"
+APPLY_REFUSED: Final = "ApplyRefused"
+# The API server refused the status the operator wrote (a CRD older than the operator?).
+STATUS_REFUSED: Final = "StatusRefused"
+IMAGE_NOT_ALLOWED: Final = "ImageNotAllowed"
+SECRET_NOT_ALLOWED: Final = "SecretNotAllowed"
+SCHEME_NOT_ALLOWED: Final = "SchemeNotAllowed"
+DIGEST_REQUIRED: Final = "DigestRequired"
+OBJECT_CONFLICT: Final = "ObjectConflict"
+
+# Event-only reasons.
+CREATED: Final = "Created"
+UPDATED: Final = "Updated"
+RESTORED: Final = "Restored"
+MODEL_CHANGED: Final = "ModelChanged"
+HAND_EDITED: Final = "HandEdited"
+
+# Phases: one word for `kubectl get`.
+PHASE_PENDING: Final = "Pending"
+PHASE_PROGRESSING: Final = "Progressing"
+PHASE_READY: Final = "Ready"
+PHASE_DEGRADED: Final = "Degraded"
+PHASE_FAILED: Final = "Failed"
+
+# Event types.
+NORMAL: Final = "Normal"
+WARNING: Final = "Warning"
+
+# Retraining: Event reasons, and the trigger names in status.retraining.
+RETRAINING_STARTED: Final = "RetrainingStarted"
+RETRAINING_SKIPPED: Final = "RetrainingSkipped"
+RETRAINING_FAILED: Final = "RetrainingFailed"
+CANDIDATE_ACCEPTED: Final = "CandidateAccepted"
+CANDIDATE_REFUSED: Final = "CandidateRefused"
+CANDIDATE_APPROVED: Final = "CandidateApproved"
+CANDIDATE_AWAITING_APPROVAL: Final = "CandidateAwaitingApproval"
+# Why a due trigger did not start a Job (the skip's reason in status and its Event).
+SKIP_COOLDOWN: Final = "Cooldown"
+SKIP_ACTIVE: Final = "JobActive"
+SKIP_MONITORING_UNKNOWN: Final = "MonitoringUnknown"
+TRIGGER_DRIFT: Final = "Drift"
+TRIGGER_ACCURACY: Final = "Accuracy"
+TRIGGER_SCHEDULE: Final = "Schedule"

@@ -1,0 +1,69 @@
+"""What one tick measured for one model, per track: the monitoring decision's input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ModelKey = tuple[str, str]  # namespace, ModelDeployment name
+
+
+@dataclass
+class TrackSignals:
+    """Everything measured for one track of one ModelDeployment over one window."""
+
+    feature_rows: dict[str, float] = field(default_factory=dict)
+    feature_psi: dict[str, float] = field(default_factory=dict)
+    feature_jensen_shannon: dict[str, float] = field(default_factory=dict)
+    predictions: float | None = None
+    prediction_shift: float | None = None
+    feedback: float | None = None
+    accuracy: float | None = None
+    confidence_mean: float | None = None
+    confidence_below: dict[float, float] = field(default_factory=dict)  # le -> share <= le
+    last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
+    # Read from recording rules: when they last ran (None: their series are missing).
+    from_rules: bool = False
+    rules_evaluated: float | None = None
+
+    def confidence_share_below(self, threshold: float) -> float | None:
+        """Share of predictions with confidence below ``threshold``, interpolated linearly
+        between histogram bucket bounds (as histogram_quantile does)."""
+        if not self.confidence_below:
+            return None
+        lower_le, lower_share = 0.0, 0.0
+        for le, share in sorted(self.confidence_below.items()):
+            if threshold <= le:
+                if le == lower_le:
+                    return share
+                fraction = (threshold - lower_le) / (le - lower_le)
+                return lower_share + fraction * (share - lower_share)
+            lower_le, lower_share = le, share
+        return lower_share
+
+
+@dataclass
+class ModelSignals:
+    """One ModelDeployment's signals, per track, plus its KPI values."""
+
+    tracks: dict[str, TrackSignals] = field(default_factory=dict)
+    kpis: dict[str, float] = field(default_factory=dict)
+    kpi_errors: dict[str, str] = field(default_factory=dict)
+
+    def track(self, name: str) -> TrackSignals:
+        return self.tracks.setdefault(name, TrackSignals())
+
+
+@dataclass
+class TickSignals:
+    """Every model's signals from one tick, or why there are none."""
+
+    models: dict[ModelKey, ModelSignals] = field(default_factory=dict)
+    unavailable: str | None = None  # Prometheus could not be asked: decide nothing
+    queries: int = 0
+    query_errors: int = 0
+
+    def of(self, key: ModelKey) -> ModelSignals | None:
+        return self.models.get(key)
+
+    def of_model(self, key: ModelKey) -> ModelSignals:
+        return self.models.setdefault(key, ModelSignals())

@@ -1,0 +1,256 @@
+"""The monitoring decision: (spec.monitoring, measured signals, now) -> status and conditions.
+
+Pure: no Prometheus, no Kubernetes. Every condition's message carries the numbers behind it.
+Too few samples is InsufficientData (condition Unknown, with the counts); Prometheus
+unreachable, or data older than ``stale_after_s``, is Unknown and keeps the previous
+numbers untouched: nothing is decided on data that is not current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from vigia import metrics
+from vigia_operator.core import reasons
+from vigia_operator.core.clock import iso_from_unix
+from vigia_operator.core.types import Condition
+from vigia_operator.decide.measurements import ModelSignals, TrackSignals
+from vigia_operator.view.monitoring import MonitoringSpec
+
+CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
+                          reasons.KPI_VIOLATED)
+
+# status.monitoring.state, one word; the worst finding wins.
+STATE_HEALTHY: Final = "Healthy"
+STATE_DEGRADED: Final = "Degraded"
+STATE_INSUFFICIENT: Final = "InsufficientData"
+STATE_UNKNOWN: Final = "Unknown"
+STATE_DISABLED: Final = "Disabled"
+
+
+# Data older than this decides nothing: Prometheus's own staleness horizon (lookback delta),
+# which also covers a rule group that runs every minute but takes long under load.
+STALE_AFTER_S: Final = 300.0
+
+
+@dataclass
+class MonitoringVerdict:
+    """What the tick concluded for one ModelDeployment: the whole status.monitoring section
+    (it replaces the previous one) and the monitoring conditions."""
+
+    section: dict[str, Any]
+    conditions: list[Condition] = field(default_factory=list)
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+def assess(
+    spec: MonitoringSpec,
+    signals: ModelSignals | None,
+    *,
+    now: float,
+    unavailable: str | None = None,
+    previous: Mapping[str, Any] | None = None,
+    stale_after_s: float = STALE_AFTER_S,
+    track: str = metrics.TRACK_STABLE,
+) -> MonitoringVerdict:
+    """Judge one ModelDeployment's ``track`` (the stable one: the rollout judges canaries)."""
+    if not spec.enabled:
+        return _all_unknown(previous, now, STATE_DISABLED, reasons.MONITORING_DISABLED,
+                            "spec.monitoring.enabled is false")
+    if unavailable is not None:
+        return _all_unknown(previous, now, STATE_UNKNOWN, reasons.PROMETHEUS_UNAVAILABLE,
+                            f"Prometheus could not be queried: {unavailable}")
+    measured = signals.tracks.get(track) if signals else None
+    if measured is None or measured.last_scrape is None:
+        return _all_unknown(previous, now, STATE_UNKNOWN, reasons.NO_DATA,
+                            f"Prometheus has no metrics from the {track} model servers")
+    age = now - measured.last_scrape
+    if age > stale_after_s:
+        return _all_unknown(previous, now, STATE_UNKNOWN, reasons.STALE_DATA,
+                            f"the newest sample from the {track} model servers is {age:.0f}s old"
+                            f" (limit {stale_after_s:.0f}s)")
+    if measured.from_rules:
+        if measured.rules_evaluated is None:
+            return _all_unknown(previous, now, STATE_UNKNOWN, reasons.NO_DATA,
+                                f"no recorded vigia:*:{spec.window} series: are the rules of"
+                                " manifests/prometheus loaded in Prometheus?")
+        lag = now - measured.rules_evaluated
+        if lag > stale_after_s:
+            return _all_unknown(previous, now, STATE_UNKNOWN, reasons.STALE_DATA,
+                                f"the recording rules last ran {lag:.0f}s ago"
+                                f" (limit {stale_after_s:.0f}s)")
+    kpis, kpi_finding = _kpis(spec, signals or ModelSignals())
+    findings = [
+        _drift(spec, measured),
+        _accuracy(spec, measured),
+        _confidence(spec, measured),
+        kpi_finding,
+    ]
+    section = {
+        "state": _state(findings),
+        "evaluatedAt": iso_from_unix(now),
+        "dataAsOf": iso_from_unix(measured.last_scrape),
+        "window": spec.window,
+        "track": track,
+        "samples": {
+            "predictions": _count(measured.predictions),
+            "feedback": _count(measured.feedback),
+        },
+        "drift": _drift_section(spec, measured),
+        "accuracy": _round(measured.accuracy),
+        "feedback": _count(measured.feedback),
+        "confidence": {
+            "mean": _round(measured.confidence_mean),
+            "min": spec.confidence_min,
+            "belowMin": _round(measured.confidence_share_below(spec.confidence_min)),
+        },
+        "predictionShift": _round(measured.prediction_shift),
+        "kpis": kpis,
+    }
+    return MonitoringVerdict(section=_drop_none(section), conditions=findings)
+
+
+def _drift(spec: MonitoringSpec, m: TrackSignals) -> Condition:
+    rows = _count(m.predictions)
+    if rows < spec.drift_min_samples:
+        return Condition(reasons.DRIFTED, "Unknown", reasons.INSUFFICIENT_DATA,
+                       f"{rows} predictions over {spec.window}; drift needs"
+                       f" {spec.drift_min_samples}")
+    scores = _scores(spec, m)
+    if not scores:
+        return Condition(reasons.DRIFTED, "Unknown", reasons.NO_DATA,
+                       f"no {spec.statistic} scores for {rows} predictions over {spec.window}")
+    drifted = _drifted(spec, scores)
+    name = spec.statistic
+    if drifted:
+        listed = ", ".join(f"{f} ({scores[f]:.3f})" for f in drifted)
+        return Condition(reasons.DRIFTED, "True", reasons.FEATURES_DRIFTED,
+                       f"{name} above {spec.drift_threshold} for {listed} over {spec.window}"
+                       f" ({rows} predictions)")
+    worst = max(scores, key=lambda f: scores[f])
+    return Condition(reasons.DRIFTED, "False", reasons.NO_DRIFT,
+                   f"highest {name} {scores[worst]:.3f} ({worst}) is within {spec.drift_threshold}"
+                   f" over {spec.window} ({rows} predictions)")
+
+
+def _accuracy(spec: MonitoringSpec, m: TrackSignals) -> Condition:
+    labels = _count(m.feedback)
+    if labels < spec.accuracy_min_feedback or m.accuracy is None:
+        return Condition(reasons.ACCURACY_LOW, "Unknown", reasons.INSUFFICIENT_DATA,
+                       f"{labels} feedback labels over {spec.window}; accuracy needs"
+                       f" {spec.accuracy_min_feedback}")
+    detail = (f"accuracy {m.accuracy:.3f} from {labels} feedback labels over {spec.window}"
+              f" (minimum {spec.accuracy_min})")
+    if m.accuracy < spec.accuracy_min:
+        return Condition(reasons.ACCURACY_LOW, "True", reasons.ACCURACY_BELOW_MIN, detail)
+    return Condition(reasons.ACCURACY_LOW, "False", reasons.ACCURACY_OK, detail)
+
+
+def _confidence(spec: MonitoringSpec, m: TrackSignals) -> Condition:
+    rows = _count(m.predictions)
+    if rows < spec.drift_min_samples or m.confidence_mean is None:
+        return Condition(reasons.CONFIDENCE_LOW, "Unknown", reasons.INSUFFICIENT_DATA,
+                       f"{rows} predictions over {spec.window}; confidence needs"
+                       f" {spec.drift_min_samples}")
+    below = m.confidence_share_below(spec.confidence_min)
+    share = f"; {below:.1%} of predictions below it" if below is not None else ""
+    detail = (f"mean confidence {m.confidence_mean:.3f} over {spec.window}"
+              f" (minimum {spec.confidence_min}{share})")
+    if m.confidence_mean < spec.confidence_min:
+        return Condition(reasons.CONFIDENCE_LOW, "True", reasons.CONFIDENCE_BELOW_MIN, detail)
+    return Condition(reasons.CONFIDENCE_LOW, "False", reasons.CONFIDENCE_OK, detail)
+
+
+def _kpis(spec: MonitoringSpec, signals: ModelSignals) -> tuple[list[dict[str, Any]], Condition]:
+    if not spec.kpis:
+        return [], Condition(reasons.KPI_VIOLATED, "False",
+                             reasons.NO_KPIS, "no KPIs in spec.monitoring.kpis")
+    rows, violated, missing = [], [], []
+    for kpi in spec.kpis:
+        value = signals.kpis.get(kpi.name)
+        row: dict[str, Any] = {"name": kpi.name, "min": kpi.min, "max": kpi.max}
+        if value is None:
+            error = signals.kpi_errors.get(kpi.name, "the query returned no sample")
+            missing.append(f"{kpi.name}: {error}")
+            row["error"] = error
+        else:
+            row["value"] = _round(value)
+            row["violated"] = kpi.violated_by(value)
+            if row["violated"]:
+                violated.append(f"{kpi.name} = {value:.4g} (bounds {_bounds(kpi.min, kpi.max)})")
+        rows.append(_drop_none(row))
+    if violated:
+        return rows, Condition(reasons.KPI_VIOLATED, "True",
+                               reasons.KPIS_VIOLATED, "; ".join(violated))
+    if missing:
+        return rows, Condition(reasons.KPI_VIOLATED, "Unknown",
+                               reasons.KPI_QUERY_FAILED, "; ".join(missing))
+    met = ", ".join(f"{r['name']} = {r['value']:.4g}" for r in rows)
+    return rows, Condition(reasons.KPI_VIOLATED, "False",
+                           reasons.KPIS_MET, f"all KPIs within bounds: {met}")
+
+
+def _scores(spec: MonitoringSpec, m: TrackSignals) -> dict[str, float]:
+    return m.feature_psi if spec.statistic == "PSI" else m.feature_jensen_shannon
+
+
+def _drifted(spec: MonitoringSpec, scores: Mapping[str, float]) -> list[str]:
+    over = [f for f, s in scores.items() if s > spec.drift_threshold]
+    return sorted(over, key=lambda f: -scores[f])
+
+
+def _drift_section(spec: MonitoringSpec, m: TrackSignals) -> dict[str, Any]:
+    scores = _scores(spec, m)
+    enough = _count(m.predictions) >= spec.drift_min_samples
+    return {
+        "statistic": spec.statistic,
+        "threshold": spec.drift_threshold,
+        "score": _round(max(scores.values())) if scores else None,
+        "features": _drifted(spec, scores) if enough else [],
+        "scores": {f: _round(s) for f, s in sorted(scores.items())},
+    }
+
+
+def _state(findings: list[Condition]) -> str:
+    if any(f.status == "True" for f in findings):
+        return STATE_DEGRADED
+    if any(f.reason == reasons.INSUFFICIENT_DATA for f in findings):
+        return STATE_INSUFFICIENT
+    if any(f.status == "Unknown" for f in findings if f.type != reasons.KPI_VIOLATED):
+        return STATE_UNKNOWN
+    return STATE_HEALTHY
+
+
+def _all_unknown(
+    previous: Mapping[str, Any] | None,
+    now: float,
+    state: str,
+    reason: str,
+    message: str,
+) -> MonitoringVerdict:
+    # The last numbers stay (with their evaluatedAt) so nobody mistakes them for current.
+    section = {**(previous or {}), "state": state, "reason": reason, "message": message,
+               "checkedAt": iso_from_unix(now)}
+    findings = [Condition(t, "Unknown", reason, message) for t in CONDITION_TYPES]
+    return MonitoringVerdict(section=section, conditions=findings)
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    return f"[{'-inf' if low is None else low}, {'+inf' if high is None else high}]"
+
+
+def _count(value: float | None) -> int:
+    # increase() extrapolates to the window's edges; counts are whole numbers.
+    return 0 if value is None else round(value)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}

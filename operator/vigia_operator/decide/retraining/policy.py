@@ -1,0 +1,171 @@
+"""When to start a retraining (pure): (spec.retraining, status.retraining, the monitoring
+conditions, the observed Jobs, now) -> start a Job, skip (with the reason and the numbers),
+or nothing.
+
+Triggers, in order: Drifted and AccuracyLow (when spec.retraining.triggers allows; from
+the tick's ``Signals.values["conditions"]`` when the provider hands them, else from
+status.conditions as the monitoring section wrote them), then the schedule, evaluated by
+the operator itself on the tick (croniter; see docs/operator.md "Retraining"). Guards:
+monitoring Unknown (Prometheus unavailable) never triggers; at most one Job at a time;
+spec.retraining.cooldown since the last start. The Job's name is the trigger and its time
+bucket, so the same trigger never creates two Jobs, even if a status write was lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from croniter import croniter
+
+from vigia_operator.core import reasons
+from vigia_operator.view.retraining import RetrainingSpec
+
+MAX_JOB_NAME: Final = 63  # the Job controller puts it in a label on its pods
+TRIGGER_CONDITIONS: Final = (
+    (reasons.DRIFTED, reasons.TRIGGER_DRIFT),
+    (reasons.ACCURACY_LOW, reasons.TRIGGER_ACCURACY),
+)
+_SHORT: Final = {reasons.TRIGGER_DRIFT: "drift", reasons.TRIGGER_ACCURACY: "accuracy",
+                 reasons.TRIGGER_SCHEDULE: "schedule"}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    reason: str  # reasons.TRIGGER_*
+    message: str  # the numbers behind it
+    bucket: datetime  # with the reason, the idempotency key of the Job
+
+
+@dataclass(frozen=True)
+class Start:
+    trigger: Trigger
+    job_name: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    trigger: Trigger
+    reason: str  # reasons.SKIP_*
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Start | Skip | None
+    next_scheduled: datetime | None
+    cooldown_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The monitoring conditions the triggers read: type -> (status, message)."""
+
+    conditions: Mapping[str, tuple[str, str]]
+    unavailable: str | None = None  # why the signals could not be collected
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    name: str
+    created: datetime
+    finished: bool
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def format_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_name(md_name: str, trigger: Trigger) -> str:
+    suffix = f"-{_SHORT[trigger.reason]}-{trigger.bucket.strftime('%Y%m%d%H%M')}"
+    return md_name[: MAX_JOB_NAME - len(suffix)].rstrip("-.") + suffix
+
+
+def bucket_of(now: datetime, length: timedelta) -> datetime:
+    """The start of ``now``'s bucket of ``length`` since the epoch (a minute at least)."""
+    seconds = max(60, int(length.total_seconds()))
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
+
+
+def next_fire(schedule: str, after: datetime) -> datetime:
+    found = croniter(schedule, after).get_next(datetime)
+    assert isinstance(found, datetime)
+    return found.astimezone(UTC)
+
+
+def schedule_state(spec: RetrainingSpec, previous: Mapping[str, Any], created: datetime,
+                   now: datetime) -> tuple[Trigger | None, datetime | None]:
+    """The schedule's due run (if any) and the next one. Runs missed while a Job ran or
+    the operator was down are not made up: one run, then the next after now."""
+    schedule = spec.triggers.schedule
+    if schedule is None:
+        return None, None
+    recorded = previous.get("schedule") == schedule
+    planned = parse_time(previous.get("nextScheduled")) if recorded else None
+    if planned is None:
+        # The first schedule counts from the ModelDeployment's creation; a changed one
+        # from now, so a change never fires a run it did not plan.
+        planned = next_fire(schedule, now if previous.get("schedule") else created)
+    if planned > now:
+        return None, planned
+    trigger = Trigger(reasons.TRIGGER_SCHEDULE,
+                      f"schedule {schedule!r} was due at {format_time(planned)}", planned)
+    return trigger, next_fire(schedule, now)
+
+
+def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,
+                      now: datetime) -> Trigger | Skip | None:
+    allowed = {reasons.TRIGGER_DRIFT: spec.triggers.drift,
+               reasons.TRIGGER_ACCURACY: spec.triggers.accuracy}
+    for type_, reason in TRIGGER_CONDITIONS:
+        if not allowed[reason]:
+            continue
+        status, message = monitoring.conditions.get(type_, ("Unknown", ""))
+        trigger = Trigger(reason, f"{type_}: {message}", bucket_of(now, spec.cooldown))
+        if monitoring.unavailable is not None and status == "True":
+            return Skip(trigger, reasons.SKIP_MONITORING_UNKNOWN,
+                        f"{type_} was True but the signals are not current "
+                        f"({monitoring.unavailable}); no retraining on stale data.")
+        if status == "True":
+            return trigger
+    return None
+
+
+def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monitoring,
+           jobs: Sequence[ObservedJob], *, md_name: str, created: datetime,
+           now: datetime) -> Decision:
+    """What to do on this tick, and the schedule and cooldown to report."""
+    last_start = max([j.created for j in jobs]
+                     + [t for t in [parse_time((previous.get("lastTrigger") or {}).get("at"))]
+                        if t is not None], default=None)
+    cooldown_until = None if last_start is None else last_start + spec.cooldown
+    scheduled, next_scheduled = schedule_state(spec, previous, created, now)
+    by_condition = condition_trigger(spec, monitoring, now)
+    # Stale monitoring does not hold back a schedule that is due.
+    found = by_condition if isinstance(by_condition, Trigger) else scheduled or by_condition
+    if found is None or isinstance(found, Skip):
+        return Decision(found, next_scheduled, cooldown_until)
+    active = [j.name for j in jobs if not j.finished]
+    if cooldown_until is not None and now < cooldown_until:
+        left = int((cooldown_until - now).total_seconds())
+        action: Start | Skip = Skip(
+            found, reasons.SKIP_COOLDOWN,
+            f"cooldown {int(spec.cooldown.total_seconds())}s since the last start at "
+            f"{format_time(last_start or now)}: {left}s left, until "
+            f"{format_time(cooldown_until)}.")
+    elif active:  # a Job that outlives its cooldown
+        action = Skip(found, reasons.SKIP_ACTIVE,
+                      f"Job {active[0]} is still running; one retraining at a time.")
+    else:
+        action = Start(found, job_name(md_name, found))
+        cooldown_until = now + spec.cooldown
+    return Decision(action, next_scheduled, cooldown_until)

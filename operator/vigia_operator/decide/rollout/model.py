@@ -1,0 +1,125 @@
+"""The values a rollout decision reads and writes: spec, versions, analysis, canary state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+from vigia_operator.core.types import Event
+from vigia_operator.view.rollout import NoDataPolicy, Router  # noqa: F401  (re-read by the machine)
+
+Verdict = Literal["Pass", "Fail", "Inconclusive"]
+GateOutcome = Literal["Pass", "Fail", "NoData"]
+Phase = Literal["Progressing", "Promoting", "RollingBack"]
+Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded"]
+
+PASS: Final = "Pass"
+FAIL: Final = "Fail"
+INCONCLUSIVE: Final = "Inconclusive"
+NO_DATA: Final = "NoData"
+
+PROGRESSING: Final = "Progressing"
+PROMOTING: Final = "Promoting"
+ROLLING_BACK: Final = "RollingBack"
+
+PROMOTED: Final = "Promoted"
+ROLLED_BACK: Final = "RolledBack"
+ABORTED: Final = "Aborted"
+SUPERSEDED: Final = "Superseded"
+
+@dataclass(frozen=True)
+class Version:
+    """One model version; two are the same rollout target when all three fields agree."""
+
+    version: str
+    uri: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate of one analysis: what was measured, against what, and how it came out."""
+
+    name: str
+    value: float | None
+    threshold: float
+    outcome: GateOutcome
+    samples: int  # the observations behind value (requests, feedback or predictions)
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.name} no data ({self.samples} samples)"
+        sign = "≤" if self.outcome == PASS else ">"
+        return f"{self.name} {self.value:.4g} {sign} {self.threshold:g}"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Canary against stable over one window, with every measured value."""
+
+    at: datetime
+    verdict: Verdict
+    canary_samples: int
+    stable_samples: int
+    gates: tuple[GateResult, ...]
+    message: str
+    no_data: bool = False  # the verdict came from onNoData, not from measurements
+
+
+@dataclass(frozen=True)
+class CanaryState:
+    """A rollout in flight; it lives in status.canary, so a restarted operator resumes it."""
+
+    version: Version
+    phase: Phase
+    step: int  # index into spec steps; len(steps) is full weight
+    weight: int  # requested canary weight, percent
+    achieved_weight: int
+    canary_replicas: int  # requested canary pods (Replicas router), kept for a gradual abort
+    started_at: datetime
+    step_started_at: datetime | None  # when this step's weight was first reached
+    failures: int
+    paused: bool
+    last_analysis: Analysis | None
+    message: str
+    outcome: Outcome | None = None  # how it ends, once Promoting or RollingBack
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: Version
+    outcome: Outcome
+    at: datetime
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the cluster shows about the two tracks."""
+
+    stable_ready: int
+    stable_serves: str | None  # model URI of the stable Deployment's template
+    stable_complete: bool  # every stable pod runs that template and is available
+    canary_ready: int  # ready canary pods running canary_serves
+    canary_pods: int  # canary pods that exist, ready or not
+    canary_serves: str | None = None  # model URI of the canary Deployment's template
+    # False right after a Deployment's spec changed (a scale included) until its controller
+    # has observed it: its status still counts the previous spec's pods, so the ready
+    # counts above are not to be trusted for a split (a Flagger/Argo Rollouts rule too).
+    settled: bool = True
+    stable_desired: int | None = None  # spec.replicas of the stable Deployment, if any
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rollout should look like now, and what to tell about it."""
+
+    stable: Version  # the version status.stable names
+    stable_serving: Version  # the version the stable Deployment runs (ahead while promoting)
+    canary: CanaryState | None
+    reason: str  # CamelCase, for the Progressing condition
+    message: str  # the same, for people, with the numbers
+    ended: tuple[HistoryEntry, ...] = ()
+    events: tuple[Event, ...] = field(default=())
+    clear_command: bool = False

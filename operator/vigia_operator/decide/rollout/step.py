@@ -1,0 +1,139 @@
+"""One rollout step of one ModelDeployment, pure: from its status and observed Deployments
+to the decision, the traffic plan and the status sections (stable, canary, history).
+
+The engine calls it before building the children (the desired Deployments depend on the
+decision) and writes the sections it returns; nothing is remembered between calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vigia_operator.core import resources as r
+from vigia_operator.decide.rollout.gates import Measurements, analyse
+from vigia_operator.decide.rollout.machine import Inputs, decide
+from vigia_operator.decide.rollout.model import PROGRESSING, Analysis, Decision, Observed, Version
+from vigia_operator.decide.rollout.state import (
+    canary_from_status,
+    canary_to_status,
+    history_from_status,
+    iso,
+    push_history,
+    version_from_status,
+    version_to_status,
+)
+from vigia_operator.decide.rollout.traffic import TrafficPlan, plan
+from vigia_operator.view import ModelDeploymentView
+from vigia_operator.view.rollout import RolloutSpec
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """This tick's canary measurements of one model; None outside a tick."""
+
+    measurements: Measurements | None  # None: they could not be taken (see error)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutStep:
+    decision: Decision
+    traffic: TrafficPlan
+    observed: Observed
+    analysis: Analysis | None
+
+
+def target_of(md: ModelDeploymentView) -> Version:
+    return Version(md.model.version, md.model.uri, md.model.digest)
+
+
+def observe_tracks(stable: Mapping[str, Any] | None,
+                   canary: Mapping[str, Any] | None) -> Observed:
+    """Ready pods of each track's current template, read from its Deployment's status."""
+    stable_ready, stable_serves, stable_complete, _ = _track(stable)
+    canary_ready, canary_serves, _, canary_pods = _track(canary)
+    return Observed(stable_ready=stable_ready, stable_serves=stable_serves,
+                    stable_complete=stable_complete, canary_ready=canary_ready,
+                    canary_pods=canary_pods, canary_serves=canary_serves,
+                    settled=_observed(stable) and _observed(canary),
+                    stable_desired=_desired(stable))
+
+
+def _observed(deployment: Mapping[str, Any] | None) -> bool:
+    """Whether the Deployment's status describes its current spec."""
+    if deployment is None:
+        return True
+    observed = int((deployment.get("status") or {}).get("observedGeneration", 0))
+    return observed >= int((deployment.get("metadata") or {}).get("generation", 1))
+
+
+def _desired(deployment: Mapping[str, Any] | None) -> int | None:
+    if deployment is None:
+        return None
+    return int((deployment.get("spec") or {}).get("replicas", 1))
+
+
+def _track(deployment: Mapping[str, Any] | None) -> tuple[int, str | None, bool, int]:
+    if deployment is None:
+        return 0, None, False, 0
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    template = (spec.get("template") or {}).get("metadata") or {}
+    serves = (template.get("annotations") or {}).get(r.ANNOTATION_MODEL_URI)
+    desired = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas", 0))
+    total = int(status.get("replicas", 0))
+    available = int(status.get("availableReplicas", 0))
+    current = _observed(deployment)
+    # Ready pods of the current template: pods of an older template are not counted.
+    ready = min(int(status.get("readyReplicas", 0)), updated) if current else 0
+    complete = current and updated == desired and total == updated and available >= desired
+    return ready, serves, complete, total
+
+
+def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
+         command: str | None, stable_deployment: Mapping[str, Any] | None,
+         canary_deployment: Mapping[str, Any] | None, measured: Measured | None,
+         now: datetime) -> RolloutStep:
+    canary = canary_from_status(status.get("canary"))
+    history = history_from_status(status.get("history"))
+    observed = observe_tracks(stable_deployment, canary_deployment)
+    analysis = None
+    if measured is not None and canary is not None and canary.phase == PROGRESSING:
+        analysis = analyse(spec.analysis, measured.measurements, now, error=measured.error)
+    decision = decide(Inputs(
+        spec=spec, replicas=md.serving.replicas, target=target_of(md),
+        stable=version_from_status(status.get("stable")), canary=canary,
+        last_ended=history[0] if history else None, analysis=analysis, command=command,
+        observed=observed, now=now,
+    ))
+    traffic = plan(spec.router, md.serving.replicas, decision.stable_serving, decision.canary,
+                   observed)
+    return RolloutStep(decision, traffic, observed, analysis)
+
+
+def status_sections(result: RolloutStep, status: Mapping[str, Any], now: datetime) -> Obj:
+    """status.stable, status.canary (None: remove it) and status.history after the step.
+
+    status.stable names a version once the stable Deployment has served it completely.
+    """
+    decision, observed = result.decision, result.observed
+    previous = status.get("stable") or {}
+    sections: Obj = {
+        "canary": None if decision.canary is None else canary_to_status(decision.canary),
+        "history": push_history(status.get("history"), decision.ended),
+    }
+    stable = decision.stable
+    if previous.get("uri") == stable.uri:
+        sections["stable"] = {**version_to_status(stable), "since": previous.get("since",
+                                                                                 iso(now))}
+    elif observed.stable_serves == stable.uri and observed.stable_complete:
+        sections["stable"] = {**version_to_status(stable), "since": iso(now)}
+    else:
+        sections["stable"] = dict(previous) or None
+    return sections

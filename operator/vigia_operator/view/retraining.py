@@ -1,0 +1,112 @@
+"""A typed view of spec.retraining (pure): what the policy and the Job builder read.
+
+The CRD has validated and defaulted the object; this only types it and refuses, naming
+the field, what the schema cannot rule out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final, Literal
+
+from croniter import croniter
+
+from vigia_operator.core.fields import parse_duration
+from vigia_operator.view import SpecError
+
+Promote = Literal["Auto", "Manual"]
+DEFAULT_COOLDOWN: Final = "6h"
+
+
+@dataclass(frozen=True)
+class Triggers:
+    drift: bool = True
+    accuracy: bool = True
+    schedule: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    image: str | None = None  # None: the serving image
+    resources: dict[str, dict[str, str | int]] = field(default_factory=dict)
+    active_deadline_seconds: int = 3600
+    backoff_limit: int = 1
+
+
+@dataclass(frozen=True)
+class Gate:
+    min_improvement: float = 0.0
+    sensitive_features: tuple[str, ...] = ()
+    max_parity_difference: float = 0.1
+
+
+@dataclass(frozen=True)
+class RetrainingSpec:
+    dataset_uri: str
+    target: str
+    triggers: Triggers = Triggers()
+    cooldown: timedelta = timedelta(hours=6)
+    include_feedback: bool = True
+    job: JobSpec = JobSpec()
+    gate: Gate = Gate()
+    promote: Promote = "Auto"
+    export_onnx: bool = False  # spec.export.onnx: the candidate's ONNX form beside it
+
+
+def parse_cooldown(text: str, path: str = "spec.retraining.cooldown") -> timedelta:
+    return timedelta(seconds=parse_duration(text, path))
+
+
+def parse_retraining(body: Mapping[str, Any]) -> RetrainingSpec | None:
+    """spec.retraining of a ModelDeployment; None when retraining is not enabled."""
+    section = (body.get("spec") or {}).get("retraining") or {}
+    if not section.get("enabled"):
+        return None
+    dataset = section.get("dataset") or {}
+    for key in ("uri", "target"):
+        if not isinstance(dataset.get(key), str) or not dataset[key]:
+            raise SpecError(f"spec.retraining.dataset.{key}", "is required when enabled")
+    promote = section.get("promote", "Auto")
+    if promote not in ("Auto", "Manual"):
+        raise SpecError("spec.retraining.promote", f"must be Auto or Manual, not {promote!r}")
+    return RetrainingSpec(
+        dataset_uri=dataset["uri"],
+        target=dataset["target"],
+        triggers=_triggers(section.get("triggers") or {}),
+        cooldown=parse_cooldown(str(section.get("cooldown", DEFAULT_COOLDOWN))),
+        include_feedback=bool(section.get("includeFeedback", True)),
+        job=_job(section.get("job") or {}),
+        gate=_gate(section.get("gate") or {}),
+        promote=promote,
+        export_onnx=bool(((body.get("spec") or {}).get("export") or {}).get("onnx", False)),
+    )
+
+
+def _triggers(triggers: Mapping[str, Any]) -> Triggers:
+    schedule = triggers.get("schedule") or None
+    if schedule is not None and not croniter.is_valid(schedule):
+        raise SpecError("spec.retraining.triggers.schedule",
+                        f"{schedule!r} is not a cron expression")
+    return Triggers(drift=bool(triggers.get("drift", True)),
+                    accuracy=bool(triggers.get("accuracy", True)), schedule=schedule)
+
+
+def _job(job: Mapping[str, Any]) -> JobSpec:
+    resources = job.get("resources") or {}
+    return JobSpec(
+        image=job.get("image") or None,
+        resources={k: dict(v) for k, v in resources.items() if isinstance(v, Mapping)},
+        active_deadline_seconds=int(job.get("activeDeadlineSeconds", 3600)),
+        backoff_limit=int(job.get("backoffLimit", 1)),
+    )
+
+
+def _gate(gate: Mapping[str, Any]) -> Gate:
+    fairness = gate.get("fairness") or {}
+    return Gate(
+        min_improvement=float(gate.get("minImprovement", 0.0)),
+        sensitive_features=tuple(fairness.get("sensitiveFeatures") or ()),
+        max_parity_difference=float(fairness.get("maxParityDifference", 0.1)),
+    )

@@ -1,0 +1,112 @@
+"""The gates: every measured value against its limit, and the verdict with no data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements, analyse
+from vigia_operator.view.rollout import AnalysisSpec
+
+from tests.unit.operator.decide.rollout.helpers import T0, rollout_spec
+from vigia.drift import psi
+
+SPEC = rollout_spec().analysis  # minSamples 100, minFeedback 50 (default)
+STABLE = TrackMeasurements(
+    requests=1000, errors=2, latency_p95_s=0.020, feedback_correct=90, feedback_total=100,
+    predictions={"good": 700, "bad": 300}, input_drift=0.05,
+)
+
+
+def _judge(spec: AnalysisSpec = SPEC, **canary: object):
+    return analyse(spec, Measurements(canary=replace(STABLE, **canary), stable=STABLE), T0)
+
+
+def _gate(analysis, name):
+    return next(g for g in analysis.gates if g.name == name)
+
+
+def test_a_canary_like_the_stable_passes_with_every_value_reported() -> None:
+    a = _judge()
+    assert a.verdict == "Pass" and not a.no_data
+    assert [g.name for g in a.gates] == [
+        "errorRate", "latencyP95", "accuracyDrop", "predictionShift", "inputDrift"]
+    assert _gate(a, "errorRate").value == pytest.approx(0.002)
+    assert _gate(a, "latencyP95").value == pytest.approx(1.0)
+    assert _gate(a, "accuracyDrop").value == pytest.approx(0.0)
+    assert _gate(a, "predictionShift").value == pytest.approx(0.0)
+    assert all(g.outcome == "Pass" for g in a.gates)
+    assert (a.canary_samples, a.stable_samples) == (1000, 1000)
+
+
+@pytest.mark.parametrize(("field", "value", "gate", "measured"), [
+    ("errors", 30, "errorRate", 0.03),
+    ("latency_p95_s", 0.040, "latencyP95", 2.0),
+    ("feedback_correct", 80, "accuracyDrop", 0.10),
+    ("input_drift", 0.30, "inputDrift", 0.25),
+])
+def test_each_gate_fails_on_its_own(field, value, gate, measured) -> None:
+    a = _judge(**{field: value})
+    assert a.verdict == "Fail"
+    failing = [g.name for g in a.gates if g.outcome == "Fail"]
+    assert failing == [gate]
+    assert _gate(a, gate).value == pytest.approx(measured)
+    assert f"{gate} {measured:.4g} >" in a.message
+
+
+def test_prediction_shift_is_the_psi_of_canary_classes_against_stable() -> None:
+    a = _judge(predictions={"good": 300, "bad": 700})
+    expected = psi({"bad": 0.3, "good": 0.7}, {"bad": 700, "good": 300})
+    assert _gate(a, "predictionShift").value == pytest.approx(expected)
+    assert a.verdict == "Fail"
+
+
+def test_a_canary_better_than_the_stable_passes() -> None:
+    a = _judge(feedback_correct=99, latency_p95_s=0.010, input_drift=0.0)
+    assert a.verdict == "Pass" and _gate(a, "accuracyDrop").value == pytest.approx(-0.09)
+
+
+@pytest.mark.parametrize(("policy", "verdict"), [
+    ("Inconclusive", "Inconclusive"), ("Pass", "Pass"), ("Fail", "Fail")])
+def test_too_few_requests_follows_on_no_data(policy, verdict) -> None:
+    a = _judge(replace(SPEC, on_no_data=policy), requests=40, errors=0)
+    assert a.verdict == verdict and a.no_data
+    assert _gate(a, "errorRate").outcome == "NoData"
+    assert f"by onNoData={policy}" in a.message and "canary 40 requests" in a.message
+
+
+def test_a_measured_failure_wins_over_missing_data() -> None:
+    a = _judge(feedback_total=3, feedback_correct=3, errors=300)
+    assert a.verdict == "Fail" and not a.no_data
+    assert _gate(a, "accuracyDrop").outcome == "NoData"
+
+
+def test_too_little_feedback_is_no_data_for_accuracy() -> None:
+    a = _judge(feedback_total=10, feedback_correct=10)
+    assert a.verdict == "Inconclusive" and _gate(a, "accuracyDrop").value is None
+    assert "accuracyDrop" in a.message and "feedback canary 10" in a.message
+
+
+def test_skipped_gates_are_not_evaluated() -> None:
+    spec = rollout_spec(skipGates=["accuracyDrop", "inputDrift"]).analysis
+    a = _judge(spec, feedback_total=0, feedback_correct=0, input_drift=None)
+    assert a.verdict == "Pass"
+    assert [g.name for g in a.gates] == ["errorRate", "latencyP95", "predictionShift"]
+
+
+def test_unavailable_measurements_are_inconclusive_whatever_the_policy() -> None:
+    a = analyse(replace(SPEC, on_no_data="Pass"), None, T0, error="Prometheus unreachable")
+    assert a.verdict == "Inconclusive" and a.no_data and "Prometheus unreachable" in a.message
+
+
+def test_missing_stable_latency_is_no_data() -> None:
+    a = analyse(SPEC, Measurements(canary=STABLE, stable=replace(STABLE, latency_p95_s=None)),
+                 T0)
+    assert _gate(a, "latencyP95").outcome == "NoData" and a.verdict == "Inconclusive"
+
+
+def test_latency_without_enough_stable_requests_counts_the_stable_ones() -> None:
+    a = analyse(SPEC, Measurements(canary=STABLE, stable=replace(STABLE, requests=29)), T0)
+    latency = _gate(a, "latencyP95")
+    assert (latency.outcome, latency.samples) == ("NoData", 29)
+    assert a.verdict == "Inconclusive"

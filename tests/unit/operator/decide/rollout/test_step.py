@@ -1,0 +1,116 @@
+"""One rollout step from status and observed Deployments, as the engine runs it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from vigia_operator.children.serving import build_configmap, build_deployment
+from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements
+from vigia_operator.decide.rollout.state import iso
+from vigia_operator.decide.rollout.step import Measured, observe_tracks, status_sections, step
+from vigia_operator.view import Model, parse
+from vigia_operator.view.rollout import parse_rollout
+
+from tests.unit.operator.decide.rollout.helpers import at
+from tests.unit.operator.schema import defaulted_sample
+
+BODY = defaulted_sample()
+MD1 = parse(BODY)
+MD2 = replace(MD1, model=Model(uri="file:///models/iris/v2", digest=None, version="v2"),
+              serving=replace(MD1.serving, replicas=4))
+SPEC = parse_rollout({"rollout": {"steps": [{"weight": 25, "pause": "30s"}],
+                                  "analysis": {"interval": "10s", "minSamples": 10,
+                                               "skipGates": ["inputDrift"]}}})
+
+
+def _deployment(md, track: str, *, replicas: int, ready: int, updated: int | None = None,
+                generation: int = 1, observed: int = 1) -> dict[str, Any]:
+    obj = build_deployment(replace(md, serving=replace(md.serving, replicas=replicas)),
+                           build_configmap(md), track)
+    obj["metadata"]["generation"] = generation
+    updated = ready if updated is None else updated
+    obj["status"] = {"observedGeneration": observed, "replicas": updated,
+                     "updatedReplicas": updated, "readyReplicas": ready,
+                     "availableReplicas": ready}
+    return obj
+
+
+def _stable_status(md=MD1) -> dict[str, Any]:
+    return {"stable": {"version": md.model.version, "uri": md.model.uri,
+                       "since": "2026-11-23T17:00:00Z"}}
+
+
+def test_observed_counts_only_ready_pods_of_the_current_template() -> None:
+    stable = _deployment(MD1, "stable", replicas=3, ready=3)
+    canary = _deployment(MD2, "canary", replicas=1, ready=1)
+    obs = observe_tracks(stable, canary)
+    assert (obs.stable_ready, obs.stable_complete, obs.canary_ready) == (3, True, 1)
+    assert obs.canary_serves == MD2.model.uri
+    assert obs.settled and obs.stable_desired == 3
+    stale = _deployment(MD2, "canary", replicas=1, ready=1, generation=2, observed=1)
+    assert observe_tracks(stable, stale).canary_ready == 0
+    assert not observe_tracks(stable, stale).settled
+    rolling = _deployment(MD1, "stable", replicas=3, ready=3, updated=1)
+    assert observe_tracks(rolling, None).stable_ready == 1
+    assert not observe_tracks(rolling, None).stable_complete
+
+
+def test_first_version_becomes_stable_once_its_deployment_is_complete() -> None:
+    pending = step(MD1, SPEC, {}, None, _deployment(MD1, "stable", replicas=1, ready=0),
+                   None, None, at(0))
+    assert status_sections(pending, {}, at(0))["stable"] is None
+    done = step(MD1, SPEC, {}, None, _deployment(MD1, "stable", replicas=1, ready=1), None,
+                None, at(5))
+    sections = status_sections(done, {}, at(5))
+    assert sections["stable"]["uri"] == MD1.model.uri and sections["stable"]["since"] == iso(
+        at(5))
+    assert sections["canary"] is None and sections["history"] == []
+
+
+def test_a_model_change_starts_a_canary_and_plans_both_tracks() -> None:
+    stable = _deployment(MD1, "stable", replicas=4, ready=4)
+    result = step(MD2, SPEC, _stable_status(), None, stable, None, None, at(0))
+    assert result.decision.canary is not None
+    assert (result.traffic.stable_replicas, result.traffic.canary_replicas) == (4, 1)
+    sections = status_sections(result, _stable_status(), at(0))
+    assert sections["canary"]["version"] == "v2" and sections["canary"]["weight"] == 25
+    assert sections["stable"]["since"] == "2026-11-23T17:00:00Z"
+
+
+def test_measurements_are_analysed_only_for_a_progressing_canary() -> None:
+    status = _stable_status()
+    started = step(MD2, SPEC, status, None, _deployment(MD1, "stable", replicas=4, ready=4),
+                   None, None, at(0))
+    status = {**status, **status_sections(started, status, at(0))}
+    track = TrackMeasurements(requests=100, errors=30, latency_p95_s=0.01,
+                              feedback_correct=90, feedback_total=100,
+                              predictions={"a": 50, "b": 50})
+    measured = Measured(Measurements(canary=track, stable=replace(track, errors=0)))
+    result = step(MD2, SPEC, status, None, _deployment(MD1, "stable", replicas=3, ready=3),
+                  _deployment(MD2, "canary", replicas=1, ready=1), measured, at(10))
+    assert result.analysis is not None and result.analysis.verdict == "Fail"
+    assert result.decision.canary is not None and result.decision.canary.failures == 1
+    assert result.observed.canary_ready == 1 and result.decision.canary.achieved_weight == 25
+    unavailable = step(MD2, SPEC, status, None, _deployment(MD1, "stable", replicas=3, ready=3),
+                       _deployment(MD2, "canary", replicas=1, ready=1),
+                       Measured(None, "Prometheus unreachable"), at(10))
+    assert unavailable.analysis is not None and unavailable.analysis.verdict == "Inconclusive"
+    assert "Prometheus unreachable" in unavailable.analysis.message
+
+
+def test_promotion_writes_the_new_stable_and_history() -> None:
+    status = _stable_status()
+    canary = {"version": "v2", "uri": MD2.model.uri, "phase": "Promoting", "step": 1,
+              "weight": 25, "achievedWeight": 25, "canaryReplicas": 1,
+              "startedAt": "2026-11-23T17:59:00Z", "failures": 0, "paused": False,
+              "message": "Promoting canary v2", "outcome": "Promoted"}
+    status = {**status, "canary": canary}
+    stable = _deployment(MD2, "stable", replicas=4, ready=4)
+    result = step(MD2, SPEC, status, None, stable,
+                  _deployment(MD2, "canary", replicas=1, ready=1), None, at(30))
+    sections = status_sections(result, status, at(30))
+    assert sections["canary"] is None
+    assert sections["stable"]["uri"] == MD2.model.uri and sections["stable"]["since"] == iso(
+        at(30))
+    assert [(h["version"], h["outcome"]) for h in sections["history"]] == [("v2", "Promoted")]

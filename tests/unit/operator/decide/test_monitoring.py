@@ -1,0 +1,161 @@
+"""The monitoring decision, from measured signals to status and conditions (pure)."""
+
+from __future__ import annotations
+
+from vigia_operator.core import reasons
+from vigia_operator.decide import monitoring as ev
+from vigia_operator.decide.measurements import ModelSignals, TrackSignals
+from vigia_operator.view.monitoring import KPI, MonitoringSpec
+
+NOW = 1_800_000_000.0
+SPEC = MonitoringSpec()
+
+
+def healthy_track(**changes: object) -> TrackSignals:
+    track = TrackSignals(
+        feature_rows={"oven_temperature": 2000.0, "shift": 2000.0},
+        feature_psi={"oven_temperature": 0.01, "shift": 0.02},
+        feature_jensen_shannon={"oven_temperature": 0.03, "shift": 0.04},
+        predictions=2000.0,
+        prediction_shift=0.01,
+        feedback=300.0,
+        accuracy=0.93,
+        confidence_mean=0.82,
+        confidence_below={0.5: 0.0, 0.6: 0.1, 0.7: 0.2, 1.0: 1.0},
+        last_scrape=NOW - 10,
+    )
+    for name, value in changes.items():
+        setattr(track, name, value)
+    return track
+
+
+def signals(track: TrackSignals, **kpis: float) -> ModelSignals:
+    return ModelSignals(tracks={"stable": track}, kpis=dict(kpis))
+
+
+def status_of(verdict: ev.MonitoringVerdict, type_: str) -> tuple[str, str]:
+    found = verdict.condition(type_)
+    assert found is not None
+    return found.status, found.reason
+
+
+def message(verdict: ev.MonitoringVerdict, type_: str) -> str:
+    found = verdict.condition(type_)
+    assert found is not None
+    return found.message
+
+
+def test_healthy_model_reports_its_numbers() -> None:
+    verdict = ev.assess(SPEC, signals(healthy_track()), now=NOW)
+    assert verdict.section["state"] == ev.STATE_HEALTHY
+    assert verdict.section["drift"]["score"] == 0.02
+    assert verdict.section["drift"]["features"] == []
+    assert verdict.section["accuracy"] == 0.93 and verdict.section["feedback"] == 300
+    assert verdict.section["confidence"]["belowMin"] == 0.1
+    assert verdict.section["samples"] == {"predictions": 2000, "feedback": 300}
+    assert status_of(verdict, reasons.DRIFTED) == ("False", reasons.NO_DRIFT)
+    assert status_of(verdict, reasons.ACCURACY_LOW) == ("False", reasons.ACCURACY_OK)
+    assert "0.020 (shift)" in message(verdict, reasons.DRIFTED)
+
+
+def test_drifted_features_are_named_with_their_scores() -> None:
+    track = healthy_track(feature_psi={"oven_temperature": 0.61, "shift": 0.02})
+    verdict = ev.assess(SPEC, signals(track), now=NOW)
+    assert status_of(verdict, reasons.DRIFTED) == ("True", reasons.FEATURES_DRIFTED)
+    assert verdict.section["drift"]["features"] == ["oven_temperature"]
+    assert verdict.section["state"] == ev.STATE_DEGRADED
+    text = message(verdict, reasons.DRIFTED)
+    assert "oven_temperature (0.610)" in text and "2000 predictions" in text
+
+
+def test_the_statistic_chosen_in_the_spec_is_the_one_judged() -> None:
+    spec = MonitoringSpec(statistic="JensenShannon", drift_threshold=0.035)
+    verdict = ev.assess(spec, signals(healthy_track()), now=NOW)
+    assert verdict.section["drift"]["features"] == ["shift"]
+
+
+def test_too_few_predictions_is_insufficient_data_with_the_counts() -> None:
+    track = healthy_track(predictions=120.0, feedback=7.0)
+    verdict = ev.assess(SPEC, signals(track), now=NOW)
+    assert status_of(verdict, reasons.DRIFTED) == ("Unknown", reasons.INSUFFICIENT_DATA)
+    assert status_of(verdict, reasons.ACCURACY_LOW) == ("Unknown", reasons.INSUFFICIENT_DATA)
+    assert "120 predictions" in message(verdict, reasons.DRIFTED)
+    assert "needs 500" in message(verdict, reasons.DRIFTED)
+    assert "7 feedback labels" in message(verdict, reasons.ACCURACY_LOW)
+    assert verdict.section["state"] == ev.STATE_INSUFFICIENT
+
+
+def test_low_accuracy() -> None:
+    verdict = ev.assess(SPEC, signals(healthy_track(accuracy=0.5)), now=NOW)
+    assert status_of(verdict, reasons.ACCURACY_LOW) == ("True", reasons.ACCURACY_BELOW_MIN)
+    assert "accuracy 0.500 from 300" in message(verdict, reasons.ACCURACY_LOW)
+
+
+def test_low_confidence_interpolates_the_share_below_the_minimum() -> None:
+    spec = MonitoringSpec(confidence_min=0.85)
+    verdict = ev.assess(spec, signals(healthy_track()), now=NOW)
+    assert status_of(verdict, reasons.CONFIDENCE_LOW) == ("True", reasons.CONFIDENCE_BELOW_MIN)
+    # between le=0.7 (0.2) and le=1.0 (1.0): 0.2 + 0.5 * 0.8
+    assert verdict.section["confidence"]["belowMin"] == 0.6
+
+
+def test_kpis_are_judged_against_their_bounds() -> None:
+    spec = MonitoringSpec(kpis=(KPI("scrap", "q1", None, 0.05), KPI("yield", "q2", 0.9, None)))
+    ok = ev.assess(spec, signals(healthy_track(), scrap=0.01, **{"yield": 0.95}), now=NOW)
+    assert status_of(ok, reasons.KPI_VIOLATED) == ("False", reasons.KPIS_MET)
+    bad = ev.assess(spec, signals(healthy_track(), scrap=0.2, **{"yield": 0.95}), now=NOW)
+    assert status_of(bad, reasons.KPI_VIOLATED) == ("True", reasons.KPIS_VIOLATED)
+    assert "scrap = 0.2" in message(bad, reasons.KPI_VIOLATED)
+    assert bad.section["kpis"][0] == {"name": "scrap", "max": 0.05, "value": 0.2, "violated": True}
+
+
+def test_a_failed_kpi_query_is_unknown_for_that_kpi_only() -> None:
+    spec = MonitoringSpec(kpis=(KPI("scrap", "bad(", None, 0.05),))
+    model = signals(healthy_track())
+    model.kpi_errors["scrap"] = "HTTP 400: parse error"
+    verdict = ev.assess(spec, model, now=NOW)
+    assert status_of(verdict, reasons.KPI_VIOLATED) == ("Unknown", reasons.KPI_QUERY_FAILED)
+    assert status_of(verdict, reasons.DRIFTED) == ("False", reasons.NO_DRIFT)
+
+
+def test_prometheus_down_is_unknown_and_keeps_the_previous_numbers() -> None:
+    previous = ev.assess(SPEC, signals(healthy_track()), now=NOW - 60).section
+    verdict = ev.assess(
+        SPEC, None, now=NOW, unavailable="connection refused", previous=previous
+    )
+    assert {c.status for c in verdict.conditions} == {"Unknown"}
+    assert {c.reason for c in verdict.conditions} == {reasons.PROMETHEUS_UNAVAILABLE}
+    assert verdict.section["state"] == ev.STATE_UNKNOWN
+    assert verdict.section["evaluatedAt"] == previous["evaluatedAt"]
+    assert verdict.section["accuracy"] == 0.93
+
+
+def test_stale_data_decides_nothing() -> None:
+    verdict = ev.assess(SPEC, signals(healthy_track(last_scrape=NOW - 600)), now=NOW)
+    assert {c.reason for c in verdict.conditions} == {reasons.STALE_DATA}
+    assert "600s old" in verdict.conditions[0].message
+
+
+def test_no_metrics_at_all_is_no_data() -> None:
+    verdict = ev.assess(SPEC, ModelSignals(), now=NOW)
+    assert {(c.status, c.reason) for c in verdict.conditions} == {("Unknown", reasons.NO_DATA)}
+
+
+def test_disabled_monitoring() -> None:
+    verdict = ev.assess(MonitoringSpec(enabled=False), None, now=NOW)
+    assert verdict.section["state"] == ev.STATE_DISABLED
+
+
+def test_recorded_signals_without_rules_are_no_data() -> None:
+    track = healthy_track(from_rules=True, rules_evaluated=None)
+    verdict = ev.assess(SPEC, signals(track), now=NOW)
+    assert {(c.status, c.reason) for c in verdict.conditions} == {("Unknown", reasons.NO_DATA)}
+    assert "rules" in verdict.conditions[0].message
+
+
+def test_recording_rules_that_stopped_are_stale() -> None:
+    track = healthy_track(from_rules=True, rules_evaluated=NOW - 900)
+    verdict = ev.assess(SPEC, signals(track), now=NOW)
+    assert {c.reason for c in verdict.conditions} == {reasons.STALE_DATA}
+    fresh = healthy_track(from_rules=True, rules_evaluated=NOW - 30)
+    assert ev.assess(SPEC, signals(fresh), now=NOW).section["state"] == ev.STATE_HEALTHY

@@ -1,0 +1,65 @@
+"""The rollout's part of a reconcile: measurements picked by version, children planned."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from vigia_operator.children import build_children
+from vigia_operator.core.types import CANARY, CANARY_ERROR, Signals
+from vigia_operator.decide.rollout.gates import TrackMeasurements
+from vigia_operator.engine.rollout import measured_from, run_rollout
+from vigia_operator.view import parse
+
+from tests.unit.operator.schema import defaulted_sample
+
+STATUS = {"stable": {"version": "v1", "uri": "file:///m/v1"},
+          "canary": {"version": "v2", "uri": "file:///m/v2"}}
+NOW = datetime(2026, 11, 23, 19, 0, tzinfo=UTC)
+
+
+def test_measurements_are_those_of_the_canary_and_stable_versions() -> None:
+    tracks = {("canary", "v2"): TrackMeasurements(requests=50),
+              ("canary", "v9"): TrackMeasurements(requests=999),
+              ("stable", "v1"): TrackMeasurements(requests=300)}
+    measured = measured_from(Signals("t", values={CANARY: tracks}), STATUS)
+    assert measured is not None and measured.measurements is not None
+    assert (measured.measurements.canary.requests, measured.measurements.stable.requests) == (
+        50, 300)
+
+
+def test_no_tick_no_measurements_and_errors_say_why() -> None:
+    assert measured_from(None, STATUS) is None
+    down = measured_from(Signals("t", values={CANARY_ERROR: "refused"}), STATUS)
+    assert down is not None and down.measurements is None and down.error == "refused"
+
+
+def _body(uri: str, router: str = "Replicas") -> dict:
+    body = defaulted_sample()
+    body["metadata"].setdefault("annotations", {})["vigia.dev/rollout"] = "pause"
+    body["spec"]["model"] = {"uri": uri, "version": uri.rsplit("/", 1)[-1]}
+    body["spec"]["rollout"]["traffic"] = {"router": router}
+    if router == "GatewayAPI":
+        body["spec"]["rollout"]["traffic"]["httpRoute"] = {"name": "r",
+                                                           "parentRefs": [{"name": "gw"}]}
+    return body
+
+
+def test_a_new_version_builds_both_tracks_and_the_stable_keeps_its_model() -> None:
+    body = _body("file:///m/v2")
+    md = parse(body)
+    result = run_rollout(md, body, {"stable": STATUS["stable"]}, {}, None, NOW)
+    assert result.step.decision.canary is not None and result.step.decision.canary.paused
+    children = build_children(md, tracks=result.tracks)
+    deployments = {o["metadata"]["name"]: o for o in children if o["kind"] == "Deployment"}
+    uris = {name: d["metadata"]["annotations"]["vigia.dev/model-uri"]
+            for name, d in deployments.items()}
+    assert uris == {f"{md.name}-stable": "file:///m/v1", f"{md.name}-canary": "file:///m/v2"}
+    assert result.serving_view.model.uri == "file:///m/v1"
+
+
+def test_gateway_router_adds_the_route_and_track_services() -> None:
+    body = _body("file:///m/v2", router="GatewayAPI")
+    md = parse(body)
+    result = run_rollout(md, body, {"stable": STATUS["stable"]}, {}, None, NOW)
+    kinds = [o["kind"] for o in build_children(md, tracks=result.tracks)]
+    assert kinds.count("Service") == 3 and kinds[-1] == "HTTPRoute"
