@@ -27,8 +27,8 @@ from vigia_operator.engine.store import IndexStore
 from vigia_operator.engine.tick import Tick
 from vigia_operator.kube.client import Kube
 from vigia_operator.kube.events import EventRecorder
-from vigia_operator.prometheus.collects import provider_for
-from vigia_operator.prometheus.providers import SignalProvider
+from vigia_operator.prometheus.exporter import serve_metrics
+from vigia_operator.prometheus.providers import provider_for
 from vigia_operator.status.writer import StatusWriter
 
 OWNED = {r.LABEL_MANAGED_BY: r.MANAGED_BY}
@@ -59,10 +59,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     kube = Kube(login, pool_size=config.concurrency)
     recorder = EventRecorder(kube)
     leader: Any = Standalone()
+    metrics = serve_metrics(config.metrics_port)
     engine = Engine(kube=kube, settings=config, store=IndexStore(kwargs),
-                    writer=StatusWriter(kube, recorder), post=recorder, leader=leader)
-    provider: SignalProvider = provider_for(config)
-    tick = Tick(engine, provider, config.tick_seconds)
+                    writer=StatusWriter(kube, recorder), post=recorder, leader=leader,
+                    metrics=metrics)
+    tick = Tick(engine, provider_for(config, metrics), config.tick_seconds)
     tasks = [asyncio.create_task(tick.run(), name="vigia-tick")]
     tasks += [asyncio.create_task(engine.work(), name=f"vigia-worker-{n}")
               for n in range(config.concurrency)]

@@ -11,6 +11,9 @@ from typing import Any, Final
 
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 MICRO_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"  # a Lease's renewTime (MicroTime)
+# Work due every interval is due once this share of it has passed, so that a tick landing a
+# moment early does not postpone it by a whole interval.
+DUE_SHARE: Final = 0.9
 
 
 def utcnow() -> datetime:

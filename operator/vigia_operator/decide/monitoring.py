@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from vigia import metrics
 from vigia_operator.core import reasons
-from vigia_operator.core.clock import iso_from_unix
+from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
 from vigia_operator.core.types import Condition
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.view.monitoring import MonitoringSpec
@@ -45,6 +45,12 @@ class MonitoringVerdict:
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
+
+
+def monitoring_due(spec: MonitoringSpec, last: float | None, now: float) -> bool:
+    """Whether a model evaluated at ``last`` (Unix time; None: never) is due at ``now``:
+    each model at its own spec.monitoring.interval, on the operator's shared tick."""
+    return last is None or now - last >= spec.interval_s * DUE_SHARE
 
 
 def assess(

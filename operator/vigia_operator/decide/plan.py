@@ -66,7 +66,7 @@ def conflict_with(obj: Mapping[str, Any]) -> Conflict:
     return Conflict(key_of(obj), held)
 
 
-def plan(desired: Sequence[Obj], observed: Mapping[ChildKey, Mapping[str, Any]],
+def plan_applies(desired: Sequence[Obj], observed: Mapping[ChildKey, Mapping[str, Any]],
          owner_uid: str) -> Plan:
     """The applies that bring observed children to the desired ones, in desired order."""
     actions: list[Action] = []

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from vigia_operator.core.clock import micro_iso, parse_micro_time
 from vigia_operator.kube.client import Kube, KubeError
 
 LEASE_NAME: Final = "vigia-operator"
@@ -39,18 +40,8 @@ class Standalone:
         return True
 
 
-def _time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
-
-
 def expired(spec: dict[str, Any], now: datetime) -> bool:
-    renewed = _parse(spec.get("renewTime"))
+    renewed = parse_micro_time(spec.get("renewTime"))
     duration = int(spec.get("leaseDurationSeconds") or LEASE_SECONDS)
     return renewed is None or renewed + timedelta(seconds=duration) < now
 
@@ -111,9 +102,9 @@ class LeaseElection:
                transitions: int) -> dict[str, Any]:
         spec = dict((current or {}).get("spec") or {})
         if spec.get("holderIdentity") != self.identity:
-            spec["acquireTime"] = _time(now)
+            spec["acquireTime"] = micro_iso(now)
         spec.update(holderIdentity=self.identity, leaseDurationSeconds=LEASE_SECONDS,
-                    renewTime=_time(now), leaseTransitions=transitions)
+                    renewTime=micro_iso(now), leaseTransitions=transitions)
         meta = {"name": LEASE_NAME, "namespace": self._namespace}
         if current is not None:
             meta["resourceVersion"] = current["metadata"]["resourceVersion"]

@@ -1,8 +1,15 @@
 """The one reconcile path: every trigger (the ModelDeployment's events, its children's
 events, the periodic tick, the operator's start) calls ``Engine.reconcile``.
 
-    spec view -> policy -> desired children (pure builders) -> plan (pure)
-    -> apply what differs -> section computers (pure) -> one status write, Events
+    observe (status, children, signals and the clock, read once)
+    -> decide the children (pure: rollout step, desired objects, plan)
+    -> apply what differs
+    -> decide the status (pure: every section, retraining included, and its Events)
+    -> act (create a retraining Job, clear a consumed command, post Events)
+    -> write the status once
+
+The status is decided from the children as the applies left them, so both decisions are
+pure functions of the observation (``engine.decide``).
 
 Observed objects come from the store (kopf's indexes), so a reconcile without drift makes
 no API call. A per-object lock serialises triggers of one object; a semaphore bounds how
@@ -15,44 +22,47 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from vigia_operator.children import build_children
 from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
+from vigia_operator.core.clock import utcnow
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.objects import ChildKey, differences
-from vigia_operator.core.types import Event, ModelRef, Signals
-from vigia_operator.decide.plan import Action, Conflict, conflict_with, controlled_by, plan
+from vigia_operator.core.types import Event, ModelRef, Obj, Signals
+from vigia_operator.decide.plan import Action, Conflict, conflict_with, controlled_by
+from vigia_operator.engine.decide import (
+    ChildrenDecision,
+    Observation,
+    StatusDecision,
+    decide_children,
+    decide_status,
+    jobs_of,
+)
 from vigia_operator.engine.leader import Leadership
 from vigia_operator.engine.observed import Seen, seen
-from vigia_operator.engine.retraining import RetrainStep
-from vigia_operator.engine.rollout import run_rollout
 from vigia_operator.engine.secrets import SecretCheck
 from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import Kube, KubeError
-from vigia_operator.status.conditions import merge as merge_conditions
-from vigia_operator.status.registry import SECTIONS
-from vigia_operator.status.retraining import next_model
-from vigia_operator.status.sections import SectionInput, StatusUpdate
+from vigia_operator.prometheus.exporter import OperatorMetrics
+from vigia_operator.status.retraining import finished_job_awaiting_result
 from vigia_operator.status.serving import refusal
-from vigia_operator.status.writer import StatusWriter, now
+from vigia_operator.status.writer import StatusWriter
 from vigia_operator.view import ModelDeploymentView, SpecError, parse
 from vigia_operator.view.policy import Refusal, check_image, check_uri
 from vigia_operator.view.rollout import COMMAND_ANNOTATION
 
-Obj = dict[str, Any]
 MAX_BACKOFF_SECONDS: Final = 60.0
 # How long an apply's result stands in for a watch event that has not arrived.
 APPLIED_MEMORY_SECONDS: Final = 30.0
+JOB_NAME_LABEL: Final = "batch.kubernetes.io/job-name"  # on a Job's pods, by its controller
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Outcome:
+class ReconcileReport:
     """What one reconcile did (logged, counted by tests and the benchmark)."""
 
     applied: list[ChildKey] = field(default_factory=list)
@@ -73,15 +83,16 @@ def backoff(retry: int) -> float:
 
 class Engine:
     def __init__(self, *, kube: Kube, settings: OperatorSettings, store: Store,
-                 writer: StatusWriter, post: Any, leader: Leadership) -> None:
+                 writer: StatusWriter, post: Any, leader: Leadership,
+                 metrics: OperatorMetrics | None = None) -> None:
         self.kube = kube
+        self.metrics = metrics
         self.settings = settings
         self.store = store
         self.writer = writer
         self.leader = leader
         self._post = post
         self._secrets = SecretCheck(kube, settings)
-        self._retrain = RetrainStep(kube, settings)
         self._locks: dict[ModelRef, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Our applies the watch has not delivered yet: (namespace, kind, name) ->
@@ -95,19 +106,19 @@ class Engine:
         self._queued: set[ModelRef] = set()
 
     async def reconcile(self, ref: ModelRef, *, trigger: str,
-                        signals: Signals | None = None) -> Outcome:
+                        signals: Signals | None = None) -> ReconcileReport:
         if not self.leader.is_leader:
-            return Outcome(skipped=True)
+            return ReconcileReport(skipped=True)
         lock = self._locks.setdefault(ref, asyncio.Lock())
         async with lock, self._slots:
             body = self.store.model(ref)
             if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
-                return Outcome(skipped=True)
+                return ReconcileReport(skipped=True)
             try:
                 outcome = await self._reconcile(body, signals, tick=trigger == "tick")
             except KubeError as error:
                 self._failed(ref, trigger, error)
-                return Outcome()
+                return ReconcileReport()
         self._retries.pop(ref, None)
         if outcome.applied or outcome.refused:
             logger.info(f"Reconciled {ref} ({trigger}): applied {len(outcome.applied)}, "
@@ -166,93 +177,97 @@ class Engine:
         self._pending.pop(ref, None)
         self.enqueue(ref, "retry")
 
-    async def _reconcile(self, body: Obj, signals: Signals | None, *, tick: bool) -> Outcome:
+    async def _reconcile(self, body: Obj, signals: Signals | None, *,
+                         tick: bool) -> ReconcileReport:
+        """Observe once, decide (pure), act, write the status once."""
+        seen = await self._observe(body, signals, tick=tick)
+        if isinstance(seen, Refusal):
+            return await self._refuse(body, seen)
+        children = decide_children(seen, self.settings)
+        if isinstance(children, Refusal):
+            return await self._refuse(body, children)
+        for note in children.notes:
+            logger.warning(note)
+        report = ReconcileReport()
+        applied = await self._apply_plan(seen, children, report)
+        if isinstance(applied, Refusal):
+            return await self._refuse(body, applied)
+        decided = decide_status(seen, children, applied, self.settings)
+        body = await self._act(seen, decided)
+        report.status_written = await self.writer.write(body, decided.update, now=seen.now)
+        return report
+
+    async def _observe(self, body: Obj, signals: Signals | None, *,
+                       tick: bool) -> Observation | Refusal:
+        """What the reconcile decides on, read once. API reads: a referenced Secret's
+        metadata (remembered a while when allowed), and the pods of a retraining Job that
+        has finished and whose result is not in status yet."""
         try:
             md = parse(body)
         except SpecError as error:
-            return await self._refuse(body, Refusal(reasons.INVALID_SPEC, str(error)))
+            return Refusal(reasons.INVALID_SPEC, str(error))
         refused = (check_uri(md, self.settings) or check_image(md, self.settings)
                    or await self._secrets.check(md))
         if refused is not None:
-            return await self._refuse(body, refused)
-        md = self._target(md, self.writer.current(body))
-        observed = self._observed(ModelRef.of(md))
-        bodies = {k: s.body for k, s in observed.items()}
-        rollout = run_rollout(md, body, self.writer.current(body), bodies, signals,
-                              datetime.now(UTC))
-        desired = build_children(md, allow_sidecar_digest=self.settings.allow_sidecar_digest,
-                                 tracks=rollout.tracks)
-        planned = plan(desired, bodies, md.uid)
-        if planned.conflicts:
-            return await self._refuse(body, _conflict_refusal(planned.conflicts[0]))
-        outcome = Outcome()
-        spec_changed = self.writer.current(body).get("observedGeneration") != md.generation
-        decision = rollout.step.decision
-        rolling = decision.canary is not None or bool(decision.ended)
+            return refused
+        status = self.writer.current(body)
+        children = self._observed(ModelRef.of(md))
+        job = finished_job_awaiting_result(status, jobs_of(children))
+        pods = {} if job is None else {job: [p async for p in self.kube.list(
+            "v1", "Pod", md.namespace, label_selector=f"{JOB_NAME_LABEL}={job}")]}
+        return Observation(body=body, md=md, status=status, children=children,
+                           signals=signals, now=utcnow(), tick=tick, job_pods=pods)
+
+    async def _apply_plan(self, seen: Observation, children: ChildrenDecision,
+                          report: ReconcileReport) -> dict[ChildKey, Seen] | Refusal:
+        """Apply the plan, wave by wave; the children as the applies left them."""
+        md, actions = children.target, children.plan.actions
+        observed = dict(seen.children)
         events: list[Event] = []
         try:
-            await self._check_free(md, [a for a in planned.actions if a.missing])
-            for wave in waves(planned.actions):
+            await self._check_free(md, [a for a in actions if a.missing])
+            for wave in waves(actions):
                 results = await asyncio.gather(
                     *(self._apply(md, a, observed.get(a.key)) for a in wave))
                 for action, result in zip(wave, results, strict=True):
-                    events.extend(announce(action, bodies.get(action.key), spec_changed,
-                                           rolling=rolling))
-                    observed[action.key], bodies[action.key] = result, result.body
-                    outcome.applied.append(action.key)
+                    before = observed.get(action.key)
+                    events.extend(announce(action, None if before is None else before.body,
+                                           children.spec_changed, rolling=children.rolling))
+                    observed[action.key] = result
+                    report.applied.append(action.key)
         except ConflictFound as found:
-            return await self._refuse(body, _conflict_refusal(found.conflict))
+            return _conflict_refusal(found.conflict)
         except KubeError as error:
             if error.status in (400, 422):  # the API refuses the object: no retry heals it
-                return await self._refuse(body, Refusal(
-                    reasons.APPLY_REFUSED, f"{error.message}"[:1000]))
+                return Refusal(reasons.APPLY_REFUSED, f"{error.message}"[:1000])
             raise
         finally:
             for event in merge_events(events):
-                await self._post(body, event)
-        for said in decision.events:
-            await self._post(body, Event(said.type, said.reason, said.message))
-        if decision.clear_command:
+                await self._post(seen.body, event)
+        return observed
+
+    async def _act(self, seen: Observation, decided: StatusDecision) -> Obj:
+        """Carry out the decisions; the body the status is then written against."""
+        body, md = seen.body, seen.md
+        if decided.job is not None:
+            await self._create_job(decided.job)
+        if decided.clear_command:
             cleared = await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace,
                                                         md.name, COMMAND_ANNOTATION)
             body = at_version(body, cleared)
-        given = SectionInput(
-            md=rollout.serving_view, observed=bodies,
-            previous=self.writer.current(body), signals=signals, now=now(),
-            hand_edits={k: s.hand_edits for k, s in observed.items() if s.hand_edits},
-            rollout=rollout.step,
-        )
-        sections = tuple(update for compute in SECTIONS for update in compute(given))
-        # Retraining decides on this reconcile's conditions (a drift flagged this very
-        # tick), not on those of the last status written: a tick sooner.
-        judged = {**given.previous, "conditions": merge_conditions(
-            given.previous.get("conditions") or [],
-            [cond for update in sections for cond in update.conditions],
-            now=given.now, generation=md.generation)}
-        retraining, retrain_events = await self._retrain.run(
-            md, body, bodies, judged, signals, tick=tick)
-        if retraining is not None:
-            sections = (*sections, retraining)
-        for event in retrain_events:
+        for event in decided.events:
             await self._post(body, event)
-        update = StatusUpdate(sections, observed_generation=md.generation)
-        outcome.status_written = await self.writer.write(body, update)
-        return outcome
+        if self.metrics is not None and decided.verdict is not None:
+            self.metrics.publish((md.namespace, md.name), decided.verdict)
+        return body
 
-    def _target(self, md: ModelDeploymentView,
-                status: Mapping[str, Any]) -> ModelDeploymentView:
-        """md with the model to roll out: an approved retraining candidate when there is
-        one (and the operator's policy allows its URI), else spec.model."""
-        candidate = next_model(status, md.model)
-        if candidate is None:
-            return md
-        target = replace(md, model=candidate)
-        refused = check_uri(target, self.settings)
-        if refused is not None:
-            logger.warning(f"Not rolling out the candidate of {md.namespace}/{md.name}: "
-                           f"{refused.message}")
-            return md
-        return target
+    async def _create_job(self, job: Mapping[str, Any]) -> None:
+        try:
+            await self.kube.create(job)
+        except KubeError as error:
+            if not error.already_exists:  # the same trigger's Job: created before
+                raise
+            logger.info(f"Job {job['metadata']['name']} exists already; not created twice.")
 
     def _observed(self, ref: ModelRef) -> dict[ChildKey, Seen]:
         """The store's children, with our own applies the watch has not delivered yet."""
@@ -299,13 +314,13 @@ class Engine:
                 return None
             raise
 
-    async def _refuse(self, body: Obj, refused: Refusal) -> Outcome:
+    async def _refuse(self, body: Obj, refused: Refusal) -> ReconcileReport:
         generation = int((body.get("metadata") or {}).get("generation") or 0)
         written = await self.writer.write(body, refusal(generation, refused.reason,
                                                         refused.message))
         if written:
             logger.warning(f"Not acting on {_name(body)}: {refused.message}")
-        return Outcome(refused=refused.reason, status_written=written)
+        return ReconcileReport(refused=refused.reason, status_written=written)
 
 
 def announce(action: Action, before: Obj | None, spec_changed: bool, *,

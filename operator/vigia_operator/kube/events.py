@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from vigia_operator.core.clock import iso, utcnow
 from vigia_operator.core.types import Event
 from vigia_operator.kube.client import Kube, KubeError
 
@@ -53,7 +53,7 @@ class EventRecorder:
         self._instance = socket.gethostname()[:128]
 
     async def __call__(self, involved: Mapping[str, Any], event: Event) -> None:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = iso(utcnow())
         body = build_event(involved, event.type, event.reason, event.message, now,
                            self._instance)
         try:

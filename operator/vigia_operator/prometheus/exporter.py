@@ -10,7 +10,14 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 
 from vigia import metrics
 from vigia_operator.decide.measurements import ModelKey
@@ -111,3 +118,12 @@ class OperatorMetrics:
         alive = set(keys)
         for key in [k for k in self._published if k not in alive]:
             self.forget(key)
+
+
+def serve_metrics(port: int) -> OperatorMetrics | None:
+    """The operator's /metrics on ``port`` (0: not served, None)."""
+    if not port:
+        return None
+    exported = OperatorMetrics()
+    start_http_server(port)
+    return exported

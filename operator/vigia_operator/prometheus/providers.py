@@ -31,15 +31,18 @@ from vigia_operator.view import ModelDeploymentView
 
 
 class SignalProvider(Protocol):
-    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
-        """Measure every model at once (batched: a query per signal, not per model)."""
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+        """Measure every model at once (batched: a query per signal, not per model);
+        ``monitored``: those of them whose monitoring interval is due this tick."""
         ...
 
 
 class NoSignals:
     """Monitoring is off: nothing is collected."""
 
-    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
         return {}
 
 
@@ -50,19 +53,20 @@ class MonitoringProvider:
         self._signals = PrometheusSignals(client)
         self._metrics = metrics
 
-    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
-        monitored = [MonitoredModel((m.namespace, m.name), m.monitoring) for m in models]
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+        due = [MonitoredModel((m.namespace, m.name), m.monitoring) for m in monitored]
         started = time.perf_counter()
         at = time.time()
-        tick = await asyncio.to_thread(self._signals.collect, monitored, at)
+        tick = await asyncio.to_thread(self._signals.collect, due, at)
         if self._metrics is not None:
             self._metrics.observe_tick(time.perf_counter() - started, self._signals.last_stats)
-            self._metrics.retain(m.key for m in monitored)
+            self._metrics.retain((m.namespace, m.name) for m in models)
         stamp = iso_from_unix(at)
         return {
             ModelRef(*m.key): Signals(stamp, values={MONITORING: tick.of(m.key), MONITORING_AT: at},
                                       error=tick.unavailable)
-            for m in monitored
+            for m in due
         }
 
 
@@ -79,7 +83,8 @@ class CanaryProvider:
     def __init__(self, client: QueryClient) -> None:
         self.client = client
 
-    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
         by_window: dict[str, list[ModelDeploymentView]] = {}
         for md in models:
             window = window_of(md)
@@ -114,8 +119,9 @@ class CombinedProvider:
     def __init__(self, *providers: SignalProvider) -> None:
         self.providers = providers
 
-    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
-        results = await asyncio.gather(*(p.collect(models) for p in self.providers))
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+        results = await asyncio.gather(*(p.collect(models, monitored) for p in self.providers))
         merged: dict[ModelRef, Signals] = {}
         for result in results:
             for ref, signals in result.items():

@@ -1,8 +1,9 @@
 """The monitoring section: status.monitoring and the Drifted, AccuracyLow, ConfidenceLow and
 KPIViolated conditions, from one tick's signals (vigia_operator.decide.monitoring).
 
-Outside a tick (an event-triggered reconcile) there are no signals: the section and its
-conditions are left as they are.
+Outside a tick (an event-triggered reconcile), and on a tick that did not evaluate the model
+(its spec.monitoring.interval is not due yet), the section and its conditions are left as
+they are.
 
 The section replaces the previous one: a field it no longer has (the reason of an Unknown
 once Prometheus is back, an accuracy once no feedback is left in the window) goes, as the
@@ -20,33 +21,41 @@ every tick.
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, Final
 
-from vigia_operator.core.types import MONITORING, MONITORING_AT, Condition
+from vigia_operator.core.clock import unix
+from vigia_operator.core.types import MONITORING, MONITORING_AT
 from vigia_operator.decide.measurements import ModelSignals
 from vigia_operator.decide.monitoring import MonitoringVerdict, assess
-from vigia_operator.prometheus.exporter import OperatorMetrics
 from vigia_operator.status.conditions import find
 from vigia_operator.status.sections import SectionInput, SectionUpdate
 
 SECTION = "monitoring"
-# The operator's /metrics, set by analysis.providers when it serves them.
-EXPORTED: list[OperatorMetrics] = []
 # How old an unchanged verdict's section may get before a tick rewrites it (at least).
 REFRESH_S: Final = 300.0
 
 
-def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
+@dataclass(frozen=True)
+class MonitoringOutcome:
+    """The section to write (None: leave it) and the verdict behind it (None: the model was
+    not evaluated this tick), which the engine also publishes on the operator's /metrics."""
+
+    update: SectionUpdate | None = None
+    verdict: MonitoringVerdict | None = None
+
+
+def monitoring_section(given: SectionInput) -> MonitoringOutcome:
+    """Judge the tick's monitoring signals, when the tick evaluated this model (its
+    spec.monitoring.interval was due: ``MONITORING_AT`` is set) and only then."""
     signals = given.signals
-    if signals is None:
-        return ()
+    if signals is None or MONITORING_AT not in signals.values:
+        return MonitoringOutcome()
     measured = signals.values.get(MONITORING)
-    at = signals.values.get(MONITORING_AT)
-    now = float(at) if isinstance(at, (int, float)) else _seconds(given.now)
+    at = signals.values[MONITORING_AT]
+    now = float(at) if isinstance(at, (int, float)) else given.now.timestamp()
     verdict = assess(
         given.md.monitoring,
         measured if isinstance(measured, ModelSignals) else None,
@@ -54,13 +63,10 @@ def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
         unavailable=signals.error,
         previous=given.previous.get(SECTION),
     )
-    for exported in EXPORTED:
-        exported.publish((given.md.namespace, given.md.name), verdict)
     if _same_decision(given, verdict) and now - _written_at(given) < refresh_after(given.md.uid):
-        return ()
-    conditions = tuple(Condition(f.type, f.status, f.reason, f.message)
-                       for f in verdict.conditions)
-    return (SectionUpdate(SECTION, verdict.section, conditions),)
+        return MonitoringOutcome(verdict=verdict)
+    return MonitoringOutcome(SectionUpdate(SECTION, verdict.section, tuple(verdict.conditions)),
+                             verdict)
 
 
 def refresh_after(uid: str) -> float:
@@ -99,13 +105,7 @@ def _violated(section: Mapping[str, Any]) -> list[Any]:
 def _written_at(given: SectionInput) -> float:
     """When the section was last written (its evaluation, or its last undecided look)."""
     previous = given.previous.get(SECTION) or {}
-    times = []
-    for key in ("evaluatedAt", "checkedAt"):
-        stamp = previous.get(key)
-        with contextlib.suppress(ValueError):  # not ours: rewrite
-            times.append(_seconds(stamp) if isinstance(stamp, str) else 0.0)
-    return max(times, default=0.0)
+    # A stamp that is not ours reads as never: rewrite.
+    return max((unix(previous.get(key)) or 0.0 for key in ("evaluatedAt", "checkedAt")),
+               default=0.0)
 
-
-def _seconds(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()

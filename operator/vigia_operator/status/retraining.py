@@ -19,20 +19,164 @@ a model the user sets afterwards wins over a candidate retrained from an older o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
+from vigia_operator.children.job import build_job
 from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
-from vigia_operator.core.types import Condition, Event
-from vigia_operator.decide.retraining.policy import Skip, Start, format_time
-from vigia_operator.decide.retraining.result import RunResult
+from vigia_operator.core.clock import iso, parse_time
+from vigia_operator.core.fields import SpecError
+from vigia_operator.core.types import CONDITIONS, Condition, Event, Signals
+from vigia_operator.decide.retraining.policy import (
+    Monitoring,
+    ObservedJob,
+    Skip,
+    Start,
+    decide,
+)
+from vigia_operator.decide.retraining.result import RunResult, job_finished, read_result
+from vigia_operator.status.conditions import find
+from vigia_operator.status.sections import SectionUpdate
+from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.model import Model
+from vigia_operator.view.policy import image_allowed
+from vigia_operator.view.retraining import RetrainingSpec, parse_retraining
 
 Obj = dict[str, Any]
 SECTION: Final = "retraining"
 MAX_RUNS: Final = 10
 ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
+# A Job the operator just created may not be in the watch's index yet: not "gone" before this.
+WATCH_GRACE_SECONDS: Final = 120
+TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW)
+
+
+@dataclass(frozen=True)
+class RetrainingOutcome:
+    """The retraining part of a reconcile: the section, its Events, and the Job to create."""
+
+    update: SectionUpdate | None = None
+    events: tuple[Event, ...] = ()
+    job: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RetrainingInput:
+    """What the retraining decision looks at; all observed before anything is decided."""
+
+    md: ModelDeploymentView  # the version being served or rolled out
+    body: Mapping[str, Any]  # the ModelDeployment (spec.retraining, annotations, creation)
+    status: Mapping[str, Any]  # with this reconcile's conditions merged in
+    jobs: Mapping[str, Mapping[str, Any]]  # observed retraining Jobs by name
+    job_pods: Mapping[str, Sequence[Mapping[str, Any]]]  # pods of finished Jobs, by Job
+    signals: Signals | None
+    now: datetime
+    tick: bool
+    allowed_images: Sequence[str] = field(default_factory=tuple)
+
+
+def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
+    """Read a finished Job's result, approve a waiting candidate, and on the tick decide
+    whether a trigger starts a Job (``policy.decide``): pure, the engine creates the Job."""
+    try:
+        spec = parse_retraining(given.body)
+    except SpecError as error:
+        return RetrainingOutcome(events=(Event(reasons.WARNING, reasons.INVALID_SPEC,
+                                               str(error)),))
+    previous = dict(given.status.get(SECTION) or {})
+    if spec is None and not previous:
+        return RetrainingOutcome()
+    at = iso(given.now)
+    auto = spec is not None and spec.promote == "Auto"
+    state, events = _read_result(given, previous, at, auto)
+    annotations = (given.body.get("metadata") or {}).get("annotations") or {}
+    state, approved = approve(state, annotations, at)
+    events += approved
+    job = None
+    if spec is not None and given.tick:
+        state, decided, job = _decide(given, spec, state)
+        events += decided
+    found = condition(state)
+    update = SectionUpdate(SECTION, state, () if found is None else (found,))
+    return RetrainingOutcome(update, tuple(events), job)
+
+
+def monitoring_of(signals: Signals | None,
+                  conditions: Sequence[Mapping[str, Any]]) -> Monitoring:
+    """The trigger conditions: the tick's own (a provider may hand them under
+    ``CONDITIONS``), else those of this reconcile's status."""
+    given = None if signals is None else signals.values.get(CONDITIONS)
+    source = given if isinstance(given, list) else conditions
+    found: dict[str, tuple[str, str]] = {}
+    for type_ in TRIGGER_TYPES:
+        cond = find(source, type_)
+        if cond is not None:
+            found[type_] = (str(cond.get("status")), str(cond.get("message", "")))
+    return Monitoring(found, None if signals is None else signals.error)
+
+
+def finished_job_awaiting_result(status: Mapping[str, Any],
+                                 jobs: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The Job whose pods the engine must read before deciding: finished, result not in."""
+    state = status.get(SECTION) or {}
+    name = state.get("job")
+    if not name or (state.get("result") or {}).get("job") == name:
+        return None
+    job = jobs.get(name)
+    return name if job is not None and job_finished(job) is not None else None
+
+
+def _read_result(given: RetrainingInput, state: Obj, at: str,
+                 auto: bool) -> tuple[Obj, list[Event]]:
+    name = state.get("job")
+    if not name or (state.get("result") or {}).get("job") == name:
+        return state, []
+    job = given.jobs.get(name)
+    if job is None:
+        started = parse_time((state.get("lastTrigger") or {}).get("at"))
+        if started is not None and (given.now - started).total_seconds() < WATCH_GRACE_SECONDS:
+            return state, []  # created just now: the watch has not delivered it yet
+        return finished(state, name, RunResult(
+            "Failed", f"Job {name} is gone before its result was read."), at, auto)
+    if job_finished(job) is None:
+        return state, []
+    return finished(state, name, read_result(job, given.job_pods.get(name, ())), at, auto)
+
+
+def _decide(given: RetrainingInput, spec: RetrainingSpec,
+            state: Obj) -> tuple[Obj, list[Event], Obj | None]:
+    now, md = given.now, given.md
+    created = parse_time((given.body.get("metadata") or {}).get("creationTimestamp")) or now
+    seen = [ObservedJob(name, parse_time((job.get("metadata") or {}).get("creationTimestamp"))
+                        or now, job_finished(job) is not None)
+            for name, job in given.jobs.items()]
+    monitoring = monitoring_of(given.signals, list(given.status.get("conditions") or []))
+    decision = decide(spec, state, monitoring, seen, md_name=md.name, created=created, now=now)
+    events: list[Event] = []
+    job: Obj | None = None
+    action = decision.action
+    if isinstance(action, Start):
+        image = spec.job.image or md.serving.image
+        if not image_allowed(image, given.allowed_images):
+            action = Skip(action.trigger, reasons.IMAGE_NOT_ALLOWED,
+                          f"spec.retraining.job.image {image!r} is not allowed by the "
+                          "operator's configuration.")
+        else:
+            job = build_job(md, spec, action.job_name, action.trigger.reason)
+            spec_uri = str(((given.body.get("spec") or {}).get("model") or {}).get("uri"))
+            state, event = started(state, action, iso(now), spec_uri)
+            events.append(event)
+    if isinstance(action, Skip):
+        state, skipped_events = skipped(state, action, iso(now))
+        events += skipped_events
+    elif action is None:  # the trigger is gone: its next return is a new skip to report
+        state.pop("lastSkip", None)
+    state = schedule_fields(state, spec.triggers.schedule, decision.next_scheduled,
+                            decision.cooldown_until)
+    return state, events, job
 
 
 def started(previous: Mapping[str, Any], start: Start, at: str,
@@ -40,7 +184,7 @@ def started(previous: Mapping[str, Any], start: Start, at: str,
     state = dict(previous)
     trigger = {"reason": start.trigger.reason, "at": at, "message": start.trigger.message}
     state.update(lastTrigger=trigger, job=start.job_name)
-    state["lastSkip"] = None  # merge patch: null removes the field
+    state.pop("lastSkip", None)
     run = {"job": start.job_name, "trigger": start.trigger.reason, "specUri": spec_uri,
            "startedAt": at}
     state["runs"] = [run, *(previous.get("runs") or [])][:MAX_RUNS]
@@ -113,12 +257,12 @@ def approve(previous: Mapping[str, Any], annotations: Mapping[str, str],
 def schedule_fields(state: Obj, schedule: str | None, next_scheduled: Any,
                     cooldown_until: Any) -> Obj:
     for key, value in (("schedule", schedule),
-                       ("nextScheduled", next_scheduled and format_time(next_scheduled)),
-                       ("cooldownUntil", cooldown_until and format_time(cooldown_until))):
+                       ("nextScheduled", next_scheduled and iso(next_scheduled)),
+                       ("cooldownUntil", cooldown_until and iso(cooldown_until))):
         if value:
             state[key] = value
         else:
-            state[key] = None  # merge patch: null removes the field
+            state.pop(key, None)
     return state
 
 

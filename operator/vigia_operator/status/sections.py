@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vigia_operator.core.types import ChildKey, Condition
+from vigia_operator.core.types import ChildKey, Condition, Signals
 
 if TYPE_CHECKING:
-    from vigia_operator.core.types import Signals
     from vigia_operator.decide.rollout.step import RolloutStep
     from vigia_operator.view import ModelDeploymentView
 
@@ -58,8 +58,7 @@ class SectionInput:
     observed: Mapping[ChildKey, Mapping[str, Any]]  # children after this reconcile's applies
     previous: Mapping[str, Any]  # the status before this reconcile
     signals: Signals | None  # this tick's measurements; None outside a tick
-    now: str
-    applied: bool = True  # the spec of md.generation has been applied
+    now: datetime  # the reconcile's one clock reading
     # Fields of children set by someone else that the operator does not set (not restored).
     hand_edits: Mapping[ChildKey, tuple[str, ...]] = field(default_factory=dict)
     rollout: RolloutStep | None = None  # this reconcile's rollout decision

@@ -12,7 +12,6 @@ from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.core.types import Condition
 from vigia_operator.status import conditions as c
-from vigia_operator.status.compose import compose
 from vigia_operator.status.sections import SectionInput, SectionUpdate, StatusUpdate
 from vigia_operator.view import ModelDeploymentView
 
@@ -23,7 +22,7 @@ NEW_REPLICA_SET_AVAILABLE = "NewReplicaSetAvailable"
 
 
 @dataclass(frozen=True)
-class Rollout:
+class DeploymentProgress:
     """What a Deployment tells about its rollout, as `kubectl rollout status` reads it."""
 
     desired: int
@@ -46,7 +45,22 @@ class Rollout:
         )
 
 
-def observe(deployment: Mapping[str, Any]) -> Rollout:
+@dataclass(frozen=True)
+class ServingStatus:
+    """status.serving: where the model is served and how many replicas are ready."""
+
+    service: str
+    url: str
+    replicas: int
+    ready_replicas: int
+    hand_edits: tuple[str, ...]  # "Kind name: field" set by someone else, left as is
+
+    def to_status(self) -> Obj:
+        return {"service": self.service, "url": self.url, "replicas": self.replicas,
+                "readyReplicas": self.ready_replicas, "handEdits": list(self.hand_edits)}
+
+
+def observe(deployment: Mapping[str, Any]) -> DeploymentProgress:
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     meta = deployment.get("metadata") or {}
@@ -61,7 +75,7 @@ def observe(deployment: Mapping[str, Any]) -> Rollout:
         reasons.PROGRESS_DEADLINE
     ):
         failed = (reasons.PROGRESS_DEADLINE, str(progressing.get("message", "")))
-    return Rollout(
+    return DeploymentProgress(
         desired=int(spec.get("replicas", 1)),
         updated=int(status.get("updatedReplicas", 0)),
         total=int(status.get("replicas", 0)),
@@ -75,58 +89,36 @@ def observe(deployment: Mapping[str, Any]) -> Rollout:
 
 
 def serving_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
-    """The ``serving`` section (and ``stable`` once the spec's model is serving)."""
+    """The ``serving`` section and the Ready, Progressing and Degraded conditions."""
     md = given.md
     name = r.deployment_name(md.name, TRACK_STABLE)
     deployment = given.observed.get(("Deployment", name))
     if deployment is None:
-        phase, conditions = reasons.PHASE_PENDING, _pending(name)
+        conditions = _pending(name)
         ready_replicas = 0
     else:
         rollout = observe(deployment)
         decision = given.rollout.decision if given.rollout is not None else None
         rolling = decision is not None and decision.canary is not None
-        phase, conditions = _judge(md, name, rollout, rolling=rolling)
+        conditions = _judge(md, name, rollout, rolling=rolling)
         if rolling and decision is not None:
             # A canary in flight: the rollout says what is progressing, with its numbers.
             conditions = [c for c in conditions if c.type != reasons.PROGRESSING]
             conditions.append(Condition(reasons.PROGRESSING, "True", decision.reason,
                                         decision.message))
         ready_replicas = rollout.ready
-    serving: Obj = {
-        "service": r.service_name(md.name),
-        "url": f"http://{r.service_name(md.name)}.{md.namespace}.svc:{r.SERVICE_PORT}",
-        "replicas": md.serving.replicas,
-        "readyReplicas": ready_replicas,
-        "handEdits": sorted(
+    serving = ServingStatus(
+        service=r.service_name(md.name),
+        url=f"http://{r.service_name(md.name)}.{md.namespace}.svc:{r.SERVICE_PORT}",
+        replicas=md.serving.replicas,
+        ready_replicas=ready_replicas,
+        hand_edits=tuple(sorted(
             f"{kind} {child}: {path}"
             for (kind, child), paths in given.hand_edits.items() for path in paths
-        ),
-    }
-    stable = _stable(md, given.previous.get("stable") or {}, given.now)
-    return (
-        SectionUpdate("serving", serving, tuple(conditions)),
-        SectionUpdate("stable", stable if phase == reasons.PHASE_READY else None),
+        )),
     )
+    return (SectionUpdate("serving", serving.to_status(), tuple(conditions)),)
 
-
-def serving_status(
-    md: ModelDeploymentView,
-    deployment: Mapping[str, Any] | None,
-    previous: Mapping[str, Any],
-    *,
-    now: str,
-    handled: bool,
-) -> Obj:
-    """The whole status after the serving sections alone (``handled``: md's generation has
-    been applied, so observedGeneration moves forward)."""
-    observed = {} if deployment is None else {
-        ("Deployment", r.deployment_name(md.name, TRACK_STABLE)): deployment}
-    given = SectionInput(md=md, observed=observed, previous=previous, signals=None, now=now,
-                         applied=handled)
-    update = StatusUpdate(serving_sections(given),
-                          observed_generation=md.generation if handled else None)
-    return compose(previous, update, now)
 
 
 def refusal(generation: int, reason: str, message: str) -> StatusUpdate:
@@ -141,10 +133,6 @@ def refusal(generation: int, reason: str, message: str) -> StatusUpdate:
     )
 
 
-def failed_status(generation: int, error: Exception, previous: Mapping[str, Any], now: str) -> Obj:
-    """The whole status after an invalid spec."""
-    return compose(previous, refusal(generation, reasons.INVALID_SPEC, str(error)), now)
-
 
 def _pending(name: str) -> list[Condition]:
     return [
@@ -156,8 +144,8 @@ def _pending(name: str) -> list[Condition]:
     ]
 
 
-def _judge(md: ModelDeploymentView, name: str, rollout: Rollout,
-           *, rolling: bool = False) -> tuple[str, list[Condition]]:
+def _judge(md: ModelDeploymentView, name: str, rollout: DeploymentProgress,
+           *, rolling: bool = False) -> list[Condition]:
     """``rolling``: a canary rollout resizes the stable Deployment; fewer available
     replicas than desired then means it is growing back, not that replicas were lost."""
     counts = (
@@ -167,7 +155,7 @@ def _judge(md: ModelDeploymentView, name: str, rollout: Rollout,
     serves_spec = rollout.uri == md.model.uri
     if rollout.failure is not None:
         reason, message = rollout.failure
-        return reasons.PHASE_DEGRADED, [
+        return [
             Condition(reasons.READY, "True" if rollout.complete and serves_spec else "False",
                         reason, f"Deployment {name}: {message} ({counts})."),
             Condition(reasons.PROGRESSING, "False", reason, message),
@@ -175,7 +163,7 @@ def _judge(md: ModelDeploymentView, name: str, rollout: Rollout,
                       f"Deployment {name}: {message} ({counts})."),
         ]
     if rollout.complete and serves_spec:
-        return reasons.PHASE_READY, [
+        return [
             Condition(reasons.READY, "True", reasons.AVAILABLE,
                         f"Version {md.model.version} is serving: {counts}."),
             Condition(reasons.PROGRESSING, "False", reasons.ROLLED_OUT,
@@ -185,26 +173,16 @@ def _judge(md: ModelDeploymentView, name: str, rollout: Rollout,
     if serves_spec and rollout.current and rollout.finished_once and not rolling:
         # The rollout had finished; replicas were lost since.
         message = f"Deployment {name}: {counts}."
-        return reasons.PHASE_DEGRADED, [
+        return [
             Condition(reasons.READY, "False", reasons.REPLICAS_UNAVAILABLE, message),
             Condition(reasons.PROGRESSING, "False", reasons.ROLLED_OUT,
                         f"Version {md.model.version} is rolled out."),
             Condition(reasons.DEGRADED, "True", reasons.REPLICAS_UNAVAILABLE, message),
         ]
     message = f"Rolling out version {md.model.version}: {counts}."
-    return reasons.PHASE_PROGRESSING, [
+    return [
         Condition(reasons.READY, "False", reasons.ROLLING_OUT, message),
         Condition(reasons.PROGRESSING, "True", reasons.ROLLING_OUT, message),
         Condition(reasons.DEGRADED, "False", reasons.HEALTHY, "No failure observed."),
     ]
 
-
-def _stable(md: ModelDeploymentView, previous: Mapping[str, Any], now: str) -> Obj:
-    stable: Obj = {
-        "version": md.model.version,
-        "uri": md.model.uri,
-        "since": previous.get("since", now) if previous.get("uri") == md.model.uri else now,
-    }
-    if md.model.digest is not None:
-        stable["digest"] = md.model.digest
-    return stable

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from vigia_operator.core import reasons
+from vigia_operator.core.clock import iso, utcnow
 from vigia_operator.core.objects import contains
 from vigia_operator.core.types import Event
 from vigia_operator.kube.client import Kube, KubeError
@@ -26,10 +27,6 @@ Obj = dict[str, Any]
 Poster = Callable[[Mapping[str, Any], Event], Awaitable[None]]
 
 logger = logging.getLogger(__name__)
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class StatusWriter:
@@ -48,10 +45,12 @@ class StatusWriter:
             return remembered[1]
         return dict(body.get("status") or {})
 
-    async def write(self, body: Mapping[str, Any], update: StatusUpdate) -> bool:
-        """Merge ``update`` into the status and write it if it differs; True if written."""
+    async def write(self, body: Mapping[str, Any], update: StatusUpdate, *,
+                    now: datetime | None = None) -> bool:
+        """Merge ``update`` into the status and write it if it differs; True if written.
+        ``now``: the reconcile's clock reading (a condition's lastTransitionTime)."""
         previous = self.current(body)
-        new = compose(previous, update, now())
+        new = compose(previous, update, iso(now or utcnow()))
         if contains(previous, new) and contains(new, previous):
             return False
         meta = body.get("metadata") or {}

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vigia_operator import __main__ as operator_main
+from vigia_operator.core.clock import iso, utcnow
 from vigia_operator.core.config import OperatorSettings
-from vigia_operator.core.types import ModelRef, Signals
+from vigia_operator.core.types import CONDITIONS, ModelRef, Signals
 from vigia_operator.prometheus import providers
 from vigia_operator.prometheus.providers import SignalProvider
-from vigia_operator.status.writer import now
 from vigia_operator.view import ModelDeploymentView
 
 SIGNALS_FILE = "VIGIA_TEST_SIGNALS"
@@ -25,18 +25,19 @@ class FileSignals:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def collect(self, models: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
         written = json.loads(self.path.read_text()) if self.path.exists() else {}
         found = {}
         for md in models:
             ref = ModelRef.of(md)
             conditions = written.get(str(ref))
             if conditions is not None:
-                found[ref] = Signals(collected_at=now(), values={"conditions": conditions})
+                found[ref] = Signals(collected_at=iso(utcnow()), values={CONDITIONS: conditions})
         return found
 
 
-def provider_for(settings: OperatorSettings) -> SignalProvider:
+def provider_for(settings: OperatorSettings, metrics: object = None) -> SignalProvider:
     return FileSignals(Path(os.environ[SIGNALS_FILE]))
 
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 from croniter import croniter
 
 from vigia_operator.core import reasons
+from vigia_operator.core.clock import iso, parse_time
 from vigia_operator.view.retraining import RetrainingSpec
 
 MAX_JOB_NAME: Final = 63  # the Job controller puts it in a label on its pods
@@ -74,15 +75,6 @@ class ObservedJob:
     finished: bool
 
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def format_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def job_name(md_name: str, trigger: Trigger) -> str:
     suffix = f"-{_SHORT[trigger.reason]}-{trigger.bucket.strftime('%Y%m%d%H%M')}"
@@ -118,7 +110,7 @@ def schedule_state(spec: RetrainingSpec, previous: Mapping[str, Any], created: d
     if planned > now:
         return None, planned
     trigger = Trigger(reasons.TRIGGER_SCHEDULE,
-                      f"schedule {schedule!r} was due at {format_time(planned)}", planned)
+                      f"schedule {schedule!r} was due at {iso(planned)}", planned)
     return trigger, next_fire(schedule, now)
 
 
@@ -160,8 +152,8 @@ def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monito
         action: Start | Skip = Skip(
             found, reasons.SKIP_COOLDOWN,
             f"cooldown {int(spec.cooldown.total_seconds())}s since the last start at "
-            f"{format_time(last_start or now)}: {left}s left, until "
-            f"{format_time(cooldown_until)}.")
+            f"{iso(last_start or now)}: {left}s left, until "
+            f"{iso(cooldown_until)}.")
     elif active:  # a Job that outlives its cooldown
         action = Skip(found, reasons.SKIP_ACTIVE,
                       f"Job {active[0]} is still running; one retraining at a time.")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from vigia_operator.core import reasons
+from vigia_operator.core.clock import DUE_SHARE, iso
 from vigia_operator.core.types import Event
 from vigia_operator.decide.rollout.model import (
     ABORTED,
@@ -36,14 +37,10 @@ from vigia_operator.decide.rollout.model import (
     Outcome,
     Version,
 )
-from vigia_operator.decide.rollout.state import iso
 from vigia_operator.decide.rollout.traffic import achieved_weight, canary_replicas, shrink
 from vigia_operator.view.rollout import COMMAND_ANNOTATION, COMMANDS, RolloutSpec
 
 ONE_SHOT = ("promote", "abort", "resume")
-# An analysis is due once this share of the interval has passed, so that a tick landing
-# a moment early does not postpone it by a whole interval.
-DUE_SHARE = 0.9
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ edited by hand): an unreadable canary section is None, never an exception.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final, cast
 
+from vigia_operator.core.clock import iso, parse_time
 from vigia_operator.decide.rollout.model import (
     Analysis,
     CanaryState,
@@ -23,22 +23,8 @@ from vigia_operator.decide.rollout.model import (
 )
 
 HISTORY_LIMIT: Final = 20  # the CRD's maxItems for status.history
-TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 Obj = dict[str, Any]
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def version_to_status(version: Version) -> Obj:

@@ -25,7 +25,7 @@ from vigia_operator.decide.rollout.state import (
     version_from_status,
     version_to_status,
 )
-from vigia_operator.decide.rollout.traffic import TrafficPlan, plan
+from vigia_operator.decide.rollout.traffic import TrafficPlan, split_traffic
 from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.rollout import RolloutSpec
 
@@ -112,8 +112,8 @@ def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
         last_ended=history[0] if history else None, analysis=analysis, command=command,
         observed=observed, now=now,
     ))
-    traffic = plan(spec.router, md.serving.replicas, decision.stable_serving, decision.canary,
-                   observed)
+    traffic = split_traffic(spec.router, md.serving.replicas, decision.stable_serving,
+                            decision.canary, observed)
     return RolloutStep(decision, traffic, observed, analysis)
 
 

@@ -65,7 +65,7 @@ def shrink(current: int, replicas: int, stable_ready: int) -> int:
     return max(0, min(current, replicas - stable_ready))
 
 
-def plan(
+def split_traffic(
     router: Router,
     replicas: int,
     stable_serving: Version,

@@ -4,7 +4,7 @@ import copy
 
 from vigia_operator.children import build_children
 from vigia_operator.core.objects import contains, differences, key_of, parse_quantity
-from vigia_operator.decide.plan import plan
+from vigia_operator.decide.plan import plan_applies
 from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
@@ -28,7 +28,7 @@ def _as_stored(obj: dict) -> dict:
 
 def test_nothing_to_do_when_all_match() -> None:
     observed = {key_of(o): _as_stored(o) for o in CHILDREN}
-    planned = plan(CHILDREN, observed, MD.uid)
+    planned = plan_applies(CHILDREN, observed, MD.uid)
     assert planned.actions == () and planned.conflicts == ()
 
 
@@ -37,7 +37,7 @@ def test_missing_and_edited_children() -> None:
     del observed[("Service", "sobaos")]
     deployment = observed[("Deployment", "sobaos-stable")]
     deployment["spec"]["replicas"] = 5
-    actions = plan(CHILDREN, observed, MD.uid).actions
+    actions = plan_applies(CHILDREN, observed, MD.uid).actions
     assert [(a.key, a.missing) for a in actions] == [
         (("Service", "sobaos"), True), (("Deployment", "sobaos-stable"), False)
     ]

@@ -5,7 +5,7 @@ from typing import Any
 
 from vigia_operator.children import build_children
 from vigia_operator.core.objects import key_of
-from vigia_operator.decide.plan import controlled_by, plan
+from vigia_operator.decide.plan import controlled_by, plan_applies
 from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
@@ -23,7 +23,7 @@ def test_an_object_without_our_controller_is_a_conflict_not_an_action() -> None:
     service = observed[("Service", "sobaos")]
     service["metadata"]["ownerReferences"] = []  # a user's Service that carries our labels
     service["spec"]["ports"][0]["port"] = 8080
-    planned = plan(CHILDREN, observed, MD.uid)
+    planned = plan_applies(CHILDREN, observed, MD.uid)
     assert [a.key for a in planned.actions] == []
     (conflict,) = planned.conflicts
     assert conflict.key == ("Service", "sobaos") and conflict.controller is None
@@ -35,7 +35,7 @@ def test_another_controller_is_named() -> None:
     deployment = observed[("Deployment", "sobaos-stable")]
     deployment["metadata"]["ownerReferences"] = [
         {"kind": "ModelDeployment", "name": "other", "uid": "u-2", "controller": True}]
-    (conflict,) = plan(CHILDREN, observed, MD.uid).conflicts
+    (conflict,) = plan_applies(CHILDREN, observed, MD.uid).conflicts
     assert conflict.controller == "ModelDeployment/other"
     assert "is controlled by ModelDeployment/other" in conflict.message
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
@@ -12,10 +13,10 @@ from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.status.compose import compose
 from vigia_operator.status.monitoring import (
     REFRESH_S,
-    monitoring_sections,
+    monitoring_section,
     refresh_after,
 )
-from vigia_operator.status.sections import SectionInput, StatusUpdate
+from vigia_operator.status.sections import SectionInput, SectionUpdate, StatusUpdate
 from vigia_operator.view import SpecError, parse
 
 from tests.unit.operator.schema import defaulted_sample, schema
@@ -24,9 +25,18 @@ MD = parse(defaulted_sample())
 AT = 1_800_000_000.0
 
 
+NOW = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+
+
+def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
+    """The section the tick writes, if any."""
+    outcome = monitoring_section(given)
+    return () if outcome.update is None else (outcome.update,)
+
+
 def given(signals: Signals | None, previous: dict[str, object] | None = None) -> SectionInput:
     return SectionInput(md=MD, observed={}, previous={"monitoring": previous or {}},
-                        signals=signals, now="2027-01-15T08:00:00Z")
+                        signals=signals, now=NOW)
 
 
 def drifted_signals() -> ModelSignals:
@@ -109,7 +119,7 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
     ]))
     measured = Signals("t", values={MONITORING: full_signals(), MONITORING_AT: AT})
     (first,) = monitoring_sections(SectionInput(md=md, observed={}, previous={},
-                                                signals=measured, now="x"))
+                                                signals=measured, now=NOW))
     assert first.value is not None
     previous = {"monitoring": dict(first.value)}
     signals = {
@@ -118,7 +128,7 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
         "no data": Signals("t", values={MONITORING: ModelSignals(), MONITORING_AT: AT}),
     }[case]
     (update,) = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
-                                                 signals=signals, now="x"))
+                                                 signals=signals, now=NOW))
     section = {k: v for k, v in dict(update.value or {}).items() if v is not None}
     status_schema = schema()["properties"]["status"]
     node = status_schema["properties"]["monitoring"]
@@ -143,7 +153,7 @@ def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
     """The status after one tick at ``at``, or None when the tick writes nothing."""
     values = {MONITORING: signals, MONITORING_AT: at}
     updates = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
-                                               signals=Signals("t", values=values), now="x"))
+                                               signals=Signals("t", values=values), now=NOW))
     if not updates:
         return None
     return compose(previous, StatusUpdate(updates, observed_generation=md.generation), "x")
@@ -197,11 +207,11 @@ def test_an_outage_is_written_once_then_left_until_old() -> None:
     assert first is not None
     down = Signals("t", values={MONITORING_AT: AT + 60}, error="connection refused")
     (update,) = monitoring_sections(SectionInput(md=MD, observed={}, previous=first,
-                                                 signals=down, now="x"))
+                                                 signals=down, now=NOW))
     unknown = compose(first, StatusUpdate((update,), observed_generation=1), "x")
     still = Signals("t", values={MONITORING_AT: AT + 120}, error="connection refused")
     assert monitoring_sections(SectionInput(md=MD, observed={}, previous=unknown,
-                                            signals=still, now="x")) == ()
+                                            signals=still, now=NOW)) == ()
 
 
 def test_objects_evaluated_together_refresh_on_different_ticks() -> None:
@@ -211,3 +221,12 @@ def test_objects_evaluated_together_refresh_on_different_ticks() -> None:
     by_tick = [sum(1 for a in after if t * 60 <= a - REFRESH_S < (t + 1) * 60)
                for t in range(5)]
     assert max(by_tick) < 1000 / 3, by_tick
+
+
+def test_a_tick_that_did_not_evaluate_the_model_leaves_the_section_alone() -> None:
+    not_due = Signals("t", values={"canary": {}})  # canary measurements only
+    outcome = monitoring_section(given(not_due, previous={"accuracy": 0.9}))
+    assert outcome.update is None and outcome.verdict is None
+    due = monitoring_section(given(Signals("t", values={MONITORING: drifted_signals(),
+                                                        MONITORING_AT: AT})))
+    assert due.update is not None and due.verdict is not None

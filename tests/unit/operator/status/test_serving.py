@@ -1,17 +1,26 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from vigia_operator.children.serving import build_configmap, build_deployment
 from vigia_operator.core import reasons
+from vigia_operator.core import resources as r
+from vigia_operator.core.clock import iso
+from vigia_operator.decide.rollout.step import step
 from vigia_operator.status import conditions as c
+from vigia_operator.status.compose import compose
 from vigia_operator.status.events import events_for
-from vigia_operator.status.serving import failed_status, observe, serving_status
+from vigia_operator.status.rollout import rollout_sections
+from vigia_operator.status.sections import SectionInput, StatusUpdate
+from vigia_operator.status.serving import observe, refusal, serving_sections
 from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
+from vigia.metrics import TRACK_STABLE
 
 MD = parse(defaulted_sample())
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 def _deployment(uri: str = MD.model.uri, **status: Any) -> dict[str, Any]:
@@ -33,7 +42,17 @@ AVAILABLE: dict[str, Any] = {
 
 def _status(deployment: dict[str, Any] | None, previous: dict[str, Any] | None = None,
             handled: bool = True) -> dict[str, Any]:
-    return serving_status(MD, deployment, previous or {}, now="t", handled=handled)
+    """The status after the serving and rollout sections (status.stable is the rollout's)."""
+    previous = previous or {}
+    observed = {} if deployment is None else {
+        ("Deployment", r.deployment_name(MD.name, TRACK_STABLE)): deployment}
+    assert MD.rollout is not None
+    rollout = step(MD, MD.rollout, previous, None, deployment, None, None, NOW)
+    given = SectionInput(md=MD, observed=observed, previous=previous, signals=None, now=NOW,
+                         rollout=rollout)
+    update = StatusUpdate((*serving_sections(given), *rollout_sections(given)),
+                          observed_generation=MD.generation if handled else None)
+    return compose(previous, update, iso(NOW))
 
 
 def _cond(status: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -57,7 +76,7 @@ def test_ready_when_available() -> None:
     assert (ready["status"], ready["reason"]) == ("True", reasons.AVAILABLE)
     assert "1/1 replicas available" in ready["message"]
     assert ready["observedGeneration"] == 1
-    assert status["stable"] == {"version": "1", "uri": MD.model.uri, "since": "t"}
+    assert status["stable"] == {"version": "1", "uri": MD.model.uri, "since": iso(NOW)}
     assert status["serving"]["readyReplicas"] == 1
 
 
@@ -104,7 +123,7 @@ def test_since_is_kept_for_the_same_model() -> None:
 
 
 def test_failed_status() -> None:
-    status = failed_status(4, ValueError("spec.model.uri: bad"), {}, "t")
+    status = compose({}, refusal(4, reasons.INVALID_SPEC, "spec.model.uri: bad"), iso(NOW))
     assert status["phase"] == reasons.PHASE_FAILED
     assert status["observedGeneration"] == 4
     assert _cond(status, reasons.READY)["message"] == "spec.model.uri: bad"

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from vigia_operator.core import reasons
+from vigia_operator.core.clock import iso
 from vigia_operator.decide.retraining.policy import (
     Monitoring,
     ObservedJob,
     Skip,
     Start,
     decide,
-    format_time,
     job_name,
 )
 from vigia_operator.view import SpecError
@@ -68,7 +68,7 @@ def test_nothing_without_a_trigger() -> None:
 
 
 def test_cooldown_skips_with_the_numbers() -> None:
-    previous = {"lastTrigger": {"reason": "Drift", "at": format_time(NOW - timedelta(hours=2))}}
+    previous = {"lastTrigger": {"reason": "Drift", "at": iso(NOW - timedelta(hours=2))}}
     decision = _decide(previous=previous)
     assert isinstance(decision.action, Skip) and decision.action.reason == reasons.SKIP_COOLDOWN
     assert "14400s left" in decision.action.message and "21600s" in decision.action.message

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from vigia_operator.decide.rollout.traffic import achieved_weight, canary_replicas, plan, shrink
+from vigia_operator.decide.rollout.traffic import (
+    achieved_weight,
+    canary_replicas,
+    shrink,
+    split_traffic,
+)
 
 from tests.unit.operator.decide.rollout.helpers import V1, V2, observed, started
 
@@ -40,11 +45,11 @@ def test_shrink_keeps_only_what_the_stable_lacks() -> None:
 
 def test_stable_gives_up_only_the_pods_the_canary_has_ready() -> None:
     canary = replace(started(), canary_replicas=2, weight=50)
-    waiting = plan("Replicas", 4, V1, canary, observed(canary_ready=0))
+    waiting = split_traffic("Replicas", 4, V1, canary, observed(canary_ready=0))
     assert (waiting.stable_replicas, waiting.canary_replicas) == (4, 2)
-    half = plan("Replicas", 4, V1, canary, observed(stable_ready=4, canary_ready=1))
+    half = split_traffic("Replicas", 4, V1, canary, observed(stable_ready=4, canary_ready=1))
     assert (half.stable_replicas, half.canary_replicas) == (3, 2)
-    full = plan("Replicas", 4, V1, canary, observed(stable_ready=3, canary_ready=2))
+    full = split_traffic("Replicas", 4, V1, canary, observed(stable_ready=3, canary_ready=2))
     assert full.stable_replicas == 2 and full.canary_version == V2
 
 
@@ -52,32 +57,32 @@ def test_the_stable_holds_its_size_while_a_deployment_status_is_stale() -> None:
     # The canary was just scaled to 2: its status still says 0 ready until observed.
     canary = replace(started(), canary_replicas=2, weight=50, achieved_weight=25)
     stale = observed(stable_ready=0, canary_ready=0, settled=False, stable_desired=3)
-    held = plan("Replicas", 4, V1, canary, stale)
+    held = split_traffic("Replicas", 4, V1, canary, stale)
     assert (held.stable_replicas, held.canary_replicas) == (3, 2)
-    gateway = plan("GatewayAPI", 4, V1, canary, stale)
+    gateway = split_traffic("GatewayAPI", 4, V1, canary, stale)
     assert gateway.route_canary_weight == 50  # the canary served last tick
 
 
 def test_a_single_replica_stable_is_never_scaled_to_zero() -> None:
     canary = started(replicas=1)
-    p = plan("Replicas", 1, V1, canary, observed(stable_ready=1, canary_ready=1))
+    p = split_traffic("Replicas", 1, V1, canary, observed(stable_ready=1, canary_ready=1))
     assert (p.stable_replicas, p.canary_replicas) == (1, 1)
 
 
 def test_gateway_route_weights_follow_the_ready_canary() -> None:
     canary = started()
-    none_ready = plan("GatewayAPI", 4, V1, canary, observed(canary_ready=0))
+    none_ready = split_traffic("GatewayAPI", 4, V1, canary, observed(canary_ready=0))
     assert (none_ready.route_canary_weight, none_ready.route_stable_weight) == (0, 100)
-    ready = plan("GatewayAPI", 4, V1, canary, observed(canary_ready=1))
+    ready = split_traffic("GatewayAPI", 4, V1, canary, observed(canary_ready=1))
     assert (ready.route_canary_weight, ready.stable_replicas) == (10, 4)
 
 
 def test_rolling_back_sends_the_canary_no_route_traffic() -> None:
     canary = replace(started(), phase="RollingBack", weight=0, canary_replicas=1)
-    p = plan("GatewayAPI", 4, V1, canary, observed(canary_ready=1))
+    p = split_traffic("GatewayAPI", 4, V1, canary, observed(canary_ready=1))
     assert (p.route_canary_weight, p.stable_replicas, p.canary_replicas) == (0, 4, 1)
 
 
 def test_no_canary_means_the_stable_alone() -> None:
-    p = plan("Replicas", 3, V1, None, observed())
+    p = split_traffic("Replicas", 3, V1, None, observed())
     assert (p.stable_replicas, p.canary_version, p.canary_replicas) == (3, None, 0)

@@ -1,13 +1,18 @@
-"""The rollout's part of a reconcile: measurements picked by version, children planned."""
+"""The decisions of a reconcile (pure): measurements picked by version, children planned."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from vigia_operator.children import build_children
+from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.types import CANARY, CANARY_ERROR, Signals
 from vigia_operator.decide.rollout.gates import TrackMeasurements
-from vigia_operator.engine.rollout import measured_from, run_rollout
+from vigia_operator.engine.decide import (
+    ChildrenDecision,
+    Observation,
+    decide_children,
+    measured_from,
+)
 from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
@@ -44,12 +49,20 @@ def _body(uri: str, router: str = "Replicas") -> dict:
     return body
 
 
+def _children(body: dict) -> ChildrenDecision:
+    seen = Observation(body=body, md=parse(body), status={"stable": STATUS["stable"]},
+                       children={}, signals=None, now=NOW, tick=False)
+    decided = decide_children(seen, OperatorSettings())
+    assert isinstance(decided, ChildrenDecision)
+    return decided
+
+
 def test_a_new_version_builds_both_tracks_and_the_stable_keeps_its_model() -> None:
     body = _body("file:///m/v2")
     md = parse(body)
-    result = run_rollout(md, body, {"stable": STATUS["stable"]}, {}, None, NOW)
-    assert result.step.decision.canary is not None and result.step.decision.canary.paused
-    children = build_children(md, tracks=result.tracks)
+    result = _children(body)
+    assert result.rollout.decision.canary is not None and result.rollout.decision.canary.paused
+    children = [action.desired for action in result.plan.actions]
     deployments = {o["metadata"]["name"]: o for o in children if o["kind"] == "Deployment"}
     uris = {name: d["metadata"]["annotations"]["vigia.dev/model-uri"]
             for name, d in deployments.items()}
@@ -58,8 +71,6 @@ def test_a_new_version_builds_both_tracks_and_the_stable_keeps_its_model() -> No
 
 
 def test_gateway_router_adds_the_route_and_track_services() -> None:
-    body = _body("file:///m/v2", router="GatewayAPI")
-    md = parse(body)
-    result = run_rollout(md, body, {"stable": STATUS["stable"]}, {}, None, NOW)
-    kinds = [o["kind"] for o in build_children(md, tracks=result.tracks)]
+    result = _children(_body("file:///m/v2", router="GatewayAPI"))
+    kinds = [action.desired["kind"] for action in result.plan.actions]
     assert kinds.count("Service") == 3 and kinds[-1] == "HTTPRoute"

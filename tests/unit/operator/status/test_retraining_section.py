@@ -1,0 +1,141 @@
+"""The retraining step of a reconcile, pure: triggers, skips, a Job to create, a finished
+Job's result read from its pods, all from one observation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vigia.retraining import ACCEPTED, RESULT_SCHEMA
+from vigia_operator.core import reasons
+from vigia_operator.core import resources as r
+from vigia_operator.core.clock import iso
+from vigia_operator.core.types import Signals
+from vigia_operator.status.retraining import (
+    SECTION,
+    WATCH_GRACE_SECONDS,
+    RetrainingInput,
+    RetrainingOutcome,
+    finished_job_awaiting_result,
+    retraining_section,
+)
+from vigia_operator.view import parse
+
+from tests.unit.operator.schema import defaulted_sample
+
+NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+IMAGES = ("docker.io/vigia/vigia",)
+DRIFTED = {"type": reasons.DRIFTED, "status": "True", "reason": reasons.FEATURES_DRIFTED,
+           "message": "PSI above 0.2 for flour_protein (0.410)"}
+
+
+def _body() -> dict[str, Any]:
+    body = defaulted_sample()
+    body["metadata"]["creationTimestamp"] = iso(NOW - timedelta(days=1))
+    body["spec"]["retraining"]["triggers"]["schedule"] = None
+    return body
+
+
+def _run(status: dict[str, Any], *, tick: bool = True, body: dict[str, Any] | None = None,
+         jobs: dict[str, Any] | None = None, pods: dict[str, Any] | None = None,
+         now: datetime = NOW, images: tuple[str, ...] = IMAGES) -> RetrainingOutcome:
+    body = body or _body()
+    return retraining_section(RetrainingInput(
+        md=parse(body), body=body, status=status, jobs=jobs or {}, job_pods=pods or {},
+        signals=Signals(iso(now)) if tick else None, now=now, tick=tick,
+        allowed_images=images))
+
+
+def _section(outcome: RetrainingOutcome) -> dict[str, Any]:
+    assert outcome.update is not None
+    return dict(outcome.update.value or {})
+
+
+def test_a_drift_on_the_tick_starts_one_job_with_the_numbers() -> None:
+    outcome = _run({"conditions": [DRIFTED]})
+    assert outcome.job is not None and outcome.job["kind"] == "Job"
+    section = _section(outcome)
+    assert section["job"] == outcome.job["metadata"]["name"]
+    assert section["lastTrigger"]["reason"] == reasons.TRIGGER_DRIFT
+    assert "flour_protein (0.410)" in section["lastTrigger"]["message"]
+    assert [e.reason for e in outcome.events] == [reasons.RETRAINING_STARTED]
+    assert outcome.update is not None
+    (cond,) = outcome.update.conditions
+    assert (cond.type, cond.status) == (reasons.RETRAINING, "True")
+
+
+def test_outside_a_tick_nothing_starts() -> None:
+    assert _run({"conditions": [DRIFTED]}, tick=False).job is None
+
+
+def test_a_trigger_in_cooldown_is_skipped_and_said_once() -> None:
+    started = _section(_run({"conditions": [DRIFTED]}))
+    later = NOW + timedelta(minutes=5)
+    status = {"conditions": [DRIFTED], SECTION: {**started, "result": {
+        "job": started["job"], "verdict": "Refused", "message": "no better"}}}
+    first = _run(status, now=later)
+    assert first.job is None
+    skip = _section(first)["lastSkip"]
+    assert skip["reason"] == reasons.SKIP_COOLDOWN and "left, until" in skip["message"]
+    assert [e.reason for e in first.events] == [reasons.RETRAINING_SKIPPED]
+    again = _run({**status, SECTION: _section(first)}, now=later + timedelta(minutes=1))
+    assert again.events == () and _section(again)["lastSkip"]["at"] == skip["at"]
+
+
+def test_a_gone_trigger_removes_the_skip_from_the_section() -> None:
+    section = {"lastSkip": {"reason": reasons.SKIP_COOLDOWN, "trigger": "Drift", "at": "t"}}
+    assert "lastSkip" not in _section(_run({SECTION: section}))
+
+
+def test_a_job_image_the_operator_does_not_allow_is_a_skip() -> None:
+    body = _body()
+    body["spec"]["retraining"]["job"] = {"image": "evil.example/miner:1"}
+    outcome = _run({"conditions": [DRIFTED]}, body=body)
+    assert outcome.job is None
+    assert _section(outcome)["lastSkip"]["reason"] == reasons.IMAGE_NOT_ALLOWED
+
+
+def _finished_job(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "creationTimestamp": iso(NOW)},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+
+
+def _pod(message: str) -> dict[str, Any]:
+    return {"metadata": {"creationTimestamp": iso(NOW)}, "status": {"containerStatuses": [
+        {"name": r.JOB_CONTAINER, "state": {"terminated": {"message": message}}}]}}
+
+
+def test_a_finished_job_s_result_is_read_from_its_pods() -> None:
+    started = _section(_run({"conditions": [DRIFTED]}))
+    name = started["job"]
+    jobs = {name: _finished_job(name)}
+    status = {SECTION: started}
+    assert finished_job_awaiting_result(status, jobs) == name
+    result = {"schema": RESULT_SCHEMA, "verdict": ACCEPTED, "reasons": [],
+              "metrics": {"accuracy": 0.91},
+              "candidate": {"version": "2", "uri": "file:///m/2.bentomodel",
+                            "digest": "sha256:" + "c" * 64, "reportUri": "file:///m/2.json"}}
+    outcome = _run(status, tick=False, jobs=jobs, pods={name: [_pod(json.dumps(result))]})
+    section = _section(outcome)
+    assert section["result"]["verdict"] == ACCEPTED and section["candidate"]["approved"]
+    assert reasons.CANDIDATE_ACCEPTED in [e.reason for e in outcome.events]
+    assert finished_job_awaiting_result({SECTION: section}, jobs) is None
+
+
+def test_a_job_gone_before_its_result_fails_only_after_the_watch_had_time() -> None:
+    started = _section(_run({"conditions": [DRIFTED]}))
+    soon = _run({SECTION: started}, tick=False, now=NOW + timedelta(seconds=10))
+    assert "result" not in _section(soon)
+    late = _run({SECTION: started}, tick=False,
+                now=NOW + timedelta(seconds=WATCH_GRACE_SECONDS + 1))
+    assert _section(late)["result"]["verdict"] == "Failed"
+    assert [e.reason for e in late.events] == [reasons.RETRAINING_FAILED]
+
+
+def test_an_invalid_retraining_spec_is_an_event_not_a_crash() -> None:
+    body = _body()
+    body["spec"]["retraining"]["promote"] = "Sometimes"
+    outcome = _run({}, body=body)
+    assert outcome.update is None
+    assert [e.reason for e in outcome.events] == [reasons.INVALID_SPEC]
