@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigia.retraining import ACCEPTED, RESULT_SCHEMA
 from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.core.clock import iso
@@ -23,6 +22,7 @@ from vigia_operator.status.retraining import (
 from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
+from vigia.retraining import ACCEPTED, RESULT_SCHEMA
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 IMAGES = ("docker.io/vigia/vigia",)
@@ -112,7 +112,7 @@ def test_a_finished_job_s_result_is_read_from_its_pods() -> None:
     jobs = {name: _finished_job(name)}
     status = {SECTION: started}
     assert finished_job_awaiting_result(status, jobs) == name
-    result = {"schema": RESULT_SCHEMA, "verdict": ACCEPTED, "reasons": [],
+    result: dict[str, Any] = {"schema": RESULT_SCHEMA, "verdict": ACCEPTED, "reasons": [],
               "metrics": {"accuracy": 0.91},
               "candidate": {"version": "2", "uri": "file:///m/2.bentomodel",
                             "digest": "sha256:" + "c" * 64, "reportUri": "file:///m/2.json"}}
