@@ -158,7 +158,7 @@ def server_memory(work: Path, uri: str) -> None:
 def browser(work: Path, bundle: ModelBundle) -> None:
     from playwright.sync_api import sync_playwright
 
-    from vigia.web import export_web
+    from vigia.browser_page import export_web
 
     site = export_web(compile_bundle(bundle), work / "site")
     records, _ = traffic_records(1000, seed=4)

@@ -1,11 +1,11 @@
-"""Retraining benchmark: `vigia retrain` on the sample with drifted, labelled feedback.
+"""Retraining benchmark: `vigia-retrain` on the sample with drifted, labelled feedback.
 
     python3 benchmarks/retrain.py [--rows 5000] [--feedback 1500,5000] [--drift 1.0]
 
 For each feedback size: the current model is the sample trained on ``--rows`` undrifted
 records; the base dataset is those records; the feedback is that many drifted records
 with their true labels, logged in a SQLite prediction log with the model server's own
-store code. The job runs as a real process (`python -m vigia.cli retrain`), sensitive
+store code. The job runs as a real process (`python -m vigia_retrain`), sensitive
 feature `shift`. Prints rows, seconds, accuracy of the current model and the candidate on
 the held-out recent feedback and on the original holdout, and the fairness figures.
 Prints figures; asserts nothing.

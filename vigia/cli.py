@@ -19,13 +19,9 @@ from vigia.report.command import add_report
 from vigia.settings import env_name
 
 DEFAULT_HOME = "/tmp/vigia"
-RETRAIN = "retrain"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == [RETRAIN]:
-        return _retrain(argv[1:])  # its own options, parsed by the job
     args = build_parser().parse_args(argv)
     if not hasattr(args, "func"):
         build_parser().print_help(sys.stderr)
@@ -42,7 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigia", description="Vigía: keep models healthy.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    _add_retrain(commands)
     _add_sample(commands)
     _add_bundle(commands)
     add_export(commands, _home_option)
@@ -127,18 +122,6 @@ def _add_bundle(commands: Any) -> None:
     )
     _home_option(inspect)
     inspect.set_defaults(func=_cmd_bundle_inspect)
-
-
-def _add_retrain(commands: Any) -> None:
-    # Listed for --help only: main() hands `vigia retrain ...` to the job's own parser.
-    commands.add_parser(RETRAIN, help="the retraining job (vigia retrain --help)")
-
-
-def _retrain(argv: list[str]) -> int:
-    # The job lives in services/retrain, shipped in the same image: imported only when run.
-    from vigia_retrain.cli import main as retrain_main
-
-    return retrain_main(argv)
 
 
 def _positive_int(text: str) -> int:

@@ -1,6 +1,6 @@
 """The retraining job's contract, shared by the job (services/retrain) and the operator.
 
-The job (`vigia retrain`) reads ``vigia.settings.RetrainSettings`` from ``VIGIA_RETRAIN_*``
+The job (`vigia-retrain`) reads ``vigia.settings.RetrainSettings`` from ``VIGIA_RETRAIN_*``
 variables and ends by writing one JSON result (schema ``RESULT_SCHEMA``) to the
 container's termination message and to stdout. Its exit code says what kind of end it
 was; the verdict and reasons inside the result say why.

@@ -133,7 +133,7 @@ class ServingSettings(BaseSettings):
 
 
 class RetrainSettings(BaseSettings):
-    """What one retraining job (`vigia retrain`) is given. The operator's Job builder
+    """What one retraining job (`vigia-retrain`) is given. The operator's Job builder
     writes these variables (``retrain_env_name``); the job reads them."""
 
     model_config = SettingsConfigDict(env_prefix=RETRAIN_ENV_PREFIX, extra="ignore")

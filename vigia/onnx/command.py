@@ -68,7 +68,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_web(args: argparse.Namespace) -> int:
-    from vigia.web import export_web
+    from vigia.browser_page import export_web
 
     folder = export_web(_compile(args), Path(args.out))
     print(json.dumps({"folder": str(folder), "open": str(folder / "index.html")}))

@@ -1,4 +1,4 @@
-"""The retraining Job (pure): `vigia retrain` in the project image, as a plain dict.
+"""The retraining Job (pure): `vigia-retrain` in the project image, as a plain dict.
 
 Restricted like the server (non-root, read-only root filesystem, /tmp an emptyDir), only
 the model's store credential (the prediction log's Secret, policy-checked by the engine),
@@ -28,7 +28,7 @@ from vigia_operator.view.retraining import RetrainingSpec
 
 Obj = dict[str, Any]
 
-JOB_COMMAND: Final = ("vigia", "retrain")
+JOB_COMMAND: Final = ("vigia-retrain",)
 JOB_HOME: Final = "/tmp/vigia"
 COMPONENT: Final = "retraining"
 LABEL_TRIGGER: Final = f"{r.GROUP}/retrain-trigger"

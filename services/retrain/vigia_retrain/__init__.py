@@ -1,1 +1,1 @@
-"""The retraining job, `vigia retrain`: train a candidate, gate it, write it and say why."""
+"""The retraining job, `vigia-retrain`: train a candidate, gate it, write it and say why."""

@@ -1,4 +1,5 @@
-"""`vigia retrain`: settings from VIGIA_RETRAIN_* variables, each overridable by an option.
+"""`vigia-retrain` (also `python -m vigia_retrain`): settings from VIGIA_RETRAIN_* variables,
+each overridable by an option.
 
 Every field of ``vigia.settings.RetrainSettings`` is an option of the same name
 (``dataset_uri`` -> ``--dataset-uri``); an option given wins over its variable.
@@ -22,7 +23,7 @@ from vigia_retrain.job import run
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vigia retrain",
+        prog="vigia-retrain",
         description="Train a candidate on the base data plus labelled feedback, gate it "
         "against the current model, write it with its report, and print the result.",
         epilog="Exit codes: 0 accepted, 3 refused by the gate, 2 invalid input, 1 failed.",
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.publish_result(result, settings.termination_path)
     if code != ExitCode.ACCEPTED:
         for reason in result["reasons"]:
-            print(f"vigia retrain: {result['verdict']}: {reason['message']}", file=sys.stderr)
+            print(f"vigia-retrain: {result['verdict']}: {reason['message']}", file=sys.stderr)
     return int(code)
 
 
@@ -69,7 +70,7 @@ def _invalid_settings(err: ValidationError, termination_path: str | None) -> int
     }
     output.publish_result(result, termination_path)
     for message in messages:
-        print(f"vigia retrain: invalid input: {message}", file=sys.stderr)
+        print(f"vigia-retrain: invalid input: {message}", file=sys.stderr)
     return int(ExitCode.INVALID_INPUT)
 
 

@@ -115,7 +115,7 @@ def publish_result(result: dict[str, Any], termination_path: str | None) -> str:
         try:
             Path(path).write_text(text)
         except OSError as err:
-            print(f"vigia retrain: cannot write the result to {path}: {err}", file=sys.stderr)
+            print(f"vigia-retrain: cannot write the result to {path}: {err}", file=sys.stderr)
     return text
 
 

@@ -28,11 +28,11 @@ from vigia.bundle import BundleError, DigestMismatchError, DownloadLimits, load_
 from vigia.settings import ServingSettings, env_name
 
 from .app import ServerState, build_app
+from .browser_page import PAGE_PATH, build_page_app
 from .logmetrics import dropped_rows_counter
 from .monitoring import Monitor
 from .runtime import ModelRuntime
 from .store import PredictionStore
-from .webpage import WEB_PATH, build_web_app
 
 T = TypeVar("T")
 
@@ -175,7 +175,7 @@ STATE = ServerState(
     unknown_id_wait_s=SETTINGS.feedback_wait,
 )
 app = build_app(STATE)
-app.mount(WEB_PATH, build_web_app(STATE))
+app.mount(PAGE_PATH, build_page_app(STATE))
 
 
 @bentoml.service(**build_service_config(SETTINGS))

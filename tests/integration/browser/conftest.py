@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from vigia_serving.local import LocalServer
 
+from vigia.browser_page import WebAssetsMissingError, check_assets
 from vigia.bundle import ModelBundle, export_bundle
 from vigia.sample import train_sample_model
-from vigia.web import WebAssetsMissingError, check_assets
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,6 +1,6 @@
 """Retraining on a real control plane: the operator (its own process, its own RBAC) with
 a real SignalProvider fed from a file (tests/integration/operator/with_signals.py) that
-hands it the Drifted condition. On kwok a Job's pod does not run `vigia retrain`: the
+hands it the Drifted condition. On kwok a Job's pod does not run `vigia-retrain`: the
 result path is tested on real termination messages in test_retraining_result.py."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The operator reads a retraining Job's result from a real termination message: one
-written by `vigia retrain` run for real (a process here; on kwok a Job's pod does not
+written by `vigia-retrain` run for real (a process here; on kwok a Job's pod does not
 run), put in the pod object the kubelet would report, and acted on."""
 
 from __future__ import annotations

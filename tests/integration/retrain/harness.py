@@ -1,5 +1,5 @@
 """The retraining job's world for the tests: a current sample bundle, its original data,
-drifted labelled feedback in a real store, and `vigia retrain` run as a real process."""
+drifted labelled feedback in a real store, and `vigia-retrain` run as a real process."""
 
 from __future__ import annotations
 
@@ -123,9 +123,10 @@ def clean_env() -> dict[str, str]:
 
 
 def run_job(env: Mapping[str, str], *args: str, base_env: Mapping[str, str]) -> Run:
-    """`python -m vigia.cli retrain` with ``env`` on top of ``base_env``: a real process."""
+    """`python -m vigia_retrain` (what the `vigia-retrain` console script runs) with ``env`` on
+    top of ``base_env``: a real process."""
     completed = subprocess.run(
-        [sys.executable, "-m", "vigia.cli", "retrain", *args],
+        [sys.executable, "-m", "vigia_retrain", *args],
         env={**base_env, **env},
         capture_output=True,
         text=True,

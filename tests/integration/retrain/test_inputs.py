@@ -1,4 +1,4 @@
-"""Bad inputs to `vigia retrain`: a clear error naming the setting, a Refused (or, for an
+"""Bad inputs to `vigia-retrain`: a clear error naming the setting, a Refused (or, for an
 unreachable store, Failed) result on stdout and in the termination message, the
 documented exit code, and never a traceback."""
 

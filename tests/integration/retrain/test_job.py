@@ -1,4 +1,4 @@
-"""`vigia retrain` run for real on the sample with drifted, labelled feedback in real stores."""
+"""`vigia-retrain` run for real on the sample with drifted, labelled feedback in real stores."""
 
 from __future__ import annotations
 

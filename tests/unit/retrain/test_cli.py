@@ -4,16 +4,15 @@ import json
 from pathlib import Path
 
 import pytest
+from vigia_retrain.cli import main
 
-from vigia.cli import main
 
-
-def test_vigia_hands_retrain_its_own_options(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_setting_is_an_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
-        main(["retrain", "--help"])
+        main(["--help"])
     assert caught.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: vigia retrain")
+    assert out.startswith("usage: vigia-retrain")
     assert "$VIGIA_RETRAIN_DATASET_URI" in out and "Exit codes" in out
 
 
@@ -23,7 +22,7 @@ def test_missing_settings_refuse_with_a_result(
     for name in ("DATASET_URI", "TARGET", "MODEL_URI", "OUTPUT_URI"):
         monkeypatch.delenv(f"VIGIA_RETRAIN_{name}", raising=False)
     termination = tmp_path / "termination-log"
-    code = main(["retrain", "--target", "quality", "--termination-path", str(termination)])
+    code = main(["--target", "quality", "--termination-path", str(termination)])
     assert code == 2
     result = json.loads(termination.read_text())
     assert result["verdict"] == "Refused"

@@ -32,8 +32,9 @@ RECIPE_VERSION = "1"  # bump when a recipe changes in a way its inputs do not sh
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 PROJECT_VENV = "/opt/vigia"
 # Every entry point's imports, checked in the built image (an undeclared dependency fails
-# the build, not the first pod).
+# the build, not the first pod), and the retraining Job's console script, run with --help.
 SMOKE_IMPORTS = "import vigia.cli, vigia.settings, vigia_operator.handlers, vigia_serving.app"
+RETRAIN_COMMAND = "vigia-retrain"
 POSTGRES_UID = 999
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA_BUNDLE = Path(os.environ.get("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt"))
@@ -300,6 +301,7 @@ def _build_project(work: Path) -> tuple[list[Path], ImageConfig]:
         rm -f /tmp/{wheel.name}
         {PROJECT_VENV}/bin/pip check
         {PROJECT_VENV}/bin/python3 -c '{SMOKE_IMPORTS}'
+        {PROJECT_VENV}/bin/{RETRAIN_COMMAND} --help >/dev/null
     """)
     shutil.rmtree(tree / "root/.cache", ignore_errors=True)
     layer = work / "project.layer.tar"

@@ -1,5 +1,7 @@
 """`python -m vigia_loop`: the closed loop on the local cluster with its real node (root),
-or on the cluster of ``--kubeconfig`` (kind, with the project's images loaded)."""
+or on the cluster of ``--kubeconfig`` (kind, with the project's images loaded).
+`python -m vigia_loop --quick`: the model server alone on 127.0.0.1, no cluster, no root
+(``vigia_loop.quick``, which takes its own options)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from vigia_devcluster.binaries import cache_root
 
+from vigia_loop import quick
 from vigia_loop.loop import MODEL, run
 from vigia_loop.scale import SCALES
 from vigia_loop.timeline import Step, Timeline
@@ -22,9 +25,13 @@ from vigia_loop.timeline import Step, Timeline
 CLUSTER = "vigia-demo"
 NAMESPACE = "vigia-demo"
 IMAGES = ["vigia", "postgresql", "prometheus"]
+QUICK = "--quick"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if QUICK in argv:  # no cluster: the quick demo parses the other options itself
+        return quick.main([arg for arg in argv if arg != QUICK])
     args = _parser().parse_args(argv)
     scale = SCALES["full" if args.full else "scaled"]
     if args.kubeconfig is None and os.geteuid() != 0:
@@ -87,6 +94,9 @@ def _cluster(kubeconfig: str | None, *, keep: bool) -> Iterator[Path]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigia_loop", description=__doc__)
+    parser.add_argument(QUICK, action="store_true",
+                        help="no cluster: the sample model served alone on 127.0.0.1 (no "
+                        "root); its own options: --quick --help")
     parser.add_argument("--full", action="store_true",
                         help="the shipped intervals (about half an hour) instead of minutes")
     parser.add_argument("--kubeconfig", default=None,

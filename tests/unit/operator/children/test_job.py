@@ -41,7 +41,7 @@ def test_job_runs_vigia_retrain_owned_and_labelled() -> None:
     assert meta["labels"][r.LABEL_OWNER] == "sobaos"
     assert meta["labels"][r.LABEL_MANAGED_BY] == r.MANAGED_BY
     (container,) = _pod(job)["containers"]
-    assert container["command"] == ["vigia", "retrain"]
+    assert container["command"] == ["vigia-retrain"]
     assert container["image"] == job_image_default()
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     # The job's pods are not the server's: the Service must not select them.

@@ -72,7 +72,7 @@ def test_outside_a_tick_nothing_starts() -> None:
 def test_a_trigger_in_cooldown_is_skipped_and_said_once() -> None:
     started = _section(_run({"conditions": [DRIFTED]}))
     later = NOW + timedelta(minutes=5)
-    status = {"conditions": [DRIFTED], SECTION: {**started, "result": {
+    status: dict[str, Any] = {"conditions": [DRIFTED], SECTION: {**started, "result": {
         "job": started["job"], "verdict": "Refused", "message": "no better"}}}
     first = _run(status, now=later)
     assert first.job is None

@@ -2,9 +2,9 @@
 
 ``static/`` holds the page (index.html, app.js, app.css); ``static/ort/`` holds the
 onnxruntime-web files the page loads (the wasm build), copied there from the npm
-package by scripts/setup, so they ship with the Python package and no CDN is used.
-The page fetches ``model.onnx`` and ``model.json`` from its own folder and sends
-nothing anywhere.
+package (tools/onnxruntime-web) by scripts/setup, so they ship with the Python package
+and no CDN is used. The page fetches ``model.onnx`` and ``model.json`` from its own
+folder and sends nothing anywhere.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def check_assets() -> None:
     if missing:
         raise WebAssetsMissingError(
             f"{ORT_DIR / missing[0]}: onnxruntime-web is not installed; run scripts/setup "
-            "(npm ci --prefix web, then copies the wasm build into vigia/web/static/ort)"
+            "(npm ci --prefix tools/onnxruntime-web, then copies the wasm build into "
+            "vigia/browser_page/static/ort)"
         )
 
 

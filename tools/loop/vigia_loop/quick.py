@@ -1,4 +1,5 @@
-"""`scripts/demo --quick`: the sample model served, sent traffic, judged; no cluster.
+"""`python -m vigia_loop --quick` (`scripts/demo --quick`): the sample model served, sent
+traffic, judged; no cluster, no root.
 
 Trains the production-line sample model, exports its bundle, starts the real model
 server (`bentoml serve`) on 127.0.0.1, sends a day of normal traffic and then a day
@@ -9,10 +10,9 @@ prints what the server measured, in the terms a production manager uses.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from vigia.drift import psi
 from vigia.sample import DEFECTIVE, GOOD, traffic_records, train_sample_model
 from vigia.settings import env_name
 
-SERVICE = "vigia_serving.service:VigiaModel"
 ROWS_PER_REQUEST = 25
 PSI_ALARM = 0.2
 
@@ -34,7 +33,7 @@ LabelSet = tuple[tuple[str, str], ...]
 Counts = dict[LabelSet, float]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vigia-demo-") as tmp:
         work = Path(tmp)
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="vigia_loop --quick", description=__doc__)
     parser.add_argument("--rows", type=int, default=2000, help="items inspected per day")
     parser.add_argument("--training-rows", type=int, default=5000)
     return parser
@@ -170,6 +169,3 @@ def _report_drift(bundle: ModelBundle, seen: dict[str, Counts]) -> None:
             f"(highest {max(scores.values()):.3f})."
         )
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from vigia.browser_page import CONTENT_TYPES, WebAssetsMissingError, check_assets, static_file
 from vigia.onnx.manifest import MANIFEST_FILE, MODEL_FILE
-from vigia.web import CONTENT_TYPES, WebAssetsMissingError, check_assets, static_file
 
 from .compiled import compiled_of
 
-WEB_PATH = "/app"
+PAGE_PATH = "/app"
 # The page is the same for every model; the model files change with the bundle.
 _CACHE = {"page": "no-cache", "model": "no-store"}
 
@@ -46,7 +46,7 @@ class CompiledCache:
             return self._compiled
 
 
-def build_web_app(state: Any) -> Starlette:
+def build_page_app(state: Any) -> Starlette:
     """Routes of the page; ``state.runtime`` is the loaded ModelRuntime (or None)."""
     cache = CompiledCache()
 
