@@ -56,7 +56,7 @@ class ServingSettings(BaseSettings):
         description="What computes predictions: scikit-learn, the ONNX form (onnxruntime; "
         "refuses to start when parity fails), or auto (ONNX only when parity holds).",
     )
-    max_batch_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
+    max_request_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
     home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
     workers: int = Field(default=1, ge=1, description="Server worker processes.")
     batch_max_rows: int = Field(

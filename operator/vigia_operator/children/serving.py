@@ -92,7 +92,7 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("log_features"): serving.log_features,
         env_name("log_sample_rate"): repr(serving.log_sample_rate),
         env_name("monitoring"): "true" if md.monitoring_enabled else "false",
-        env_name("max_batch_rows"): str(serving.max_request_rows),
+        env_name("max_request_rows"): str(serving.max_request_rows),
         env_name("batch_max_rows"): str(serving.batch_max_rows),
         env_name("batch_wait_ms"): str(serving.batch_wait_ms),
         env_name("runtime"): serving.runtime,

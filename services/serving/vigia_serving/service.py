@@ -165,7 +165,7 @@ sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 SETTINGS = load_settings()
 STATE = ServerState(
-    max_rows=SETTINGS.max_batch_rows,
+    max_rows=SETTINGS.max_request_rows,
     max_explain_rows=SETTINGS.max_explain_rows,
     max_body_bytes=SETTINGS.max_body_bytes,
     max_concurrency=SETTINGS.max_concurrency,

@@ -210,7 +210,7 @@ def test_killed_operator_converges_after_restart_without_duplicates(
         counts = {k: len(v) for k, v in children(installed, namespace, name).items()}
         assert counts == dict.fromkeys(CHILD_KINDS, 1), (name, counts)
     config = get(installed, namespace, "configmap", "m0-server")["data"]
-    assert config["VIGIA_MAX_BATCH_ROWS"] == "10"
+    assert config["VIGIA_MAX_REQUEST_ROWS"] == "10"
     assert len(get(installed, namespace, "deployments")["items"]) == len(names)
 
 

@@ -43,7 +43,7 @@ def start_server(work: Path, sample: Sample, store: str, **env: str) -> LocalSer
         "VIGIA_MODEL_URI": sample.uri,
         "VIGIA_STORE_URL": store,
         "VIGIA_TRACK": "canary",
-        "VIGIA_MAX_BATCH_ROWS": "50",
+        "VIGIA_MAX_REQUEST_ROWS": "50",
         "VIGIA_FLUSH_INTERVAL_S": "0.2",
         **env,
     }

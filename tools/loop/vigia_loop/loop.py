@@ -25,7 +25,7 @@ import yaml
 from vigia_devcluster.binaries import kubectl_path
 from vigia_devcluster.images import references
 from vigia_devcluster.kubectl import apply, get, kubectl
-from vigia_operator.core import reasons as rollout_reasons
+from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.decide.rollout.model import PROMOTING
 
@@ -259,14 +259,14 @@ def _canary(loop: Loop, timeline: Timeline, candidate: dict[str, Any]) -> None:
             raise RuntimeError(f"the canary ended {found.get('outcome')}: "
                                f"{found.get('message')}")
         # The Event that ended the step says what it held and the analysis that passed it.
-        said = (_said(loop, rollout_reasons.ROLLOUT_STEP, f"step {seen_step + 1} held")
-                if what == "step" else _said(loop, rollout_reasons.PROMOTING))
+        said = (_said(loop, reasons.ROLLOUT_STEP, f"step {seen_step + 1} held")
+                if what == "step" else _said(loop, reasons.PROMOTING))
         timeline.mark(Step.CANARY_STEP, said, step=seen_step + 1,
                       achievedWeight=found.get("achievedWeight"),
                       analysis=found.get("lastAnalysis"))
         promoting = promoting or what == "promoting"
         seen_step = int(found.get("step") or 0)
-    promoted = _said(loop, rollout_reasons.PROMOTED)
+    promoted = _said(loop, reasons.PROMOTED)
     timeline.mark(Step.PROMOTED, f"version {version} is stable; {promoted}",
                   version=version, steps=len(timeline.all(Step.CANARY_STEP)))
 

@@ -54,7 +54,7 @@ class Skip:
 
 
 @dataclass(frozen=True)
-class Decision:
+class RetrainingDecision:
     action: Start | Skip | None
     next_scheduled: datetime | None
     cooldown_until: datetime | None
@@ -134,7 +134,7 @@ def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,
 
 def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monitoring,
            jobs: Sequence[ObservedJob], *, md_name: str, created: datetime,
-           now: datetime) -> Decision:
+           now: datetime) -> RetrainingDecision:
     """What to do on this tick, and the schedule and cooldown to report."""
     last_start = max([j.created for j in jobs]
                      + [t for t in [parse_time((previous.get("lastTrigger") or {}).get("at"))]
@@ -145,7 +145,7 @@ def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monito
     # Stale monitoring does not hold back a schedule that is due.
     found = by_condition if isinstance(by_condition, Trigger) else scheduled or by_condition
     if found is None or isinstance(found, Skip):
-        return Decision(found, next_scheduled, cooldown_until)
+        return RetrainingDecision(found, next_scheduled, cooldown_until)
     active = [j.name for j in jobs if not j.finished]
     if cooldown_until is not None and now < cooldown_until:
         left = int((cooldown_until - now).total_seconds())
@@ -160,4 +160,4 @@ def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monito
     else:
         action = Start(found, job_name(md_name, found))
         cooldown_until = now + spec.cooldown
-    return Decision(action, next_scheduled, cooldown_until)
+    return RetrainingDecision(action, next_scheduled, cooldown_until)

@@ -1,4 +1,4 @@
-"""The rollout state machine: (spec, status, analysis, command, now) -> Decision. Pure.
+"""The rollout state machine: (spec, status, analysis, command, now) -> RolloutDecision. Pure.
 
 A new target version starts a canary at the first step. In each step the canary waits for
 its pods, then for the step's pause and a passing analysis taken in the step; then the
@@ -31,10 +31,10 @@ from vigia_operator.decide.rollout.model import (
     SUPERSEDED,
     Analysis,
     CanaryState,
-    Decision,
+    Ending,
     HistoryEntry,
     Observed,
-    Outcome,
+    RolloutDecision,
     Version,
 )
 from vigia_operator.decide.rollout.traffic import achieved_weight, canary_replicas, shrink
@@ -57,9 +57,9 @@ class Inputs:
     now: datetime
 
 
-def decide(i: Inputs) -> Decision:
+def decide(i: Inputs) -> RolloutDecision:
     if i.stable is None:
-        return Decision(
+        return RolloutDecision(
             stable=i.target, stable_serving=i.target, canary=None, reason=reasons.STABLE,
             message=f"Version {i.target.version} is the first: served directly, with nothing "
             "to compare it with.",
@@ -80,18 +80,18 @@ def decide(i: Inputs) -> Decision:
     return _progressing(i, i.stable, i.canary)
 
 
-def _idle(i: Inputs, stable: Version) -> Decision:
+def _idle(i: Inputs, stable: Version) -> RolloutDecision:
     if i.command in ONE_SHOT:
         return _with_event(replace_command(i, None), Event(
             "Normal", reasons.COMMAND_IGNORED,
             f"{COMMAND_ANNOTATION}={i.command}: no canary in flight (stable {stable.version}).",
         ), clear=True)
     if i.target == stable:
-        return Decision(stable, stable, None, reasons.STABLE,
+        return RolloutDecision(stable, stable, None, reasons.STABLE,
                         f"Version {stable.version} is stable; no rollout in flight.")
     ended = i.last_ended
     if ended is not None and ended.version == i.target and ended.outcome in (ROLLED_BACK, ABORTED):
-        return Decision(
+        return RolloutDecision(
             stable, stable, None, reasons.VERSION_REJECTED,
             f"spec.model names version {i.target.version}, {ended.outcome} at "
             f"{iso(ended.at)}: {ended.message} Stable {stable.version} keeps serving; set "
@@ -100,12 +100,12 @@ def _idle(i: Inputs, stable: Version) -> Decision:
     return _start(i, stable)
 
 
-def replace_command(i: Inputs, command: str | None) -> Decision:
+def replace_command(i: Inputs, command: str | None) -> RolloutDecision:
     return decide(replace(i, command=command))
 
 
 def _start(i: Inputs, stable: Version, ended: tuple[HistoryEntry, ...] = (),
-           events: tuple[Event, ...] = ()) -> Decision:
+           events: tuple[Event, ...] = ()) -> RolloutDecision:
     steps = i.spec.steps
     if not steps:
         canary = _new_canary(i, weight=0, replicas=0)
@@ -120,7 +120,7 @@ def _start(i: Inputs, stable: Version, ended: tuple[HistoryEntry, ...] = (),
         f"analysis every {_span(i.spec.analysis.interval_s)}, "
         f"{i.spec.analysis.failure_limit} failed analyses roll back."
     )
-    return Decision(
+    return RolloutDecision(
         stable, stable, replace(canary, message=message), reasons.ROLLOUT_STARTED, message,
         ended=ended, events=(*events, Event("Normal", reasons.ROLLOUT_STARTED, message)),
     )
@@ -134,7 +134,7 @@ def _new_canary(i: Inputs, weight: int, replicas: int) -> CanaryState:
     )
 
 
-def _progressing(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
+def _progressing(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecision:
     if i.target != canary.version:
         return _superseded(i, stable, canary)
     if i.command == "abort":
@@ -155,7 +155,7 @@ def _progressing(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
     if ready == 0:
         message = (f"Canary {canary.version.version} {_at_step(i, canary)}: waiting for canary "
                    f"pods (0 of {canary.canary_replicas} ready).")
-        return Decision(stable, stable, replace(canary, message=message),
+        return RolloutDecision(stable, stable, replace(canary, message=message),
                         reasons.WAITING_FOR_PODS, message, events=tuple(events),
                         clear_command=i.command == "resume")
     if canary.step_started_at is None:
@@ -170,11 +170,11 @@ def _progressing(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
     if not canary.paused and _step_done(i, canary):
         return _advance(i, stable, canary, tuple(events))
     reason, message = _holding(i, canary, ready)
-    return Decision(stable, stable, replace(canary, message=message), reason, message,
+    return RolloutDecision(stable, stable, replace(canary, message=message), reason, message,
                     events=tuple(events), clear_command=i.command == "resume")
 
 
-def _superseded(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
+def _superseded(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecision:
     if i.target == stable:
         return _roll_back(i, stable, canary, SUPERSEDED,
                           f"spec.model is back to stable {stable.version}")
@@ -244,7 +244,7 @@ def _holding(i: Inputs, canary: CanaryState, ready: int) -> tuple[str, str]:
 
 
 def _advance(i: Inputs, stable: Version, canary: CanaryState,
-             events: tuple[Event, ...]) -> Decision:
+             events: tuple[Event, ...]) -> RolloutDecision:
     analysis = canary.last_analysis
     passed = analysis.message if analysis is not None else ""
     following = canary.step + 1
@@ -260,24 +260,25 @@ def _advance(i: Inputs, stable: Version, canary: CanaryState,
     )
     advanced = replace(canary, step=following, weight=weight, canary_replicas=pods,
                        step_started_at=None, message=message)
-    return Decision(stable, stable, advanced, reasons.ROLLOUT_STEP, message,
+    return RolloutDecision(stable, stable, advanced, reasons.ROLLOUT_STEP, message,
                     events=(*events, Event("Normal", reasons.ROLLOUT_STEP, message)),
                     clear_command=i.command == "resume")
 
 
 def _promote(i: Inputs, stable: Version, canary: CanaryState, why: str, *, manual: bool,
-             ended: tuple[HistoryEntry, ...] = (), events: tuple[Event, ...] = ()) -> Decision:
+             ended: tuple[HistoryEntry, ...] = (),
+             events: tuple[Event, ...] = ()) -> RolloutDecision:
     message = (f"Promoting canary {canary.version.version} to stable, replacing "
                f"{stable.version}, after {_span((i.now - canary.started_at).total_seconds())} "
                f"at {canary.achieved_weight}% achieved: {why}")
     promoting = replace(canary, phase=PROMOTING, outcome=PROMOTED, paused=False,
                         message=message)
-    return Decision(stable, canary.version, promoting, reasons.PROMOTING, message,
+    return RolloutDecision(stable, canary.version, promoting, reasons.PROMOTING, message,
                     ended=ended, events=(*events, Event("Normal", reasons.PROMOTING, message)),
                     clear_command=manual)
 
 
-def _promoting(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
+def _promoting(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecision:
     ignored = _ignore_command(i, canary)
     obs = i.observed
     if obs.stable_serves == canary.version.uri and obs.stable_complete:
@@ -286,18 +287,18 @@ def _promoting(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
                    f"{stable.version}, {_span((i.now - canary.started_at).total_seconds())} "
                    f"after the canary started; {canary.failures} failed analyses.")
         entry = HistoryEntry(canary.version, PROMOTED, i.now, canary.message)
-        return Decision(canary.version, canary.version, None, reasons.PROMOTED, message,
+        return RolloutDecision(canary.version, canary.version, None, reasons.PROMOTED, message,
                         ended=(entry,), events=(*ignored, Event("Normal", reasons.PROMOTED,
                                                                  message)),
                         clear_command=bool(ignored))
     message = (f"Promoting {canary.version.version}: the stable Deployment rolls to it "
                f"({obs.stable_ready}/{i.replicas} stable pods ready).")
-    return Decision(stable, canary.version, canary, reasons.PROMOTING, message,
+    return RolloutDecision(stable, canary.version, canary, reasons.PROMOTING, message,
                     events=ignored, clear_command=bool(ignored))
 
 
-def _roll_back(i: Inputs, stable: Version, canary: CanaryState, outcome: Outcome, why: str,
-               *, clear: bool = False, events: tuple[Event, ...] = ()) -> Decision:
+def _roll_back(i: Inputs, stable: Version, canary: CanaryState, outcome: Ending, why: str,
+               *, clear: bool = False, events: tuple[Event, ...] = ()) -> RolloutDecision:
     message = (f"Rolling back canary {canary.version.version} {_at_step(i, canary)} "
                f"({outcome}): {why}. Stable {stable.version} keeps serving.")
     kind = "Warning" if outcome == ROLLED_BACK else "Normal"
@@ -308,14 +309,14 @@ def _roll_back(i: Inputs, stable: Version, canary: CanaryState, outcome: Outcome
                                     *decided.events), clear_command=clear)
 
 
-def _rolling_back(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
+def _rolling_back(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecision:
     ignored = _ignore_command(i, canary)
     obs = i.observed
     stable_back = obs.stable_serves == stable.uri
     stable_ready = obs.stable_ready if stable_back else 0
     keep = shrink(canary.canary_replicas, i.replicas, stable_ready)
     achieved = achieved_weight(i.spec.router, 0, obs.canary_ready, stable_ready)
-    outcome: Outcome = canary.outcome or ROLLED_BACK
+    outcome: Ending = canary.outcome or ROLLED_BACK
     if keep == 0 and obs.canary_pods == 0 and stable_back and obs.stable_complete:
         reason = {ROLLED_BACK: reasons.ROLLED_BACK, ABORTED: reasons.ABORTED}.get(
             outcome, reasons.SUPERSEDED)
@@ -324,13 +325,13 @@ def _rolling_back(i: Inputs, stable: Version, canary: CanaryState) -> Decision:
                    "pods ready).")
         entry = HistoryEntry(canary.version, outcome, i.now, canary.message)
         kind = "Warning" if outcome == ROLLED_BACK else "Normal"
-        return Decision(stable, stable, None, reason, message, ended=(entry,),
+        return RolloutDecision(stable, stable, None, reason, message, ended=(entry,),
                         events=(*ignored, Event(kind, reason, message)),
                         clear_command=bool(ignored))
     message = (f"Rolling back {canary.version.version}: {keep} canary pod(s) kept until the "
                f"stable has {i.replicas} ready ({stable_ready} now); canary gets {achieved}%.")
     shrunk = replace(canary, canary_replicas=keep, achieved_weight=achieved)
-    return Decision(stable, stable, shrunk, reasons.ROLLING_BACK, message, events=ignored,
+    return RolloutDecision(stable, stable, shrunk, reasons.ROLLING_BACK, message, events=ignored,
                     clear_command=bool(ignored))
 
 
@@ -357,7 +358,7 @@ def _pause_event(canary: CanaryState, paused: bool) -> Event:
                  f"({canary.weight}%).")
 
 
-def _with_event(decision: Decision, event: Event, *, clear: bool) -> Decision:
+def _with_event(decision: RolloutDecision, event: Event, *, clear: bool) -> RolloutDecision:
     return replace(decision, events=(event, *decision.events),
                    clear_command=decision.clear_command or clear)
 

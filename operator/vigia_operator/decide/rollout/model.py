@@ -12,7 +12,7 @@ from vigia_operator.view.rollout import NoDataPolicy, Router  # noqa: F401  (re-
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
 GateOutcome = Literal["Pass", "Fail", "NoData"]
 Phase = Literal["Progressing", "Promoting", "RollingBack"]
-Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded"]
+Ending = Literal["Promoted", "RolledBack", "Aborted", "Superseded"]
 
 PASS: Final = "Pass"
 FAIL: Final = "Fail"
@@ -83,13 +83,13 @@ class CanaryState:
     paused: bool
     last_analysis: Analysis | None
     message: str
-    outcome: Outcome | None = None  # how it ends, once Promoting or RollingBack
+    outcome: Ending | None = None  # how it ends, once Promoting or RollingBack
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
     version: Version
-    outcome: Outcome
+    outcome: Ending
     at: datetime
     message: str
 
@@ -112,7 +112,7 @@ class Observed:
 
 
 @dataclass(frozen=True)
-class Decision:
+class RolloutDecision:
     """What the rollout should look like now, and what to tell about it."""
 
     stable: Version  # the version status.stable names

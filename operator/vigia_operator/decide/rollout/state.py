@@ -13,10 +13,10 @@ from vigia_operator.core.clock import iso, parse_time
 from vigia_operator.decide.rollout.model import (
     Analysis,
     CanaryState,
+    Ending,
     GateOutcome,
     GateResult,
     HistoryEntry,
-    Outcome,
     Phase,
     Verdict,
     Version,
@@ -121,7 +121,7 @@ def canary_from_status(section: Mapping[str, Any] | None) -> CanaryState | None:
         failures=int(section.get("failures", 0)), paused=bool(section.get("paused", False)),
         last_analysis=analysis_from_status(section.get("lastAnalysis")),
         message=str(section.get("message", "")),
-        outcome=cast(Outcome | None, section.get("outcome")),
+        outcome=cast(Ending | None, section.get("outcome")),
     )
 
 
@@ -136,7 +136,7 @@ def history_from_status(items: Sequence[Mapping[str, Any]] | None) -> list[Histo
         version, at = version_from_status(item), parse_time(item.get("at"))
         outcome = item.get("outcome")
         if version is not None and at is not None and isinstance(outcome, str):
-            entries.append(HistoryEntry(version, cast(Outcome, outcome), at,
+            entries.append(HistoryEntry(version, cast(Ending, outcome), at,
                                         str(item.get("message", ""))))
     return entries
 

@@ -15,7 +15,13 @@ from typing import Any
 from vigia_operator.core import resources as r
 from vigia_operator.decide.rollout.gates import Measurements, analyse
 from vigia_operator.decide.rollout.machine import Inputs, decide
-from vigia_operator.decide.rollout.model import PROGRESSING, Analysis, Decision, Observed, Version
+from vigia_operator.decide.rollout.model import (
+    PROGRESSING,
+    Analysis,
+    Observed,
+    RolloutDecision,
+    Version,
+)
 from vigia_operator.decide.rollout.state import (
     canary_from_status,
     canary_to_status,
@@ -42,7 +48,7 @@ class Measured:
 
 @dataclass(frozen=True)
 class RolloutStep:
-    decision: Decision
+    decision: RolloutDecision
     traffic: TrafficPlan
     observed: Observed
     analysis: Analysis | None

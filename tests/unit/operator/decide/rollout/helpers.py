@@ -11,8 +11,8 @@ from vigia_operator.decide.rollout.machine import Inputs, decide
 from vigia_operator.decide.rollout.model import (
     Analysis,
     CanaryState,
-    Decision,
     Observed,
+    RolloutDecision,
     Verdict,
     Version,
 )
@@ -71,7 +71,7 @@ def inputs(spec: RolloutSpec | None = None, **overrides: Any) -> Inputs:
     return Inputs(**base)
 
 
-def decide_with(i: Inputs) -> Decision:
+def decide_with(i: Inputs) -> RolloutDecision:
     """decide(), with the canary state round-tripped through status as the operator does."""
     from vigia_operator.decide.rollout.state import canary_from_status, canary_to_status
 
