@@ -79,3 +79,20 @@ def defaulted_sample(**overrides: Any) -> dict[str, Any]:
             target = target.setdefault(key, {})
         target[last] = value
     return dict(obj)
+
+
+def undeclared(value: Any, node: dict[str, Any], path: str) -> list[str]:
+    """Fields of ``value`` the schema does not declare: the API server would prune them."""
+    if isinstance(value, dict):
+        found = []
+        for key, sub in value.items():
+            declared = (node.get("properties") or {}).get(key) or node.get("additionalProperties")
+            if not isinstance(declared, dict):
+                found.append(f"{path}.{key}")
+            else:
+                found += undeclared(sub, declared, f"{path}.{key}")
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in undeclared(item, node["items"],
+                                                                      f"{path}[{i}]")]
+    return []

@@ -19,7 +19,7 @@ from vigia_operator.status.monitoring import (
 from vigia_operator.status.sections import SectionInput, SectionUpdate, StatusUpdate
 from vigia_operator.view import SpecError, parse
 
-from tests.unit.operator.schema import defaulted_sample, schema
+from tests.unit.operator.schema import defaulted_sample, schema, undeclared
 
 MD = parse(defaulted_sample())
 AT = 1_800_000_000.0
@@ -77,23 +77,6 @@ def test_the_view_refuses_a_bad_monitoring_spec() -> None:
     with pytest.raises(SpecError) as caught:
         parse(body)
     assert caught.value.field == "spec.monitoring.window"
-
-
-def undeclared(value: Any, node: dict[str, Any], path: str) -> list[str]:
-    """Fields of ``value`` the schema does not declare: the API server would prune them."""
-    if isinstance(value, dict):
-        found = []
-        for key, sub in value.items():
-            declared = (node.get("properties") or {}).get(key) or node.get("additionalProperties")
-            if not isinstance(declared, dict):
-                found.append(f"{path}.{key}")
-            else:
-                found += undeclared(sub, declared, f"{path}.{key}")
-        return found
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in undeclared(item, node["items"],
-                                                                      f"{path}[{i}]")]
-    return []
 
 
 def full_signals() -> ModelSignals:
