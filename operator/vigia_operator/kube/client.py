@@ -34,11 +34,6 @@ class KubeError(Exception):
         self.message = message
 
     @property
-    def retryable(self) -> bool:
-        """Worth retrying: unreachable, conflicts, throttling, timeouts, server errors."""
-        return self.status in (0, 409, 429) or self.status >= 500
-
-    @property
     def not_found(self) -> bool:
         return self.status == 404
 

@@ -46,7 +46,3 @@ def merge(
 def find(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:
     return next((c for c in conditions if c.get("type") == type_), None)
 
-
-def is_true(conditions: Iterable[Mapping[str, Any]], type_: str) -> bool:
-    found = find(conditions, type_)
-    return found is not None and found.get("status") == "True"

@@ -1,12 +1,13 @@
 """Typed status: each part of the operator computes its section; the writer merges them.
 
-A section is one top-level field of ``status`` (``serving``, ``stable``, later
-``canary``, ``monitoring``, ``retraining``, ``history``) plus the conditions that part
-of the operator owns. A section computer is a pure function of a ``SectionInput``; the
-engine runs every computer in ``status.registry.SECTIONS`` after applying the children,
-and the writer merges what they return into one status write. Adding a section is
-local: a module with its computer, a line in the registry, its conditions and reasons
-in the catalogue, optionally its Event rule in ``status.events``.
+A section is one top-level field of ``status`` (``serving``; ``stable``, ``canary`` and
+``history``, the rollout's; ``monitoring``; ``retraining``) plus the conditions that part
+of the operator owns; each has one owner, the module of its name. A section computer is a
+pure function of a ``SectionInput``; ``engine.decide.decide_status`` runs them after the
+applies and the writer merges what they return into one status write. Adding a section
+is local: a module with its computer, a line in ``decide_status``, its conditions and
+reasons in the catalogue (``core.reasons``), optionally its Event rule in
+``status.events``, its fields in the CRD's status schema.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from vigia_operator.core.types import ChildKey, Condition, Signals
 
@@ -45,7 +46,6 @@ class StatusUpdate:
     """Everything one reconcile says about status, written at once by the writer."""
 
     sections: tuple[SectionUpdate, ...]
-    phase: str | None = None
     # The generation these sections were computed for; None leaves observedGeneration.
     observed_generation: int | None = None
 
@@ -62,7 +62,3 @@ class SectionInput:
     # Fields of children set by someone else that the operator does not set (not restored).
     hand_edits: Mapping[ChildKey, tuple[str, ...]] = field(default_factory=dict)
     rollout: RolloutStep | None = None  # this reconcile's rollout decision
-
-
-class SectionComputer(Protocol):
-    def __call__(self, given: SectionInput) -> tuple[SectionUpdate, ...]: ...

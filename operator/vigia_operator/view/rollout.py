@@ -14,7 +14,6 @@ from vigia_operator.core.fields import SpecError, parse_duration
 
 # Manual control: `kubectl annotate md NAME vigia.dev/rollout=promote --overwrite`.
 COMMAND_ANNOTATION: Final = "vigia.dev/rollout"
-Command = Literal["promote", "abort", "pause", "resume"]
 COMMANDS: Final = ("promote", "abort", "pause", "resume")
 
 Router = Literal["Replicas", "GatewayAPI"]

@@ -16,7 +16,7 @@ def test_paths_come_from_the_kind_table() -> None:
 def test_the_api_status_gives_reason_and_message() -> None:
     error = api_error(409, "Conflict", b'{"kind":"Status","reason":"AlreadyExists",'
                                        b'"message":"services \\"x\\" already exists"}')
-    assert error.already_exists and error.retryable
+    assert error.already_exists and error.status == 409
     assert error.message == 'services "x" already exists'
     assert KubeError(403, "Forbidden", "namespace ml is being terminated").namespace_terminating
     assert not api_error(500, "Internal", b"not json").already_exists

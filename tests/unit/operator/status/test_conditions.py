@@ -26,12 +26,12 @@ def test_other_conditions_are_kept() -> None:
     assert "observedGeneration" not in merged[1]
 
 
-def test_find_and_is_true() -> None:
+def test_find() -> None:
     conds = [{"type": reasons.READY, "status": "True"},
              {"type": reasons.DEGRADED, "status": "False"}]
-    assert c.is_true(conds, reasons.READY)
-    assert not c.is_true(conds, reasons.DEGRADED)
-    assert not c.is_true(conds, reasons.PROGRESSING)
+    assert (c.find(conds, reasons.READY) or {}).get("status") == "True"
+    assert (c.find(conds, reasons.DEGRADED) or {}).get("status") == "False"
+    assert c.find(conds, reasons.PROGRESSING) is None
     assert c.find(conds, "Nope") is None
 
 
