@@ -220,6 +220,7 @@ class ClusterRun:
 
         self.kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
         self.models = models
+        self.tick_s = tick_s
         self.namespaces = sorted({model_key(i)[0] for i in range(models)})
         install(self.kubeconfig)
         (work / "vigia_bench_operator.py").write_text(OPERATOR_MODULE)
@@ -248,6 +249,9 @@ class ClusterRun:
             namespace, name = model_key(i)
             body = model_deployment(name, f"s3://models/{name}/v1")
             body["metadata"]["namespace"] = namespace
+            # Evaluated on every tick (the CRD's minimum interval is 10 s).
+            interval = f"{max(10, round(self.tick_s))}s"
+            body["spec"].setdefault("monitoring", {})["interval"] = interval
             items.append(body)
         started = time.monotonic()
         for chunk in range(0, len(items), 250):

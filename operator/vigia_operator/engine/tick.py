@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TickReport:
     models: int
+    monitored: int  # whose spec.monitoring.interval was due
     with_signals: int
     applied: int
     written: int
@@ -69,7 +70,7 @@ class Tick:
                 for ref in (ModelRef.of(v) for v in views)
             ))
             report = TickReport(
-                models=len(views), with_signals=len(signals),
+                models=len(views), monitored=len(due), with_signals=len(signals),
                 applied=sum(len(o.applied) for o in outcomes),
                 written=sum(o.status_written for o in outcomes),
                 seconds=time.monotonic() - started,

@@ -81,6 +81,7 @@ def model_deployment(scale: Scale) -> dict[str, Any]:
     spec["rollout"] = {"steps": scale.steps, "analysis": scale.analysis}
     monitoring = spec["monitoring"]
     monitoring["window"] = scale.monitoring_window
+    monitoring["interval"] = scale.monitoring_interval
     monitoring["drift"]["minSamples"] = scale.drift_min_samples
     monitoring.pop("kpis", None)
     spec["retraining"].update(

@@ -11,6 +11,7 @@ class Scale:
     name: str
     tick_seconds: float  # the operator's: monitoring, canary analysis and retraining decisions
     monitoring_window: str
+    monitoring_interval: str  # spec.monitoring.interval: how often each tick may evaluate it
     drift_min_samples: int
     normal_rows: int  # the normal day, each item's label sent back
     drifted_rows: int  # the drifted day (new flour supplier, humid weather)
@@ -29,6 +30,7 @@ SCALED = Scale(
     name="scaled",
     tick_seconds=10,
     monitoring_window="5m",
+    monitoring_interval="10s",
     drift_min_samples=1000,
     normal_rows=3000,
     drifted_rows=10000,
@@ -51,6 +53,7 @@ FULL = Scale(
     name="full",
     tick_seconds=60,
     monitoring_window="1h",
+    monitoring_interval="1m",
     drift_min_samples=1000,
     normal_rows=3000,
     drifted_rows=10000,
