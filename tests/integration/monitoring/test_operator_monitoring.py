@@ -43,7 +43,8 @@ from tests.integration.operator.harness import (
 
 TICK_S = 3
 WINDOW = "5m"  # not a rule window: the operator's queries are inlined, no rule lag
-MONITORING = {"window": WINDOW, "interval": "10s", "drift": {"minSamples": 200}, "accuracy": {"minFeedback": 50}}
+MONITORING = {"window": WINDOW, "interval": "10s", "drift": {"minSamples": 200},
+              "accuracy": {"minFeedback": 50}}
 # Generous: a loaded machine slows the first reconcile; the tick count is what is asserted.
 WAIT_S = 90
 

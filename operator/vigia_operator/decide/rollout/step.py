@@ -1,5 +1,5 @@
 """One rollout step of one ModelDeployment, pure: from its status and observed Deployments
-to the decision, the traffic plan and the status sections (stable, canary, history).
+to the decision and the traffic plan (status.rollout turns it into its sections).
 
 The engine calls it before building the children (the desired Deployments depend on the
 decision) and writes the sections it returns; nothing is remembered between calls.
@@ -24,12 +24,8 @@ from vigia_operator.decide.rollout.model import (
 )
 from vigia_operator.decide.rollout.state import (
     canary_from_status,
-    canary_to_status,
     history_from_status,
-    iso,
-    push_history,
     version_from_status,
-    version_to_status,
 )
 from vigia_operator.decide.rollout.traffic import TrafficPlan, split_traffic
 from vigia_operator.view import ModelDeploymentView
@@ -121,25 +117,3 @@ def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
     traffic = split_traffic(spec.router, md.serving.replicas, decision.stable_serving,
                             decision.canary, observed)
     return RolloutStep(decision, traffic, observed, analysis)
-
-
-def status_sections(result: RolloutStep, status: Mapping[str, Any], now: datetime) -> Obj:
-    """status.stable, status.canary (None: remove it) and status.history after the step.
-
-    status.stable names a version once the stable Deployment has served it completely.
-    """
-    decision, observed = result.decision, result.observed
-    previous = status.get("stable") or {}
-    sections: Obj = {
-        "canary": None if decision.canary is None else canary_to_status(decision.canary),
-        "history": push_history(status.get("history"), decision.ended),
-    }
-    stable = decision.stable
-    if previous.get("uri") == stable.uri:
-        sections["stable"] = {**version_to_status(stable), "since": previous.get("since",
-                                                                                 iso(now))}
-    elif observed.stable_serves == stable.uri and observed.stable_complete:
-        sections["stable"] = {**version_to_status(stable), "since": iso(now)}
-    else:
-        sections["stable"] = dict(previous) or None
-    return sections

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from vigia_operator.children.serving import build_configmap, build_deployment
 from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements
 from vigia_operator.decide.rollout.state import iso
-from vigia_operator.decide.rollout.step import Measured, observe_tracks, status_sections, step
+from vigia_operator.decide.rollout.step import Measured, RolloutStep, observe_tracks, step
+from vigia_operator.status.rollout import rollout_status
 from vigia_operator.view import Model, parse
 from vigia_operator.view.rollout import parse_rollout
 
@@ -39,6 +41,11 @@ def _deployment(md, track: str, *, replicas: int, ready: int, updated: int | Non
 def _stable_status(md=MD1) -> dict[str, Any]:
     return {"stable": {"version": md.model.version, "uri": md.model.uri,
                        "since": "2026-11-23T17:00:00Z"}}
+
+
+def status_sections(result: RolloutStep, status: dict, now: datetime) -> dict:
+    """The sections as written (status.rollout owns them)."""
+    return rollout_status(result, status, now).to_status()
 
 
 def test_observed_counts_only_ready_pods_of_the_current_template() -> None:
