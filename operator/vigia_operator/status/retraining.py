@@ -1,14 +1,5 @@
-"""status.retraining (pure): the section's shape, its updates, and what the rollout reads.
-
-    lastTrigger: {reason, at, message}     what started the latest Job, with the numbers
-    lastSkip:    {reason, trigger, at, message}   the latest due trigger that did not start
-    job:         name of the latest Job
-    result:      {job, verdict, message, candidateUri, at}
-    candidate:   {version, uri, digest, reportUri, htmlReportUri?, job, at, approved,
-                  approvedBy, specUri}
-    nextScheduled, cooldownUntil, schedule
-    runs:        [{job, trigger, specUri, startedAt, finishedAt, verdict, message}], newest first,
-                 at most MAX_RUNS
+"""status.retraining (pure), its one owner: the retraining step of a reconcile and the
+updates of the section (``decide.retraining.state.RetrainingStatus``).
 
 A candidate is approved at once with promote Auto; with Manual when the ModelDeployment
 carries the annotation ``vigia.dev/approve-candidate: <candidate version>``.
@@ -20,7 +11,7 @@ a model the user sets afterwards wins over a candidate retrained from an older o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -38,6 +29,15 @@ from vigia_operator.decide.retraining.policy import (
     decide,
 )
 from vigia_operator.decide.retraining.result import RunResult, job_finished, read_result
+from vigia_operator.decide.retraining.state import (
+    MAX_RUNS,
+    CandidateRecord,
+    ResultRecord,
+    RetrainingStatus,
+    RunRecord,
+    SkipRecord,
+    TriggerRecord,
+)
 from vigia_operator.status.conditions import find
 from vigia_operator.status.sections import SectionUpdate
 from vigia_operator.view import ModelDeploymentView
@@ -47,7 +47,6 @@ from vigia_operator.view.retraining import RetrainingSpec, parse_retraining
 
 Obj = dict[str, Any]
 SECTION: Final = "retraining"
-MAX_RUNS: Final = 10
 ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
 # A Job the operator just created may not be in the watch's index yet: not "gone" before this.
 WATCH_GRACE_SECONDS: Final = 120
@@ -86,12 +85,13 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
     except SpecError as error:
         return RetrainingOutcome(events=(Event(reasons.WARNING, reasons.INVALID_SPEC,
                                                str(error)),))
-    previous = dict(given.status.get(SECTION) or {})
-    if spec is None and not previous:
+    section = given.status.get(SECTION)
+    if spec is None and not section:
         return RetrainingOutcome()
+    state = RetrainingStatus.from_status(section)
     at = iso(given.now)
     auto = spec is not None and spec.promote == "Auto"
-    state, events = _read_result(given, previous, at, auto)
+    state, events = _read_result(given, state, at, auto)
     annotations = (given.body.get("metadata") or {}).get("annotations") or {}
     state, approved = approve(state, annotations, at)
     events += approved
@@ -100,7 +100,7 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
         state, decided, job = _decide(given, spec, state)
         events += decided
     found = condition(state)
-    update = SectionUpdate(SECTION, state, () if found is None else (found,))
+    update = SectionUpdate(SECTION, state.to_status(), () if found is None else (found,))
     return RetrainingOutcome(update, tuple(events), job)
 
 
@@ -121,23 +121,23 @@ def monitoring_of(signals: Signals | None,
 def finished_job_awaiting_result(status: Mapping[str, Any],
                                  jobs: Mapping[str, Mapping[str, Any]]) -> str | None:
     """The Job whose pods the engine must read before deciding: finished, result not in."""
-    state = status.get(SECTION) or {}
-    name = state.get("job")
-    if not name or (state.get("result") or {}).get("job") == name:
+    state = RetrainingStatus.from_status(status.get(SECTION))
+    job = jobs.get(state.job or "")
+    if not state.awaiting_result or job is None or job_finished(job) is None:
         return None
-    job = jobs.get(name)
-    return name if job is not None and job_finished(job) is not None else None
+    return state.job
 
 
-def _read_result(given: RetrainingInput, state: Obj, at: str,
-                 auto: bool) -> tuple[Obj, list[Event]]:
-    name = state.get("job")
-    if not name or (state.get("result") or {}).get("job") == name:
+def _read_result(given: RetrainingInput, state: RetrainingStatus, at: str,
+                 auto: bool) -> tuple[RetrainingStatus, list[Event]]:
+    name = state.job
+    if name is None or not state.awaiting_result:
         return state, []
     job = given.jobs.get(name)
     if job is None:
-        started = parse_time((state.get("lastTrigger") or {}).get("at"))
-        if started is not None and (given.now - started).total_seconds() < WATCH_GRACE_SECONDS:
+        started_at = parse_time(state.last_trigger and state.last_trigger.at)
+        if started_at is not None and (
+                given.now - started_at).total_seconds() < WATCH_GRACE_SECONDS:
             return state, []  # created just now: the watch has not delivered it yet
         return finished(state, name, RunResult(
             "Failed", f"Job {name} is gone before its result was read."), at, auto)
@@ -147,7 +147,7 @@ def _read_result(given: RetrainingInput, state: Obj, at: str,
 
 
 def _decide(given: RetrainingInput, spec: RetrainingSpec,
-            state: Obj) -> tuple[Obj, list[Event], Obj | None]:
+            state: RetrainingStatus) -> tuple[RetrainingStatus, list[Event], Obj | None]:
     now, md = given.now, given.md
     created = parse_time((given.body.get("metadata") or {}).get("creationTimestamp")) or now
     seen = [ObservedJob(name, parse_time((job.get("metadata") or {}).get("creationTimestamp"))
@@ -173,131 +173,113 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
         state, skipped_events = skipped(state, action, iso(now))
         events += skipped_events
     elif action is None:  # the trigger is gone: its next return is a new skip to report
-        state.pop("lastSkip", None)
-    state = schedule_fields(state, spec.triggers.schedule, decision.next_scheduled,
-                            decision.cooldown_until)
+        state = replace(state, last_skip=None)
+    state = replace(state, schedule=spec.triggers.schedule,
+                    next_scheduled=decision.next_scheduled and iso(decision.next_scheduled),
+                    cooldown_until=decision.cooldown_until and iso(decision.cooldown_until))
     return state, events, job
 
 
-def started(previous: Mapping[str, Any], start: Start, at: str,
-            spec_uri: str) -> tuple[Obj, Event]:
-    state = dict(previous)
-    trigger = {"reason": start.trigger.reason, "at": at, "message": start.trigger.message}
-    state.update(lastTrigger=trigger, job=start.job_name)
-    state.pop("lastSkip", None)
-    run = {"job": start.job_name, "trigger": start.trigger.reason, "specUri": spec_uri,
-           "startedAt": at}
-    state["runs"] = [run, *(previous.get("runs") or [])][:MAX_RUNS]
+def started(previous: RetrainingStatus, start: Start, at: str,
+            spec_uri: str) -> tuple[RetrainingStatus, Event]:
+    run = RunRecord(job=start.job_name, trigger=start.trigger.reason, started_at=at,
+                    spec_uri=spec_uri)
+    state = replace(
+        previous, job=start.job_name, last_skip=None,
+        last_trigger=TriggerRecord(start.trigger.reason, at, start.trigger.message),
+        runs=(run, *previous.runs)[:MAX_RUNS])
     return state, Event(reasons.NORMAL, reasons.RETRAINING_STARTED,
                         f"Started Job {start.job_name}: {start.trigger.message}")
 
 
-def skipped(previous: Mapping[str, Any], skip: Skip, at: str) -> tuple[Obj, list[Event]]:
+def skipped(previous: RetrainingStatus, skip: Skip,
+            at: str) -> tuple[RetrainingStatus, list[Event]]:
     """The skip in status; an Event only when it is a new kind of skip (not every tick)."""
-    state = dict(previous)
-    before = previous.get("lastSkip") or {}
-    state["lastSkip"] = {"reason": skip.reason, "trigger": skip.trigger.reason, "at": at,
-                         "message": skip.message}
-    if (before.get("reason"), before.get("trigger")) == (skip.reason, skip.trigger.reason):
-        state["lastSkip"]["at"] = before.get("at", at)
+    before = previous.last_skip
+    same = before is not None and (before.reason, before.trigger) == (
+        skip.reason, skip.trigger.reason)
+    record = SkipRecord(skip.reason, skip.trigger.reason, before.at if before and same else at,
+                        skip.message)
+    state = replace(previous, last_skip=record)
+    if same:
         return state, []
     return state, [Event(reasons.NORMAL, reasons.RETRAINING_SKIPPED,
                          f"{skip.trigger.reason} trigger skipped ({skip.reason}): "
                          f"{skip.message} Trigger: {skip.trigger.message}")]
 
 
-def finished(previous: Mapping[str, Any], job: str, result: RunResult, at: str,
-             auto: bool) -> tuple[Obj, list[Event]]:
-    state = dict(previous)
-    state["result"] = {"job": job, "verdict": result.verdict, "message": result.message[:2000],
-                       "at": at}
-    runs = [dict(run) for run in previous.get("runs") or []]
-    for run in runs:
-        if run.get("job") == job:
-            run.update(finishedAt=at, verdict=result.verdict, message=result.message[:500])
-    state["runs"] = runs
-    if result.candidate is None:
+def finished(previous: RetrainingStatus, job: str, result: RunResult, at: str,
+             auto: bool) -> tuple[RetrainingStatus, list[Event]]:
+    runs = tuple(replace(run, finished_at=at, verdict=result.verdict,
+                         message=result.message[:500]) if run.job == job else run
+                 for run in previous.runs)
+    c = result.candidate
+    outcome = ResultRecord(job, result.verdict, result.message[:2000], at,
+                           candidate_uri=None if c is None else c.uri)
+    state = replace(previous, result=outcome, runs=runs)
+    if c is None:
         reason = (reasons.CANDIDATE_REFUSED if result.verdict == "Refused"
                   else reasons.RETRAINING_FAILED)
         return state, [Event(reasons.WARNING, reason, f"Job {job}: {result.message}")]
-    c = result.candidate
-    state["result"]["candidateUri"] = c.uri
-    spec_uri = next((run.get("specUri") for run in runs if run.get("job") == job), None)
-    state["candidate"] = {"version": c.version, "uri": c.uri, "digest": c.digest,
-                          "reportUri": c.report_uri, "job": job, "at": at,
-                          "approved": auto, "approvedBy": "Auto" if auto else "",
-                          "specUri": spec_uri}
-    if c.html_report_uri is not None:
-        state["candidate"]["htmlReportUri"] = c.html_report_uri
+    spec_uri = next((run.spec_uri for run in runs if run.job == job), None)
+    candidate = CandidateRecord(
+        version=c.version, uri=c.uri, digest=c.digest, report_uri=c.report_uri, job=job,
+        at=at, approved=auto, approved_by="Auto" if auto else "", spec_uri=spec_uri,
+        html_report_uri=c.html_report_uri)
     events = [Event(reasons.NORMAL, reasons.CANDIDATE_ACCEPTED,
                     f"Job {job}: candidate {c.version} ({c.uri}) accepted: {result.message}")]
     if not auto:
         events.append(Event(reasons.NORMAL, reasons.CANDIDATE_AWAITING_APPROVAL,
                             f"Candidate {c.version} waits for approval: annotate the "
                             f"ModelDeployment {ANNOTATION_APPROVE}={c.version}."))
-    return state, events
+    return replace(state, candidate=candidate), events
 
 
-def approve(previous: Mapping[str, Any], annotations: Mapping[str, str],
-            at: str) -> tuple[Obj, list[Event]]:
+def approve(previous: RetrainingStatus, annotations: Mapping[str, str],
+            at: str) -> tuple[RetrainingStatus, list[Event]]:
     """A waiting candidate is approved by the annotation naming its version."""
-    candidate = previous.get("candidate") or {}
-    if not candidate or candidate.get("approved"):
-        return dict(previous), []
-    if annotations.get(ANNOTATION_APPROVE) != candidate.get("version"):
-        return dict(previous), []
-    state = dict(previous)
-    state["candidate"] = {**candidate, "approved": True, "approvedBy": ANNOTATION_APPROVE,
-                          "approvedAt": at}
-    return state, [Event(reasons.NORMAL, reasons.CANDIDATE_APPROVED,
-                         f"Candidate {candidate.get('version')} approved by the annotation "
-                         f"{ANNOTATION_APPROVE}.")]
-
-
-def schedule_fields(state: Obj, schedule: str | None, next_scheduled: Any,
-                    cooldown_until: Any) -> Obj:
-    for key, value in (("schedule", schedule),
-                       ("nextScheduled", next_scheduled and iso(next_scheduled)),
-                       ("cooldownUntil", cooldown_until and iso(cooldown_until))):
-        if value:
-            state[key] = value
-        else:
-            state.pop(key, None)
-    return state
+    candidate = previous.candidate
+    if candidate is None or candidate.approved:
+        return previous, []
+    if annotations.get(ANNOTATION_APPROVE) != candidate.version:
+        return previous, []
+    approved = replace(candidate, approved=True, approved_by=ANNOTATION_APPROVE,
+                       approved_at=at)
+    return replace(previous, candidate=approved), [Event(
+        reasons.NORMAL, reasons.CANDIDATE_APPROVED,
+        f"Candidate {candidate.version} approved by the annotation {ANNOTATION_APPROVE}.")]
 
 
 def next_model(status: Mapping[str, Any], current: Model) -> Model | None:
     """The approved candidate, when it is not the spec's model already and the spec's
     model is the one its Job started under: what the rollout (canary) should roll out
     next. None: spec.model is the target."""
-    candidate = (status.get(SECTION) or {}).get("candidate") or {}
-    if not candidate.get("approved") or candidate.get("uri") == current.uri:
+    candidate = RetrainingStatus.from_status(status.get(SECTION)).candidate
+    if candidate is None or not candidate.approved or candidate.uri == current.uri:
         return None
-    spec_uri = candidate.get("specUri")  # unknown for a Job started before it was recorded
-    if spec_uri is not None and spec_uri != current.uri:
+    # Unknown for a Job started before it was recorded.
+    if candidate.spec_uri is not None and candidate.spec_uri != current.uri:
         return None
-    return Model(uri=str(candidate["uri"]), digest=candidate.get("digest"),
-                 version=str(candidate["version"]))
+    return Model(uri=candidate.uri, digest=candidate.digest, version=candidate.version)
 
 
-def condition(state: Mapping[str, Any]) -> Condition | None:
+def condition(state: RetrainingStatus) -> Condition | None:
     """The Retraining condition: True while a Job runs; False once its result is in, with
     the result's reason and numbers. None before any retraining."""
-    job, result = state.get("job"), state.get("result") or {}
-    if job and result.get("job") != job:
-        trigger = state.get("lastTrigger") or {}
+    if state.awaiting_result:
+        trigger = state.last_trigger
+        since = "" if trigger is None else f" since {trigger.at}: {trigger.message}"
         return Condition(reasons.RETRAINING, "True", reasons.RETRAINING_STARTED,
-                         f"Job {job} running since {trigger.get('at')}: "
-                         f"{trigger.get('message', '')}"[:1000])
-    if not result:
+                         f"Job {state.job} running{since}"[:1000])
+    result = state.result
+    if result is None:
         return None
-    candidate = state.get("candidate") or {}
-    verdict = result.get("verdict")
-    if verdict == "Accepted" and candidate and not candidate.get("approved"):
+    candidate = state.candidate
+    if result.verdict == "Accepted" and candidate is not None and not candidate.approved:
         reason = reasons.CANDIDATE_AWAITING_APPROVAL
     else:
         reason = {"Accepted": reasons.CANDIDATE_ACCEPTED,
-                  "Refused": reasons.CANDIDATE_REFUSED}.get(str(verdict),
+                  "Refused": reasons.CANDIDATE_REFUSED}.get(result.verdict,
                                                             reasons.RETRAINING_FAILED)
     return Condition(reasons.RETRAINING, "False", reason,
-                     f"Job {result.get('job')}: {result.get('message', '')}"[:1000])
+                     f"Job {result.job}: {result.message}"[:1000])

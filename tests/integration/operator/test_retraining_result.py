@@ -12,6 +12,7 @@ import pytest
 from vigia_operator.core import reasons
 from vigia_operator.core.resources import JOB_CONTAINER
 from vigia_operator.decide.retraining.result import read_result
+from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.status import retraining as rs
 from vigia_operator.view.model import Model
 
@@ -53,9 +54,10 @@ def _pod(message: str, code: int) -> dict[str, Any]:
                 "exitCode": code, "message": message}}}]}}
 
 
-def _previous() -> dict[str, Any]:
-    return {"job": JOB, "lastTrigger": {"reason": "Drift", "at": AT},
-            "runs": [{"job": JOB, "trigger": "Drift", "startedAt": AT}]}
+def _previous() -> RetrainingStatus:
+    return RetrainingStatus.from_status({
+        "job": JOB, "lastTrigger": {"reason": "Drift", "at": AT, "message": "drifted"},
+        "runs": [{"job": JOB, "trigger": "Drift", "startedAt": AT}]})
 
 
 def test_accepted_candidate_is_recorded_and_next_with_auto(
@@ -74,7 +76,8 @@ def test_accepted_candidate_is_recorded_and_next_with_auto(
     assert result.candidate.digest == run.result["candidate"]["digest"]
     assert "recent.candidate" in result.message  # the gate's numbers travel with it
 
-    state, events = rs.finished(_previous(), JOB, result, AT, auto=True)
+    finished, events = rs.finished(_previous(), JOB, result, AT, auto=True)
+    state = finished.to_status()
     assert state["candidate"]["uri"] == run.result["candidate"]["uri"]
     assert state["candidate"]["approved"] and state["runs"][0]["verdict"] == "Accepted"
     assert [e.reason for e in events] == [reasons.CANDIDATE_ACCEPTED]
@@ -86,12 +89,12 @@ def test_accepted_candidate_is_recorded_and_next_with_auto(
     # Manual: the candidate waits for the annotation naming its version.
     waiting, events = rs.finished(_previous(), JOB, result, AT, auto=False)
     assert reasons.CANDIDATE_AWAITING_APPROVAL in [e.reason for e in events]
-    assert rs.next_model({rs.SECTION: waiting}, serving) is None
+    assert rs.next_model({rs.SECTION: waiting.to_status()}, serving) is None
     wrong, _ = rs.approve(waiting, {rs.ANNOTATION_APPROVE: "another"}, AT)
-    assert rs.next_model({rs.SECTION: wrong}, serving) is None
+    assert rs.next_model({rs.SECTION: wrong.to_status()}, serving) is None
     approved, events = rs.approve(waiting, {rs.ANNOTATION_APPROVE: JOB}, AT)
     assert [e.reason for e in events] == [reasons.CANDIDATE_APPROVED]
-    assert rs.next_model({rs.SECTION: approved}, serving) is not None
+    assert rs.next_model({rs.SECTION: approved.to_status()}, serving) is not None
 
 
 def test_refused_candidate_is_an_event_with_the_numbers(
@@ -103,7 +106,8 @@ def test_refused_candidate_is_an_event_with_the_numbers(
     result = read_result(_job(failed=True), [_pod(run.termination.read_text(), run.code)])
     assert result.verdict == "Refused" and result.candidate is None
     assert "NotEnoughImprovement" in result.message and "holdout.candidate" in result.message
-    state, events = rs.finished(_previous(), JOB, result, AT, auto=True)
+    refused, events = rs.finished(_previous(), JOB, result, AT, auto=True)
+    state = refused.to_status()
     assert "candidate" not in state and state["result"]["verdict"] == "Refused"
     (event,) = events
     assert (event.type, event.reason) == (reasons.WARNING, reasons.CANDIDATE_REFUSED)

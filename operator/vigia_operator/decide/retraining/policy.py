@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from croniter import croniter
 
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import iso, parse_time
+from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.view.retraining import RetrainingSpec
 
 MAX_JOB_NAME: Final = 63  # the Job controller puts it in a label on its pods
@@ -94,19 +95,19 @@ def next_fire(schedule: str, after: datetime) -> datetime:
     return found.astimezone(UTC)
 
 
-def schedule_state(spec: RetrainingSpec, previous: Mapping[str, Any], created: datetime,
+def schedule_state(spec: RetrainingSpec, previous: RetrainingStatus, created: datetime,
                    now: datetime) -> tuple[Trigger | None, datetime | None]:
     """The schedule's due run (if any) and the next one. Runs missed while a Job ran or
     the operator was down are not made up: one run, then the next after now."""
     schedule = spec.triggers.schedule
     if schedule is None:
         return None, None
-    recorded = previous.get("schedule") == schedule
-    planned = parse_time(previous.get("nextScheduled")) if recorded else None
+    recorded = previous.schedule == schedule
+    planned = parse_time(previous.next_scheduled) if recorded else None
     if planned is None:
         # The first schedule counts from the ModelDeployment's creation; a changed one
         # from now, so a change never fires a run it did not plan.
-        planned = next_fire(schedule, now if previous.get("schedule") else created)
+        planned = next_fire(schedule, now if previous.schedule else created)
     if planned > now:
         return None, planned
     trigger = Trigger(reasons.TRIGGER_SCHEDULE,
@@ -132,12 +133,12 @@ def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,
     return None
 
 
-def decide(spec: RetrainingSpec, previous: Mapping[str, Any], monitoring: Monitoring,
+def decide(spec: RetrainingSpec, previous: RetrainingStatus, monitoring: Monitoring,
            jobs: Sequence[ObservedJob], *, md_name: str, created: datetime,
            now: datetime) -> RetrainingDecision:
     """What to do on this tick, and the schedule and cooldown to report."""
     last_start = max([j.created for j in jobs]
-                     + [t for t in [parse_time((previous.get("lastTrigger") or {}).get("at"))]
+                     + [t for t in [parse_time(previous.last_trigger and previous.last_trigger.at)]
                         if t is not None], default=None)
     cooldown_until = None if last_start is None else last_start + spec.cooldown
     scheduled, next_scheduled = schedule_state(spec, previous, created, now)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from vigia_operator.core import reasons
 from vigia_operator.decide.retraining.policy import Start, Trigger
 from vigia_operator.decide.retraining.result import Candidate, RunResult
+from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.status import retraining as rs
 from vigia_operator.view.model import Model
 
@@ -19,12 +20,12 @@ CANDIDATE = Candidate("2", "pvc://bundles/sobaos/2", "sha256:" + "b" * 64,
 def _accepted(auto: bool) -> dict:
     trigger = Trigger(reasons.TRIGGER_DRIFT, "PSI 0.4 on flour_protein",
                       datetime(2026, 11, 23, tzinfo=UTC))
-    state, _ = rs.started({}, Start(trigger, "sobaos-retrain-1"), "t0", V1)
+    state, _ = rs.started(RetrainingStatus(), Start(trigger, "sobaos-retrain-1"), "t0", V1)
     state, events = rs.finished(state, "sobaos-retrain-1",
                                 RunResult("Accepted", "beats v1 by 0.09", CANDIDATE), "t1",
                                 auto)
     assert events[0].reason == reasons.CANDIDATE_ACCEPTED
-    return {"retraining": state}
+    return {"retraining": state.to_status()}
 
 
 def test_the_candidate_records_the_spec_its_job_started_under() -> None:
@@ -55,13 +56,13 @@ def test_a_model_the_user_set_since_wins() -> None:
 def test_the_retraining_condition_follows_the_job() -> None:
     trigger = Trigger(reasons.TRIGGER_DRIFT, "PSI 0.4 on flour_protein",
                       datetime(2026, 11, 23, tzinfo=UTC))
-    running, _ = rs.started({}, Start(trigger, "sobaos-retrain-1"), "t0", V1)
+    running, _ = rs.started(RetrainingStatus(), Start(trigger, "sobaos-retrain-1"), "t0", V1)
     found = rs.condition(running)
     assert found is not None and (found.status, found.reason) == ("True", "RetrainingStarted")
     assert "sobaos-retrain-1" in found.message and "PSI 0.4" in found.message
-    done = rs.condition(_accepted(auto=True)["retraining"])
+    done = rs.condition(RetrainingStatus.from_status(_accepted(auto=True)["retraining"]))
     assert done is not None and (done.status, done.reason) == ("False", "CandidateAccepted")
     assert "beats v1 by 0.09" in done.message
-    waiting = rs.condition(_accepted(auto=False)["retraining"])
+    waiting = rs.condition(RetrainingStatus.from_status(_accepted(auto=False)["retraining"]))
     assert waiting is not None and waiting.reason == "CandidateAwaitingApproval"
-    assert rs.condition({}) is None
+    assert rs.condition(RetrainingStatus()) is None

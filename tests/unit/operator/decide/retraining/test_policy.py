@@ -15,6 +15,7 @@ from vigia_operator.decide.retraining.policy import (
     decide,
     job_name,
 )
+from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.view import SpecError
 from vigia_operator.view.retraining import (
     RetrainingSpec,
@@ -38,7 +39,8 @@ CALM = Monitoring({"Drifted": ("False", "psi 0.03"), "AccuracyLow": ("False", "0
 def _decide(spec: RetrainingSpec = SPEC, previous: dict[str, Any] | None = None,
             monitoring: Monitoring = DRIFTED, jobs: list[ObservedJob] | None = None,
             now: datetime = NOW) -> Any:
-    return decide(spec, previous or {}, monitoring, jobs or [], md_name="sobaos",
+    return decide(spec, RetrainingStatus.from_status(previous or {}), monitoring, jobs or [],
+                  md_name="sobaos",
                   created=CREATED, now=now)
 
 
