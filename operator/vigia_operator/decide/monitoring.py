@@ -9,12 +9,13 @@ numbers untouched: nothing is decided on data that is not current.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from vigia import metrics
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
+from vigia_operator.core.records import from_json, to_json
 from vigia_operator.core.types import Condition
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.view.monitoring import MonitoringSpec
@@ -35,13 +36,81 @@ STATE_DISABLED: Final = "Disabled"
 STALE_AFTER_S: Final = 300.0
 
 
-@dataclass
+@dataclass(frozen=True)
+class Samples:
+    predictions: int
+    feedback: int
+
+
+@dataclass(frozen=True)
+class DriftStatus:
+    statistic: str
+    threshold: float
+    features: tuple[str, ...] = ()  # drifted, worst first
+    scores: Mapping[str, float] = field(default_factory=dict)  # every feature's score
+    score: float | None = None  # the highest
+
+
+@dataclass(frozen=True)
+class ConfidenceStatus:
+    min: float
+    mean: float | None = None
+    below_min: float | None = None  # share of predictions below ``min``
+
+
+@dataclass(frozen=True)
+class KPIStatus:
+    name: str
+    min: float | None = None
+    max: float | None = None
+    value: float | None = None
+    violated: bool | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringStatus:
+    """status.monitoring: the numbers one evaluation measured and its one-word state; when
+    nothing could be decided, why (``reason``, ``message``, ``checkedAt``) beside the last
+    numbers, which keep their ``evaluatedAt``."""
+
+    state: str = STATE_UNKNOWN
+    evaluated_at: str | None = None
+    data_as_of: str | None = None
+    window: str | None = None
+    track: str | None = None
+    samples: Samples | None = None
+    drift: DriftStatus | None = None
+    accuracy: float | None = None
+    feedback: int | None = None
+    confidence: ConfidenceStatus | None = None
+    prediction_shift: float | None = None
+    kpis: tuple[KPIStatus, ...] = ()
+    reason: str | None = None
+    message: str | None = None
+    checked_at: str | None = None
+
+    def to_status(self) -> dict[str, Any]:
+        written: dict[str, Any] = to_json(self)
+        return written
+
+    @classmethod
+    def from_status(cls, section: Any) -> MonitoringStatus | None:
+        return from_json(cls, section)
+
+
+@dataclass(frozen=True)
 class MonitoringVerdict:
     """What the tick concluded for one ModelDeployment: the whole status.monitoring section
     (it replaces the previous one) and the monitoring conditions."""
 
-    section: dict[str, Any]
-    conditions: list[Condition] = field(default_factory=list)
+    status: MonitoringStatus
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def section(self) -> dict[str, Any]:
+        """The section as written."""
+        return self.status.to_status()
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
@@ -96,28 +165,23 @@ def assess(
         _confidence(spec, measured),
         kpi_finding,
     ]
-    section = {
-        "state": _state(findings),
-        "evaluatedAt": iso_from_unix(now),
-        "dataAsOf": iso_from_unix(measured.last_scrape),
-        "window": spec.window,
-        "track": track,
-        "samples": {
-            "predictions": _count(measured.predictions),
-            "feedback": _count(measured.feedback),
-        },
-        "drift": _drift_section(spec, measured),
-        "accuracy": _round(measured.accuracy),
-        "feedback": _count(measured.feedback),
-        "confidence": {
-            "mean": _round(measured.confidence_mean),
-            "min": spec.confidence_min,
-            "belowMin": _round(measured.confidence_share_below(spec.confidence_min)),
-        },
-        "predictionShift": _round(measured.prediction_shift),
-        "kpis": kpis,
-    }
-    return MonitoringVerdict(section=_drop_none(section), conditions=findings)
+    status = MonitoringStatus(
+        state=_state(findings),
+        evaluated_at=iso_from_unix(now),
+        data_as_of=iso_from_unix(measured.last_scrape),
+        window=spec.window,
+        track=track,
+        samples=Samples(_count(measured.predictions), _count(measured.feedback)),
+        drift=_drift_section(spec, measured),
+        accuracy=_round(measured.accuracy),
+        feedback=_count(measured.feedback),
+        confidence=ConfidenceStatus(
+            min=spec.confidence_min, mean=_round(measured.confidence_mean),
+            below_min=_round(measured.confidence_share_below(spec.confidence_min))),
+        prediction_shift=_round(measured.prediction_shift),
+        kpis=kpis,
+    )
+    return MonitoringVerdict(status, tuple(findings))
 
 
 def _drift(spec: MonitoringSpec, m: TrackSignals) -> Condition:
@@ -171,32 +235,34 @@ def _confidence(spec: MonitoringSpec, m: TrackSignals) -> Condition:
     return Condition(reasons.CONFIDENCE_LOW, "False", reasons.CONFIDENCE_OK, detail)
 
 
-def _kpis(spec: MonitoringSpec, signals: ModelSignals) -> tuple[list[dict[str, Any]], Condition]:
+def _kpis(spec: MonitoringSpec,
+          signals: ModelSignals) -> tuple[tuple[KPIStatus, ...], Condition]:
     if not spec.kpis:
-        return [], Condition(reasons.KPI_VIOLATED, "False",
+        return (), Condition(reasons.KPI_VIOLATED, "False",
                              reasons.NO_KPIS, "no KPIs in spec.monitoring.kpis")
-    rows, violated, missing = [], [], []
+    rows: list[KPIStatus] = []
+    violated: list[str] = []
+    missing: list[str] = []
     for kpi in spec.kpis:
         value = signals.kpis.get(kpi.name)
-        row: dict[str, Any] = {"name": kpi.name, "min": kpi.min, "max": kpi.max}
+        row = KPIStatus(kpi.name, kpi.min, kpi.max)
         if value is None:
             error = signals.kpi_errors.get(kpi.name, "the query returned no sample")
             missing.append(f"{kpi.name}: {error}")
-            row["error"] = error
+            row = replace(row, error=error)
         else:
-            row["value"] = _round(value)
-            row["violated"] = kpi.violated_by(value)
-            if row["violated"]:
+            row = replace(row, value=_round(value), violated=kpi.violated_by(value))
+            if row.violated:
                 violated.append(f"{kpi.name} = {value:.4g} (bounds {_bounds(kpi.min, kpi.max)})")
-        rows.append(_drop_none(row))
+        rows.append(row)
     if violated:
-        return rows, Condition(reasons.KPI_VIOLATED, "True",
+        return tuple(rows), Condition(reasons.KPI_VIOLATED, "True",
                                reasons.KPIS_VIOLATED, "; ".join(violated))
     if missing:
-        return rows, Condition(reasons.KPI_VIOLATED, "Unknown",
+        return tuple(rows), Condition(reasons.KPI_VIOLATED, "Unknown",
                                reasons.KPI_QUERY_FAILED, "; ".join(missing))
-    met = ", ".join(f"{r['name']} = {r['value']:.4g}" for r in rows)
-    return rows, Condition(reasons.KPI_VIOLATED, "False",
+    met = ", ".join(f"{r.name} = {r.value:.4g}" for r in rows if r.value is not None)
+    return tuple(rows), Condition(reasons.KPI_VIOLATED, "False",
                            reasons.KPIS_MET, f"all KPIs within bounds: {met}")
 
 
@@ -209,16 +275,16 @@ def _drifted(spec: MonitoringSpec, scores: Mapping[str, float]) -> list[str]:
     return sorted(over, key=lambda f: -scores[f])
 
 
-def _drift_section(spec: MonitoringSpec, m: TrackSignals) -> dict[str, Any]:
+def _drift_section(spec: MonitoringSpec, m: TrackSignals) -> DriftStatus:
     scores = _scores(spec, m)
     enough = _count(m.predictions) >= spec.drift_min_samples
-    return {
-        "statistic": spec.statistic,
-        "threshold": spec.drift_threshold,
-        "score": _round(max(scores.values())) if scores else None,
-        "features": _drifted(spec, scores) if enough else [],
-        "scores": {f: _round(s) for f, s in sorted(scores.items())},
-    }
+    return DriftStatus(
+        statistic=spec.statistic,
+        threshold=spec.drift_threshold,
+        score=_round(max(scores.values())) if scores else None,
+        features=tuple(_drifted(spec, scores)) if enough else (),
+        scores={f: round(s, 4) for f, s in sorted(scores.items())},
+    )
 
 
 def _state(findings: list[Condition]) -> str:
@@ -239,10 +305,11 @@ def _all_unknown(
     message: str,
 ) -> MonitoringVerdict:
     # The last numbers stay (with their evaluatedAt) so nobody mistakes them for current.
-    section = {**(previous or {}), "state": state, "reason": reason, "message": message,
-               "checkedAt": iso_from_unix(now)}
-    findings = [Condition(t, "Unknown", reason, message) for t in CONDITION_TYPES]
-    return MonitoringVerdict(section=section, conditions=findings)
+    last = MonitoringStatus.from_status(previous) or MonitoringStatus(state)
+    status = replace(last, state=state, reason=reason, message=message,
+                     checked_at=iso_from_unix(now))
+    findings = tuple(Condition(t, "Unknown", reason, message) for t in CONDITION_TYPES)
+    return MonitoringVerdict(status, findings)
 
 
 def _bounds(low: float | None, high: float | None) -> str:
@@ -257,6 +324,3 @@ def _count(value: float | None) -> int:
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
-
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}

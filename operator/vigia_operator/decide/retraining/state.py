@@ -17,37 +17,13 @@ goes (a skip once its trigger is gone) is sent as null by the status writer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Final, TypeVar
+from dataclasses import dataclass
+from typing import Any, Final
 
+from vigia_operator.core.records import from_json, to_json
 from vigia_operator.core.types import Obj
 
 MAX_RUNS: Final = 10
-
-R = TypeVar("R")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _to_status(record: Any) -> Obj:
-    return {_camel(f.name): getattr(record, f.name) for f in fields(record)
-            if getattr(record, f.name) is not None}
-
-
-def _from_status(cls: type[R], section: Any) -> R | None:
-    """A flat record from its camelCase JSON; None when a required field is missing."""
-    if not isinstance(section, Mapping):
-        return None
-    try:
-        return cls(**{f.name: section[_camel(f.name)] for f in fields(cls)  # type: ignore[arg-type]
-                      if _camel(f.name) in section})
-    except TypeError:
-        return None
-
 
 @dataclass(frozen=True)
 class TriggerRecord:
@@ -117,33 +93,11 @@ class RetrainingStatus:
         return bool(self.job) and (self.result is None or self.result.job != self.job)
 
     def to_status(self) -> Obj:
-        out: Obj = {}
-        for key, record in (("lastTrigger", self.last_trigger), ("lastSkip", self.last_skip),
-                            ("result", self.result), ("candidate", self.candidate)):
-            if record is not None:
-                out[key] = _to_status(record)
-        for key, value in (("job", self.job), ("schedule", self.schedule),
-                           ("nextScheduled", self.next_scheduled),
-                           ("cooldownUntil", self.cooldown_until)):
-            if value:
-                out[key] = value
-        if self.runs:
-            out["runs"] = [_to_status(run) for run in self.runs]
-        return out
+        written: Obj = to_json(self)
+        if not self.runs:
+            written.pop("runs", None)
+        return written
 
     @classmethod
     def from_status(cls, section: Any) -> RetrainingStatus:
-        if not isinstance(section, Mapping):
-            return cls()
-        runs = (_from_status(RunRecord, run) for run in section.get("runs") or [])
-        return cls(
-            last_trigger=_from_status(TriggerRecord, section.get("lastTrigger")),
-            last_skip=_from_status(SkipRecord, section.get("lastSkip")),
-            job=section.get("job") or None,
-            result=_from_status(ResultRecord, section.get("result")),
-            candidate=_from_status(CandidateRecord, section.get("candidate")),
-            runs=tuple(run for run in runs if run is not None),
-            schedule=section.get("schedule") or None,
-            next_scheduled=section.get("nextScheduled") or None,
-            cooldown_until=section.get("cooldownUntil") or None,
-        )
+        return from_json(cls, section) or cls()

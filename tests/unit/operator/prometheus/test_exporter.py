@@ -17,9 +17,11 @@ LABELS = {"namespace": "bakery", "model": "sobaos"}
 
 def verdict(drifted: str, psi: float) -> ev.MonitoringVerdict:
     return ev.MonitoringVerdict(
-        section={"drift": {"statistic": "PSI", "scores": {"oven": psi}}, "accuracy": 0.9,
-                 "confidence": {"mean": 0.8}, "kpis": [{"name": "scrap", "value": 0.01}]},
-        conditions=[Condition(reasons.DRIFTED, drifted, "r", "m")],
+        ev.MonitoringStatus(
+            state=ev.STATE_HEALTHY, drift=ev.DriftStatus("PSI", 0.2, scores={"oven": psi}),
+            accuracy=0.9, confidence=ev.ConfidenceStatus(min=0.6, mean=0.8),
+            kpis=(ev.KPIStatus("scrap", value=0.01),)),
+        (Condition(reasons.DRIFTED, drifted, "r", "m"),),
     )
 
 
