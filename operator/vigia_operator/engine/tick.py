@@ -100,7 +100,7 @@ class Tick:
         if not views:
             return {}
         try:
-            return dict(await self._provider.collect(views, due))
+            return dict(await self._provider.collect(views, due, now))
         except Exception as error:  # a provider's failure is a state of each model, not a crash
             logger.warning(f"Signal collection failed: {error!r}")
             monitored = {ModelRef.of(v) for v in due}

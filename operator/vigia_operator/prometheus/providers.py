@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Protocol
 
-from vigia_operator.core.clock import iso, iso_from_unix
+from vigia_operator.core.clock import iso_from_unix
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.types import (
     CANARY,
@@ -32,9 +31,11 @@ from vigia_operator.view import ModelDeploymentView
 
 class SignalProvider(Protocol):
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
         """Measure every model at once (batched: a query per signal, not per model);
-        ``monitored``: those of them whose monitoring interval is due this tick."""
+        ``monitored``: those of them whose monitoring interval is due this tick; ``at``: the
+        tick's Unix time, which the queries are evaluated at."""
         ...
 
 
@@ -42,7 +43,8 @@ class NoSignals:
     """Monitoring is off: nothing is collected."""
 
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
         return {}
 
 
@@ -54,10 +56,10 @@ class MonitoringProvider:
         self._metrics = metrics
 
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
         due = [MonitoredModel((m.namespace, m.name), m.monitoring) for m in monitored]
         started = time.perf_counter()
-        at = time.time()
         tick = await asyncio.to_thread(self._signals.collect, due, at)
         if self._metrics is not None:
             self._metrics.observe_tick(time.perf_counter() - started, self._signals.last_stats)
@@ -84,18 +86,18 @@ class CanaryProvider:
         self.client = client
 
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
         by_window: dict[str, list[ModelDeploymentView]] = {}
         for md in models:
             window = window_of(md)
             if window is not None:
                 by_window.setdefault(window, []).append(md)
-        at = datetime.now(UTC)
-        stamp = iso(at)
+        stamp = iso_from_unix(at)
         out: dict[ModelRef, Signals] = {}
         for window, views in by_window.items():
             try:
-                signals = await asyncio.to_thread(self._collect, window, at.timestamp())
+                signals = await asyncio.to_thread(self._collect, window, at)
             except Exception as error:  # Prometheus down or refusing: a state, never a crash
                 for md in views:
                     out[ModelRef.of(md)] = Signals(stamp, values={CANARY_ERROR: str(error)})
@@ -120,8 +122,10 @@ class CombinedProvider:
         self.providers = providers
 
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
-        results = await asyncio.gather(*(p.collect(models, monitored) for p in self.providers))
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
+        results = await asyncio.gather(*(p.collect(models, monitored, at)
+                                         for p in self.providers))
         merged: dict[ModelRef, Signals] = {}
         for result in results:
             for ref, signals in result.items():

@@ -26,7 +26,8 @@ class FileSignals:
         self.path = path
 
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
         written = json.loads(self.path.read_text()) if self.path.exists() else {}
         found = {}
         for md in models:

@@ -20,7 +20,8 @@ class Recording:
         self.fail = fail
 
     async def collect(self, models: Sequence[ModelDeploymentView],
-                      monitored: Sequence[ModelDeploymentView]) -> Mapping[ModelRef, Signals]:
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
         self.batches.append([ModelRef.of(m) for m in models])
         self.monitored.append([ModelRef.of(m) for m in monitored])
         if self.fail:

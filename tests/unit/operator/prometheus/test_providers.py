@@ -17,6 +17,8 @@ from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
 
+AT = 1_800_000_000.0
+
 
 def _md(namespace: str, name: str, interval: str = "1m"):
     body = defaulted_sample()
@@ -43,14 +45,14 @@ class FakeClient:
 def test_one_query_per_signal_and_window_for_every_model() -> None:
     client = FakeClient()
     models = [_md("a", "iris"), _md("b", "iris"), _md("c", "wine", "30s")]
-    got = asyncio.run(CanaryProvider(client).collect(models, []))
+    got = asyncio.run(CanaryProvider(client).collect(models, [], AT))
     assert len(client.asked) == 2 * len(CanarySignal)
     assert got[ModelRef("a", "iris")].values[CANARY][("canary", "v2")].requests == 120
     assert got[ModelRef("b", "iris")].values[CANARY] == {}
 
 
 def test_prometheus_down_is_a_canary_error_not_a_global_one() -> None:
-    got = asyncio.run(CanaryProvider(FakeClient(fail=True)).collect([_md("a", "iris")], []))
+    got = asyncio.run(CanaryProvider(FakeClient(fail=True)).collect([_md("a", "iris")], [], AT))
     signals = got[ModelRef("a", "iris")]
     assert signals.error is None and "connection refused" in signals.values[CANARY_ERROR]
 
@@ -62,21 +64,21 @@ def test_combined_provider_merges_values_per_model() -> None:
         def __init__(self, signals: Signals) -> None:
             self.signals = signals
 
-        async def collect(self, models, monitored):
+        async def collect(self, models, monitored, at):
             return {ref: self.signals}
 
     first = Signals("t", values={"drift": 0.1})
     second = replace(first, values={CANARY: {}}, error="down")
-    got = asyncio.run(CombinedProvider(One(first), One(second)).collect([], []))
+    got = asyncio.run(CombinedProvider(One(first), One(second)).collect([], [], AT))
     assert got[ref].values == {"drift": 0.1, CANARY: {}} and got[ref].error == "down"
 
 
 def test_monitoring_collects_only_the_models_whose_interval_is_due() -> None:
     client = FakeClient()
     due, waiting = _md("a", "iris"), _md("b", "wine")
-    got = asyncio.run(MonitoringProvider(client).collect([due, waiting], [due]))
+    got = asyncio.run(MonitoringProvider(client).collect([due, waiting], [due], AT))
     assert set(got) == {ModelRef("a", "iris")}
     assert MONITORING_AT in got[ModelRef("a", "iris")].values
     asked = len(client.asked)
-    assert asyncio.run(MonitoringProvider(client).collect([due, waiting], [])) == {}
+    assert asyncio.run(MonitoringProvider(client).collect([due, waiting], [], AT)) == {}
     assert len(client.asked) == asked  # nothing due: no query at all
