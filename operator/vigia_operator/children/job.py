@@ -15,11 +15,11 @@ from vigia.retraining import ExitCode
 from vigia.settings import retrain_env_name
 from vigia_operator.children.serving import (
     BUNDLE_VOLUME,
-    SERVER_UID,
     TMP_SIZE_LIMIT,
     TMP_VOLUME,
     owner_reference,
     restricted_container_security,
+    restricted_pod_security,
 )
 from vigia_operator.core import resources as r
 from vigia_operator.view import ModelDeploymentView
@@ -150,13 +150,7 @@ def build_job(md: ModelDeploymentView, spec: RetrainingSpec, name: str, trigger:
                     "serviceAccountName": r.service_account_name(md.name),
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": SERVER_UID,
-                        "runAsGroup": SERVER_UID,
-                        "fsGroup": SERVER_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": restricted_pod_security(),
                     "containers": [_container(md, spec, name, mounts)],
                     "volumes": volumes,
                 },

@@ -159,6 +159,17 @@ def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
     return env
 
 
+def restricted_pod_security() -> Obj:
+    """The pod's part of the restricted Pod Security Standard, as a fixed non-root user."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": SERVER_UID,
+        "runAsGroup": SERVER_UID,
+        "fsGroup": SERVER_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def restricted_container_security() -> Obj:
     """The container security context of Pod Security "restricted", as our image's user."""
     return {
@@ -262,13 +273,7 @@ def build_deployment(md: ModelDeploymentView, configmap: Obj, track: str = TRACK
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 30,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": SERVER_UID,
-                        "runAsGroup": SERVER_UID,
-                        "fsGroup": SERVER_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": restricted_pod_security(),
                     "containers": [_container(md, track, allow_sidecar_digest)],
                     "volumes": _volumes(md),
                 },

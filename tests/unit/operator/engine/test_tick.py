@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from vigia_operator.core.types import MONITORING_AT, ModelRef, Signals
-from vigia_operator.engine.reconcile import ReconcileReport
+from vigia_operator.engine.reconcile import Engine, ReconcileReport
 from vigia_operator.engine.tick import Tick
 from vigia_operator.view import ModelDeploymentView
 
@@ -29,6 +29,20 @@ class Recording:
         return {ModelRef.of(m): Signals("t", {"drift": 0.1}) for m in models}
 
 
+def _spy_on_signals(engine: Engine) -> list[Signals | None]:
+    """The signals each reconcile of the engine is handed, in order."""
+    seen: list[Signals | None] = []
+    original = engine.reconcile
+
+    async def spy(ref: ModelRef, *, trigger: str,
+                  signals: Signals | None = None) -> ReconcileReport:
+        seen.append(signals)
+        return await original(ref, trigger=trigger, signals=signals)
+
+    engine.reconcile = spy
+    return seen
+
+
 async def test_one_collection_for_all_models_then_a_reconcile_each() -> None:
     engine, _kube, store = _engine(defaulted_sample())
     other = defaulted_sample()
@@ -43,15 +57,7 @@ async def test_one_collection_for_all_models_then_a_reconcile_each() -> None:
 
 async def test_a_failed_collection_reaches_every_model_as_an_error() -> None:
     engine, _kube, _store = _engine(defaulted_sample())
-    seen: list[Signals | None] = []
-    original = engine.reconcile
-
-    async def spy(ref: ModelRef, *, trigger: str,
-                  signals: Signals | None = None) -> ReconcileReport:
-        seen.append(signals)
-        return await original(ref, trigger=trigger, signals=signals)
-
-    engine.reconcile = spy
+    seen = _spy_on_signals(engine)
     await Tick(engine, Recording(fail=True), interval=60).once()
     (signals,) = seen
     assert signals is not None and signals.error is not None
@@ -77,15 +83,7 @@ async def test_each_model_is_monitored_at_its_own_interval() -> None:
 
 async def test_a_failed_collection_says_which_models_were_due() -> None:
     engine, _kube, _store = _engine(defaulted_sample())
-    seen: list[Signals | None] = []
-    original = engine.reconcile
-
-    async def spy(ref: ModelRef, *, trigger: str,
-                  signals: Signals | None = None) -> ReconcileReport:
-        seen.append(signals)
-        return await original(ref, trigger=trigger, signals=signals)
-
-    engine.reconcile = spy
+    seen = _spy_on_signals(engine)
     now = [1_000_000.0]
     tick = Tick(engine, Recording(fail=True), interval=60, clock=lambda: now[0])
     await tick.once()
