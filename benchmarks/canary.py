@@ -23,22 +23,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-# Run as a script: tests.* importable, and (through tests/conftest.py) this checkout's code.
+# Run as a script: this checkout's code (vigia_testbed.checkout).
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-importlib.import_module("tests.conftest")
+sys.path.insert(0, str(ROOT / "tools" / "testbed"))
+importlib.import_module("vigia_testbed.checkout").use_this_checkout()
 
 from vigia_operator.decide.rollout.traffic import achieved_weight, canary_replicas  # noqa: E402
-
-from tests.fixtures.kube import kubectl  # noqa: E402
-from tests.fixtures.prometheus import PrometheusServer  # noqa: E402
-from tests.integration.operator.harness import (  # noqa: E402
-    OperatorProcess,
-    install,
-    operator_kubeconfig,
-)
-from tests.integration.rollout.fleet import (  # noqa: E402
+from vigia_testbed.fleet import (  # noqa: E402
     Fleet,
     apply_md,
     client_for,
@@ -46,6 +37,13 @@ from tests.integration.rollout.fleet import (  # noqa: E402
     stable_v1,
     status_of,
 )
+from vigia_testbed.kube import kubectl  # noqa: E402
+from vigia_testbed.operator import (  # noqa: E402
+    OperatorProcess,
+    install,
+    operator_kubeconfig,
+)
+from vigia_testbed.prometheus import PrometheusServer  # noqa: E402
 
 CLUSTER = "canary-bench"
 

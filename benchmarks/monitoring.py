@@ -46,12 +46,13 @@ import httpx
 import numpy as np
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # This checkout's packages first, here and in the operator process it starts.
-importlib.import_module("tests.conftest")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "testbed"))
+importlib.import_module("vigia_testbed.checkout").use_this_checkout()
 
-from tests.fixtures.net import free_port  # noqa: E402
-from tests.fixtures.prometheus import PrometheusServer, Target  # noqa: E402
+from vigia_testbed.net import free_port  # noqa: E402
+from vigia_testbed.prometheus import PrometheusServer, Target  # noqa: E402
+
 from vigia import metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,7 +213,7 @@ class ClusterRun:
     """The N ModelDeployments and the operator process on the cluster of $KUBECONFIG."""
 
     def __init__(self, work: Path, models: int, prometheus_url: str, tick_s: float) -> None:
-        from tests.integration.operator.harness import (
+        from vigia_testbed.operator import (
             OperatorProcess,
             install,
             operator_kubeconfig,
@@ -235,12 +236,12 @@ class ClusterRun:
             })
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
-        from tests.fixtures.kube import kubectl
+        from vigia_testbed.kube import kubectl
 
         return kubectl(self.kubeconfig, *args, input=input, timeout=600)
 
     def create(self) -> None:
-        from tests.integration.operator.harness import model_deployment
+        from vigia_testbed.operator import model_deployment
 
         for namespace in self.namespaces:
             self.kubectl("create", "namespace", namespace)
@@ -404,7 +405,7 @@ def main() -> None:
         scrape = prometheus.query("scrape_duration_seconds")
         print(f"scrape of the exporter: {float(scrape[0]['value'][1]):.2f} s" if scrape
               else "scrape of the exporter: no sample")
-        prom = psutil.Process(prometheus.process.pid)  # type: ignore[union-attr]
+        prom = psutil.Process(prometheus.process.pid)
         print(f"Prometheus: {prometheus.series_count()} series, RSS "
               f"{prom.memory_info().rss / 2**20:.0f} MiB; {args.models} models x {args.features}"
               f" features, window {args.window}, scrape 15 s, {args.minutes} min of data")

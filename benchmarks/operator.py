@@ -35,16 +35,13 @@ from typing import Any
 import kubernetes
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script: tests.* importable, and (through tests/conftest.py) this checkout's
-# packages first for this process and the operator it starts.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-importlib.import_module("tests.conftest")
+# Run as a script: this checkout's code (vigia_testbed.checkout).
+sys.path.insert(0, str(ROOT / "tools" / "testbed"))
+importlib.import_module("vigia_testbed.checkout").use_this_checkout()
 
 from vigia_devcluster.binaries import kubectl_path  # noqa: E402
-
-from tests.fixtures.kube import kubectl, wait_for  # noqa: E402
-from tests.integration.operator.harness import (  # noqa: E402
+from vigia_testbed.kube import kubectl, wait_for  # noqa: E402
+from vigia_testbed.operator import (  # noqa: E402
     OperatorProcess,
     install,
     model_deployment,

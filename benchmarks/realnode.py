@@ -20,16 +20,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-importlib.import_module("tests.conftest")
+sys.path.insert(0, str(ROOT / "tools" / "testbed"))
+importlib.import_module("vigia_testbed.checkout").use_this_checkout()
 
 import vigia_devcluster  # noqa: E402
 from vigia_devcluster import images  # noqa: E402
 from vigia_devcluster.binaries import cache_root  # noqa: E402
-
-from tests.e2e import platform  # noqa: E402
-from tests.e2e.support import E2E_IMAGES, apply  # noqa: E402
+from vigia_testbed import realnode as platform  # noqa: E402
+from vigia_testbed.pods import E2E_IMAGES, apply  # noqa: E402
 
 NAME = "bench-node"
 

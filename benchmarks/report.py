@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from vigia_serving.store import PredictionStore
+from vigia_testbed.traffic import simulate
 
-from tests.fixtures.traffic import simulate
 from vigia.report.analysis import Terms
 from vigia.report.build import ReportRequest, build_report, write_report
 from vigia.report.sources import StoreSource, Window

@@ -22,17 +22,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-importlib.import_module("tests.conftest")  # this checkout's packages first
+sys.path.insert(0, str(ROOT / "tools" / "testbed"))
+importlib.import_module("vigia_testbed.checkout").use_this_checkout()
 
-from tests.integration.retrain.harness import (  # noqa: E402
+from vigia_testbed.retrain import (  # noqa: E402
     Run,
     job_env,
     run_job,
     sample_current,
     store_feedback,
 )
+
 from vigia.sample import traffic_records  # noqa: E402
 
 

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.e2e import support
+from vigia_testbed import pods as support
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,7 @@ from vigia_loop.platform import BUNDLES_CLAIM, remove_namespace
 from vigia_loop.scale import SCALED
 from vigia_loop.timeline import Step, Timeline
 from vigia_operator.core import reasons
-
-from tests.e2e.support import unique
+from vigia_testbed.pods import unique
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 from vigia_devcluster.binaries import kubectl_path
-
-from tests.e2e.support import apply, exec_in, python_in, tool_pod, wait_ready
-from tests.fixtures.kube import kubectl, wait_for
-from tests.fixtures.net import free_port
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.net import free_port
+from vigia_testbed.pods import apply, exec_in, python_in, tool_pod, wait_ready
 
 pytestmark = pytest.mark.e2e
 

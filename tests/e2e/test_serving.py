@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from vigia_loop.platform import server_counts
 from vigia_serving.store import feedback
-
-from tests.e2e import platform as p
-from tests.e2e.support import IMAGES, apply, python_in, tool_pod, wait_ready
-from tests.fixtures.kube import KubectlError, kubectl, wait_for
+from vigia_testbed import realnode as p
+from vigia_testbed.kube import KubectlError, kubectl, wait_for
+from vigia_testbed.pods import IMAGES, apply, python_in, tool_pod, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ import httpx
 import numpy as np
 import pytest
 from vigia_serving.local import LocalServer
+from vigia_testbed.net import LOOPBACK, free_port
 
 from tests.fixtures.browser import Recorder, open_page
-from tests.fixtures.net import LOOPBACK, free_port
 from tests.integration.browser.conftest import write_csv
 from vigia.onnx.parity import DEFAULT_THRESHOLD
 from vigia.sample import traffic_records

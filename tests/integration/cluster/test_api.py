@@ -12,8 +12,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from vigia_devcluster.binaries import kubectl_path
-
-from tests.fixtures.kube import KubectlError, kubectl, wait_for
+from vigia_testbed.kube import KubectlError, kubectl, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,7 @@ import pytest
 from vigia_devcluster import down, up
 from vigia_devcluster.layout import State
 from vigia_devcluster.processes import is_running
-
-from tests.fixtures.kube import kubectl
+from vigia_testbed.kube import kubectl
 
 pytestmark = pytest.mark.integration
 

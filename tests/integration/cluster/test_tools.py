@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from vigia_devcluster import binaries
-
-from tests.fixtures.kube import kubectl
+from vigia_testbed.kube import kubectl
 
 pytestmark = pytest.mark.integration
 

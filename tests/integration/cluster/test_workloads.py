@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.fixtures.kube import kubectl, wait_for
+from vigia_testbed.kube import kubectl, wait_for
 
 pytestmark = pytest.mark.integration
 

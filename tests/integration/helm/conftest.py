@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from vigia_testbed.kube import kubectl
 
 from tests.fixtures.helm import CHART, prometheus_operator_crds
-from tests.fixtures.kube import kubectl
 
 PROMETHEUS_KINDS = ("podmonitors", "servicemonitors", "prometheusrules")
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.net import free_port
 
 from tests.fixtures.helm import CHART, Obj, container
-from tests.fixtures.kube import kubectl, wait_for
-from tests.fixtures.net import free_port
 
 # A bundle the model servers can read: the sample path on the local cluster (kwok pods never
 # load it); on a real cluster ($KUBECONFIG) set it to one they can reach.

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from vigia_testbed.kube import kubectl
 
 from tests.fixtures.helm import CHART, SCENARIOS, Obj, names, template
-from tests.fixtures.kube import kubectl
 
 pytestmark = pytest.mark.integration
 

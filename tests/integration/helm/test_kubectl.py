@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from vigia_testbed.kube import kubectl, wait_for
 
 from tests.fixtures.helm import CHART
-from tests.fixtures.kube import kubectl, wait_for
 
 pytestmark = pytest.mark.integration
 

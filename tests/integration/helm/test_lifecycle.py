@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from vigia_testbed.kube import kubectl, wait_for
 
 from tests.fixtures.helm import CHART, helm, is_test_hook, one, template
-from tests.fixtures.kube import kubectl, wait_for
 from tests.integration.helm.harness import (
     MODEL_URI,
     LocalOperator,

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from vigia_operator.prometheus import rules
 from vigia_serving.local import LocalServer
+from vigia_testbed.prometheus import PrometheusServer, Target
 
-from tests.fixtures.prometheus import PrometheusServer, Target
 from vigia.bundle import export_bundle
 from vigia.sample import traffic_records, train_sample_model
 

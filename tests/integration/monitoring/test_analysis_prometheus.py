@@ -20,9 +20,8 @@ from vigia_operator.prometheus.exporter import OperatorMetrics
 from vigia_operator.prometheus.queries import queries_for, record_name
 from vigia_operator.prometheus.rules import RULES_WINDOW
 from vigia_operator.view.monitoring import KPI, MonitoringSpec
-
-from tests.fixtures.net import free_port
-from tests.fixtures.prometheus import Target
+from vigia_testbed.net import free_port
+from vigia_testbed.prometheus import Target
 
 from .conftest import FEW_ROWS, ROWS, SHIFTED_FEATURES, STEADY_FEATURES, Fleet
 

@@ -23,9 +23,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from vigia_operator.core import reasons
 from vigia_operator.prometheus.queries import RULE_WINDOWS, queries_for
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.net import free_port
+from vigia_testbed.operator import (
+    OperatorProcess,
+    install,
+    model_deployment,
+    operator_kubeconfig,
+)
 
-from tests.fixtures.kube import kubectl, wait_for
-from tests.fixtures.net import free_port
 from tests.integration.monitoring.conftest import (
     FEW_ROWS,
     ROWS,
@@ -33,12 +39,6 @@ from tests.integration.monitoring.conftest import (
     STEADY_FEATURES,
     Fleet,
     start_fleet,
-)
-from tests.integration.operator.harness import (
-    OperatorProcess,
-    install,
-    model_deployment,
-    operator_kubeconfig,
 )
 
 TICK_S = 3

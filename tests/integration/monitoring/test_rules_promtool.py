@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from vigia_operator.prometheus import rules
 from vigia_operator.prometheus.queries import Signal, record_name
+from vigia_testbed.prometheus import binary
 
-from tests.fixtures.prometheus import binary
 from vigia import drift, metrics
 
 MINUTES = 70  # samples every minute from 0 to 70m; the 1h window is (10m, 70m]

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.integration.operator.harness import OperatorProcess, install, operator_kubeconfig
+from vigia_testbed.operator import OperatorProcess, install, operator_kubeconfig
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.fixtures.kube import kubectl, wait_for
-from tests.integration.operator.harness import (
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.operator import (
     MANIFESTS,
     OperatorProcess,
     model_deployment,

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from vigia_operator.core import reasons
+from vigia_testbed.kube import wait_for
+from vigia_testbed.operator import OperatorProcess, model_deployment
 
-from tests.fixtures.kube import wait_for
-from tests.integration.operator.harness import OperatorProcess, model_deployment
 from tests.integration.operator.test_operator import apply, events, get
 from tests.integration.operator.with_signals import SIGNALS_FILE
 

@@ -15,8 +15,7 @@ from vigia_operator.decide.retraining.result import read_result
 from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.status import retraining as rs
 from vigia_operator.view.model import Model
-
-from tests.integration.retrain.harness import (
+from vigia_testbed.retrain import (
     Current,
     drifted_feedback,
     job_env,
@@ -24,6 +23,7 @@ from tests.integration.retrain.harness import (
     sample_current,
     store_feedback,
 )
+
 from vigia.retraining import ExitCode
 
 pytestmark = pytest.mark.integration

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.fixtures.kube import KubectlError, kubectl, wait_for
-from tests.integration.operator.harness import (
+from vigia_testbed.kube import KubectlError, kubectl, wait_for
+from vigia_testbed.operator import (
     OperatorProcess,
     model_deployment,
     wait_ready,
     wait_stable,
 )
+
 from tests.integration.operator.test_operator import apply, env_of, get, has_event
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.fixtures.kube import KubectlError, kubectl
-from tests.integration.operator.harness import model_deployment
+from vigia_testbed.kube import KubectlError, kubectl
+from vigia_testbed.operator import model_deployment
 
 pytestmark = pytest.mark.integration
 

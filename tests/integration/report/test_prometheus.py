@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from vigia_serving.local import LocalServer
+from vigia_testbed.net import LOOPBACK, free_port
 
-from tests.fixtures.net import LOOPBACK, free_port
 from vigia import metrics
 from vigia.bundle import export_bundle
 from vigia.report.analysis import Terms

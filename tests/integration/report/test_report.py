@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from vigia_serving.store import PredictionStore
+from vigia_testbed.traffic import simulate
 
 from tests.fixtures.browser import open_page
 from tests.fixtures.postgres import new_database
-from tests.fixtures.traffic import simulate
 from vigia.bundle import ModelBundle, export_bundle
 from vigia.sample import train_sample_model
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.integration.retrain.harness import Current, clean_env, sample_current
+from vigia_testbed.retrain import Current, clean_env, sample_current
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from vigia_serving.store import PredictionStore
-
-from tests.fixtures.net import free_port
-from tests.integration.retrain.harness import (
+from vigia_testbed.net import free_port
+from vigia_testbed.retrain import (
     Current,
     Run,
     drifted_feedback,
@@ -20,6 +19,7 @@ from tests.integration.retrain.harness import (
     run_job,
     store_feedback,
 )
+
 from vigia.retraining import ExitCode, Reason, parse_result
 from vigia.settings import retrain_env_name
 

@@ -11,10 +11,7 @@ import numpy as np
 import pytest
 from sklearn.semi_supervised import LabelSpreading
 from vigia_serving.local import LocalServer
-
-from tests.fixtures.browser import open_page
-from tests.fixtures.postgres import new_database
-from tests.integration.retrain.harness import (
+from vigia_testbed.retrain import (
     MODEL,
     Current,
     Run,
@@ -26,6 +23,9 @@ from tests.integration.retrain.harness import (
     store_feedback,
     write_dataset,
 )
+
+from tests.fixtures.browser import open_page
+from tests.fixtures.postgres import new_database
 from vigia.bundle import export_bundle, file_digest, load_bundle, make_bundle
 from vigia.features import validate_records
 from vigia.onnx.parity import DEFAULT_THRESHOLD

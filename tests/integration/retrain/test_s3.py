@@ -9,14 +9,14 @@ from pathlib import Path
 
 import fsspec
 import pytest
-
-from tests.integration.retrain.harness import (
+from vigia_testbed.retrain import (
     Current,
     drifted_feedback,
     job_env,
     run_job,
     store_feedback,
 )
+
 from vigia.bundle import load_bundle
 from vigia.retraining import ExitCode
 

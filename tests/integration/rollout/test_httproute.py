@@ -15,8 +15,8 @@ from vigia_operator.children.route import build_gateway_objects
 from vigia_operator.decide.rollout.traffic import TrafficPlan
 from vigia_operator.view import parse
 from vigia_operator.view.rollout import HTTPRouteSpec, ParentRef
+from vigia_testbed.kube import KubectlError, kubectl
 
-from tests.fixtures.kube import KubectlError, kubectl
 from tests.unit.operator.schema import defaulted_sample
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.fixtures.kube import kubectl
-from tests.fixtures.prometheus import PrometheusServer
-from tests.integration.operator.harness import OperatorProcess
-from tests.integration.rollout.fleet import (
+from vigia_testbed.fleet import (
     NAME,
     Fleet,
     apply_md,
@@ -29,6 +25,9 @@ from tests.integration.rollout.fleet import (
     status_of,
     wait_status,
 )
+from vigia_testbed.kube import kubectl
+from vigia_testbed.operator import OperatorProcess
+from vigia_testbed.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import insert, select
 from vigia_serving.local import LocalServer
 from vigia_serving.store import PredictionStore, feedback, predictions
+from vigia_testbed.net import free_port
 
-from tests.fixtures.net import free_port
 from tests.fixtures.postgres import new_database, postgres_server
 from tests.integration.serving.conftest import STORES, Sample, start_server, store_url
 from tests.integration.serving.harness import metric

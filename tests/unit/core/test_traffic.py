@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from tests.fixtures.net import free_port
+from vigia_testbed.net import free_port
+
 from vigia.traffic import batches, send
 
 

@@ -17,8 +17,7 @@ from vigia_serving.store import (
     PredictionStore,
     UnknownPredictionError,
 )
-
-from tests.fixtures.net import free_port
+from vigia_testbed.net import free_port
 
 
 def record(pid: str, predicted: str = "good", features: dict[str, object] | None = None) -> (

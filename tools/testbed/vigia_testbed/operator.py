@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from tests.fixtures.kube import kubectl, wait_for
-from tests.fixtures.net import free_port
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.net import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = ROOT / "manifests"

@@ -23,10 +23,10 @@ import httpx
 import numpy as np
 from vigia_serving.local import LocalServer
 
-from tests.fixtures.kube import kubectl, wait_for
-from tests.fixtures.prometheus import PrometheusServer, Target
 from vigia.bundle import export_bundle, make_bundle
 from vigia.sample import DEFECTIVE, GOOD, production_line, sample_pipeline
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.prometheus import PrometheusServer, Target
 
 MODEL_NAME = "sobaos"
 NAME = MODEL_NAME  # the ModelDeployment's name, which is the model label

@@ -25,13 +25,13 @@ from vigia_loop.platform import (
     wait_model_ready,
 )
 
-from tests.e2e.support import unique
-from tests.fixtures.kube import wait_for
-from tests.fixtures.net import free_port
+from vigia_testbed.kube import wait_for
+from vigia_testbed.net import free_port
+from vigia_testbed.pods import unique
 
 __all__ = ["SAMPLE_URI", "SYSTEM", "install", "wait_model_ready"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MISSING_URI = f"pvc://{BUNDLES_CLAIM}/nowhere/1"
 
 

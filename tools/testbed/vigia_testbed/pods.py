@@ -9,7 +9,7 @@ from typing import Any
 from vigia_devcluster.images import references
 from vigia_devcluster.kubectl import apply
 
-from tests.fixtures.kube import kubectl, wait_for
+from vigia_testbed.kube import kubectl, wait_for
 
 __all__ = ["apply", "exec_in", "python_in", "tool_pod", "unique", "wait_ready"]
 
