@@ -50,7 +50,8 @@ class OperatorMetrics:
                                  [metrics.LABEL_CONDITION, metrics.LABEL_DECISION],
                                  registry=registry)
         self.tick_seconds = Histogram(metrics.OPERATOR_TICK_SECONDS,
-                                      "Duration of one monitoring tick (all models).",
+                                      "Duration of one monitoring evaluation (every model"
+                                      " due, at once).",
                                       buckets=TICK_BUCKETS, registry=registry)
         self.queries = Counter(metrics.OPERATOR_QUERIES, "Prometheus queries, by signal.",
                                [metrics.LABEL_SIGNAL], registry=registry)

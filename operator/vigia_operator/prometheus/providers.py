@@ -58,12 +58,15 @@ class MonitoringProvider:
     async def collect(self, models: Sequence[ModelDeploymentView],
                       monitored: Sequence[ModelDeploymentView],
                       at: float) -> Mapping[ModelRef, Signals]:
+        if self._metrics is not None:  # a deleted model's gauges go
+            self._metrics.retain((m.namespace, m.name) for m in models)
         due = [MonitoredModel((m.namespace, m.name), m.monitoring) for m in monitored]
+        if not due:
+            return {}
         started = time.perf_counter()
         tick = await asyncio.to_thread(self._signals.collect, due, at)
         if self._metrics is not None:
             self._metrics.observe_tick(time.perf_counter() - started, self._signals.last_stats)
-            self._metrics.retain((m.namespace, m.name) for m in models)
         stamp = iso_from_unix(at)
         return {
             ModelRef(*m.key): Signals(stamp, values={MONITORING: tick.of(m.key), MONITORING_AT: at},

@@ -254,7 +254,8 @@ def test_transitions_are_events_and_columns_show_drift_and_accuracy(
     asked = sum(v for k, v in metrics.items()
                 if k.startswith("vigia_operator_prometheus_queries_total{"))
     ticks = metrics["vigia_operator_tick_duration_seconds_count{}"]
-    # The same queries every tick for all three models; KPIs are one query each.
+    # The same queries on every evaluating tick for all three models (their 10s interval is
+    # due on the same ticks: created together); KPIs are one query each.
     per_tick = len(queries_for({WINDOW}, RULE_WINDOWS)) + 2
     assert asked == per_tick * ticks
 
