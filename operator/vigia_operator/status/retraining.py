@@ -104,6 +104,20 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
     return RetrainingOutcome(update, tuple(events), job)
 
 
+def answered_conditions(body: Mapping[str, Any]) -> frozenset[str]:
+    """The condition types a retraining trigger of ``body`` answers: the operator acts on
+    them by itself, so their Events are Normal (a spec it cannot read answers nothing)."""
+    try:
+        spec = parse_retraining(body)
+    except SpecError:
+        return frozenset()
+    if spec is None:
+        return frozenset()
+    triggers = spec.triggers
+    return frozenset(type_ for type_, on in ((reasons.DRIFTED, triggers.drift),
+                                             (reasons.ACCURACY_LOW, triggers.accuracy)) if on)
+
+
 def monitoring_of(signals: Signals | None,
                   conditions: Sequence[Mapping[str, Any]]) -> Monitoring:
     """The trigger conditions: the tick's own (a provider may hand them under
