@@ -6,7 +6,6 @@ on real traffic, promoted, and the accuracy back."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,9 +130,13 @@ def test_the_candidate_is_accepted_beating_the_current_model_on_drifted_labels(
         timeline: Timeline) -> None:
     candidate = timeline.first(Step.CANDIDATE).numbers
     assert candidate["verdict"] == "Accepted"
-    recent = dict(re.findall(r"recent\.(current|candidate)\.accuracy=([0-9.]+)",
-                             candidate["message"]))
-    assert float(recent["candidate"]) > float(recent["current"])
+    recent = candidate["metrics"]["recent"]
+    assert recent["candidateAccuracy"] > recent["currentAccuracy"]
+    # Said as the report says it, in one sentence, with the same numbers.
+    assert candidate["message"].startswith(
+        f"{recent['currentAccuracy']:.1%} → {recent['candidateAccuracy']:.1%} on "
+        f"{recent['rows']:,} recent labelled items")
+    assert len(candidate["message"]) < 200
     assert candidate["report"].endswith(".report.html")
 
 
