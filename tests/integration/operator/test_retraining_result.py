@@ -113,9 +113,13 @@ def test_refused_candidate_is_an_event_with_the_numbers(
     result = read_result(_job(failed=True), [_pod(run.termination.read_text(), run.code)])
     assert result.verdict == "Refused" and result.candidate is None
     holdout = run.result["metrics"]["holdout"]
-    assert result.message == (
+    assert result.message.startswith(
         f"{holdout['current']['accuracy']:.1%} → {holdout['candidate']['accuracy']:.1%} on the "
-        "original holdout, below the 50 points gain required.")
+        "original holdout, below the 50 points gain required")
+    # The other checks it failed follow in their own words, in the same sentence.
+    others = [r for r in run.result["reasons"] if r["code"] != "NotEnoughImprovement"]
+    assert all(r["code"] in result.message for r in others)
+    assert len(result.message) <= 200 and result.message.count(". ") == 0
     refused, events = rs.finished(_previous(), JOB, result, AT, auto=True)
     state = refused.to_status()
     assert "candidate" not in state and state["result"]["verdict"] == "Refused"
