@@ -99,6 +99,10 @@ RESTORED: Final = "Restored"
 MODEL_CHANGED: Final = "ModelChanged"
 HAND_EDITED: Final = "HandEdited"
 
+# Reasons a condition leaves its healthy status for in normal operation (a version rolling
+# out, a new version gathering its samples): their Events are Normal, not Warnings.
+ROUTINE_REASONS: Final = frozenset({ROLLING_OUT, DEPLOYMENT_PENDING, INSUFFICIENT_DATA})
+
 # Phases: one word for `kubectl get`.
 PHASE_PENDING: Final = "Pending"
 PHASE_PROGRESSING: Final = "Progressing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ModelKey = tuple[str, str]  # namespace, ModelDeployment name
+TrackKey = tuple[str, str]  # track, model version: a version is judged on its own series
 
 
 @dataclass
@@ -43,14 +44,19 @@ class TrackSignals:
 
 @dataclass
 class ModelSignals:
-    """One ModelDeployment's signals, per track, plus its KPI values."""
+    """One ModelDeployment's signals, per track and version, plus its KPI values."""
 
-    tracks: dict[str, TrackSignals] = field(default_factory=dict)
+    tracks: dict[TrackKey, TrackSignals] = field(default_factory=dict)
     kpis: dict[str, float] = field(default_factory=dict)
     kpi_errors: dict[str, str] = field(default_factory=dict)
 
-    def track(self, name: str) -> TrackSignals:
-        return self.tracks.setdefault(name, TrackSignals())
+    def track(self, name: str, version: str) -> TrackSignals:
+        return self.tracks.setdefault((name, version), TrackSignals())
+
+    def versions(self, name: str) -> dict[str, TrackSignals]:
+        """The versions track ``name`` has series of, each with its signals."""
+        return {version: signals for (track, version), signals in self.tracks.items()
+                if track == name}
 
 
 @dataclass

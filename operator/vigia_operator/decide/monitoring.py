@@ -1,7 +1,10 @@
 """The monitoring decision: (spec.monitoring, measured signals, now) -> status and conditions.
 
 Pure: no Prometheus, no Kubernetes. Every condition's message carries the numbers behind it.
-Too few samples is InsufficientData (condition Unknown, with the counts); Prometheus
+A version is judged on its own series (its predictions against its own training reference):
+right after a promotion the new version has few samples, and the verdict is
+InsufficientData with its counts, never its predecessor's numbers. Too few samples is
+InsufficientData (condition Unknown, with the counts); Prometheus
 unreachable, or data older than ``stale_after_s``, is Unknown and keeps the previous
 numbers untouched: nothing is decided on data that is not current.
 """
@@ -79,6 +82,7 @@ class MonitoringStatus:
     data_as_of: str | None = None
     window: str | None = None
     track: str | None = None
+    version: str | None = None  # the model version judged (the stable Deployment's)
     samples: Samples | None = None
     drift: DriftStatus | None = None
     accuracy: float | None = None
@@ -131,15 +135,17 @@ def assess(
     previous: Mapping[str, Any] | None = None,
     stale_after_s: float = STALE_AFTER_S,
     track: str = metrics.TRACK_STABLE,
+    version: str | None = None,
 ) -> MonitoringVerdict:
-    """Judge one ModelDeployment's ``track`` (the stable one: the rollout judges canaries)."""
+    """Judge ``version`` on one ModelDeployment's ``track`` (the stable one: the rollout
+    judges canaries) on its own series. ``version`` None: the only one the track has."""
     if not spec.enabled:
         return _all_unknown(previous, now, STATE_DISABLED, reasons.MONITORING_DISABLED,
                             "spec.monitoring.enabled is false")
     if unavailable is not None:
         return _all_unknown(previous, now, STATE_UNKNOWN, reasons.PROMETHEUS_UNAVAILABLE,
                             f"Prometheus could not be queried: {unavailable}")
-    measured = signals.tracks.get(track) if signals else None
+    version, measured = _version_signals(signals, track, version)
     if measured is None or measured.last_scrape is None:
         return _all_unknown(previous, now, STATE_UNKNOWN, reasons.NO_DATA,
                             f"Prometheus has no metrics from the {track} model servers")
@@ -159,10 +165,11 @@ def assess(
                                 f"the recording rules last ran {lag:.0f}s ago"
                                 f" (limit {stale_after_s:.0f}s)")
     kpis, kpi_finding = _kpis(spec, signals or ModelSignals())
+    of = "" if version is None else f" of version {version}"
     findings = [
-        _drift(spec, measured),
-        _accuracy(spec, measured),
-        _confidence(spec, measured),
+        _drift(spec, measured, of),
+        _accuracy(spec, measured, of),
+        _confidence(spec, measured, of),
         kpi_finding,
     ]
     status = MonitoringStatus(
@@ -171,6 +178,7 @@ def assess(
         data_as_of=iso_from_unix(measured.last_scrape),
         window=spec.window,
         track=track,
+        version=version,
         samples=Samples(_count(measured.predictions), _count(measured.feedback)),
         drift=_drift_section(spec, measured),
         accuracy=_round(measured.accuracy),
@@ -184,11 +192,31 @@ def assess(
     return MonitoringVerdict(status, tuple(findings))
 
 
-def _drift(spec: MonitoringSpec, m: TrackSignals) -> Condition:
+def _version_signals(signals: ModelSignals | None, track: str,
+                     version: str | None) -> tuple[str | None, TrackSignals | None]:
+    """The series of ``version`` on ``track``. A version the track has no series of yet
+    while others are fresh (just promoted) has none of its own samples: empty signals, as
+    fresh as the track's newest, so that it is judged InsufficientData with its counts."""
+    versions = signals.versions(track) if signals else {}
+    if version is None:
+        if len(versions) != 1:
+            return None, None
+        ((version, only),) = versions.items()
+        return version, only
+    if version in versions:
+        return version, versions[version]
+    if not versions:
+        return version, None
+    newest = max(versions.values(), key=lambda v: v.last_scrape or 0.0)
+    return version, TrackSignals(last_scrape=newest.last_scrape, from_rules=newest.from_rules,
+                                 rules_evaluated=newest.rules_evaluated)
+
+
+def _drift(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
     rows = _count(m.predictions)
     if rows < spec.drift_min_samples:
         return Condition(reasons.DRIFTED, "Unknown", reasons.INSUFFICIENT_DATA,
-                       f"{rows} predictions over {spec.window}; drift needs"
+                       f"{rows} predictions{of} over {spec.window}; drift needs"
                        f" {spec.drift_min_samples}")
     scores = _scores(spec, m)
     if not scores:
@@ -200,35 +228,35 @@ def _drift(spec: MonitoringSpec, m: TrackSignals) -> Condition:
         listed = ", ".join(f"{f} ({scores[f]:.3f})" for f in drifted)
         return Condition(reasons.DRIFTED, "True", reasons.FEATURES_DRIFTED,
                        f"{name} above {spec.drift_threshold} for {listed} over {spec.window}"
-                       f" ({rows} predictions)")
+                       f" ({rows} predictions{of})")
     worst = max(scores, key=lambda f: scores[f])
     return Condition(reasons.DRIFTED, "False", reasons.NO_DRIFT,
                    f"highest {name} {scores[worst]:.3f} ({worst}) is within {spec.drift_threshold}"
-                   f" over {spec.window} ({rows} predictions)")
+                   f" over {spec.window} ({rows} predictions{of})")
 
 
-def _accuracy(spec: MonitoringSpec, m: TrackSignals) -> Condition:
+def _accuracy(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
     labels = _count(m.feedback)
     if labels < spec.accuracy_min_feedback or m.accuracy is None:
         return Condition(reasons.ACCURACY_LOW, "Unknown", reasons.INSUFFICIENT_DATA,
-                       f"{labels} feedback labels over {spec.window}; accuracy needs"
+                       f"{labels} feedback labels{of} over {spec.window}; accuracy needs"
                        f" {spec.accuracy_min_feedback}")
-    detail = (f"accuracy {m.accuracy:.3f} from {labels} feedback labels over {spec.window}"
+    detail = (f"accuracy {m.accuracy:.3f} from {labels} feedback labels{of} over {spec.window}"
               f" (minimum {spec.accuracy_min})")
     if m.accuracy < spec.accuracy_min:
         return Condition(reasons.ACCURACY_LOW, "True", reasons.ACCURACY_BELOW_MIN, detail)
     return Condition(reasons.ACCURACY_LOW, "False", reasons.ACCURACY_OK, detail)
 
 
-def _confidence(spec: MonitoringSpec, m: TrackSignals) -> Condition:
+def _confidence(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
     rows = _count(m.predictions)
     if rows < spec.drift_min_samples or m.confidence_mean is None:
         return Condition(reasons.CONFIDENCE_LOW, "Unknown", reasons.INSUFFICIENT_DATA,
-                       f"{rows} predictions over {spec.window}; confidence needs"
+                       f"{rows} predictions{of} over {spec.window}; confidence needs"
                        f" {spec.drift_min_samples}")
     below = m.confidence_share_below(spec.confidence_min)
     share = f"; {below:.1%} of predictions below it" if below is not None else ""
-    detail = (f"mean confidence {m.confidence_mean:.3f} over {spec.window}"
+    detail = (f"mean confidence {m.confidence_mean:.3f}{of} over {spec.window}"
               f" (minimum {spec.confidence_min}{share})")
     if m.confidence_mean < spec.confidence_min:
         return Condition(reasons.CONFIDENCE_LOW, "True", reasons.CONFIDENCE_BELOW_MIN, detail)

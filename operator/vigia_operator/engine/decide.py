@@ -30,12 +30,17 @@ from vigia_operator.core.types import CANARY, CANARY_ERROR, ChildKey, Event, Obj
 from vigia_operator.decide.monitoring import MonitoringVerdict
 from vigia_operator.decide.plan import Plan, plan_applies
 from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements
-from vigia_operator.decide.rollout.state import version_from_status
+from vigia_operator.decide.rollout.state import canary_from_status, version_from_status
 from vigia_operator.decide.rollout.step import Measured, RolloutStep, step
 from vigia_operator.engine.observed import Seen
 from vigia_operator.status.conditions import merge as merge_conditions
 from vigia_operator.status.monitoring import monitoring_section
-from vigia_operator.status.retraining import RetrainingInput, next_model, retraining_section
+from vigia_operator.status.retraining import (
+    RetrainingInput,
+    answered_conditions,
+    next_model,
+    retraining_section,
+)
 from vigia_operator.status.rollout import rollout_sections
 from vigia_operator.status.sections import SectionInput, StatusUpdate
 from vigia_operator.status.serving import serving_sections
@@ -71,6 +76,9 @@ class ChildrenDecision:
     plan: Plan
     spec_changed: bool  # md.generation not yet handled: applies are the user's changes
     notes: tuple[str, ...] = ()  # what the logs should say (e.g. a candidate not allowed)
+    # Children a decision brings in (the canary Deployment of a rollout not in flight at the
+    # last status write): missing is then not deleted, creating them is no restore.
+    introduced: frozenset[ChildKey] = frozenset()
 
     @property
     def rolling(self) -> bool:
@@ -103,7 +111,16 @@ def decide_children(seen: Observation,
         return Refusal(reasons.OBJECT_CONFLICT, planned.conflicts[0].message)
     serving = track_view(target, rollout.decision.stable_serving, target.serving.replicas)
     spec_changed = seen.status.get("observedGeneration") != target.generation
-    return ChildrenDecision(target, rollout, serving, planned, spec_changed, notes)
+    return ChildrenDecision(target, rollout, serving, planned, spec_changed, notes,
+                            introduced=_introduced(target, seen.status))
+
+
+def _introduced(md: ModelDeploymentView, status: Mapping[str, Any]) -> frozenset[ChildKey]:
+    """The canary Deployment, unless status.canary says a rollout was already in flight
+    (its Deployment was then applied before that status was written)."""
+    if canary_from_status(status.get("canary")) is not None:
+        return frozenset()
+    return frozenset({("Deployment", r.deployment_name(md.name, TRACK_CANARY))})
 
 
 def decide_status(seen: Observation, children: ChildrenDecision,
@@ -133,7 +150,8 @@ def decide_status(seen: Observation, children: ChildrenDecision,
         sections.append(retraining.update)
     decision = children.rollout.decision
     return StatusDecision(
-        update=StatusUpdate(tuple(sections), observed_generation=children.target.generation),
+        update=StatusUpdate(tuple(sections), observed_generation=children.target.generation,
+                            answered=answered_conditions(seen.body)),
         events=(*decision.events, *retraining.events),
         job=retraining.job,
         clear_command=decision.clear_command,

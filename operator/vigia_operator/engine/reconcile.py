@@ -231,8 +231,10 @@ class Engine:
                     *(self._apply(md, a, observed.get(a.key)) for a in wave))
                 for action, result in zip(wave, results, strict=True):
                     before = observed.get(action.key)
-                    events.extend(announce(action, None if before is None else before.body,
-                                           children.spec_changed, rolling=children.rolling))
+                    events.extend(announce(
+                        action, None if before is None else before.body,
+                        children.spec_changed, rolling=children.rolling,
+                        introduced=action.key in children.introduced))
                     observed[action.key] = result
                     report.applied.append(action.key)
         except ConflictFound as found:
@@ -324,10 +326,12 @@ class Engine:
 
 
 def announce(action: Action, before: Obj | None, spec_changed: bool, *,
-             rolling: bool = False) -> list[Event]:
+             rolling: bool = False, introduced: bool = False) -> list[Event]:
     """The Events of one apply: a new model on a Deployment, a restore (the spec did not
     change, the child did), or a created or updated child. ``rolling``: a rollout is in
-    flight; its resizes of the Deployments are announced by its own Events."""
+    flight; its resizes of the Deployments are announced by its own Events.
+    ``introduced``: the child is new because a decision asked for it (the canary Deployment
+    of a rollout that starts), so its absence was not someone's deletion."""
     kind, name = action.key
     if kind == "Deployment" and before is not None:
         old_uri = model_uri(before)
@@ -337,7 +341,7 @@ def announce(action: Action, before: Obj | None, spec_changed: bool, *,
                           f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
         if rolling and differences(before, action.desired) == ["spec.replicas"]:
             return []
-    if not spec_changed:
+    if not spec_changed and not (introduced and before is None):
         if before is None:
             message = f"{kind} {name} was deleted; re-created it."
         else:

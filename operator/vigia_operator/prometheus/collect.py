@@ -1,7 +1,7 @@
 """Collect one tick's signals for every monitored ModelDeployment from Prometheus.
 
 One query per signal and distinct window — the same few queries for 1 or 1,000 models —
-run a few at a time, then split by (namespace, model, track). Only the KPIs, which are each
+run a few at a time, then split by (namespace, model, track, version). Only the KPIs, which are each
 model's own PromQL, cost one query each.
 """
 
@@ -159,7 +159,7 @@ def add_samples(
     samples: Iterable[Sample],
     wanted: Container[ModelKey] | None = None,
 ) -> None:
-    """File ``samples`` of one signal under their model and track.
+    """File ``samples`` of one signal under their model, track and version.
 
     ``wanted`` holds the models whose spec asks for this query's window; samples of other
     models (evaluated over another window by another query) are left out. NaN is "no data".
@@ -169,13 +169,14 @@ def add_samples(
         try:
             key = (labels[metrics.LABEL_NAMESPACE], labels[metrics.LABEL_MODEL])
             track_name = labels[metrics.LABEL_TRACK]
+            version = labels[metrics.LABEL_VERSION]
         except KeyError:
             continue  # not a Vigía model-server series
         if wanted is not None and key not in wanted:
             continue
         if math.isnan(sample.value):
             continue
-        track = into.setdefault(key, ModelSignals()).track(track_name)
+        track = into.setdefault(key, ModelSignals()).track(track_name, version)
         if signal in _PER_FEATURE:
             per_feature: dict[str, float] = getattr(track, _PER_FEATURE[signal])
             per_feature[labels.get(metrics.LABEL_FEATURE, "")] = sample.value

@@ -1,7 +1,7 @@
 """PromQL of every monitoring signal, rendered apart from where it runs.
 
-Each query covers every ModelDeployment at once: it is grouped by (namespace, model, track)
-— plus feature, bin, class or le where the signal has them — so the number of queries per
+Each query covers every ModelDeployment at once: it is grouped by (namespace, model, track,
+version) — plus feature, bin, class or le where the signal has them — so the number of queries per
 tick depends on the signals, never on the number of models. Counters are turned into counts
 over the window with increase() per series (per replica) and summed afterwards, so replica
 restarts and scale changes do not distort them.
@@ -23,7 +23,9 @@ from enum import StrEnum
 
 from vigia import drift, metrics
 
-KEY = ", ".join(metrics.TRACK_KEY_LABELS)
+# Split by version too: a version is judged on its own predictions against its own training
+# reference, never on a window that mixes in its predecessor's traffic.
+KEY = ", ".join((*metrics.TRACK_KEY_LABELS, metrics.LABEL_VERSION))
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 # Windows the shipped rules record (manifests/prometheus); keep in step with rules.py.
 RULE_WINDOWS: frozenset[str] = frozenset({"1h"})
@@ -107,7 +109,7 @@ _CONF = metrics.CONFIDENCE
 PARTS: dict[str, Callable[[str, Ref], str]] = {
     "feature_bin_increase": lambda w, r: _increase(metrics.FEATURE_BIN_SERIES, w, _FEATURE, _BIN),
     "feature_bin_share": lambda w, r: _shares(r("feature_bin_increase"), _BIN, _FEATURE),
-    # Replicas (and, during a version change, both versions) export the reference: one value.
+    # Every replica of a version exports its reference: one value per version.
     "feature_reference_share": lambda w, r: (
         f"max by ({_by(_FEATURE, _BIN)}) ({metrics.FEATURE_REFERENCE})"
     ),

@@ -1,8 +1,11 @@
 """Events from differences between two statuses (pure): the writer posts them.
 
 Condition transitions follow ``reasons.HEALTHY_STATUS``: leaving the healthy status is a
-Warning with the condition's reason, Ready coming back is a Normal ``Ready``. A section
-with something to announce beyond its conditions adds a rule to ``SECTION_RULES``.
+Warning with the condition's reason, Ready coming back is a Normal ``Ready``. A Warning
+means a person should look, so leaving it for a routine reason (``reasons.ROUTINE_REASONS``:
+a rollout, a new version's first samples) or on a condition the operator answers itself
+(``answered``: a retraining trigger) is a Normal Event. A section with something to
+announce beyond its conditions adds a rule to ``SECTION_RULES``.
 """
 
 from __future__ import annotations
@@ -17,16 +20,19 @@ from vigia_operator.status import conditions as c
 SectionRule = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Event]]
 
 
-def events_for(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[Event]:
-    """Events announcing what changed between two statuses."""
+def events_for(previous: Mapping[str, Any], current: Mapping[str, Any],
+               answered: frozenset[str] = frozenset()) -> list[Event]:
+    """Events announcing what changed between two statuses. ``answered``: condition types
+    the operator acts on by itself (retraining on drift or low accuracy)."""
     events = _condition_events(previous.get("conditions") or [],
-                               current.get("conditions") or [])
+                               current.get("conditions") or [], answered)
     for name, rule in SECTION_RULES.items():
         events.extend(rule(previous.get(name) or {}, current.get(name) or {}))
     return events
 
 
-def _condition_events(before: list[Any], after: list[Any]) -> list[Event]:
+def _condition_events(before: list[Any], after: list[Any],
+                      answered: frozenset[str]) -> list[Event]:
     events: list[Event] = []
     for cond in after:
         old = c.find(before, cond["type"])
@@ -40,10 +46,20 @@ def _condition_events(before: list[Any], after: list[Any]) -> list[Event]:
                 events.append(Event(reasons.NORMAL, reasons.READY, cond["message"]))
         elif cond["type"] == reasons.READY:
             if old is not None and old.get("status") == healthy:
-                events.append(Event(reasons.WARNING, reasons.NOT_READY, cond["message"]))
+                events.append(_left_healthy(cond, answered, reason=reasons.NOT_READY))
         elif cond["status"] == "True" or old is not None:
-            events.append(Event(reasons.WARNING, cond["reason"], cond["message"]))
+            events.append(_left_healthy(cond, answered, reason=cond["reason"]))
     return events
+
+
+def _left_healthy(cond: Mapping[str, Any], answered: frozenset[str], *, reason: str) -> Event:
+    """A Warning, unless the condition left for a routine reason (the Event then has that
+    reason) or the operator answers it itself."""
+    if cond["reason"] in reasons.ROUTINE_REASONS:
+        return Event(reasons.NORMAL, cond["reason"], cond["message"])
+    if cond["type"] in answered:
+        return Event(reasons.NORMAL, reason, cond["message"])
+    return Event(reasons.WARNING, reason, cond["message"])
 
 
 def _hand_edits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Event]:

@@ -62,6 +62,7 @@ def monitoring_section(given: SectionInput) -> MonitoringOutcome:
         now=now,
         unavailable=signals.error,
         previous=given.previous.get(SECTION),
+        version=given.md.model.version,  # the version the stable Deployment serves
     )
     if _same_decision(given, verdict) and now - _written_at(given) < refresh_after(given.md.uid):
         return MonitoringOutcome(verdict=verdict)

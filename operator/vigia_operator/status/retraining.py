@@ -28,7 +28,12 @@ from vigia_operator.decide.retraining.policy import (
     Start,
     decide,
 )
-from vigia_operator.decide.retraining.result import RunResult, job_finished, read_result
+from vigia_operator.decide.retraining.result import (
+    RunResult,
+    job_finished,
+    read_result,
+    sentence,
+)
 from vigia_operator.decide.retraining.state import (
     MAX_RUNS,
     CandidateRecord,
@@ -102,6 +107,20 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
     found = condition(state)
     update = SectionUpdate(SECTION, state.to_status(), () if found is None else (found,))
     return RetrainingOutcome(update, tuple(events), job)
+
+
+def answered_conditions(body: Mapping[str, Any]) -> frozenset[str]:
+    """The condition types a retraining trigger of ``body`` answers: the operator acts on
+    them by itself, so their Events are Normal (a spec it cannot read answers nothing)."""
+    try:
+        spec = parse_retraining(body)
+    except SpecError:
+        return frozenset()
+    if spec is None:
+        return frozenset()
+    triggers = spec.triggers
+    return frozenset(type_ for type_, on in ((reasons.DRIFTED, triggers.drift),
+                                             (reasons.ACCURACY_LOW, triggers.accuracy)) if on)
 
 
 def monitoring_of(signals: Signals | None,
@@ -215,24 +234,36 @@ def finished(previous: RetrainingStatus, job: str, result: RunResult, at: str,
                  for run in previous.runs)
     c = result.candidate
     outcome = ResultRecord(job, result.verdict, result.message[:2000], at,
-                           candidate_uri=None if c is None else c.uri)
+                           candidate_uri=None if c is None else c.uri, metrics=result.metrics)
     state = replace(previous, result=outcome, runs=runs)
     if c is None:
         reason = (reasons.CANDIDATE_REFUSED if result.verdict == "Refused"
                   else reasons.RETRAINING_FAILED)
-        return state, [Event(reasons.WARNING, reason, f"Job {job}: {result.message}")]
+        return state, [Event(reasons.WARNING, reason, result_sentence(outcome))]
     spec_uri = next((run.spec_uri for run in runs if run.job == job), None)
     candidate = CandidateRecord(
         version=c.version, uri=c.uri, digest=c.digest, report_uri=c.report_uri, job=job,
         at=at, approved=auto, approved_by="Auto" if auto else "", spec_uri=spec_uri,
         html_report_uri=c.html_report_uri)
     events = [Event(reasons.NORMAL, reasons.CANDIDATE_ACCEPTED,
-                    f"Job {job}: candidate {c.version} ({c.uri}) accepted: {result.message}")]
+                    result_sentence(outcome, c.version))]
     if not auto:
         events.append(Event(reasons.NORMAL, reasons.CANDIDATE_AWAITING_APPROVAL,
                             f"Candidate {c.version} waits for approval: annotate the "
                             f"ModelDeployment {ANNOTATION_APPROVE}={c.version}."))
     return replace(state, candidate=candidate), events
+
+
+def result_sentence(result: ResultRecord, version: str | None = None) -> str:
+    """What a Job's result says, in one sentence: "Candidate 2 accepted: 83.3% → 88.5% on
+    3,900 recent labelled items; …". The Job, the URIs and the numbers are in status."""
+    if result.verdict == "Accepted":
+        said = f"Candidate {version} accepted: " if version else "Candidate accepted: "
+    elif result.verdict == "Refused":
+        said = "Candidate refused: "
+    else:
+        said = f"Job {result.job} failed: "
+    return sentence(said + result.message)
 
 
 def approve(previous: RetrainingStatus, annotations: Mapping[str, str],
@@ -281,5 +312,5 @@ def condition(state: RetrainingStatus) -> Condition | None:
         reason = {"Accepted": reasons.CANDIDATE_ACCEPTED,
                   "Refused": reasons.CANDIDATE_REFUSED}.get(result.verdict,
                                                             reasons.RETRAINING_FAILED)
-    return Condition(reasons.RETRAINING, "False", reason,
-                     f"Job {result.job}: {result.message}"[:1000])
+    version = candidate.version if candidate and candidate.job == result.job else None
+    return Condition(reasons.RETRAINING, "False", reason, result_sentence(result, version))

@@ -48,6 +48,9 @@ class StatusUpdate:
     sections: tuple[SectionUpdate, ...]
     # The generation these sections were computed for; None leaves observedGeneration.
     observed_generation: int | None = None
+    # Condition types the operator acts on by itself (a retraining trigger): their
+    # transitions are Normal Events (status.events).
+    answered: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ class StatusWriter:
         self._written[str(meta.get("uid"))] = (meta.get("resourceVersion"), new)
         logger.info(f"Status of {meta['namespace']}/{meta['name']}: {new.get('phase')}, "
                     f"observedGeneration {new.get('observedGeneration')}")
-        for event in events_for(previous, new):
+        for event in events_for(previous, new, update.answered):
             await self._post(body, event)
         return True
 

@@ -33,6 +33,10 @@ BASELINE_S = 20
 # A loaded machine (2 cores shared by many test sessions) has taken 160 s to start one.
 SERVER_START_S = 400
 
+# The version the fleet's servers serve (their series' ``version`` label): a ModelDeployment
+# judged on them names it in spec.model.version, as the stable Deployment would serve it.
+FLEET_VERSION = "3"
+
 
 @dataclass
 class Model:
@@ -97,7 +101,7 @@ def start_fleet(
     few: tuple[str, str] = ("lab", "steady"),
 ) -> Iterator[Fleet]:
     """Servers for the three (namespace, name) keys, their traffic, and Prometheus."""
-    bundle = train_sample_model(rows=2000, seed=1, version="3")
+    bundle = train_sample_model(rows=2000, seed=1, version=FLEET_VERSION)
     uri = f"file://{work}/sobaos.bentomodel"
     export_bundle(bundle, uri, home=work / "home")
     servers = {key: _start(work, uri, *key) for key in (steady, shifted, few)}

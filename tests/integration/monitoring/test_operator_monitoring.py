@@ -34,6 +34,7 @@ from vigia_testbed.operator import (
 
 from tests.integration.monitoring.conftest import (
     FEW_ROWS,
+    FLEET_VERSION,
     ROWS,
     SHIFTED_FEATURES,
     STEADY_FEATURES,
@@ -132,6 +133,7 @@ def monitored(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
                 f'sum(vigia_predictions_total{{namespace="{namespace}"}}) >= {total}')
             for name in NAMES:
                 body = model_deployment(name, monitoring=monitoring_spec(namespace, name))
+                body["spec"]["model"]["version"] = FLEET_VERSION  # judged on its own series
                 kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-",
                         input=json.dumps(body))
             port = free_port()
@@ -220,10 +222,12 @@ def test_too_little_traffic_is_insufficient_data_with_the_counts(monitored: Moni
     quiet = monitored.wait("quiet", reasons.DRIFTED, "Unknown")
     drift = condition(quiet, reasons.DRIFTED)
     assert drift["reason"] == reasons.INSUFFICIENT_DATA
-    assert f"predictions over {WINDOW}; drift needs 200" in drift["message"]
+    assert f"predictions of version {FLEET_VERSION} over {WINDOW}; drift needs 200" in (
+        drift["message"])
     accuracy = condition(quiet, reasons.ACCURACY_LOW)
     assert accuracy["reason"] == reasons.INSUFFICIENT_DATA
-    assert f"0 feedback labels over {WINDOW}; accuracy needs 50" in accuracy["message"]
+    assert f"0 feedback labels of version {FLEET_VERSION} over {WINDOW}; accuracy needs 50" in (
+        accuracy["message"])
     section = quiet["status"]["monitoring"]
     assert section["state"] == "InsufficientData"
     assert 0 < section["samples"]["predictions"] <= FEW_ROWS + 5

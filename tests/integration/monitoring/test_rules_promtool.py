@@ -44,7 +44,9 @@ class Track:
 
     @property
     def key(self) -> dict[str, str]:
-        return {"namespace": self.namespace, "model": self.model, "track": self.track}
+        """What every recorded series is split by: a version is judged on its own."""
+        return {"namespace": self.namespace, "model": self.model, "track": self.track,
+                "version": "1"}
 
     def counts(self, feature: str) -> dict[str, float]:
         total: dict[str, float] = {}
@@ -95,7 +97,7 @@ def input_series(t: Track) -> list[dict[str, str]]:
     out = []
     replicas = list(t.replicas)
     for instance, features in t.replicas.items():
-        base = {**t.key, "version": "1", "instance": instance}
+        base = {**t.key, "instance": instance}
         for feature, bins in features.items():
             for b, rate in bins.items():
                 labels = {**base, "feature": feature, "bin": b}
@@ -104,7 +106,7 @@ def input_series(t: Track) -> list[dict[str, str]]:
         for c, prior in PRIORS.items():
             out.append(_gauge(metrics.CLASS_PRIOR, {**base, "class": c}, prior))
     # Predictions, feedback and confidence: all on the first replica (sums are what count).
-    base = {**t.key, "version": "1", "instance": replicas[0]}
+    base = {**t.key, "instance": replicas[0]}
     for c, rate in t.classes.items():
         out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
     out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, t.correct))

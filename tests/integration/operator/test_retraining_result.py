@@ -74,7 +74,14 @@ def test_accepted_candidate_is_recorded_and_next_with_auto(
     assert result.verdict == "Accepted" and result.candidate is not None
     assert result.candidate.version == JOB
     assert result.candidate.digest == run.result["candidate"]["digest"]
-    assert "recent.candidate" in result.message  # the gate's numbers travel with it
+    # The gate's numbers travel with it: said in one sentence, kept as fields.
+    recent = run.result["metrics"]["recent"]
+    assert result.message.startswith(
+        f"{recent['current']['accuracy']:.1%} → {recent['candidate']['accuracy']:.1%} on "
+        f"{recent['rows']:,} recent labelled items; ")
+    assert "on the original holdout" in result.message and len(result.message) < 200
+    assert result.metrics is not None and result.metrics.recent is not None
+    assert result.metrics.recent.rows == recent["rows"]
 
     finished, events = rs.finished(_previous(), JOB, result, AT, auto=True)
     state = finished.to_status()
@@ -105,13 +112,21 @@ def test_refused_candidate_is_an_event_with_the_numbers(
     assert run.code == ExitCode.REFUSED, run.stderr[-2000:]
     result = read_result(_job(failed=True), [_pod(run.termination.read_text(), run.code)])
     assert result.verdict == "Refused" and result.candidate is None
-    assert "NotEnoughImprovement" in result.message and "holdout.candidate" in result.message
+    holdout = run.result["metrics"]["holdout"]
+    assert result.message.startswith(
+        f"{holdout['current']['accuracy']:.1%} → {holdout['candidate']['accuracy']:.1%} on the "
+        "original holdout, below the 50 points gain required")
+    # The other checks it failed follow in their own words, in the same sentence.
+    others = [r for r in run.result["reasons"] if r["code"] != "NotEnoughImprovement"]
+    assert all(r["code"] in result.message for r in others)
+    assert len(result.message) <= 200 and result.message.count(". ") == 0
     refused, events = rs.finished(_previous(), JOB, result, AT, auto=True)
     state = refused.to_status()
     assert "candidate" not in state and state["result"]["verdict"] == "Refused"
     (event,) = events
     assert (event.type, event.reason) == (reasons.WARNING, reasons.CANDIDATE_REFUSED)
-    assert "NotEnoughImprovement" in event.message
+    assert event.message == f"Candidate refused: {result.message}"
+    assert state["result"]["metrics"]["minImprovement"] == 0.5
 
 
 def test_invalid_input_is_refused_not_retried(tmp_path: Path, current: Current,

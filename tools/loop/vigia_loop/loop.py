@@ -217,6 +217,7 @@ def _retraining(loop: Loop, timeline: Timeline) -> dict[str, Any]:
     timeline.mark(Step.CANDIDATE, f"{result['verdict']}: version {candidate['version']}: "
                   f"{result['message'][:300]}", verdict=result["verdict"],
                   version=candidate["version"], message=result["message"],
+                  metrics=result.get("metrics") or {},
                   report=candidate.get("htmlReportUri"), jobs=_jobs(loop))
     return candidate
 

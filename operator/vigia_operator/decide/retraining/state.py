@@ -3,7 +3,9 @@
     lastTrigger: {reason, at, message}     what started the latest Job, with the numbers
     lastSkip:    {reason, trigger, at, message}   the latest due trigger that did not start
     job:         name of the latest Job
-    result:      {job, verdict, message, candidateUri, at}
+    result:      {job, verdict, message (one sentence), candidateUri, at,
+                  metrics: {recent, holdout: {rows, currentAccuracy, candidateAccuracy},
+                            minImprovement, maxHoldoutLoss}}
     candidate:   {version, uri, digest, reportUri, htmlReportUri?, job, at, approved,
                   approvedBy, approvedAt?, specUri}
     nextScheduled, cooldownUntil, schedule
@@ -41,12 +43,32 @@ class SkipRecord:
 
 
 @dataclass(frozen=True)
+class AccuracyComparison:
+    """Both models' accuracy on the same labelled rows."""
+
+    rows: int
+    current_accuracy: float
+    candidate_accuracy: float
+
+
+@dataclass(frozen=True)
+class ResultMetrics:
+    """The numbers the gate decided on (status.retraining.result.metrics)."""
+
+    recent: AccuracyComparison | None = None  # recent labelled feedback
+    holdout: AccuracyComparison | None = None  # the original holdout
+    min_improvement: float | None = None  # the gate's settings, as fractions
+    max_holdout_loss: float | None = None
+
+
+@dataclass(frozen=True)
 class ResultRecord:
     job: str
     verdict: str
     message: str = ""
     at: str = ""
     candidate_uri: str | None = None
+    metrics: ResultMetrics | None = None
 
 
 @dataclass(frozen=True)

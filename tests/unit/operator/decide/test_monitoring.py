@@ -30,7 +30,7 @@ def healthy_track(**changes: object) -> TrackSignals:
 
 
 def signals(track: TrackSignals, **kpis: float) -> ModelSignals:
-    return ModelSignals(tracks={"stable": track}, kpis=dict(kpis))
+    return ModelSignals(tracks={("stable", "1"): track}, kpis=dict(kpis))
 
 
 def status_of(verdict: ev.MonitoringVerdict, type_: str) -> tuple[str, str]:
@@ -159,3 +159,34 @@ def test_recording_rules_that_stopped_are_stale() -> None:
     assert {c.reason for c in verdict.conditions} == {reasons.STALE_DATA}
     fresh = healthy_track(from_rules=True, rules_evaluated=NOW - 30)
     assert ev.assess(SPEC, signals(fresh), now=NOW).section["state"] == ev.STATE_HEALTHY
+
+
+def test_a_version_is_judged_on_its_own_series_not_its_predecessors() -> None:
+    drifted_old = healthy_track(feature_psi={"ambient_temperature": 1.01}, accuracy=0.848)
+    fresh_new = healthy_track(predictions=40.0, feedback=12.0, accuracy=0.97)
+    both = ModelSignals(tracks={("stable", "1"): drifted_old, ("stable", "2"): fresh_new})
+    verdict = ev.assess(SPEC, both, now=NOW, version="2")
+    assert verdict.section["version"] == "2" and verdict.section["state"] == ev.STATE_INSUFFICIENT
+    assert verdict.section["samples"] == {"predictions": 40, "feedback": 12}
+    assert status_of(verdict, reasons.DRIFTED) == ("Unknown", reasons.INSUFFICIENT_DATA)
+    assert message(verdict, reasons.DRIFTED) == (
+        f"40 predictions of version 2 over 1h; drift needs {SPEC.drift_min_samples}")
+    assert message(verdict, reasons.ACCURACY_LOW) == (
+        f"12 feedback labels of version 2 over 1h; accuracy needs {SPEC.accuracy_min_feedback}")
+    texts = " ".join(c.message for c in verdict.conditions)
+    assert "1.01" not in texts and "0.848" not in texts  # the predecessor's numbers
+    old = ev.assess(SPEC, both, now=NOW, version="1")
+    assert status_of(old, reasons.DRIFTED) == ("True", reasons.FEATURES_DRIFTED)
+
+
+def test_a_version_without_series_yet_has_no_samples_not_no_data() -> None:
+    only_old = ModelSignals(tracks={("stable", "1"): healthy_track()})
+    verdict = ev.assess(SPEC, only_old, now=NOW, version="2")
+    assert verdict.section["samples"] == {"predictions": 0, "feedback": 0}
+    assert {status_of(verdict, t) for t in (reasons.DRIFTED, reasons.ACCURACY_LOW,
+                                            reasons.CONFIDENCE_LOW)} == {
+        ("Unknown", reasons.INSUFFICIENT_DATA)}
+    assert "0 predictions of version 2" in message(verdict, reasons.DRIFTED)
+    stale = ModelSignals(tracks={("stable", "1"): healthy_track(last_scrape=NOW - 900)})
+    assert status_of(ev.assess(SPEC, stale, now=NOW, version="2"),
+                     reasons.DRIFTED)[1] == reasons.STALE_DATA

@@ -47,3 +47,31 @@ def test_created_and_updated_when_the_spec_changed() -> None:
     assert reasons_of(None, deployment("s3://m/v1", 1), spec_changed=True) == [reasons.CREATED]
     assert reasons_of(deployment("s3://m/v1", 1), deployment("s3://m/v1", 2),
                       spec_changed=True) == [reasons.UPDATED]
+
+
+def test_a_canary_a_rollout_brings_in_is_created_not_restored() -> None:
+    canary = deployment("s3://m/v2", 1)
+    canary["metadata"]["name"] = "iris-canary"
+    action = Action(canary, missing=True)
+    (event,) = announce(action, None, spec_changed=False, rolling=True, introduced=True)
+    assert (event.type, event.reason, event.message) == (
+        reasons.NORMAL, reasons.CREATED, "Deployment iris-canary")
+
+
+def test_a_canary_deleted_during_its_rollout_is_restored() -> None:
+    canary = deployment("s3://m/v2", 1)
+    canary["metadata"]["name"] = "iris-canary"
+    (event,) = announce(Action(canary, missing=True), None, spec_changed=False, rolling=True,
+                        introduced=False)
+    assert (event.type, event.reason) == (reasons.WARNING, reasons.RESTORED)
+    assert event.message == "Deployment iris-canary was deleted; re-created it."
+
+
+def test_introduced_does_not_hide_a_hand_edit() -> None:
+    before = deployment("s3://m/v1", 1)
+    before["spec"]["paused"] = True
+    assert reasons_of(before, deployment("s3://m/v1", 1), spec_changed=False) == [
+        reasons.RESTORED]
+    events = announce(Action(deployment("s3://m/v1", 1), missing=False), before,
+                      spec_changed=False, introduced=True)
+    assert [e.reason for e in events] == [reasons.RESTORED]

@@ -74,3 +74,17 @@ def test_gateway_router_adds_the_route_and_track_services() -> None:
     result = _children(_body("file:///m/v2", router="GatewayAPI"))
     kinds = [action.desired["kind"] for action in result.plan.actions]
     assert kinds.count("Service") == 3 and kinds[-1] == "HTTPRoute"
+
+
+def test_the_canary_is_introduced_by_a_rollout_not_yet_in_status() -> None:
+    body = _body("file:///m/v2")
+    md = parse(body)
+    canary = ("Deployment", f"{md.name}-canary")
+    starting = _children(body)
+    assert canary in starting.introduced
+    status = {**STATUS, "canary": {**STATUS["canary"], "phase": "Progressing",
+                                   "startedAt": "2026-11-23T18:55:00Z"}}
+    in_flight = decide_children(Observation(body=body, md=md, status=status, children={},
+                                            signals=None, now=NOW, tick=False),
+                                OperatorSettings())
+    assert isinstance(in_flight, ChildrenDecision) and canary not in in_flight.introduced

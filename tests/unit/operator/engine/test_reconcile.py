@@ -248,7 +248,7 @@ async def test_a_drift_flagged_on_a_tick_starts_its_retraining_on_the_same_tick(
     store.catch_up(kube, REF)
     track = TrackSignals(feature_psi={"oven_temperature": 0.7}, predictions=5000.0,
                          feedback=10.0, last_scrape=time.time() - 5)
-    signals = Signals("t", values={MONITORING: ModelSignals(tracks={"stable": track}),
+    signals = Signals("t", values={MONITORING: ModelSignals(tracks={("stable", "1"): track}),
                                    MONITORING_AT: time.time()})
     kube.calls.clear()
     await engine.reconcile(REF, trigger="tick", signals=signals)

@@ -44,3 +44,32 @@ def test_new_hand_edits_are_announced_once() -> None:
     assert edit in event.message
     assert events_for(after, after) == []
     assert events_for(after, before) == []  # an edit undone is no news
+
+
+def test_ready_leaving_for_a_rollout_is_a_normal_event_with_its_reason() -> None:
+    before = _status(("Ready", "True", reasons.AVAILABLE))
+    after = _status(("Ready", "False", reasons.ROLLING_OUT))
+    assert [(e.type, e.reason) for e in events_for(before, after)] == [
+        (reasons.NORMAL, reasons.ROLLING_OUT)]
+    lost = _status(("Ready", "False", reasons.REPLICAS_UNAVAILABLE))
+    assert [(e.type, e.reason) for e in events_for(before, lost)] == [
+        (reasons.WARNING, reasons.NOT_READY)]
+
+
+def test_a_new_versions_first_samples_are_no_warning() -> None:
+    before = _status(("Drifted", "True", reasons.FEATURES_DRIFTED))
+    after = _status(("Drifted", "Unknown", reasons.INSUFFICIENT_DATA))
+    assert [(e.type, e.reason) for e in events_for(before, after)] == [
+        (reasons.NORMAL, reasons.INSUFFICIENT_DATA)]
+    stale = _status(("Drifted", "Unknown", reasons.STALE_DATA))
+    assert [e.type for e in events_for(before, stale)] == [reasons.WARNING]
+
+
+def test_a_condition_the_operator_answers_itself_is_a_normal_event() -> None:
+    before = _status(("Drifted", "False", reasons.NO_DRIFT),
+                     ("AccuracyLow", "False", reasons.ACCURACY_OK))
+    after = _status(("Drifted", "True", reasons.FEATURES_DRIFTED),
+                    ("AccuracyLow", "True", reasons.ACCURACY_BELOW_MIN))
+    answered = frozenset({reasons.DRIFTED})
+    assert [(e.type, e.reason) for e in events_for(before, after, answered)] == [
+        (reasons.NORMAL, reasons.FEATURES_DRIFTED), (reasons.WARNING, reasons.ACCURACY_BELOW_MIN)]

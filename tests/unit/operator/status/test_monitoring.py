@@ -42,7 +42,7 @@ def given(signals: Signals | None, previous: dict[str, object] | None = None) ->
 def drifted_signals() -> ModelSignals:
     track = TrackSignals(feature_psi={"oven_temperature": 0.7}, predictions=5000.0,
                          feedback=10.0, last_scrape=AT - 5)
-    return ModelSignals(tracks={"stable": track})
+    return ModelSignals(tracks={("stable", "1"): track})
 
 
 def test_the_spec_reaches_the_view_with_the_crd_defaults() -> None:
@@ -88,7 +88,7 @@ def full_signals() -> ModelSignals:
         confidence_mean=0.8, confidence_below={0.5: 0.0, 0.6: 0.1, 1.0: 1.0},
         last_scrape=AT - 5,
     )
-    return ModelSignals(tracks={"stable": track}, kpis={"defects": 3.0},
+    return ModelSignals(tracks={("stable", "1"): track}, kpis={"defects": 3.0},
                         kpi_errors={"broken": "bad_data: parse error"})
 
 
@@ -144,7 +144,7 @@ def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
 
 def moved(signals: ModelSignals, at: float, **changes: object) -> ModelSignals:
     (track,) = signals.tracks.values()
-    return ModelSignals(tracks={"stable": TrackSignals(
+    return ModelSignals(tracks={("stable", "1"): TrackSignals(
         **{**track.__dict__, "last_scrape": at - 5, **changes})})
 
 
@@ -213,3 +213,18 @@ def test_a_tick_that_did_not_evaluate_the_model_leaves_the_section_alone() -> No
     due = monitoring_section(given(Signals("t", values={MONITORING: drifted_signals(),
                                                         MONITORING_AT: AT})))
     assert due.update is not None and due.verdict is not None
+
+
+def test_the_section_judges_the_version_the_stable_deployment_serves() -> None:
+    predecessor = TrackSignals(feature_psi={"oven_temperature": 1.01}, predictions=5000.0,
+                               feedback=400.0, accuracy=0.848, last_scrape=AT - 5)
+    promoted = TrackSignals(feature_psi={"oven_temperature": 0.01}, predictions=30.0,
+                            feedback=3.0, accuracy=1.0, last_scrape=AT - 5)
+    measured = ModelSignals(tracks={("stable", "0"): predecessor, ("stable", "1"): promoted})
+    signals = Signals("t", values={MONITORING: measured, MONITORING_AT: AT})
+    (update,) = monitoring_sections(given(signals))
+    assert update.value is not None and update.value["version"] == MD.model.version == "1"
+    assert update.value["state"] == "InsufficientData"
+    assert update.value["samples"] == {"predictions": 30, "feedback": 3}
+    assert {c.reason for c in update.conditions if c.type != reasons.KPI_VIOLATED} == {
+        reasons.INSUFFICIENT_DATA}

@@ -16,6 +16,7 @@ from vigia_operator.status.retraining import (
     WATCH_GRACE_SECONDS,
     RetrainingInput,
     RetrainingOutcome,
+    answered_conditions,
     finished_job_awaiting_result,
     retraining_section,
 )
@@ -139,3 +140,12 @@ def test_an_invalid_retraining_spec_is_an_event_not_a_crash() -> None:
     outcome = _run({}, body=body)
     assert outcome.update is None
     assert [e.reason for e in outcome.events] == [reasons.INVALID_SPEC]
+
+
+def test_the_conditions_a_retraining_trigger_answers() -> None:
+    body = _body()
+    assert answered_conditions(body) == {reasons.DRIFTED, reasons.ACCURACY_LOW}
+    body["spec"]["retraining"]["triggers"]["accuracy"] = False
+    assert answered_conditions(body) == {reasons.DRIFTED}
+    body["spec"]["retraining"]["enabled"] = False
+    assert answered_conditions(body) == frozenset()

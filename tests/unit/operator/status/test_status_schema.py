@@ -35,7 +35,7 @@ def _drifting(at: float) -> ModelSignals:
         feature_jensen_shannon={"oven_temperature": 0.4}, predictions=900.0,
         prediction_shift=0.05, feedback=300.0, accuracy=0.8, confidence_mean=0.8,
         confidence_below={0.6: 0.1, 1.0: 1.0}, last_scrape=at - 5)
-    return ModelSignals(tracks={"stable": track}, kpis={"defects": 3.0})
+    return ModelSignals(tracks={("stable", "1"): track}, kpis={"defects": 3.0})
 
 
 def test_one_reconcile_writes_every_section_within_the_schema() -> None:
