@@ -47,7 +47,7 @@ def expired(spec: dict[str, Any], now: datetime) -> bool:
 
 
 class LeaseElection:
-    def __init__(self, kube: Kube, namespace: str, on_elected: Callable[[], Awaitable[None]],
+    def __init__(self, kube: Kube, namespace: str, on_elected: Callable[[], Awaitable[object]],
                  identity: str | None = None) -> None:
         self._kube = kube
         self._namespace = namespace

@@ -194,9 +194,13 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
     elif action is None:  # the trigger is gone: its next return is a new skip to report
         state = replace(state, last_skip=None)
     state = replace(state, schedule=spec.triggers.schedule,
-                    next_scheduled=decision.next_scheduled and iso(decision.next_scheduled),
-                    cooldown_until=decision.cooldown_until and iso(decision.cooldown_until))
+                    next_scheduled=_iso_or_none(decision.next_scheduled),
+                    cooldown_until=_iso_or_none(decision.cooldown_until))
     return state, events, job
+
+
+def _iso_or_none(at: datetime | None) -> str | None:
+    return None if at is None else iso(at)
 
 
 def started(previous: RetrainingStatus, start: Start, at: str,

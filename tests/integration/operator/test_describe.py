@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from vigia_operator.core import reasons
-
-from tests.fixtures.kube import kubectl, wait_for
-from tests.integration.operator.harness import (
+from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.operator import (
     OperatorProcess,
     model_deployment,
     wait_ready,
     wait_stable,
 )
+
 from tests.integration.operator.test_operator import apply, events, get, has_event
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso
-from vigia_operator.core.types import Event
+from vigia_operator.core.types import Event, EventType
 from vigia_operator.decide.rollout.model import (
     ABORTED,
     FAIL,
@@ -301,7 +301,7 @@ def _roll_back(i: Inputs, stable: Version, canary: CanaryState, outcome: Ending,
                *, clear: bool = False, events: tuple[Event, ...] = ()) -> RolloutDecision:
     message = (f"Rolling back canary {canary.version.version} {_at_step(i, canary)} "
                f"({outcome}): {why}. Stable {stable.version} keeps serving.")
-    kind = "Warning" if outcome == ROLLED_BACK else "Normal"
+    kind: EventType = "Warning" if outcome == ROLLED_BACK else "Normal"
     rolling = replace(canary, phase=ROLLING_BACK, outcome=outcome, paused=False, weight=0,
                       message=message)
     decided = _rolling_back(replace(i, command=None), stable, rolling)
@@ -324,7 +324,7 @@ def _rolling_back(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDec
                    f"{stable.version} serves all traffic ({obs.stable_ready}/{i.replicas} "
                    "pods ready).")
         entry = HistoryEntry(canary.version, outcome, i.now, canary.message)
-        kind = "Warning" if outcome == ROLLED_BACK else "Normal"
+        kind: EventType = "Warning" if outcome == ROLLED_BACK else "Normal"
         return RolloutDecision(stable, stable, None, reason, message, ended=(entry,),
                         events=(*ignored, Event(kind, reason, message)),
                         clear_command=bool(ignored))
