@@ -71,29 +71,29 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         election = LeaseElection(kube, config.lease_namespace, on_elected=tick.once)
         engine.leader = election
         tasks.append(asyncio.create_task(election.run(), name="vigia-lease"))
-    memo["engine"], memo["tick"], memo[TASKS] = engine, tick, tasks
+    memo["engine"], memo["kube"], memo["tick"], memo[TASKS] = engine, kube, tick, tasks
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.get(TASKS) or []:
         task.cancel()
-    engine = memo.get("engine")
-    if isinstance(engine, Engine):
-        await engine.kube.close()
+    kube = memo.get("kube")
+    if isinstance(kube, Kube):
+        await kube.close()
 
 
 @kopf.on.probe(id="apiCalls")
 def api_calls(memo: kopf.Memo, **_: Any) -> int:
     """The operator's own API requests so far (the benchmark reads them from /healthz)."""
-    engine = memo.get("engine")
-    return engine.kube.calls if isinstance(engine, Engine) else 0
+    kube = memo.get("kube")
+    return kube.calls if isinstance(kube, Kube) else 0
 
 
 @kopf.on.probe(id="apiCallsBy")
 def api_calls_by(memo: kopf.Memo, **_: Any) -> dict[str, int]:
-    engine = memo.get("engine")
-    return dict(engine.kube.calls_by) if isinstance(engine, Engine) else {}
+    kube = memo.get("kube")
+    return dict(kube.calls_by) if isinstance(kube, Kube) else {}
 
 
 @kopf.index(r.GROUP, r.VERSION, r.PLURAL, id=r.MODELS_INDEX)

@@ -44,7 +44,7 @@ from vigia_operator.engine.leader import Leadership
 from vigia_operator.engine.observed import Seen, seen
 from vigia_operator.engine.secrets import SecretCheck
 from vigia_operator.engine.store import Store
-from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.kube.client import KubeAPI, KubeError
 from vigia_operator.prometheus.exporter import OperatorMetrics
 from vigia_operator.status.retraining import finished_job_awaiting_result
 from vigia_operator.status.serving import refusal
@@ -82,7 +82,7 @@ def backoff(retry: int) -> float:
 
 
 class Engine:
-    def __init__(self, *, kube: Kube, settings: OperatorSettings, store: Store,
+    def __init__(self, *, kube: KubeAPI, settings: OperatorSettings, store: Store,
                  writer: StatusWriter, post: Any, leader: Leadership,
                  metrics: OperatorMetrics | None = None) -> None:
         self.kube = kube

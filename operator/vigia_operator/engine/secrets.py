@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from vigia_operator.core.config import OperatorSettings
-from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.kube.client import KubeAPI, KubeError
 from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.policy import Refusal, secret_allowed, secret_refusal
 
@@ -22,7 +22,7 @@ TTL_SECONDS = 300.0
 
 
 class SecretCheck:
-    def __init__(self, kube: Kube, settings: OperatorSettings, ttl: float = TTL_SECONDS,
+    def __init__(self, kube: KubeAPI, settings: OperatorSettings, ttl: float = TTL_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._kube = kube
         self._settings = settings

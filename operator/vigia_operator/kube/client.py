@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -53,6 +53,35 @@ def path(api_version: str, kind: str, namespace: str | None, name: str | None = 
     scope = "" if namespace is None else f"/namespaces/{namespace}"
     out = f"{base}{scope}/{r.PLURALS[(api_version, kind)]}"
     return out if name is None else f"{out}/{name}"
+
+
+class StatusAPI(Protocol):
+    """What the status writer asks of the API server."""
+
+    async def patch_status(self, namespace: str, name: str,
+                           status: Mapping[str, Any]) -> Obj: ...
+
+
+class CreateAPI(Protocol):
+    """What posting an Event asks of the API server."""
+
+    async def create(self, obj: Mapping[str, Any]) -> Obj: ...
+
+
+class KubeAPI(StatusAPI, CreateAPI, Protocol):
+    """What a reconcile asks of the API server: ``Kube`` in the operator, an in-memory
+    stand-in in the engine's unit tests."""
+
+    async def apply(self, obj: Mapping[str, Any]) -> Obj: ...
+
+    async def get(self, api_version: str, kind: str, namespace: str, name: str,
+                  *, metadata_only: bool = False) -> Obj: ...
+
+    def list(self, api_version: str, kind: str, namespace: str | None,
+             label_selector: str | None = None, page: int = 100) -> AsyncIterator[Obj]: ...
+
+    async def remove_annotation(self, api_version: str, kind: str, namespace: str, name: str,
+                                key: str) -> Obj: ...
 
 
 class Kube:

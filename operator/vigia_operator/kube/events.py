@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from vigia_operator.core.clock import iso, utcnow
 from vigia_operator.core.types import Event
-from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.kube.client import CreateAPI, KubeError
 
 COMPONENT: Final = "vigia-operator"
 MAX_MESSAGE: Final = 1024
@@ -48,7 +48,7 @@ def build_event(involved: Mapping[str, Any], type: str, reason: str, message: st
 
 
 class EventRecorder:
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: CreateAPI) -> None:
         self._kube = kube
         self._instance = socket.gethostname()[:128]
 

@@ -18,7 +18,7 @@ from vigia_operator.core import reasons
 from vigia_operator.core.clock import iso, utcnow
 from vigia_operator.core.objects import contains
 from vigia_operator.core.types import Event
-from vigia_operator.kube.client import Kube, KubeError
+from vigia_operator.kube.client import KubeError, StatusAPI
 from vigia_operator.status.compose import compose
 from vigia_operator.status.events import events_for
 from vigia_operator.status.sections import StatusUpdate
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 class StatusWriter:
-    def __init__(self, kube: Kube, post: Poster) -> None:
+    def __init__(self, kube: StatusAPI, post: Poster) -> None:
         self._kube = kube
         self._post = post
         # uid -> (resourceVersion the write was based on, status written)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from vigia_operator.core import resources as r
@@ -50,6 +50,19 @@ class FakeKube:
         if obj["kind"] == "Event":
             self.events.append(dict(obj))
         return dict(obj)
+
+    async def list(self, api_version: str, kind: str, namespace: str | None,
+                   label_selector: str | None = None, page: int = 100) -> AsyncIterator[Obj]:
+        self.calls.append(("list", kind))
+        for (ns, stored_kind, _name), obj in list(self.objects.items()):
+            if stored_kind == kind and namespace in (None, ns):
+                yield copy.deepcopy(obj)
+
+    async def remove_annotation(self, api_version: str, kind: str, namespace: str, name: str,
+                                key: str) -> Obj:
+        self.calls.append(("unannotate", f"{kind}/{name}"))
+        meta = {"name": name, "namespace": namespace, "resourceVersion": self._next()}
+        return {"apiVersion": api_version, "kind": kind, "metadata": meta}
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> Obj:
         self.calls.append(("status", name))
