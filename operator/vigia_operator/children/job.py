@@ -56,14 +56,14 @@ def labels(md: ModelDeploymentView, trigger: str) -> dict[str, str]:
     }
 
 
-def job_env(md: ModelDeploymentView, spec: RetrainingSpec, name: str) -> list[Obj]:
+def job_env(md: ModelDeploymentView, spec: RetrainingSpec, version: str) -> list[Obj]:
     """The job's settings (``vigia.settings.RetrainSettings``) by their variable names."""
     values: dict[str, str] = {
         "dataset_uri": server_uri(spec.dataset_uri),
         "target": spec.target,
         "model_uri": server_uri(md.model.uri),
         "output_uri": server_uri(output_uri(md.model.uri)),
-        "candidate_version": name,
+        "candidate_version": version,
         "feedback_model": md.name,  # the server's model label (server_settings)
         "include_feedback": "true" if spec.include_feedback else "false",
         "min_improvement": repr(spec.gate.min_improvement),
@@ -102,14 +102,14 @@ def _volumes(md: ModelDeploymentView, spec: RetrainingSpec) -> tuple[list[Obj], 
     return volumes, mounts
 
 
-def _container(md: ModelDeploymentView, spec: RetrainingSpec, name: str,
+def _container(md: ModelDeploymentView, spec: RetrainingSpec, version: str,
                mounts: list[Obj]) -> Obj:
     return {
         "name": r.JOB_CONTAINER,
         "image": spec.job.image or md.serving.image,
         "imagePullPolicy": md.serving.image_pull_policy,
         "command": list(JOB_COMMAND),
-        "env": job_env(md, spec, name),
+        "env": job_env(md, spec, version),
         "resources": spec.job.resources,
         "terminationMessagePath": "/dev/termination-log",
         # The result is in the message; a crash before writing it leaves the log's tail.
@@ -119,8 +119,10 @@ def _container(md: ModelDeploymentView, spec: RetrainingSpec, name: str,
     }
 
 
-def build_job(md: ModelDeploymentView, spec: RetrainingSpec, name: str, trigger: str) -> Obj:
-    """The retraining Job ``name`` for ``md``, started by ``trigger``."""
+def build_job(md: ModelDeploymentView, spec: RetrainingSpec, name: str, trigger: str,
+              version: str) -> Obj:
+    """The retraining Job ``name`` for ``md``, started by ``trigger``, whose candidate is
+    ``version``."""
     volumes, mounts = _volumes(md, spec)
     final_codes = [int(ExitCode.INVALID_INPUT), int(ExitCode.REFUSED)]
     return {
@@ -151,7 +153,7 @@ def build_job(md: ModelDeploymentView, spec: RetrainingSpec, name: str, trigger:
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": restricted_pod_security(),
-                    "containers": [_container(md, spec, name, mounts)],
+                    "containers": [_container(md, spec, version, mounts)],
                     "volumes": volumes,
                 },
             },

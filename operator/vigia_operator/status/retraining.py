@@ -27,6 +27,7 @@ from vigia_operator.decide.retraining.policy import (
     Skip,
     Start,
     decide,
+    next_version,
 )
 from vigia_operator.decide.retraining.result import (
     RunResult,
@@ -184,9 +185,10 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
                           f"spec.retraining.job.image {image!r} is not allowed by the "
                           "operator's configuration.")
         else:
-            job = build_job(md, spec, action.job_name, action.trigger.reason)
+            version = next_version(md.model.version, state.versions | _history(given.status))
+            job = build_job(md, spec, action.job_name, action.trigger.reason, version)
             spec_uri = str(((given.body.get("spec") or {}).get("model") or {}).get("uri"))
-            state, event = started(state, action, iso(now), spec_uri)
+            state, event = started(state, action, iso(now), spec_uri, version)
             events.append(event)
     if isinstance(action, Skip):
         state, skipped_events = skipped(state, action, iso(now))
@@ -199,20 +201,27 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
     return state, events, job
 
 
+def _history(status: Mapping[str, Any]) -> set[str]:
+    """The versions status names: stable, a canary in flight, the rollout's history."""
+    sections = [status.get("stable"), status.get("canary"), *(status.get("history") or [])]
+    return {str(s["version"]) for s in sections if isinstance(s, Mapping) and s.get("version")}
+
+
 def _iso_or_none(at: datetime | None) -> str | None:
     return None if at is None else iso(at)
 
 
-def started(previous: RetrainingStatus, start: Start, at: str,
-            spec_uri: str) -> tuple[RetrainingStatus, Event]:
+def started(previous: RetrainingStatus, start: Start, at: str, spec_uri: str,
+            version: str | None = None) -> tuple[RetrainingStatus, Event]:
     run = RunRecord(job=start.job_name, trigger=start.trigger.reason, started_at=at,
-                    spec_uri=spec_uri)
+                    spec_uri=spec_uri, version=version)
     state = replace(
         previous, job=start.job_name, last_skip=None,
         last_trigger=TriggerRecord(start.trigger.reason, at, start.trigger.message),
         runs=(run, *previous.runs)[:MAX_RUNS])
+    candidate = f" for candidate version {version}" if version else ""
     return state, Event(reasons.NORMAL, reasons.RETRAINING_STARTED,
-                        f"Started Job {start.job_name}: {start.trigger.message}")
+                        f"Started Job {start.job_name}{candidate}: {start.trigger.message}")
 
 
 def skipped(previous: RetrainingStatus, skip: Skip,

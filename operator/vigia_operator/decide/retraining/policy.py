@@ -13,7 +13,7 @@ bucket, so the same trigger never creates two Jobs, even if a status write was l
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -26,6 +26,7 @@ from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.view.retraining import RetrainingSpec
 
 MAX_JOB_NAME: Final = 63  # the Job controller puts it in a label on its pods
+MAX_LABEL: Final = 63  # a version is a label value on the servers' pods and series
 TRIGGER_CONDITIONS: Final = (
     (reasons.DRIFTED, reasons.TRIGGER_DRIFT),
     (reasons.ACCURACY_LOW, reasons.TRIGGER_ACCURACY),
@@ -75,6 +76,19 @@ class ObservedJob:
     created: datetime
     finished: bool
 
+
+
+def next_version(current: str, used: Iterable[str]) -> str:
+    """The version of the next candidate: short and monotonic. After whole-number versions,
+    the next whole number above every one this model has had (1 -> 2 -> 3); after a named
+    version, that name with a retraining count (``v1`` -> ``v1-r1`` -> ``v1-r2``)."""
+    known = {current, *used}
+    if current.isdigit():
+        return str(max(int(v) for v in known if v.isdigit()) + 1)
+    counts = [int(v.rpartition("-r")[2]) for v in known
+              if v.rpartition("-r")[2].isdigit() and v.startswith(f"{current}-r")]
+    suffix = f"-r{max(counts, default=0) + 1}"
+    return current[: MAX_LABEL - len(suffix)].rstrip("-_.") + suffix
 
 
 def job_name(md_name: str, trigger: Trigger) -> str:

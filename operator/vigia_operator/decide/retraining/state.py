@@ -91,6 +91,7 @@ class RunRecord:
     job: str
     trigger: str = ""
     started_at: str = ""
+    version: str | None = None  # of the candidate the Job trains
     spec_uri: str | None = None
     finished_at: str | None = None
     verdict: str | None = None
@@ -108,6 +109,12 @@ class RetrainingStatus:
     schedule: str | None = None
     next_scheduled: str | None = None
     cooldown_until: str | None = None
+
+    @property
+    def versions(self) -> set[str]:
+        """Every candidate version this section names."""
+        named = {run.version for run in self.runs if run.version}
+        return named | ({self.candidate.version} if self.candidate else set())
 
     @property
     def awaiting_result(self) -> bool:

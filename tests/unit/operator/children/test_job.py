@@ -19,7 +19,7 @@ def _job(**overrides: Any) -> dict[str, Any]:
     body = defaulted_sample(**overrides)
     spec = parse_retraining(body)
     assert spec is not None
-    return build_job(parse(body), spec, NAME, "Drift")
+    return build_job(parse(body), spec, NAME, "Drift", "2")
 
 
 def _pod(job: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def test_env_is_the_job_settings_contract() -> None:
     assert env[retrain_env_name("model_uri")] == "file:///models/sobaos/1"
     assert env[retrain_env_name("model_digest")] == "sha256:" + "a" * 64
     assert env[retrain_env_name("output_uri")] == "file:///models/sobaos"
-    assert env[retrain_env_name("candidate_version")] == NAME
+    assert env[retrain_env_name("candidate_version")] == "2"  # the next version, not the Job
     assert env[retrain_env_name("feedback_model")] == "sobaos"
     assert env[retrain_env_name("min_improvement")] == "0.02"
     assert env[retrain_env_name("max_parity_difference")] == "0.05"

@@ -24,6 +24,7 @@ from vigia_operator.view import parse
 
 from tests.unit.operator.schema import defaulted_sample
 from vigia.retraining import ACCEPTED, RESULT_SCHEMA
+from vigia.settings import retrain_env_name
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 IMAGES = ("docker.io/vigia/vigia",)
@@ -58,6 +59,10 @@ def test_a_drift_on_the_tick_starts_one_job_with_the_numbers() -> None:
     assert outcome.job is not None and outcome.job["kind"] == "Job"
     section = _section(outcome)
     assert section["job"] == outcome.job["metadata"]["name"]
+    # The candidate gets the model's next version, recorded with its Job and trigger.
+    (container,) = outcome.job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env[retrain_env_name("candidate_version")] == section["runs"][0]["version"] == "2"
     assert section["lastTrigger"]["reason"] == reasons.TRIGGER_DRIFT
     assert "flour_protein (0.410)" in section["lastTrigger"]["message"]
     assert [e.reason for e in outcome.events] == [reasons.RETRAINING_STARTED]

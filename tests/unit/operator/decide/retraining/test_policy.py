@@ -14,6 +14,7 @@ from vigia_operator.decide.retraining.policy import (
     Start,
     decide,
     job_name,
+    next_version,
 )
 from vigia_operator.decide.retraining.state import RetrainingStatus
 from vigia_operator.view import SpecError
@@ -148,3 +149,16 @@ def test_bad_spec_names_the_field() -> None:
     with pytest.raises(SpecError, match=r"spec\.retraining\.triggers\.schedule"):
         parse_retraining(defaulted_sample(spec__retraining__triggers={"schedule": "61 * * * *"}))
     assert parse_cooldown("1h30m") == timedelta(minutes=90)
+
+
+@pytest.mark.parametrize(("current", "used", "expected"), [
+    ("1", [], "2"),
+    ("2", ["1", "3"], "4"),  # above every whole-number version the model has had
+    ("1", ["inverted", "2"], "3"),
+    ("v1", [], "v1-r1"),
+    ("v1", ["v1-r1", "v1-r2"], "v1-r3"),
+    ("x" * 63, [], "x" * 60 + "-r1"),  # still a label value
+])
+def test_the_next_candidate_version_is_short_and_monotonic(current: str, used: list[str],
+                                                           expected: str) -> None:
+    assert next_version(current, used) == expected
