@@ -85,7 +85,7 @@ def model_deployment(scale: Scale) -> dict[str, Any]:
     monitoring["drift"]["minSamples"] = scale.drift_min_samples
     monitoring.pop("kpis", None)
     spec["retraining"].update(
-        triggers={"drift": True, "accuracy": False},
+        triggers={"drift": True, "accuracy": True},  # both answered: no Warning to act on
         dataset={"uri": p.SAMPLE_DATASET_URI, "target": "quality"},
         cooldown="6h",
         job={"resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
