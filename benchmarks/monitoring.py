@@ -405,6 +405,7 @@ def main() -> None:
         scrape = prometheus.query("scrape_duration_seconds")
         print(f"scrape of the exporter: {float(scrape[0]['value'][1]):.2f} s" if scrape
               else "scrape of the exporter: no sample")
+        assert prometheus.process is not None
         prom = psutil.Process(prometheus.process.pid)
         print(f"Prometheus: {prometheus.series_count()} series, RSS "
               f"{prom.memory_info().rss / 2**20:.0f} MiB; {args.models} models x {args.features}"

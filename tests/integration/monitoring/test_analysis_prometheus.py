@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, start_http_server
@@ -33,8 +34,8 @@ DEFECT_RATE = (
 DASHBOARD = Path(__file__).resolve().parents[3] / "manifests/grafana/vigia-model-dashboard.json"
 
 
-def spec(**changes: object) -> MonitoringSpec:
-    base = {"window": WINDOW, "drift_min_samples": 200, "accuracy_min_feedback": 50}
+def spec(**changes: Any) -> MonitoringSpec:
+    base: dict[str, Any] = {"window": WINDOW, "drift_min_samples": 200, "accuracy_min_feedback": 50}
     return MonitoringSpec(**{**base, **changes})
 
 

@@ -42,8 +42,8 @@ def test_the_cluster_demo_lists_quick(capsys: pytest.CaptureFixture[str]) -> Non
 def test_a_day_is_the_difference_of_two_scrapes_summed_by_label() -> None:
     good_good = (("actual", "good"), ("predicted", "good"), ("track", "stable"))
     bad_good = (("actual", "defective"), ("predicted", "good"), ("track", "stable"))
-    before = {"confusion": {good_good: 10.0}}
-    after = {"confusion": {good_good: 25.0, bad_good: 3.0}}
+    before: dict[str, quick.Counts] = {"confusion": {good_good: 10.0}}
+    after: dict[str, quick.Counts] = {"confusion": {good_good: 25.0, bad_good: 3.0}}
     day = quick._delta(after, before)
     assert day == {"confusion": {good_good: 15.0, bad_good: 3.0}}
     assert quick._by(day["confusion"], "actual", "predicted") == {

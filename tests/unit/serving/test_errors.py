@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from vigia_serving.app import RoutesOnly, ServerState, answering, build_app
+from vigia_serving.runtime import ModelRuntime
 
 
 async def test_an_unexpected_exception_is_a_json_500_without_details() -> None:
@@ -36,7 +37,7 @@ class ExplodingRuntime:
 
 @pytest.mark.parametrize("path", ["/predict", "/explain"])
 async def test_a_failing_runtime_answers_500_at_once(path: str) -> None:
-    state = ServerState(runtime=ExplodingRuntime())
+    state = ServerState(runtime=cast(ModelRuntime, ExplodingRuntime()))
     app = build_app(state)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         response = await c.post(path, json={"rows": [[1.0]]}, timeout=5)
@@ -46,7 +47,7 @@ async def test_a_failing_runtime_answers_500_at_once(path: str) -> None:
 
 
 async def test_requests_beyond_the_concurrency_limit_get_503_with_retry_after() -> None:
-    state = ServerState(runtime=ExplodingRuntime(), max_concurrency=0)
+    state = ServerState(runtime=cast(ModelRuntime, ExplodingRuntime()), max_concurrency=0)
     app = build_app(state)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         response = await c.post("/predict", json={"rows": [[1.0]]})

@@ -174,8 +174,9 @@ def test_pvc_bundle_is_mounted_read_only_and_served_as_a_file() -> None:
 
 
 def test_sidecar_digests_reach_the_server_only_when_allowed() -> None:
-    def env(**kwargs: bool) -> dict[str, str]:
-        deployment = build_deployment(MD, build_configmap(MD), **kwargs)
+    def env(allow_sidecar_digest: bool = False) -> dict[str, str]:
+        deployment = build_deployment(MD, build_configmap(MD),
+                                      allow_sidecar_digest=allow_sidecar_digest)
         return {e["name"]: e.get("value", "")
                 for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
 

@@ -39,7 +39,7 @@ def _spy_on_signals(engine: Engine) -> list[Signals | None]:
         seen.append(signals)
         return await original(ref, trigger=trigger, signals=signals)
 
-    engine.reconcile = spy
+    engine.reconcile = spy  # type: ignore[method-assign]
     return seen
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from vigia_operator.prometheus.canary_queries import (
     CanarySignal,
@@ -11,12 +9,11 @@ from vigia_operator.prometheus.canary_queries import (
     queries_for,
     render,
 )
+from vigia_operator.prometheus.client import Sample
 
 
-@dataclass(frozen=True)
-class S:
-    labels: dict[str, str]
-    value: float
+def S(labels: dict[str, str], value: float) -> Sample:
+    return Sample(labels, value, 0.0)
 
 
 def _labels(ns: str, model: str, track: str, version: str, **extra: str) -> dict[str, str]:

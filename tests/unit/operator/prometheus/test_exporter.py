@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 from vigia_operator.core import reasons
+from vigia_operator.core.reasons import ConditionStatus
 from vigia_operator.core.types import Condition
 from vigia_operator.decide import monitoring as ev
 from vigia_operator.prometheus.collect import QueryStats
@@ -15,7 +16,7 @@ KEY = ("bakery", "sobaos")
 LABELS = {"namespace": "bakery", "model": "sobaos"}
 
 
-def verdict(drifted: str, psi: float) -> ev.MonitoringVerdict:
+def verdict(drifted: ConditionStatus, psi: float) -> ev.MonitoringVerdict:
     return ev.MonitoringVerdict(
         ev.MonitoringStatus(
             state=ev.STATE_HEALTHY, drift=ev.DriftStatus("PSI", 0.2, scores={"oven": psi}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,12 @@ AT = 1_800_000_000.0
 
 
 NOW = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+
+
+def written(update: SectionUpdate) -> dict[str, Any]:
+    """The section as the writer would write it."""
+    assert isinstance(update.value, Mapping)
+    return dict(update.value)
 
 
 def monitoring_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
@@ -57,7 +64,7 @@ def test_a_tick_writes_the_section_and_conditions() -> None:
     signals = Signals("t", values={MONITORING: drifted_signals(), MONITORING_AT: AT})
     (update,) = monitoring_sections(given(signals))
     assert update.name == "monitoring" and update.value is not None
-    assert update.value["drift"]["features"] == ["oven_temperature"]
+    assert written(update)["drift"]["features"] == ["oven_temperature"]
     conditions = {c.type: c for c in update.conditions}
     assert conditions[reasons.DRIFTED].status == "True"
     assert conditions[reasons.ACCURACY_LOW].reason == reasons.INSUFFICIENT_DATA
@@ -68,7 +75,7 @@ def test_a_failed_collection_is_unknown() -> None:
     signals = Signals("t", values={MONITORING_AT: AT}, error="connection refused")
     (update,) = monitoring_sections(given(signals, previous={"accuracy": 0.9}))
     assert {c.status for c in update.conditions} == {"Unknown"}
-    assert update.value is not None and update.value["accuracy"] == 0.9
+    assert update.value is not None and written(update)["accuracy"] == 0.9
 
 
 def test_the_view_refuses_a_bad_monitoring_spec() -> None:
@@ -104,7 +111,7 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
     (first,) = monitoring_sections(SectionInput(md=md, observed={}, previous={},
                                                 signals=measured, now=NOW))
     assert first.value is not None
-    previous = {"monitoring": dict(first.value)}
+    previous = {"monitoring": written(first)}
     signals = {
         "measured": measured,
         "unavailable": Signals("t", values={MONITORING_AT: AT}, error="connection refused"),
@@ -112,7 +119,7 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
     }[case]
     (update,) = monitoring_sections(SectionInput(md=md, observed={}, previous=previous,
                                                  signals=signals, now=NOW))
-    section = {k: v for k, v in dict(update.value or {}).items() if v is not None}
+    section = {k: v for k, v in written(update).items() if v is not None}
     status_schema = schema()["properties"]["status"]
     node = status_schema["properties"]["monitoring"]
     assert undeclared(section, node, "status.monitoring") == []
@@ -123,12 +130,12 @@ def test_the_section_is_what_the_crd_declares(case: str) -> None:
 def test_recovery_after_an_outage_drops_the_outage_reason() -> None:
     down = Signals("t", values={MONITORING_AT: AT}, error="connection refused")
     (unknown,) = monitoring_sections(given(down, previous={"accuracy": 0.9}))
-    assert unknown.value is not None and unknown.value["reason"] == "PrometheusUnavailable"
+    assert unknown.value is not None and written(unknown)["reason"] == "PrometheusUnavailable"
     back = Signals("t", values={MONITORING: drifted_signals(), MONITORING_AT: AT})
-    (known,) = monitoring_sections(given(back, previous=dict(unknown.value)))
+    (known,) = monitoring_sections(given(back, previous=written(unknown)))
     assert known.value is not None
     assert not {"reason", "message", "checkedAt"} & set(known.value)
-    assert known.value["state"] == "Degraded"
+    assert written(known)["state"] == "Degraded"
 
 
 def tick(previous: dict[str, Any], signals: ModelSignals, at: float,
@@ -223,8 +230,8 @@ def test_the_section_judges_the_version_the_stable_deployment_serves() -> None:
     measured = ModelSignals(tracks={("stable", "0"): predecessor, ("stable", "1"): promoted})
     signals = Signals("t", values={MONITORING: measured, MONITORING_AT: AT})
     (update,) = monitoring_sections(given(signals))
-    assert update.value is not None and update.value["version"] == MD.model.version == "1"
-    assert update.value["state"] == "InsufficientData"
-    assert update.value["samples"] == {"predictions": 30, "feedback": 3}
+    assert update.value is not None and written(update)["version"] == MD.model.version == "1"
+    assert written(update)["state"] == "InsufficientData"
+    assert written(update)["samples"] == {"predictions": 30, "feedback": 3}
     assert {c.reason for c in update.conditions if c.type != reasons.KPI_VIOLATED} == {
         reasons.INSUFFICIENT_DATA}

@@ -4,6 +4,7 @@ Job's result read from its pods, all from one observation."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,7 +52,8 @@ def _run(status: dict[str, Any], *, tick: bool = True, body: dict[str, Any] | No
 
 def _section(outcome: RetrainingOutcome) -> dict[str, Any]:
     assert outcome.update is not None
-    return dict(outcome.update.value or {})
+    assert isinstance(outcome.update.value, Mapping)
+    return dict(outcome.update.value)
 
 
 def test_a_drift_on_the_tick_starts_one_job_with_the_numbers() -> None:

@@ -28,8 +28,10 @@ class RecordingKube:
     def __init__(self) -> None:
         self.patches: list[dict[str, Any]] = []
 
-    async def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
-        self.patches.append(patch)
+    async def patch_status(self, namespace: str, name: str,
+                           patch: Mapping[str, Any]) -> dict[str, Any]:
+        self.patches.append(dict(patch))
+        return {}
 
 
 async def no_events(body: Mapping[str, Any], event: Event) -> None:
@@ -71,7 +73,8 @@ def test_an_unchanged_status_is_not_written() -> None:
 
 
 class RefusingKube:
-    async def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    async def patch_status(self, namespace: str, name: str,
+                           patch: Mapping[str, Any]) -> dict[str, Any]:
         raise KubeError(422, "Invalid", 'status.monitoring.window: Invalid value: "5x"')
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements, analyse
+from vigia_operator.decide.rollout.model import Analysis
 from vigia_operator.view.rollout import AnalysisSpec
 
 from tests.unit.operator.decide.rollout.helpers import T0, rollout_spec
@@ -18,7 +20,7 @@ STABLE = TrackMeasurements(
 )
 
 
-def _judge(spec: AnalysisSpec = SPEC, **canary: object):
+def _judge(spec: AnalysisSpec = SPEC, **canary: Any) -> Analysis:
     return analyse(spec, Measurements(canary=replace(STABLE, **canary), stable=STABLE), T0)
 
 

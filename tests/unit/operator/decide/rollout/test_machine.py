@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from vigia_operator.core import reasons
 from vigia_operator.decide.rollout.machine import decide
-from vigia_operator.decide.rollout.model import HistoryEntry
+from vigia_operator.decide.rollout.model import HistoryEntry, Observed, Verdict
 from vigia_operator.decide.rollout.state import canary_from_status, canary_to_status
 from vigia_operator.view.rollout import parse_rollout
 
@@ -401,7 +401,7 @@ def test_a_restarted_operator_resumes_at_the_same_step() -> None:
 def test_a_whole_rollout_from_start_to_promotion() -> None:
     spec = rollout_spec()
     d = decide_with(inputs(spec))
-    timeline = [
+    timeline: list[tuple[int, Observed, Verdict | None]] = [
         (10, READY, None),
         (75, READY, "Pass"),
         (80, observed(stable_ready=2, canary_ready=2), None),
