@@ -30,6 +30,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join([*_roots, os.environ.get("PYTHONPATH"
 pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.cluster",
+    "tests.fixtures.parallel",
     "tests.fixtures.postgres",
     "tests.fixtures.s3",
 ]
