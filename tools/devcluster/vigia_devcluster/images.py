@@ -109,7 +109,9 @@ def ensure(names: list[str] | None = None, log: Callable[[str], None] = print) -
     for image in wanted:
         archive = archive_path(image)
         with _locked(image.name):
-            if not archive.exists():
+            if archive.exists():
+                os.utime(archive)  # last used: pruning keeps the recently used ones
+            else:
                 _build(image, archive, log)
         out[image.name] = archive
     return out
@@ -136,11 +138,17 @@ def _locked(name: str) -> Iterator[None]:
         yield
 
 
+# Archives kept per image: checkouts of different sources on one machine (a branch, main, a
+# fresh clone) each find their own instead of rebuilding the one another pruned.
+KEEP = 3
+
+
 def _prune(image: Image, keep: Path) -> None:
     archive = re.compile(rf"^{re.escape(image.name)}-[0-9a-f]{{16}}\.tar$")
-    for old in images_dir().iterdir():
-        if archive.match(old.name) and old != keep:
-            old.unlink(missing_ok=True)
+    others = [p for p in images_dir().iterdir() if archive.match(p.name) and p != keep]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in others[KEEP - 1:]:
+        old.unlink(missing_ok=True)
 
 
 def _run(argv: list[str], **kwargs: object) -> None:
