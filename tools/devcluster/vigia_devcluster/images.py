@@ -146,9 +146,16 @@ KEEP = 3
 def _prune(image: Image, keep: Path) -> None:
     archive = re.compile(rf"^{re.escape(image.name)}-[0-9a-f]{{16}}\.tar$")
     others = [p for p in images_dir().iterdir() if archive.match(p.name) and p != keep]
-    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    others.sort(key=_mtime, reverse=True)
     for old in others[KEEP - 1:]:
         old.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned meanwhile by another checkout's build
+        return 0.0
 
 
 def _run(argv: list[str], **kwargs: object) -> None:
