@@ -20,6 +20,7 @@ use_this_checkout()
 pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.cluster",
+    "tests.fixtures.parallel",
     "tests.fixtures.postgres",
     "tests.fixtures.s3",
 ]

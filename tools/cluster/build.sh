@@ -16,6 +16,10 @@ cache="${VIGIA_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigia/kube-$KUBE_VERS
 bin="$cache/bin"
 stamps="$cache/stamps"
 mkdir -p "$bin" "$stamps"
+# One build at a time per cache (several checkouts share it): a second waits, then finds
+# the binaries up to date.
+exec 9>"$cache/.build.lock"
+flock 9
 
 command -v go >/dev/null || {
   echo "build.sh: Go is not installed (need Go >= 1.24; Debian: apt-get install golang-go)" >&2
@@ -91,11 +95,16 @@ go_install() { # name, package@version, ldflags
   log "installed $bin/$name"
 }
 
-build_kube
+# Side by side: kwok's and Helm's module downloads overlap Kubernetes' compile, and the
+# three keep both cores busy through each other's link steps (Go's caches allow this).
+build_kube & kube=$!
 go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
-  "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+  "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" & kwok=$!
 go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
-  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" & helm=$!
+failed=0
+for pid in "$kube" "$kwok" "$helm"; do wait "$pid" || failed=1; done
+((failed == 0)) || { log "FAILED: see above"; exit 1; }
 
 # Smoke test: every binary runs. (Not `| head`: with pipefail an early-closed pipe fails.)
 for check in "kube-apiserver --version" "kubectl version --client" "etcd --version" \

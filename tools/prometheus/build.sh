@@ -17,6 +17,10 @@ cache="${VIGIA_PROMETHEUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigia/prometheu
 bin="$cache/bin"
 stamps="$cache/stamps"
 mkdir -p "$bin" "$stamps"
+# One build at a time per cache (several checkouts share it): a second waits, then finds
+# the binaries up to date.
+exec 9>"$cache/.build.lock"
+flock 9
 
 command -v go >/dev/null || {
   echo "build.sh: Go is not installed (need Go >= 1.26.7; Debian: apt-get install golang-go)" >&2

@@ -8,7 +8,6 @@ another namespace — gets too little traffic to judge.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ SHIFTED_FEATURES = {"ambient_temperature", "dough_humidity", "line_speed"}
 STEADY_FEATURES = {"oven_temperature", "baking_minutes", "sugar_ratio", "egg_ratio", "shift"}
 ROWS = 800
 FEW_ROWS = 40
-BASELINE_S = 20
+BASELINE_S = 20  # scrapes
 # A loaded machine (2 cores shared by many test sessions) has taken 160 s to start one.
 SERVER_START_S = 400
 
@@ -116,8 +115,12 @@ def start_fleet(
         up = prometheus.wait_for(f"count(up == 1) == {len(servers)}")
         assert up, "targets never up"
         # increase() extrapolates a series by up to a scrape interval past its ends: with
-        # BASELINE_S of samples before the traffic, counts come within a few percent.
-        time.sleep(BASELINE_S)
+        # BASELINE_S of samples (one a second) before the traffic, counts come within a few
+        # percent. Waited for as scrapes of every server, not as time.
+        baseline = prometheus.wait_for(
+            f"count(count_over_time(up[5m]) >= {BASELINE_S}) == {len(servers)}",
+            timeout=BASELINE_S * 10)
+        assert baseline, f"fewer than {BASELINE_S} scrapes of a server"
         models = {key: Model(*key, server) for key, server in servers.items()}
         records, _ = traffic_records(ROWS, seed=21)
         models[steady].predict(records)

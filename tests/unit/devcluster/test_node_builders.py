@@ -161,16 +161,22 @@ def test_guarded_ranges_cover_pods_services_and_the_node_link() -> None:
     assert nodenet.sample_addresses("10.245.0.0/24") == ["10.245.0.1", "10.245.0.254"]
 
 
-def test_a_new_archive_replaces_only_the_same_images_old_archives(
+def test_a_new_archive_replaces_only_the_same_images_least_recently_used_archives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(images, "images_dir", lambda: tmp_path)
     [vigia] = [i for i in images.catalogue() if i.name == "vigia"]
-    names = ["vigia-0123456789abcdef.tar", "vigia-deps-0123456789abcdef.layer.tar",
-             "vigia-deps-0123456789abcdef", "pause-0123456789abcdef.tar"]
-    for name in names:
+    # Oldest first; the newest KEEP - 1 of them stay beside the new one.
+    old = [f"vigia-{n:016x}.tar" for n in range(images.KEEP + 1)]
+    others = ["vigia-deps-0123456789abcdef.layer.tar", "vigia-deps-0123456789abcdef",
+              "pause-0123456789abcdef.tar"]
+    for age, name in enumerate(reversed(old)):
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (1_000_000 - age, 1_000_000 - age))
+    for name in others:
         (tmp_path / name).write_text("")
     keep = tmp_path / "vigia-fedcba9876543210.tar"
     keep.write_text("")
     images._prune(vigia, keep)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[1:], keep.name])
+    kept = old[-(images.KEEP - 1):]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, *others, keep.name])

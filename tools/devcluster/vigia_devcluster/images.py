@@ -9,6 +9,8 @@ live in tools/images/.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -18,7 +20,7 @@ import subprocess
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,23 +109,54 @@ def ensure(names: list[str] | None = None, log: Callable[[str], None] = print) -
     out = {}
     for image in wanted:
         archive = archive_path(image)
-        if not archive.exists():
-            began = time.monotonic()
-            log(f"images: building {image.reference}")
-            with tempfile.TemporaryDirectory(dir=images_dir(), prefix=f"work-{image.name}-") as w:
-                layers, config = image.build(Path(w))
-                write_archive(archive, image.reference, layers, config)
-            _prune(image, archive)
-            log(f"images: built {image.reference} in {time.monotonic() - began:.0f}s: {archive}")
+        with _locked(image.name):
+            if archive.exists():
+                os.utime(archive)  # last used: pruning keeps the recently used ones
+            else:
+                _build(image, archive, log)
         out[image.name] = archive
     return out
 
 
+def _build(image: Image, archive: Path, log: Callable[[str], None]) -> None:
+    began = time.monotonic()
+    log(f"images: building {image.reference}")
+    with tempfile.TemporaryDirectory(dir=images_dir(), prefix=f"work-{image.name}-") as work:
+        layers, config = image.build(Path(work))
+        write_archive(archive, image.reference, layers, config)
+    _prune(image, archive)
+    log(f"images: built {image.reference} in {time.monotonic() - began:.0f}s: {archive}")
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """One builder at a time per image or shared tree: images are built in parallel (by
+    scripts/setup, and by checkouts sharing the cache), and a second builder then finds the
+    first one's result."""
+    images_dir().mkdir(parents=True, exist_ok=True)
+    with (images_dir() / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+# Archives kept per image: checkouts of different sources on one machine (a branch, main, a
+# fresh clone) each find their own instead of rebuilding the one another pruned.
+KEEP = 3
+
+
 def _prune(image: Image, keep: Path) -> None:
     archive = re.compile(rf"^{re.escape(image.name)}-[0-9a-f]{{16}}\.tar$")
-    for old in images_dir().iterdir():
-        if archive.match(old.name) and old != keep:
-            old.unlink(missing_ok=True)
+    others = [p for p in images_dir().iterdir() if archive.match(p.name) and p != keep]
+    others.sort(key=_mtime, reverse=True)
+    for old in others[KEEP - 1:]:
+        old.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned meanwhile by another checkout's build
+        return 0.0
 
 
 def _run(argv: list[str], **kwargs: object) -> None:
@@ -149,6 +182,11 @@ def _rootfs_inputs() -> dict[str, str]:
 
 def rootfs() -> Path:
     """debootstrap's tree, made once per input set (stamp: a file `.complete` inside)."""
+    with _locked("rootfs"):
+        return _rootfs()
+
+
+def _rootfs() -> Path:
     key = hashlib.sha256(json.dumps(_rootfs_inputs(), sort_keys=True).encode()).hexdigest()[:16]
     root = images_dir() / f"rootfs-{_v('DEBIAN_SUITE')}-{key}"
     if (root / ".complete").exists():
@@ -166,8 +204,9 @@ def rootfs() -> Path:
 def base_layer() -> Path:
     root = rootfs()
     layer = root.with_name(root.name + ".layer.tar")
-    if not layer.exists():
-        write_layer(root, layer, exclude=(".complete",))
+    with _locked("base-layer"):
+        if not layer.exists():
+            write_layer(root, layer, exclude=(".complete",))
     return layer
 
 
@@ -241,6 +280,11 @@ def project_dependencies_tree() -> Path:
     """The root file system + a venv with the project's dependencies and its user: a tree
     cached by the dependency list, so a change of the project's code only adds a small
     layer on top of it."""
+    with _locked("vigia-deps"):
+        return _project_dependencies_tree()
+
+
+def _project_dependencies_tree() -> Path:
     key = hashlib.sha256(json.dumps(_deps_inputs(), sort_keys=True).encode()).hexdigest()[:16]
     tree = images_dir() / f"vigia-deps-{key}"
     layer = tree.with_name(tree.name + ".layer.tar")

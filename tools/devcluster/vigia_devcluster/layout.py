@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import socket
 from dataclasses import asdict, dataclass, field
@@ -122,10 +123,32 @@ class Layout:
         return self.root / "node"
 
 
+# Listening ports come from below the kernel's ephemeral range, which outgoing connections
+# draw their source ports from: a port picked here and bound seconds later (a server starting
+# on a loaded machine, with other test sessions connecting all the while) cannot have become
+# some connection's source port meanwhile.
+_PORTS = random.SystemRandom()  # not the random module: a test may seed that
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = _PORTS.randrange(10000, low) if low > 11000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def pick_ports() -> Ports:
