@@ -196,10 +196,12 @@ def test_after_promotion_no_condition_reports_the_previous_versions_numbers(
     assert set(judged) == {reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW}
     for cond in judged.values():
         assert f"of version {version}" in cond["message"], cond
-    # The drifted inputs were the previous version's problem; the candidate was trained on
-    # them, so against its own reference they are not drift.
-    assert judged[reasons.DRIFTED]["status"] != "True", judged[reasons.DRIFTED]
-    assert status["monitoring"]["state"] != "Degraded", status["monitoring"]
+    # Judged on its own predictions: fewer than the previous version served in the window
+    # (whether they drift from its own reference depends on how much of its training set
+    # the drifted feedback was, so the verdict itself is not asserted).
+    own = status["monitoring"]["samples"]["predictions"]
+    drifted_day = timeline.first(Step.DRIFTED_DAY).numbers["rows"]
+    assert 0 < own < drifted_day, status["monitoring"]
     for cond in status["conditions"]:
         assert len(cond["message"]) < 200 and cond["message"].count(". ") == 0, cond
 
