@@ -294,6 +294,23 @@ def _recovery(loop: Loop, timeline: Timeline, candidate: dict[str, Any],
                   f"{_by_version(during_canary)}", **sent, duringCanary=during_canary,
                   report=report, reportPath=None if on_disk is None else str(on_disk),
                   jobs=_jobs(loop))
+    _judged_on_its_own(loop, timeline, candidate["version"])
+
+
+def _judged_on_its_own(loop: Loop, timeline: Timeline, version: str) -> None:
+    """The loop ends when monitoring judges the promoted version on its own predictions
+    (their counters reach Prometheus a scrape and a rule evaluation after they were sent)."""
+    def judged(status: dict[str, Any]) -> dict[str, Any] | None:
+        monitoring = status.get("monitoring") or {}
+        own = (monitoring.get("samples") or {}).get("predictions", 0)
+        return status if monitoring.get("version") == version and own > 0 else None
+
+    status = loop.wait(judged, f"monitoring of version {version} on its own predictions")
+    monitoring = status["monitoring"]
+    conditions = {c["type"]: c for c in status.get("conditions") or []}
+    timeline.mark(Step.JUDGED, f"state {monitoring.get('state')} on "
+                  f"{monitoring['samples']['predictions']:,} predictions of version {version}",
+                  version=version, monitoring=monitoring, conditions=conditions)
 
 
 def _judged(sent: dict[str, Any]) -> str:

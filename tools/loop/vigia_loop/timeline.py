@@ -23,6 +23,7 @@ class Step(StrEnum):
     CANARY_STEP = "canary step"
     PROMOTED = "promoted"
     RECOVERED = "after promotion"
+    JUDGED = "judged on its own"
 
 
 @dataclass(frozen=True)
