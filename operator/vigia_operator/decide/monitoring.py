@@ -19,6 +19,7 @@ from vigia import metrics
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
 from vigia_operator.core.records import from_json, to_json
+from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.core.types import Condition
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.view.monitoring import MonitoringSpec
@@ -224,15 +225,16 @@ def _drift(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
                        f"no {spec.statistic} scores for {rows} predictions over {spec.window}")
     drifted = _drifted(spec, scores)
     name = spec.statistic
+    over = f"over {spec.window} ({rows} predictions{of})"
     if drifted:
-        listed = ", ".join(f"{f} ({scores[f]:.3f})" for f in drifted)
-        return Condition(reasons.DRIFTED, "True", reasons.FEATURES_DRIFTED,
-                       f"{name} above {spec.drift_threshold} for {listed} over {spec.window}"
-                       f" ({rows} predictions{of})")
+        # Every feature's score is in status.monitoring.drift.scores.
+        shown = listed([f"{f} ({scores[f]:.3f})" for f in drifted])
+        return Condition(reasons.DRIFTED, "True", reasons.FEATURES_DRIFTED, one_sentence(
+            f"{name} above {spec.drift_threshold:g} for {shown} {over}"))
     worst = max(scores, key=lambda f: scores[f])
-    return Condition(reasons.DRIFTED, "False", reasons.NO_DRIFT,
-                   f"highest {name} {scores[worst]:.3f} ({worst}) is within {spec.drift_threshold}"
-                   f" over {spec.window} ({rows} predictions{of})")
+    return Condition(reasons.DRIFTED, "False", reasons.NO_DRIFT, one_sentence(
+        f"highest {name} {scores[worst]:.3f} ({worst}) is within {spec.drift_threshold:g} "
+        f"{over}"))
 
 
 def _accuracy(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
@@ -282,16 +284,17 @@ def _kpis(spec: MonitoringSpec,
             row = replace(row, value=_round(value), violated=kpi.violated_by(value))
             if row.violated:
                 violated.append(f"{kpi.name} = {value:.4g} (bounds {_bounds(kpi.min, kpi.max)})")
+    # Every KPI's value, bounds and error are in status.monitoring.kpis.
         rows.append(row)
     if violated:
         return tuple(rows), Condition(reasons.KPI_VIOLATED, "True",
-                               reasons.KPIS_VIOLATED, "; ".join(violated))
+                               reasons.KPIS_VIOLATED, one_sentence(listed(violated, sep="; ")))
     if missing:
         return tuple(rows), Condition(reasons.KPI_VIOLATED, "Unknown",
-                               reasons.KPI_QUERY_FAILED, "; ".join(missing))
-    met = ", ".join(f"{r.name} = {r.value:.4g}" for r in rows if r.value is not None)
+                               reasons.KPI_QUERY_FAILED, one_sentence(listed(missing, 1)))
+    met = listed([f"{r.name} = {r.value:.4g}" for r in rows if r.value is not None], 3)
     return tuple(rows), Condition(reasons.KPI_VIOLATED, "False",
-                           reasons.KPIS_MET, f"all KPIs within bounds: {met}")
+                           reasons.KPIS_MET, one_sentence(f"all KPIs within bounds: {met}"))
 
 
 def _scores(spec: MonitoringSpec, m: TrackSignals) -> dict[str, float]:
@@ -336,7 +339,9 @@ def _all_unknown(
     last = MonitoringStatus.from_status(previous) or MonitoringStatus(state)
     status = replace(last, state=state, reason=reason, message=message,
                      checked_at=iso_from_unix(now))
-    findings = tuple(Condition(t, "Unknown", reason, message) for t in CONDITION_TYPES)
+    # The condition says it in one sentence; status.monitoring.message keeps it whole.
+    findings = tuple(Condition(t, "Unknown", reason, one_sentence(message))
+                     for t in CONDITION_TYPES)
     return MonitoringVerdict(status, findings)
 
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from vigia_operator.core.clock import iso, utcnow
+from vigia_operator.core.text import one_sentence
 from vigia_operator.core.types import Event
 from vigia_operator.kube.client import CreateAPI, KubeError
 
 COMPONENT: Final = "vigia-operator"
-MAX_MESSAGE: Final = 1024
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def build_event(involved: Mapping[str, Any], type: str, reason: str, message: st
         },
         "type": type,
         "reason": reason,
-        "message": message[:MAX_MESSAGE],
+        "message": one_sentence(message),
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,
         "reportingInstance": instance,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from vigia_operator.core.text import one_sentence
 from vigia_operator.core.types import Condition
 
 
@@ -21,7 +22,8 @@ def merge(
     """The condition list after updates.
 
     lastTransitionTime changes only when a condition's status changes; conditions of
-    other types (set by other parts of the operator) are kept as they are.
+    other types (set by other parts of the operator) are kept as they are. A message is
+    one sentence (``core.text.one_sentence``), whoever built it.
     """
     merged = {c["type"]: dict(c) for c in previous if "type" in c}
     for update in updates:
@@ -31,7 +33,7 @@ def merge(
             "type": update.type,
             "status": update.status,
             "reason": update.reason,
-            "message": update.message,
+            "message": one_sentence(update.message),
             "lastTransitionTime": now if changed or old is None
             else old.get("lastTransitionTime", now),
         }

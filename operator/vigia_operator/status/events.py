@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from vigia_operator.core import reasons
+from vigia_operator.core.text import listed
 from vigia_operator.core.types import Event
 from vigia_operator.status import conditions as c
 
@@ -66,9 +67,10 @@ def _hand_edits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Eve
     new = sorted(set(after.get("handEdits") or []) - set(before.get("handEdits") or []))
     if not new:
         return []
+    # Every hand edit is in status.serving.handEdits.
     return [Event(reasons.WARNING, reasons.HAND_EDITED,
                   "Changed by hand and left as is (the operator does not set these fields): "
-                  + "; ".join(new) + ".")]
+                  + listed(new, sep="; ") + ".")]
 
 
 SECTION_RULES: Final[dict[str, SectionRule]] = {"serving": _hand_edits}

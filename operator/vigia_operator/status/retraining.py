@@ -20,6 +20,7 @@ from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.core.clock import iso, parse_time
 from vigia_operator.core.fields import SpecError
+from vigia_operator.core.text import one_sentence
 from vigia_operator.core.types import CONDITIONS, Condition, Event, Signals
 from vigia_operator.decide.retraining.policy import (
     Monitoring,
@@ -183,7 +184,7 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
         if not image_allowed(image, given.allowed_images):
             action = Skip(action.trigger, reasons.IMAGE_NOT_ALLOWED,
                           f"spec.retraining.job.image {image!r} is not allowed by the "
-                          "operator's configuration.")
+                          "operator's configuration.", f"image {image!r} not allowed")
         else:
             version = next_version(md.model.version, state.versions | _history(given.status))
             job = build_job(md, spec, action.job_name, action.trigger.reason, version)
@@ -220,8 +221,8 @@ def started(previous: RetrainingStatus, start: Start, at: str, spec_uri: str,
         last_trigger=TriggerRecord(start.trigger.reason, at, start.trigger.message),
         runs=(run, *previous.runs)[:MAX_RUNS])
     candidate = f" for candidate version {version}" if version else ""
-    return state, Event(reasons.NORMAL, reasons.RETRAINING_STARTED,
-                        f"Started Job {start.job_name}{candidate}: {start.trigger.message}")
+    return state, Event(reasons.NORMAL, reasons.RETRAINING_STARTED, one_sentence(
+        f"Started Job {start.job_name}{candidate}: {start.trigger.message}"))
 
 
 def skipped(previous: RetrainingStatus, skip: Skip,
@@ -230,14 +231,16 @@ def skipped(previous: RetrainingStatus, skip: Skip,
     before = previous.last_skip
     same = before is not None and (before.reason, before.trigger) == (
         skip.reason, skip.trigger.reason)
+    # The record keeps the whole text; the Event says the skip and its trigger in one sentence.
     record = SkipRecord(skip.reason, skip.trigger.reason, before.at if before and same else at,
-                        skip.message)
+                        f"{skip.message} Trigger: {skip.trigger.message}")
     state = replace(previous, last_skip=record)
     if same:
         return state, []
-    return state, [Event(reasons.NORMAL, reasons.RETRAINING_SKIPPED,
-                         f"{skip.trigger.reason} trigger skipped ({skip.reason}): "
-                         f"{skip.message} Trigger: {skip.trigger.message}")]
+    return state, [Event(reasons.NORMAL, reasons.RETRAINING_SKIPPED, one_sentence(
+        f"{skip.trigger.reason} trigger skipped ({skip.reason}: "
+        f"{skip.summary or skip.message.rstrip('.')}): "
+        f"{skip.trigger.message}"))]
 
 
 def finished(previous: RetrainingStatus, job: str, result: RunResult, at: str,
@@ -311,10 +314,11 @@ def condition(state: RetrainingStatus) -> Condition | None:
     """The Retraining condition: True while a Job runs; False once its result is in, with
     the result's reason and numbers. None before any retraining."""
     if state.awaiting_result:
+        # When it started and why, whole, are in status.retraining.lastTrigger.
         trigger = state.last_trigger
-        since = "" if trigger is None else f" since {trigger.at}: {trigger.message}"
+        why = "" if trigger is None else f", started on {trigger.message}"
         return Condition(reasons.RETRAINING, "True", reasons.RETRAINING_STARTED,
-                         f"Job {state.job} running{since}"[:1000])
+                         one_sentence(f"Job {state.job} running{why}"))
     result = state.result
     if result is None:
         return None

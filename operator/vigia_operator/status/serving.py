@@ -154,7 +154,8 @@ def _judge(md: ModelDeploymentView, name: str, rollout: DeploymentProgress,
     )
     serves_spec = rollout.uri == md.model.uri
     if rollout.failure is not None:
-        reason, message = rollout.failure
+        reason, said = rollout.failure
+        message = said.rstrip(".")  # the controller's sentence, inside ours
         return [
             Condition(reasons.READY, "True" if rollout.complete and serves_spec else "False",
                         reason, f"Deployment {name}: {message} ({counts})."),

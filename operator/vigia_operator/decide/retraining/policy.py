@@ -52,7 +52,8 @@ class Start:
 class Skip:
     trigger: Trigger
     reason: str  # reasons.SKIP_*
-    message: str
+    message: str  # why, whole (status.retraining.lastSkip)
+    summary: str = ""  # the deciding numbers, a clause of the Event's one sentence
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,
         if monitoring.unavailable is not None and status == "True":
             return Skip(trigger, reasons.SKIP_MONITORING_UNKNOWN,
                         f"{type_} was True but the signals are not current "
-                        f"({monitoring.unavailable}); no retraining on stale data.")
+                        f"({monitoring.unavailable}); no retraining on stale data.",
+                        "signals not current")
         if status == "True":
             return trigger
     return None
@@ -164,14 +166,16 @@ def decide(spec: RetrainingSpec, previous: RetrainingStatus, monitoring: Monitor
     active = [j.name for j in jobs if not j.finished]
     if cooldown_until is not None and now < cooldown_until:
         left = int((cooldown_until - now).total_seconds())
+        cooldown = int(spec.cooldown.total_seconds())
         action: Start | Skip = Skip(
             found, reasons.SKIP_COOLDOWN,
-            f"cooldown {int(spec.cooldown.total_seconds())}s since the last start at "
+            f"cooldown {cooldown}s since the last start at "
             f"{iso(last_start or now)}: {left}s left, until "
-            f"{iso(cooldown_until)}.")
+            f"{iso(cooldown_until)}.", f"{left}s of {cooldown}s left")
     elif active:  # a Job that outlives its cooldown
         action = Skip(found, reasons.SKIP_ACTIVE,
-                      f"Job {active[0]} is still running; one retraining at a time.")
+                      f"Job {active[0]} is still running; one retraining at a time.",
+                      f"Job {active[0]} still running")
     else:
         action = Start(found, job_name(md_name, found))
         cooldown_until = now + spec.cooldown

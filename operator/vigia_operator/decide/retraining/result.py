@@ -21,11 +21,12 @@ from vigia.retraining import (
     parse_result,
 )
 from vigia_operator.core.resources import JOB_CONTAINER
+from vigia_operator.core.text import MAX_MESSAGE, one_sentence
 from vigia_operator.decide.retraining.state import AccuracyComparison, ResultMetrics
 from vigia_operator.view.policy import store_uri
 
 # A message a person reads in `kubectl describe`: one sentence that fits a terminal line.
-MAX_SENTENCE: Final = 200
+MAX_SENTENCE: Final = MAX_MESSAGE
 # The gate's reasons the accuracy clauses say themselves.
 ACCURACY_CODES: Final = frozenset({Reason.NOT_ENOUGH_IMPROVEMENT, Reason.HOLDOUT_REGRESSION})
 
@@ -148,12 +149,8 @@ def _holdout_limit(holdout: AccuracyComparison, allowed: float | None, codes: se
 
 
 def sentence(text: str) -> str:
-    """``text`` as one sentence of at most ``MAX_SENTENCE`` characters."""
-    text = " ".join(text.split()).rstrip(".")
-    if len(text) + 1 > MAX_SENTENCE:
-        text = text[:MAX_SENTENCE - 2].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-        return text
-    return text + "."
+    """``text`` as one sentence ending in a period, shorter than ``MAX_SENTENCE``."""
+    return one_sentence(" ".join(text.split()).rstrip(".") + ".")
 
 
 def _comparison(measured: Any) -> AccuracyComparison | None:

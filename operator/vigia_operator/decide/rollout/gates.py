@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vigia.drift import psi
+from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.decide.rollout.model import (
     FAIL,
     INCONCLUSIVE,
@@ -67,35 +68,45 @@ def analyse(
     if measured is None:
         return Analysis(
             at=now, verdict=INCONCLUSIVE, canary_samples=0, stable_samples=0, gates=(),
-            message=f"Analysis unavailable: {error or 'no measurements'}; nothing decided.",
+            message=one_sentence(
+                f"Analysis unavailable: {error or 'no measurements'}; nothing decided"),
             no_data=True,
         )
     gates = _gates(spec, measured)
     canary_n, stable_n = int(measured.canary.requests), int(measured.stable.requests)
     failed = [g for g in gates if g.outcome == FAIL]
     missing = [g for g in gates if g.outcome == NO_DATA]
-    counts = (
-        f"canary {canary_n} requests, stable {stable_n} "
-        f"(minSamples {spec.min_samples}); "
-        f"feedback canary {int(measured.canary.feedback_total)}, "
-        f"stable {int(measured.stable.feedback_total)} (minFeedback {spec.min_feedback})"
-    )
-    detail = "; ".join(g.describe() for g in gates)
+    counts = f"on {canary_n} canary, {stable_n} stable requests"
     verdict: Verdict
     if failed:
         verdict, no_data = FAIL, False
-        head = "Fail: " + ", ".join(g.describe() for g in failed)
+        head = f"Fail: {listed([g.describe() for g in failed], 3)} {counts}"
     elif missing:
         verdict, no_data = spec.on_no_data, True
-        names = ", ".join(g.name for g in missing)
-        head = f"{verdict} by onNoData={spec.on_no_data}: too little data for {names}"
+        policy = "" if verdict == INCONCLUSIVE else f" by onNoData={spec.on_no_data}"
+        short = (listed([g.name for g in missing]) if len(missing) <= 2
+                 else f"{len(missing)} of {len(gates)} gates")
+        head = (f"{verdict}{policy}: too little data for {short} ({canary_n}/"
+                f"{spec.min_samples} canary requests, {stable_n} stable"
+                f"{_feedback(spec, measured, missing)})")
     else:
         verdict, no_data = PASS, False
-        head = "Pass: every gate within its limit"
+        head = f"Pass: {len(gates)} gates within their limits {counts}"
+    # One sentence: every gate's value, threshold and samples are in lastAnalysis.gates.
     return Analysis(
         at=now, verdict=verdict, canary_samples=canary_n, stable_samples=stable_n,
-        gates=tuple(gates), message=f"{head}. {counts}. Gates: {detail}.", no_data=no_data,
+        gates=tuple(gates), message=one_sentence(head), no_data=no_data,
+        canary_feedback=int(measured.canary.feedback_total),
+        stable_feedback=int(measured.stable.feedback_total),
     )
+
+
+def _feedback(spec: AnalysisSpec, m: Measurements, missing: list[GateResult]) -> str:
+    """The feedback counts, when a gate that needs feedback is short of it."""
+    if not any(g.name == ACCURACY_DROP for g in missing):
+        return ""
+    return (f"; {int(m.canary.feedback_total)}/{spec.min_feedback} canary feedback, "
+            f"{int(m.stable.feedback_total)} stable")
 
 
 def _gates(spec: AnalysisSpec, m: Measurements) -> list[GateResult]:

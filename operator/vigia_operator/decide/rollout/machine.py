@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso
+from vigia_operator.core.text import one_sentence
 from vigia_operator.core.types import Event, EventType
 from vigia_operator.decide.rollout.model import (
     ABORTED,
@@ -68,8 +69,8 @@ def decide(i: Inputs) -> RolloutDecision:
     if i.command is not None and i.command not in COMMANDS:
         return _with_event(decide(replace(i, command=None)), Event(
             "Warning", reasons.COMMAND_UNKNOWN,
-            f"{COMMAND_ANNOTATION}={i.command} is not a command; use one of "
-            f"{', '.join(COMMANDS)}. The annotation was removed.",
+            f"{COMMAND_ANNOTATION}={i.command} is not a command (use one of "
+            f"{', '.join(COMMANDS)}) and was removed.",
         ), clear=True)
     if i.canary is None:
         return _idle(i, i.stable)
@@ -93,9 +94,11 @@ def _idle(i: Inputs, stable: Version) -> RolloutDecision:
     if ended is not None and ended.version == i.target and ended.outcome in (ROLLED_BACK, ABORTED):
         return RolloutDecision(
             stable, stable, None, reasons.VERSION_REJECTED,
-            f"spec.model names version {i.target.version}, {ended.outcome} at "
-            f"{iso(ended.at)}: {ended.message} Stable {stable.version} keeps serving; set "
-            "spec.model (or spec.model.version) to another version to roll out again.",
+            # Why it ended is status.history's first entry.
+            one_sentence(
+                f"spec.model names version {i.target.version}, {ended.outcome} at "
+                f"{iso(ended.at)}, so stable {stable.version} keeps serving; set spec.model "
+                "to another version to roll out again."),
         )
     return _start(i, stable)
 
@@ -114,7 +117,7 @@ def _start(i: Inputs, stable: Version, ended: tuple[HistoryEntry, ...] = (),
     weight = steps[0].weight
     pods = canary_replicas(weight, i.replicas, i.spec.router)
     canary = _new_canary(i, weight, pods)
-    message = (
+    message = one_sentence(
         f"Canary {i.target.version} started beside stable {stable.version}: step 1/"
         f"{len(steps)} at {weight}% ({pods} canary pod(s) beside {i.replicas} stable), "
         f"analysis every {_span(i.spec.analysis.interval_s)}, "
@@ -164,8 +167,8 @@ def _progressing(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDeci
     events.extend(analysis_events)
     limit = i.spec.analysis.failure_limit
     if canary.failures >= limit and canary.last_analysis is not None:
-        why = f"{canary.failures} failed analyses (failureLimit {limit}); last: " + (
-            canary.last_analysis.message)
+        why = (f"{canary.failures} failed analyses (failureLimit {limit}), last "
+               f"{canary.last_analysis.message}")
         return _roll_back(i, stable, canary, ROLLED_BACK, why, events=tuple(events))
     if not canary.paused and _step_done(i, canary):
         return _advance(i, stable, canary, tuple(events))
@@ -178,8 +181,9 @@ def _superseded(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecis
     if i.target == stable:
         return _roll_back(i, stable, canary, SUPERSEDED,
                           f"spec.model is back to stable {stable.version}")
-    message = (f"Canary {canary.version.version} superseded by {i.target.version} "
-               f"{_at_step(i, canary)}; the analysis restarts for the new version.")
+    message = one_sentence(
+        f"Canary {canary.version.version} superseded by {i.target.version} "
+        f"{_at_step(i, canary)}; the analysis restarts for the new version.")
     ended = HistoryEntry(canary.version, SUPERSEDED, i.now, message)
     return _start(i, stable, ended=(ended,),
                   events=(Event("Normal", reasons.SUPERSEDED, message),))
@@ -195,17 +199,17 @@ def _analyse(i: Inputs, canary: CanaryState) -> tuple[CanaryState, list[Event]]:
     if analysis.verdict == FAIL:
         failures += 1
         events.append(Event(
-            "Warning", reasons.ANALYSIS_FAILED,
-            f"Canary {canary.version.version} analysis failed ({failures} of failureLimit "
-            f"{i.spec.analysis.failure_limit}) {_at_step(i, canary)}: {analysis.message}",
+            "Warning", reasons.ANALYSIS_FAILED, one_sentence(
+                f"Canary {canary.version.version} analysis failed ({failures} of failureLimit "
+                f"{i.spec.analysis.failure_limit}) {_at_step(i, canary)}: {analysis.message}"),
         ))
     elif analysis.verdict == INCONCLUSIVE and (
         previous is None or previous.verdict != INCONCLUSIVE
     ):
         events.append(Event(
-            "Normal", reasons.WAITING_FOR_DATA,
-            f"Canary {canary.version.version} waiting for data {_at_step(i, canary)}: "
-            f"{analysis.message}",
+            "Normal", reasons.WAITING_FOR_DATA, one_sentence(
+                f"Canary {canary.version.version} waiting for data {_at_step(i, canary)}: "
+                f"{analysis.message}"),
         ))
     return replace(canary, last_analysis=analysis, failures=failures), events
 
@@ -225,38 +229,39 @@ def _step_done(i: Inputs, canary: CanaryState) -> bool:
 
 
 def _holding(i: Inputs, canary: CanaryState, ready: int) -> tuple[str, str]:
-    head = (f"Canary {canary.version.version} {_at_step(i, canary)}: {canary.weight}% "
-            f"requested, {canary.achieved_weight}% achieved ({ready} canary pod(s) ready)")
+    head = (f"Canary {canary.version.version} {_at_step(i, canary)} at "
+            f"{canary.achieved_weight}% of {canary.weight}% ({ready} canary pod(s) ready)")
     analysis = canary.last_analysis
     if canary.paused:
-        return reasons.ROLLOUT_PAUSED, (
+        return reasons.ROLLOUT_PAUSED, one_sentence(
             f"{head}; paused by {COMMAND_ANNOTATION}=pause (analyses still run and "
             "failures still roll back).")
     if analysis is not None and analysis.verdict == INCONCLUSIVE:
-        return reasons.WAITING_FOR_DATA, f"{head}; waiting for data: {analysis.message}"
+        return reasons.WAITING_FOR_DATA, one_sentence(
+            f"{head}; waiting for data: {analysis.message}")
     # An end time, not a countdown: the message (and so the status) changes with the
     # analyses, not on every tick.
     ends = (canary.step_started_at or i.now) + timedelta(
         seconds=i.spec.steps[canary.step].pause_s)
     pause = f"pause ends at {iso(ends)}" if ends > i.now else "pause over"
-    last = f"last analysis: {analysis.message}" if analysis else "no analysis yet"
-    return reasons.ANALYZING, f"{head}; {pause}; {last}"
+    last = f"last analysis {analysis.message}" if analysis else "no analysis yet"
+    return reasons.ANALYZING, one_sentence(f"{head}; {pause}; {last}")
 
 
 def _advance(i: Inputs, stable: Version, canary: CanaryState,
              events: tuple[Event, ...]) -> RolloutDecision:
     analysis = canary.last_analysis
-    passed = analysis.message if analysis is not None else ""
+    passed = analysis.message if analysis is not None else "no analysis"
     following = canary.step + 1
     if following >= len(i.spec.steps):
-        return _promote(i, stable, canary, f"every step passed; last analysis: {passed}",
+        return _promote(i, stable, canary, f"every step passed, last analysis {passed}",
                         manual=False, events=events)
     weight = i.spec.steps[following].weight
     pods = canary_replicas(weight, i.replicas, i.spec.router)
-    message = (
-        f"Canary {canary.version.version} to step {following + 1}/{len(i.spec.steps)}: "
-        f"{weight}% requested ({pods} canary pod(s)); step {canary.step + 1} held "
-        f"{canary.weight}% requested, {canary.achieved_weight}% achieved, and passed: {passed}"
+    message = one_sentence(
+        f"Canary {canary.version.version} to step {following + 1}/{len(i.spec.steps)} at "
+        f"{weight}% ({pods} canary pod(s)) after step {canary.step + 1} held "
+        f"{canary.achieved_weight}% of {canary.weight}%: {passed}"
     )
     advanced = replace(canary, step=following, weight=weight, canary_replicas=pods,
                        step_started_at=None, message=message)
@@ -268,9 +273,10 @@ def _advance(i: Inputs, stable: Version, canary: CanaryState,
 def _promote(i: Inputs, stable: Version, canary: CanaryState, why: str, *, manual: bool,
              ended: tuple[HistoryEntry, ...] = (),
              events: tuple[Event, ...] = ()) -> RolloutDecision:
-    message = (f"Promoting canary {canary.version.version} to stable, replacing "
-               f"{stable.version}, after {_span((i.now - canary.started_at).total_seconds())} "
-               f"at {canary.achieved_weight}% achieved: {why}")
+    message = one_sentence(
+        f"Promoting canary {canary.version.version} over stable {stable.version} after "
+        f"{_span((i.now - canary.started_at).total_seconds())} at "
+        f"{canary.achieved_weight}% achieved: {why}")
     promoting = replace(canary, phase=PROMOTING, outcome=PROMOTED, paused=False,
                         message=message)
     return RolloutDecision(stable, canary.version, promoting, reasons.PROMOTING, message,
@@ -282,10 +288,11 @@ def _promoting(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecisi
     ignored = _ignore_command(i, canary)
     obs = i.observed
     if obs.stable_serves == canary.version.uri and obs.stable_complete:
-        message = (f"Canary {canary.version.version} promoted: it now serves all stable "
-                   f"traffic ({obs.stable_ready}/{i.replicas} pods ready), replacing "
-                   f"{stable.version}, {_span((i.now - canary.started_at).total_seconds())} "
-                   f"after the canary started; {canary.failures} failed analyses.")
+        message = one_sentence(
+            f"Canary {canary.version.version} promoted: it now serves all stable "
+            f"traffic ({obs.stable_ready}/{i.replicas} pods ready), replacing "
+            f"{stable.version}, {_span((i.now - canary.started_at).total_seconds())} "
+            f"after the canary started; {canary.failures} failed analyses.")
         entry = HistoryEntry(canary.version, PROMOTED, i.now, canary.message)
         return RolloutDecision(canary.version, canary.version, None, reasons.PROMOTED, message,
                         ended=(entry,), events=(*ignored, Event("Normal", reasons.PROMOTED,
@@ -299,8 +306,9 @@ def _promoting(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDecisi
 
 def _roll_back(i: Inputs, stable: Version, canary: CanaryState, outcome: Ending, why: str,
                *, clear: bool = False, events: tuple[Event, ...] = ()) -> RolloutDecision:
-    message = (f"Rolling back canary {canary.version.version} {_at_step(i, canary)} "
-               f"({outcome}): {why}. Stable {stable.version} keeps serving.")
+    # Stable keeps serving throughout; RolledBack says so once the canary is gone.
+    message = one_sentence(
+        f"Rolling back canary {canary.version.version} {_at_step(i, canary)}: {why}")
     kind: EventType = "Warning" if outcome == ROLLED_BACK else "Normal"
     rolling = replace(canary, phase=ROLLING_BACK, outcome=outcome, paused=False, weight=0,
                       message=message)
@@ -320,9 +328,10 @@ def _rolling_back(i: Inputs, stable: Version, canary: CanaryState) -> RolloutDec
     if keep == 0 and obs.canary_pods == 0 and stable_back and obs.stable_complete:
         reason = {ROLLED_BACK: reasons.ROLLED_BACK, ABORTED: reasons.ABORTED}.get(
             outcome, reasons.SUPERSEDED)
-        message = (f"Canary {canary.version.version} removed ({outcome}); stable "
-                   f"{stable.version} serves all traffic ({obs.stable_ready}/{i.replicas} "
-                   "pods ready).")
+        message = one_sentence(
+            f"Canary {canary.version.version} removed ({outcome}); stable "
+            f"{stable.version} serves all traffic ({obs.stable_ready}/{i.replicas} "
+            "pods ready).")
         entry = HistoryEntry(canary.version, outcome, i.now, canary.message)
         kind: EventType = "Warning" if outcome == ROLLED_BACK else "Normal"
         return RolloutDecision(stable, stable, None, reason, message, ended=(entry,),

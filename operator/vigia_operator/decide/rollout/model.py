@@ -65,6 +65,8 @@ class Analysis:
     gates: tuple[GateResult, ...]
     message: str
     no_data: bool = False  # the verdict came from onNoData, not from measurements
+    canary_feedback: int = 0  # feedback labels in the window
+    stable_feedback: int = 0
 
 
 @dataclass(frozen=True)

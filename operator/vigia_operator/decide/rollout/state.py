@@ -47,6 +47,8 @@ def analysis_to_status(analysis: Analysis) -> Obj:
         "noData": analysis.no_data,
         "samples": analysis.canary_samples,
         "stableSamples": analysis.stable_samples,
+        "feedback": analysis.canary_feedback,
+        "stableFeedback": analysis.stable_feedback,
         "gates": [_gate_to_status(g) for g in analysis.gates],
         "message": analysis.message,
     }
@@ -79,6 +81,8 @@ def analysis_from_status(section: Mapping[str, Any] | None) -> Analysis | None:
         stable_samples=int(section.get("stableSamples", 0)),
         gates=gates, message=str(section.get("message", "")),
         no_data=bool(section.get("noData", False)),
+        canary_feedback=int(section.get("feedback", 0)),
+        stable_feedback=int(section.get("stableFeedback", 0)),
     )
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from vigia_operator.kube.events import MAX_MESSAGE, build_event
+from vigia_operator.core.text import MAX_MESSAGE
+from vigia_operator.kube.events import build_event
 
 from tests.unit.operator.schema import defaulted_sample
 
@@ -14,5 +15,5 @@ def test_event_refers_to_the_model_deployment() -> None:
     }
     assert event["metadata"] == {"generateName": "sobaos.", "namespace": "ml"}
     assert (event["type"], event["reason"]) == ("Warning", "Restored")
-    assert len(event["message"]) == MAX_MESSAGE
+    assert len(event["message"]) < MAX_MESSAGE and event["message"].endswith("…")
     assert event["firstTimestamp"] == event["lastTimestamp"] == "2026-01-01T00:00:00Z"
