@@ -40,8 +40,8 @@ class Conflict:
         kind, name = self.key
         held = f"is controlled by {self.controller}" if self.controller else "has no controller"
         return (f"{kind} {name} already exists and {held}; the operator does not modify "
-                "objects it does not control. Remove or rename it, or rename the "
-                "ModelDeployment.")
+                "objects it does not control (remove or rename it, or rename the "
+                "ModelDeployment).")
 
 
 @dataclass(frozen=True)

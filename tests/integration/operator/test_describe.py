@@ -10,11 +10,18 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from vigia_operator.core import reasons
+from vigia_operator.decide.retraining.policy import Start, Trigger
+from vigia_operator.decide.retraining.result import RunResult, from_result
+from vigia_operator.decide.retraining.state import RetrainingStatus
+from vigia_operator.kube.events import build_event
+from vigia_operator.status import retraining as rs
+from vigia_operator.status.conditions import merge
 from vigia_testbed.kube import kubectl, wait_for
 from vigia_testbed.operator import (
     OperatorProcess,
@@ -25,6 +32,7 @@ from vigia_testbed.operator import (
 
 from tests.integration.operator.test_operator import apply, events, get, has_event
 from tests.integration.operator.with_signals import SIGNALS_FILE
+from vigia.retraining import RESULT_SCHEMA, RetrainResult
 
 pytestmark = pytest.mark.integration
 
@@ -133,11 +141,12 @@ def described_conditions(kubeconfig: Path, namespace: str,
                          name: str) -> dict[str, dict[str, str]]:
     """The conditions as `kubectl describe` prints them, by type: {field: value}."""
     text = kubectl(kubeconfig, "describe", "md", name, "-n", namespace)
-    block = text.split("\n    Conditions:\n", 1)[1]
+    assert "\n  Conditions:\n" in text, text
+    block = text.split("\n  Conditions:\n", 1)[1]
     found: dict[str, dict[str, str]] = {}
     current: dict[str, str] = {}
     for line in block.splitlines():
-        if not line.startswith("      "):
+        if not line.startswith("    "):
             break
         key, _, value = line.strip().partition(":")
         if key in current:  # a field seen again: the next condition
@@ -156,11 +165,16 @@ def condition_of(kubeconfig: Path, namespace: str, name: str,
 
 def wait_condition(kubeconfig: Path, namespace: str, name: str, type_: str,
                    reason: str, text: str = "", timeout: float = 60) -> dict[str, Any]:
+    seen: list[Any] = [None]
+
     def found() -> dict[str, Any] | None:
-        cond = condition_of(kubeconfig, namespace, name, type_)
+        seen[0] = cond = condition_of(kubeconfig, namespace, name, type_)
         ok = cond is not None and cond["reason"] == reason and text in cond["message"]
         return cond if ok else None
-    return wait_for(found, timeout, f"{type_} {reason} {text!r} on {namespace}/{name}")
+    try:
+        return wait_for(found, timeout, f"{type_} {reason} {text!r} on {namespace}/{name}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the condition: {seen[0]}") from None
 
 
 def wait_event(kubeconfig: Path, namespace: str, name: str, reason: str,
@@ -271,8 +285,8 @@ def test_monitoring_and_retraining_described(
 
 
 def canary_model(name: str, uri: str) -> dict[str, Any]:
-    return model_deployment(name, uri, serving={"replicas": 4}, rollout={
-        "steps": [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "10s"}],
+    return model_deployment(name, uri, rollout={
+        "steps": [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "30s"}],
         "analysis": {"interval": "10s", "minSamples": 100, "minFeedback": 50,
                      "failureLimit": 1,
                      "gates": {"errorRate": 0.01, "latencyP95": 2.0, "accuracyDrop": 0.05}}})
@@ -282,7 +296,7 @@ def track(requests: float, *, errors: float = 0, correct: float = 380,
           feedback: float = 400) -> dict[str, Any]:
     return {"requests": requests, "errors": errors, "latency_p95_s": 0.012,
             "feedback_correct": correct, "feedback_total": feedback,
-            "predictions": {"ok": requests * 0.7, "bad": requests * 0.3}}
+            "predictions": {"ok": requests * 0.7, "bad": requests * 0.3}, "input_drift": 0.05}
 
 
 def test_a_rollout_described_from_start_to_rollback(
@@ -306,15 +320,15 @@ def test_a_rollout_described_from_start_to_rollback(
     feed(signals_file, ns, name, canary={"canary/2": track(1030), "stable/1": track(4120)})
     wait_condition(installed, ns, name, reasons.PROGRESSING, reasons.ANALYZING, "Pass")
     check_described(installed, ns, name, {
-        reasons.PROGRESSING: ("Canary 2 at step", "last analysis Pass: 3 gates within their "
+        reasons.PROGRESSING: ("Canary 2 at step", "last analysis Pass: 5 gates within their "
                               "limits on 1030 canary, 4120 stable requests"),
     })
     wait_stable(installed, ns, name, "2")
     wait_event(installed, ns, name, reasons.PROMOTED)
     check_described(installed, ns, name, {
-        reasons.ROLLOUT_STEP: ("Canary 2 to step 2/2 at 50%", "Pass: 3 gates", "1030 canary"),
+        reasons.ROLLOUT_STEP: ("Canary 2 to step 2/2 at 50%", "Pass: 5 gates", "1030 canary"),
         reasons.PROMOTING: ("Promoting canary 2 over stable 1", "every step passed",
-                            "Pass: 3 gates"),
+                            "Pass: 5 gates"),
         reasons.PROMOTED: ("Canary 2 promoted", "replacing 1", "0 failed analyses"),
     })
 
@@ -334,3 +348,66 @@ def test_a_rollout_described_from_start_to_rollback(
                                    reasons.ROLLED_BACK)} == {reasons.WARNING}
     history = get(installed, ns, "md", name)["status"]["history"]
     assert history[0]["outcome"] == "RolledBack" and "accuracyDrop" in history[0]["message"]
+
+
+# -- a retraining Job's result -----------------------------------------------------------
+# On kwok a Job's pod completes without running `vigia-retrain` (the Job-failed case above
+# is real); an accepted or refused candidate needs the job's termination message, so these
+# are the operator's own builders (result, condition, Event body) on realistic results,
+# written where kubectl describes them.
+
+RESULT_JOB = "bakery-line-3-drift-202612071200"
+
+
+def _job_result(verdict: str, codes: list[dict[str, str]]) -> RunResult:
+    recent = {"rows": 3900, "current": {"accuracy": 0.8333},
+              "candidate": {"accuracy": 0.8851 if verdict == "Accepted" else 0.8401}}
+    holdout = {"rows": 1000, "current": {"accuracy": 0.889}, "candidate": {"accuracy": 0.873}}
+    candidate = {"version": "2", "uri": "file:///b/2", "digest": "sha256:" + "c" * 64,
+                 "reportUri": "file:///b/2.json"} if verdict == "Accepted" else None
+    return from_result(RetrainResult.model_validate({
+        "schema": RESULT_SCHEMA, "verdict": verdict, "reasons": codes, "candidate": candidate,
+        "metrics": {"recent": recent, "holdout": holdout},
+        "gate": {"minImprovement": 0.02, "maxHoldoutLoss": 0.02}}))
+
+
+def _described_result(kubeconfig: Path, namespace: str, name: str, result: RunResult,
+                      auto: bool) -> None:
+    apply(kubeconfig, namespace, model_deployment(name, "s3://models/bakery/1"))
+    trigger = Trigger(reasons.TRIGGER_DRIFT, "Drifted: PSI above 0.2 for dough_humidity "
+                      "(0.360) over 1h (4210 predictions of version 1)",
+                      datetime(2026, 12, 7, 12, tzinfo=UTC))
+    running, _ = rs.started(RetrainingStatus(), Start(trigger, RESULT_JOB),
+                            "2026-12-07T12:00:00Z", "s3://models/bakery/1", "2")
+    state, posted = rs.finished(running, RESULT_JOB, result, "2026-12-07T12:10:00Z", auto)
+    found = rs.condition(state)
+    assert found is not None
+    written = merge([], [found], now="2026-12-07T12:10:00Z", generation=1)
+    kubectl(kubeconfig, "patch", "md", name, "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps({"status": {"conditions": written}}))
+    body = get(kubeconfig, namespace, "md", name)
+    for event in posted:
+        kubectl(kubeconfig, "create", "-n", namespace, "-f", "-", input=json.dumps(build_event(
+            body, event.type, event.reason, event.message, "2026-12-07T12:10:00Z", "test")))
+
+
+@pytest.mark.parametrize(("verdict", "codes", "auto", "numbers"), [
+    ("Accepted", [], False, {
+        reasons.RETRAINING: ("Candidate 2 accepted", "83.3% → 88.5%", "3,900 recent"),
+        reasons.CANDIDATE_ACCEPTED: ("Candidate 2 accepted", "83.3% → 88.5%"),
+        reasons.CANDIDATE_AWAITING_APPROVAL: ("vigia.dev/approve-candidate=2",)}),
+    ("Refused", [{"code": "NotEnoughImprovement", "message": "gain 0.0068"}], True, {
+        reasons.RETRAINING: ("Candidate refused", "83.3% → 84.0%", "2 points gain required"),
+        reasons.CANDIDATE_REFUSED: ("83.3% → 84.0% on 3,900 recent labelled items",)}),
+    ("Refused", [{"code": "NoFeedback",
+                  "message": "12 usable labelled feedback rows; at least 200 needed"}], True, {
+        reasons.RETRAINING: ("NoFeedback", "12 usable labelled feedback rows",
+                             "200 needed"),
+        reasons.CANDIDATE_REFUSED: ("NoFeedback", "12 usable", "200 needed")}),
+])
+def test_a_retraining_result_described(installed: Path, namespace: str, verdict: str,
+                                       codes: list[dict[str, str]], auto: bool,
+                                       numbers: dict[str, tuple[str, ...]]) -> None:
+    name = f"judged-{len(codes)}{verdict.lower()}"
+    _described_result(installed, namespace, name, _job_result(verdict, codes), auto)
+    check_described(installed, namespace, name, numbers)

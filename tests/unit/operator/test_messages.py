@@ -329,7 +329,7 @@ def test_skips_for_cooldown_and_a_running_job_say_the_numbers() -> None:
                     now=AT + timedelta(minutes=20))
     assert isinstance(active.action, Skip) and active.action.reason == reasons.SKIP_ACTIVE
     _, events = rs.skipped(previous, active.action, "t")
-    one_sentence_with(events[0].message, "JobActive", JOB)
+    one_sentence_with(events[0].message, "JobActive: one Job at a time", "PSI above 0.2")
 
 
 def _result(verdict: str, reasons_: list[dict[str, str]], recent_rows: int = 3900) -> RetrainResult:

@@ -175,7 +175,7 @@ def decide(spec: RetrainingSpec, previous: RetrainingStatus, monitoring: Monitor
     elif active:  # a Job that outlives its cooldown
         action = Skip(found, reasons.SKIP_ACTIVE,
                       f"Job {active[0]} is still running; one retraining at a time.",
-                      f"Job {active[0]} still running")
+                      "one Job at a time")
     else:
         action = Start(found, job_name(md_name, found))
         cooldown_until = now + spec.cooldown

@@ -82,7 +82,8 @@ def read_result(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Ru
     cond = next((c for c in (job.get("status") or {}).get("conditions") or []
                  if c.get("type") == "Failed" and c.get("status") == "True"), None)
     if cond is not None:
-        return RunResult(FAILED, f"Job failed: {cond.get('reason')}: {cond.get('message')}")
+        # result_sentence says "Job <name> failed: " before it.
+        return RunResult(FAILED, f"{cond.get('reason')}: {cond.get('message')}")
     return RunResult(FAILED, "Job completed without a result in its termination message.")
 
 
