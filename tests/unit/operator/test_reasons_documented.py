@@ -29,7 +29,7 @@ def _rows(table: str) -> list[list[str]]:
     section = _section()
     body = section[section.index(table):]
     lines = [line for line in body.splitlines()[1:] if line.startswith("| ")]
-    rows = []
+    rows: list[list[str]] = []
     for line in lines:
         if line.startswith("| Reason |") or line.startswith("| Condition |"):
             if rows:
