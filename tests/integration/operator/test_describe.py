@@ -286,7 +286,7 @@ def test_monitoring_and_retraining_described(
 
 def canary_model(name: str, uri: str) -> dict[str, Any]:
     return model_deployment(name, uri, rollout={
-        "steps": [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "30s"}],
+        "steps": [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "20s"}],
         "analysis": {"interval": "10s", "minSamples": 100, "minFeedback": 50,
                      "failureLimit": 1,
                      "gates": {"errorRate": 0.01, "latencyP95": 2.0, "accuracyDrop": 0.05}}})
