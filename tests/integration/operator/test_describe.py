@@ -320,15 +320,17 @@ def test_a_rollout_described_from_start_to_rollback(
     feed(signals_file, ns, name, canary={"canary/2": track(1030), "stable/1": track(4120)})
     wait_condition(installed, ns, name, reasons.PROGRESSING, reasons.ANALYZING, "Pass")
     check_described(installed, ns, name, {
-        reasons.PROGRESSING: ("Canary 2 at step", "last analysis Pass: 5 gates within their "
-                              "limits on 1030 canary, 4120 stable requests"),
+        reasons.PROGRESSING: ("Canary 2 at step", "last Pass: latencyP95 1 ≤ 2, "
+                              "errorRate 0 ≤ 0.01 (+3 more) on 1030 canary, 4120 stable "
+                              "requests"),
     })
     wait_stable(installed, ns, name, "2")
     wait_event(installed, ns, name, reasons.PROMOTED)
     check_described(installed, ns, name, {
-        reasons.ROLLOUT_STEP: ("Canary 2 to step 2/2 at 50%", "Pass: 5 gates", "1030 canary"),
-        reasons.PROMOTING: ("Promoting canary 2 over stable 1", "every step passed",
-                            "Pass: 5 gates"),
+        reasons.ROLLOUT_STEP: ("Canary 2 to step 2/2 at 50%", "Pass: latencyP95 1 ≤ 2",
+                               "1030 canary"),
+        reasons.PROMOTING: ("Promoting canary 2 over stable 1", "all steps passed",
+                            "Pass: latencyP95 1 ≤ 2"),
         reasons.PROMOTED: ("Canary 2 promoted", "replacing 1", "0 failed analyses"),
     })
 

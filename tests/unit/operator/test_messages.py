@@ -179,6 +179,10 @@ def _measured(*, canary_errors: float = 0.0, canary_correct: float = 380.0,
     return Measurements(canary=canary, stable=stable)
 
 
+# A passing analysis names the gates nearest their limits.
+PASSED = "Pass: latencyP95 1.083 ≤ 2, errorRate 0 ≤ 0.01 (+3 more)"
+
+
 def _full_spec() -> RolloutSpec:
     return rollout_spec(minFeedback=50, gates={
         "errorRate": 0.01, "latencyP95": 2.0, "accuracyDrop": 0.05, "predictionShift": 0.2,
@@ -194,7 +198,7 @@ def test_an_analysis_is_one_sentence_its_gates_in_fields() -> None:
     assert {g.name for g in failed.gates} >= {"errorRate", "latencyP95", "accuracyDrop"}
     assert (failed.canary_feedback, failed.stable_feedback) == (400, 400)
     passed = analyse(spec.analysis, _measured(), at(60))
-    one_sentence_with(passed.message, "Pass: 5 gates", "1030 canary", "4120 stable")
+    one_sentence_with(passed.message, PASSED, "1030 canary", "4120 stable")
     short = analyse(spec.analysis, _measured(requests=40, feedback=3), at(60))
     one_sentence_with(short.message, "Inconclusive: too little data for 4 of 5 gates",
                       "10/100 canary requests", "40 stable", "3/50 canary feedback")
@@ -219,17 +223,17 @@ def test_rollout_messages_from_start_to_promotion() -> None:
     held = _holding(spec, replace(canary, step_started_at=at(0), last_analysis=passed),
                     now=at(62))
     assert held.reason == reasons.ROLLOUT_STEP
-    one_sentence_with(held.message, "to step 2/2 at 50%", "Pass: 5 gates", "1030 canary")
+    one_sentence_with(held.message, "to step 2/2 at 50%", PASSED, "1030 canary")
     analysing = _holding(spec, replace(canary, step_started_at=at(0), last_analysis=passed),
                          now=at(30))
     assert analysing.reason == reasons.ANALYZING
     one_sentence_with(analysing.message, "step 1/2 at 25% of 10%", "pause ends at",
-                      "Pass: 5 gates")
+                      PASSED)
     last = replace(canary, step=1, weight=50, step_started_at=at(0), last_analysis=passed)
     promoting = _holding(spec, last, now=at(200))
     assert promoting.reason == reasons.PROMOTING
     one_sentence_with(promoting.message, "Promoting canary v2 over stable v1", "3m20s",
-                      "every step passed", "Pass: 5 gates")
+                      "all steps passed", PASSED)
     done = roll(inputs(spec, canary=promoting.canary, now=at(230), observed=observed(
         stable_ready=4, stable_serves=V2.uri)))
     assert done.reason == reasons.PROMOTED

@@ -91,7 +91,9 @@ def analyse(
                 f"{_feedback(spec, measured, missing)})")
     else:
         verdict, no_data = PASS, False
-        head = f"Pass: {len(gates)} gates within their limits {counts}"
+        # The gates nearest their limits are the numbers worth reading.
+        nearest = sorted(gates, key=lambda g: -(g.value or 0.0) / (g.threshold or 1.0))
+        head = f"Pass: {listed([g.describe() for g in nearest])} {counts}"
     # One sentence: every gate's value, threshold and samples are in lastAnalysis.gates.
     return Analysis(
         at=now, verdict=verdict, canary_samples=canary_n, stable_samples=stable_n,

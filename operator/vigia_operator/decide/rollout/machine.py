@@ -230,7 +230,7 @@ def _step_done(i: Inputs, canary: CanaryState) -> bool:
 
 def _holding(i: Inputs, canary: CanaryState, ready: int) -> tuple[str, str]:
     head = (f"Canary {canary.version.version} {_at_step(i, canary)} at "
-            f"{canary.achieved_weight}% of {canary.weight}% ({ready} canary pod(s) ready)")
+            f"{canary.achieved_weight}% of {canary.weight}% ({ready} pod(s) ready)")
     analysis = canary.last_analysis
     if canary.paused:
         return reasons.ROLLOUT_PAUSED, one_sentence(
@@ -244,7 +244,7 @@ def _holding(i: Inputs, canary: CanaryState, ready: int) -> tuple[str, str]:
     ends = (canary.step_started_at or i.now) + timedelta(
         seconds=i.spec.steps[canary.step].pause_s)
     pause = f"pause ends at {iso(ends)}" if ends > i.now else "pause over"
-    last = f"last analysis {analysis.message}" if analysis else "no analysis yet"
+    last = f"last {analysis.message}" if analysis else "no analysis yet"
     return reasons.ANALYZING, one_sentence(f"{head}; {pause}; {last}")
 
 
@@ -254,7 +254,7 @@ def _advance(i: Inputs, stable: Version, canary: CanaryState,
     passed = analysis.message if analysis is not None else "no analysis"
     following = canary.step + 1
     if following >= len(i.spec.steps):
-        return _promote(i, stable, canary, f"every step passed, last analysis {passed}",
+        return _promote(i, stable, canary, f"all steps passed, last {passed}",
                         manual=False, events=events)
     weight = i.spec.steps[following].weight
     pods = canary_replicas(weight, i.replicas, i.spec.router)
