@@ -1,7 +1,11 @@
 """What `kubectl describe md` says, read with the real kubectl from the real API server
 while the operator runs under its RBAC: every condition and Event message one sentence
-under 200 characters; a canary brought in by a rollout is Created, not Restored; a
-healthy rollout posts no Warning."""
+under 200 characters with the numbers its decision used, for every kind (monitoring:
+drift, accuracy, confidence, KPIs, too few samples, Prometheus down; rollout: waiting for
+data, a step held, a step passed, promoting, promoted, analysis failed, rolling back,
+rolled back; retraining: started, skipped for cooldown, the Job failed, a candidate
+accepted, refused, or refused for too few labelled rows); a canary brought in by a
+rollout is Created, not Restored; a healthy rollout posts no Warning."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any
 
 import pytest
 from vigia_operator.core import reasons
+from vigia_operator.core.text import MAX_MESSAGE
 from vigia_operator.decide.retraining.policy import Start, Trigger
 from vigia_operator.decide.retraining.result import RunResult, from_result
 from vigia_operator.decide.retraining.state import RetrainingStatus
@@ -35,8 +40,6 @@ from tests.integration.operator.with_signals import SIGNALS_FILE
 from vigia.retraining import RESULT_SCHEMA, RetrainResult
 
 pytestmark = pytest.mark.integration
-
-MAX_MESSAGE = 200
 
 
 def one_sentence(message: str) -> bool:
