@@ -16,6 +16,16 @@ ENV_PREFIX: Final = "VIGIA_OPERATOR_"
 PROJECT_IMAGE: Final = "docker.io/vigia/vigia"
 DEFAULT_SECRET_LABEL: Final = "vigia.dev/model-access=true"
 
+# A KPI (spec.monitoring.kpis[].query) is a tenant's PromQL: each is bounded on its own, and
+# one past a bound fails only that KPI. Prometheus is asked to stop at KPI_TIMEOUT_S (its
+# ``timeout`` parameter); the client gives up KPI_TIMEOUT_GRACE_S later if it has not.
+KPI_TIMEOUT_S: Final = 10.0
+KPI_TIMEOUT_GRACE_S: Final = 2.0
+# A KPI reduces to one number: more series than this, or a larger response, is refused
+# (Prometheus is asked for at most one series more, through its ``limit`` parameter).
+KPI_MAX_SERIES: Final = 1
+KPI_MAX_RESPONSE_BYTES: Final = 64 * 1024
+
 
 class OperatorSettings(BaseSettings):
     """How one operator process behaves."""
