@@ -63,7 +63,7 @@ class PrometheusClient:
 
     def query(self, promql: str, at: float, bounds: QueryBounds | None = None) -> list[Sample]:
         params = {"query": promql, "time": f"{at:.3f}"}
-        timeout_s, max_bytes = self.timeout_s, -1  # read(-1): everything
+        timeout_s, max_bytes = self.timeout_s, None
         if bounds is not None:
             # repr: Prometheus reads float seconds, exponent included (1e-09).
             params["timeout"] = repr(float(bounds.timeout_s))
@@ -75,7 +75,9 @@ class PrometheusClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                body = response.read(max_bytes + 1 if max_bytes >= 0 else -1)
+                # One byte past the bound tells "too large" (read() of a chunked body
+                # takes None for "everything", not -1).
+                body = response.read(None if max_bytes is None else max_bytes + 1)
         except urllib.error.HTTPError as exc:
             raise _http_error(exc) from None
         except (OSError, TimeoutError) as exc:  # refused, reset, DNS, timeout
