@@ -69,7 +69,12 @@ def confine(query: str, namespace: str) -> str:
         wanted.append(_normal(name, matchers))
         return _selector(name, matchers, node.offset, node.at)
 
-    rendered: str = promql.transform(tree, rewrite, None).prettify()
+    try:
+        rendered: str = promql.transform(tree, rewrite, None).prettify()
+    except Refused:
+        raise
+    except ValueError as exc:  # a selector rebuilt from its values does not parse
+        raise Refused(f"could not be rendered back to valid PromQL: {exc}") from None
     _check(rendered, wanted, namespace)
     return rendered
 

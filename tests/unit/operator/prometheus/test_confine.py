@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import promql_parser as promql
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from vigia_operator.prometheus.confine import Refused, confine
 
 NS = "team-a"
@@ -127,3 +129,19 @@ def test_another_namespace_is_refused_naming_it(query: str) -> None:
 def test_what_cannot_be_confined_is_refused(query: str, why: str) -> None:
     with pytest.raises(Refused, match=why):
         confine(query, NS)
+
+
+PIECES = ['sum(', ')', 'rate(', 'a', 'b{', '}', '[5m]', '[1h:1m]', ' offset 1m', ' @ 100',
+          '"', "\\", 'x="y"', ",", 'namespace="team-a"', 'namespace="team-b"', " + ",
+          " / on(a) ", " or ", '{"q.r"="1"}', '{"a.b"}', "1", "by (x)", "=~", '"\\""', "é"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=12))
+def test_any_text_is_confined_or_refused_never_sent_otherwise(pieces: list[str]) -> None:
+    query = "".join(pieces)
+    try:
+        confined = confine(query, NS)
+    except Refused:
+        return
+    assert all(namespaces(s) == [("MatchOp.Equal", NS)] for s in selectors(confined)), confined
