@@ -21,3 +21,17 @@ REMOTE_SCHEMES: Final = ("s3",)
 def uri_scheme(uri: str) -> str:
     """The URI's scheme, lower case; "file" for a plain path."""
     return urlsplit(uri).scheme.lower() if "://" in uri else "file"
+
+
+def scheme_refusal(uri: str, allowed: tuple[str, ...] = LOADER_SCHEMES) -> str | None:
+    """Why ``uri`` may not be opened (its scheme is not in ``allowed``), or None.
+
+    One policy for every URI a ModelDeployment names (the bundle, the dataset): the
+    operator checks it with pvc:// added (it mounts claims), and the processes that open a
+    URI check it again with ``LOADER_SCHEMES`` before anything is fetched.
+    """
+    scheme = uri_scheme(uri)
+    if scheme in allowed:
+        return None
+    names = ", ".join(f"{s}://" for s in allowed)
+    return f"scheme {scheme!r} is not allowed; use one of {names}"
