@@ -1,8 +1,9 @@
 """The operator's configuration, from VIGIA_OPERATOR_* environment variables.
 
 The Helm chart renders these names from its values; `python3 -m vigia_operator --help`
-lists them. Policy settings (images, Gateways and host names, Secrets, sidecar digests) are the trust boundary
-between whoever may create a ModelDeployment and what runs in the cluster.
+lists them. Policy settings (images, Gateways and host names, Secrets, sidecar digests)
+are the trust boundary between whoever may create a ModelDeployment and what runs in the
+cluster.
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ def test_too_few_rows(tmp_path: Path) -> None:
 
 
 # What a tenant pointed spec.retraining.dataset.uri at in issue 21: a credentials file.
-CREDENTIALS = "AccessKeyId,SecretAccessKey\nAKIAEXAMPLEKEYID0001,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+CREDENTIALS = (
+    "AccessKeyId,SecretAccessKey\nAKIAEXAMPLEKEYID0001,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ CREDENTIALS = "AccessKeyId,SecretAccessKey\nAKIAEXAMPLEKEYID0001,wJalrXUtnFEMI/K
      "memory://d.csv", "ftp://host/d.csv", "pvc://data/d.csv"],
 )
 def test_a_scheme_outside_the_policy_is_refused_before_anything_is_opened(uri: str) -> None:
-    with pytest.raises(RetrainInputError, match="scheme .* is not allowed") as caught:
+    with pytest.raises(RetrainInputError, match=r"scheme .* is not allowed") as caught:
         read_dataset(uri, TARGET, FEATURES)
     assert caught.value.field == "dataset_uri"
 

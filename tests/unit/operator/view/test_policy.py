@@ -4,7 +4,6 @@ import pytest
 from vigia_operator.core import reasons
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.view import parse
-from vigia_operator.view.retraining import parse_retraining
 from vigia_operator.view.policy import (
     check_image,
     check_route,
@@ -16,6 +15,7 @@ from vigia_operator.view.policy import (
     pvc_location,
     secret_allowed,
 )
+from vigia_operator.view.retraining import parse_retraining
 
 from tests.unit.operator.schema import defaulted_sample
 
