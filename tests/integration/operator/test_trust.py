@@ -217,11 +217,10 @@ def test_a_route_attaches_only_where_the_configuration_allows(
 
     # Its own namespace's Gateway, under a host name nobody granted: refused too.
     own = _routed([{"name": "mine"}], ["payroll.example.com"])
-    kubectl(installed, "patch", "md", "gw", "-n", namespace, "--type=merge",
-            "-p", json.dumps({"spec": own}))
-    md = wait_refused(installed, namespace, "gw", "HostnameNotAllowed")
+    apply(installed, namespace, model_deployment("host", **own))
+    md = wait_refused(installed, namespace, "host", "HostnameNotAllowed")
     assert "hostnames[0]: 'payroll.example.com'" in condition(md, "Ready")["message"]
-    assert absent(installed, namespace, "deployment", "gw-stable")
+    assert absent(installed, namespace, "deployment", "host-stable")
 
 
 def test_a_pod_with_the_job_s_label_but_not_its_owner_names_no_candidate(
