@@ -83,6 +83,8 @@ def test_the_valid_one_is_accepted(installed: Path, namespace: str) -> None:
     for uri in ("pvc://data/sobaos/train.csv", "s3://data/train.csv", "file:///data/t.csv"):
         dataset = {"enabled": True, "dataset": {"uri": uri, "target": "y"}}
         assert "created" in _create(installed, namespace, _with("spec.retraining", dataset))
+    page = _with("spec.serving.browserPage", {"enabled": True})
+    assert "created" in _create(installed, namespace, page)
 
 
 def test_the_dataset_uri_refusal_says_the_policy(installed: Path, namespace: str) -> None:
