@@ -16,6 +16,8 @@ LOADER_SCHEMES: Final = ("file", "s3")
 # Whoever can write there is not whoever wrote the ModelDeployment: a sidecar beside the
 # archive proves nothing, so these need the caller's digest (or an explicit opt-in).
 REMOTE_SCHEMES: Final = ("s3",)
+# fsspec reads ``a::b`` as a over b: "s3://x::http://10.0.0.1/" would open http underneath.
+CHAIN_SEPARATOR: Final = "::"
 
 
 def uri_scheme(uri: str) -> str:
@@ -30,6 +32,8 @@ def scheme_refusal(uri: str, allowed: tuple[str, ...] = LOADER_SCHEMES) -> str |
     operator checks it with pvc:// added (it mounts claims), and the processes that open a
     URI check it again with ``LOADER_SCHEMES`` before anything is fetched.
     """
+    if CHAIN_SEPARATOR in uri:
+        return f"chained URIs ({CHAIN_SEPARATOR}) are not allowed"
     scheme = uri_scheme(uri)
     if scheme in allowed:
         return None

@@ -51,6 +51,10 @@ MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
         "spec.retraining.dataset.uri"),
     "dataset outside its claim": (_with("spec.retraining", {"enabled": True, "dataset": {
         "uri": "pvc://data/../x.csv", "target": "y"}}), "spec.retraining.dataset.uri"),
+    "chained dataset uri": (_with("spec.retraining", {"enabled": True, "dataset": {
+        "uri": "s3://b/d.csv::http://10.0.0.1/x.csv", "target": "y"}}),
+        "spec.retraining.dataset.uri"),
+    "chained model uri": (_with("spec.model.uri", "file::http://10.0.0.1/m"), "spec.model.uri"),
     "retraining without data": (_with("spec.retraining", {"enabled": True}),
                                 "spec.retraining.dataset"),
     "requests above limits": (_with("spec.serving.resources",

@@ -80,6 +80,13 @@ def test_a_scheme_outside_the_policy_is_refused_before_anything_is_opened(uri: s
     assert caught.value.field == "dataset_uri"
 
 
+@pytest.mark.parametrize("uri", ["file::http://10.0.0.1/d.csv",
+                                 "s3://bucket/d.csv::http://10.0.0.1/x.csv"])
+def test_a_chained_uri_is_refused(uri: str) -> None:
+    with pytest.raises(RetrainInputError, match=r"chained URIs \(::\) are not allowed"):
+        read_dataset(uri, TARGET, FEATURES)
+
+
 def test_no_error_quotes_what_was_read(tmp_path: Path) -> None:
     path = tmp_path / "credentials.csv"
     path.write_text(CREDENTIALS * 30)

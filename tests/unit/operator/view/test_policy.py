@@ -103,6 +103,7 @@ def _retraining(dataset_uri: str) -> dict[str, object]:
     ("pvc://data/../x.csv", "without '.', '..' or empty segments"),
     ("pvc://data//x.csv", "without '.', '..' or empty segments"),
     ("pvc://Data/x.csv", "is not a PersistentVolumeClaim name"),
+    ("s3://bucket/d.csv::http://10.0.0.1/x", "chained URIs (::) are not allowed"),
     ("s3://bucket/d.csv", None),  # a dataset is read, never unpickled: no digest needed
     ("file:///data/d.csv", None),
     ("pvc://data/sobaos/d.csv", None),
