@@ -97,6 +97,8 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("batch_wait_ms"): str(serving.batch_wait_ms),
         env_name("runtime"): serving.runtime,
         env_name("home"): SERVER_HOME,
+        # Only when on: a key added for everyone would roll every server on upgrade.
+        **({env_name("browser_page"): "true"} if serving.browser_page else {}),
     }
 
 

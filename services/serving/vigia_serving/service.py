@@ -175,7 +175,8 @@ STATE = ServerState(
     unknown_id_wait_s=SETTINGS.feedback_wait,
 )
 app = build_app(STATE)
-app.mount(PAGE_PATH, build_page_app(STATE))
+if SETTINGS.browser_page:  # opt-in: the page hands out the model itself
+    app.mount(PAGE_PATH, build_page_app(STATE))
 
 
 @bentoml.service(**build_service_config(SETTINGS))

@@ -56,6 +56,18 @@ def test_probes(served: tuple[LocalServer, str]) -> None:
     assert "swagger" in httpx.get(server.url + "/docs").text.lower()
 
 
+def test_the_browser_page_is_off_unless_enabled(served: tuple[LocalServer, str]) -> None:
+    """The page hands the model itself (model.onnx, model.json with the training ranges)
+    to whoever reaches the server: without VIGIA_BROWSER_PAGE=true nothing of it is served
+    (the browser tier, tests/integration/browser, turns it on)."""
+    server, _ = served
+    for path in ("/app/", "/app/index.html", "/app/model.onnx", "/app/model.json",
+                 "/app/ort/ort.wasm.min.js"):
+        response = httpx.get(server.url + path, timeout=30)
+        assert response.status_code == 404, (path, response.status_code)
+    assert httpx.get(server.url + "/healthz").status_code == 200
+
+
 def test_predict_records_one_and_many(served: tuple[LocalServer, str], sample: Sample) -> None:
     server, _ = served
     records = rows(5)
