@@ -35,6 +35,12 @@ class ServingSettings(BaseSettings):
         description="The `model` label of every metric: the ModelDeployment's name (the "
         "operator sets it); defaults to the bundle's name.",
     )
+    model_version: str | None = Field(
+        default=None,
+        description="The `version` label of every metric and prediction-log row: the "
+        "version the ModelDeployment rolls out (the operator sets it); defaults to the "
+        "bundle's.",
+    )
     namespace: str = Field(
         default="default",
         min_length=1,

@@ -147,6 +147,7 @@ def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
     env: list[Obj] = [
         {"name": env_name("model_uri"), "value": server_uri(md.model.uri)},
         {"name": env_name("track"), "value": track},
+        {"name": env_name("model_version"), "value": md.model.version},
     ]
     if allow_sidecar_digest:
         env.append({"name": env_name("allow_sidecar_digest"), "value": "true"})
