@@ -126,6 +126,9 @@ CANDIDATE_AWAITING_APPROVAL: Final = "CandidateAwaitingApproval"
 SKIP_COOLDOWN: Final = "Cooldown"
 SKIP_ACTIVE: Final = "JobActive"
 SKIP_MONITORING_UNKNOWN: Final = "MonitoringUnknown"
+# includeFeedback without predictionLog.storeSecretRef: the log is SQLite in the pod's
+# emptyDir, which the Job cannot read and every rollout deletes (docs/retraining.md).
+SKIP_NO_DURABLE_STORE: Final = "NoDurableStore"
 TRIGGER_DRIFT: Final = "Drift"
 TRIGGER_ACCURACY: Final = "Accuracy"
 TRIGGER_SCHEDULE: Final = "Schedule"

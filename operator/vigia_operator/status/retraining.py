@@ -57,6 +57,13 @@ ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
 # A Job the operator just created may not be in the watch's index yet: not "gone" before this.
 WATCH_GRACE_SECONDS: Final = 120
 TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW)
+# Skips only a spec change ends: a Warning Event and the Retraining condition say so.
+REFUSED_SKIPS: Final = frozenset({reasons.SKIP_NO_DURABLE_STORE})
+NO_DURABLE_STORE: Final = (
+    "spec.retraining.includeFeedback needs spec.serving.predictionLog.storeSecretRef: without "
+    "it the prediction log is SQLite in the server pod's emptyDir, which the Job cannot read "
+    "and every rollout deletes. Set storeSecretRef (a PostgreSQL URL) or includeFeedback: false."
+)
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,8 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
             action = Skip(action.trigger, reasons.IMAGE_NOT_ALLOWED,
                           f"spec.retraining.job.image {image!r} is not allowed by the "
                           "operator's configuration.")
+        elif spec.include_feedback and md.serving.store is None:
+            action = Skip(action.trigger, reasons.SKIP_NO_DURABLE_STORE, NO_DURABLE_STORE)
         else:
             version = next_version(md.model.version, state.versions | _history(given.status))
             job = build_job(md, spec, action.job_name, action.trigger.reason, version)
@@ -235,7 +244,9 @@ def skipped(previous: RetrainingStatus, skip: Skip,
     state = replace(previous, last_skip=record)
     if same:
         return state, []
-    return state, [Event(reasons.NORMAL, reasons.RETRAINING_SKIPPED,
+    # Skips that wait for time are routine; one that waits for a spec change is a Warning.
+    kind = reasons.WARNING if skip.reason in REFUSED_SKIPS else reasons.NORMAL
+    return state, [Event(kind, reasons.RETRAINING_SKIPPED,
                          f"{skip.trigger.reason} trigger skipped ({skip.reason}): "
                          f"{skip.message} Trigger: {skip.trigger.message}")]
 
@@ -315,6 +326,9 @@ def condition(state: RetrainingStatus) -> Condition | None:
         since = "" if trigger is None else f" since {trigger.at}: {trigger.message}"
         return Condition(reasons.RETRAINING, "True", reasons.RETRAINING_STARTED,
                          f"Job {state.job} running{since}"[:1000])
+    skip = state.last_skip
+    if skip is not None and skip.reason in REFUSED_SKIPS:
+        return Condition(reasons.RETRAINING, "False", skip.reason, skip.message[:1000])
     result = state.result
     if result is None:
         return None
