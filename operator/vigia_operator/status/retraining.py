@@ -245,8 +245,11 @@ def skipped(previous: RetrainingStatus, skip: Skip,
     if same:
         return state, []
     # Skips that wait for time are routine; one that waits for a spec change is a Warning.
-    kind = reasons.WARNING if skip.reason in REFUSED_SKIPS else reasons.NORMAL
-    return state, [Event(kind, reasons.RETRAINING_SKIPPED,
+    if skip.reason in REFUSED_SKIPS:
+        return state, [Event(reasons.WARNING, reasons.RETRAINING_SKIPPED,
+                             f"{skip.trigger.reason} trigger refused ({skip.reason}): "
+                             f"{skip.message} Trigger: {skip.trigger.message}")]
+    return state, [Event(reasons.NORMAL, reasons.RETRAINING_SKIPPED,
                          f"{skip.trigger.reason} trigger skipped ({skip.reason}): "
                          f"{skip.message} Trigger: {skip.trigger.message}")]
 

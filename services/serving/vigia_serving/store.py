@@ -40,8 +40,8 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
-    text,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import (

@@ -58,7 +58,7 @@ def _feedback(url: str, namespace: str) -> list[str]:
 
 def test_same_model_name_in_two_namespaces_keeps_its_own_labels(postgres_database: str) -> None:
     staging, staging_ids = _log(postgres_database, "staging", range(0, 25))
-    prod, prod_ids = _log(postgres_database, "prod", range(25, 40))
+    prod, _ = _log(postgres_database, "prod", range(25, 40))
     assert _feedback(postgres_database, "staging") == STAGING_LABELS
     assert _feedback(postgres_database, "prod") == PROD_LABELS
     # A staging prediction id sent to prod's server is unknown there.

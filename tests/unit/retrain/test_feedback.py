@@ -69,13 +69,15 @@ def test_no_tables_is_no_feedback(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     create_engine(f"sqlite:///{path}").connect().close()
     with pytest.raises(RetrainInputError, match="no prediction log") as caught:
-        read_feedback(f"sqlite:///{path}", namespace="ns", model="m", since=NOW, schema=SCHEMA, classes=CLASSES)
+        read_feedback(f"sqlite:///{path}", namespace="ns", model="m", since=NOW, schema=SCHEMA,
+                      classes=CLASSES)
     assert caught.value.code == "NoFeedback"
 
 
 def test_bad_url_names_the_setting() -> None:
     with pytest.raises(RetrainInputError, match="store_url"):
-        read_feedback("not a url", namespace="ns", model="m", since=NOW, schema=SCHEMA, classes=CLASSES)
+        read_feedback("not a url", namespace="ns", model="m", since=NOW, schema=SCHEMA,
+                      classes=CLASSES)
 
 
 def test_unreachable_server_hides_the_password() -> None:

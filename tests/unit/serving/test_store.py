@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from vigia_serving.store import (
-    OWNER_INDEX,
     DROP_BUFFER_FULL,
     DROP_REFUSED,
+    OWNER_INDEX,
     FeedbackConflictError,
     FeedbackItem,
     PredictionRecord,
