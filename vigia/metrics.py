@@ -60,8 +60,8 @@ LABEL_REASON: Final = "reason"
 # or a row the database refused). Labels: reason only.
 PREDICTION_LOG_DROPPED: Final = f"{PREFIX}_prediction_log_dropped_rows"  # counter {reason}
 # Model server: whether the prediction log's database can be written (1) or not (0), and
-# the rows waiting in memory for it. Labels: namespace, model. Readiness does not follow
-# it (a model that can predict serves on); the operator's PredictionLog condition does.
+# the rows waiting in memory for it. Labels: SERVER_LABELS. Readiness does not follow it
+# (a model that can predict serves on); the operator's PredictionLogFailing condition does.
 PREDICTION_LOG_UP: Final = f"{PREFIX}_prediction_log_up"  # gauge
 PREDICTION_LOG_BUFFERED: Final = f"{PREFIX}_prediction_log_buffered_rows"  # gauge
 

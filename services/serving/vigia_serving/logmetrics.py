@@ -2,8 +2,8 @@
 
 Exported whether or not monitoring is on: it says what the log lost, not how the model
 does. The dropped-rows counter has only a ``reason`` label (Prometheus adds the pod's own
-labels on scrape); the health gauges carry namespace and model, so the operator can ask
-for one ModelDeployment's.
+labels on scrape); the health gauges carry the server's labels (namespace, model, version, track),
+so the operator can ask for one ModelDeployment's.
 """
 
 from __future__ import annotations
@@ -33,21 +33,22 @@ def dropped_rows_counter(registry: CollectorRegistry = REGISTRY) -> DropCallback
 
 
 def health_gauges(
-    namespace: str, model: str, registry: CollectorRegistry = REGISTRY
+    identity: tuple[str, str, str, str], registry: CollectorRegistry = REGISTRY
 ) -> HealthCallback:
     """A callback for PredictionStore(on_health=...): reachable (the lowest of the
-    workers') and rows buffered (their sum)."""
-    labels = (metrics.LABEL_NAMESPACE, metrics.LABEL_MODEL)
+    workers') and rows buffered (their sum), labelled with ``identity`` (the values of
+    ``metrics.SERVER_LABELS``: namespace, model, version, track)."""
+    labels = metrics.SERVER_LABELS
     up = Gauge(
         metrics.PREDICTION_LOG_UP,
         "1 while the prediction log's database can be written, 0 while it cannot.",
         labels, registry=registry, multiprocess_mode="livemin",
-    ).labels(namespace, model)
+    ).labels(*identity)
     buffered = Gauge(
         metrics.PREDICTION_LOG_BUFFERED,
         "Prediction-log rows in memory, not yet written to the database.",
         labels, registry=registry, multiprocess_mode="livesum",
-    ).labels(namespace, model)
+    ).labels(*identity)
 
     def report(healthy: bool, rows: int) -> None:
         up.set(1 if healthy else 0)

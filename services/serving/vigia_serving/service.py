@@ -95,14 +95,16 @@ def retrying(
         return result
 
 
-def open_store(settings: ServingSettings, state: ServerState, model: str) -> PredictionStore:
+def open_store(
+    settings: ServingSettings, state: ServerState, model: str, version: str
+) -> PredictionStore:
     """The store of ``model``'s rows in this namespace. A database that cannot be reached
     does not hold it up (rows are buffered, the health metric says so); a store that
     cannot even be set up (a bad URL, no driver, tables refused) is retried meanwhile
     readiness stays 503."""
     retention = settings.log_retention_days
     on_drop = dropped_rows_counter()
-    on_health = health_gauges(settings.namespace, model)
+    on_health = health_gauges((settings.namespace, model, version, settings.track))
 
     def attempt() -> PredictionStore:
         store = PredictionStore(
@@ -140,7 +142,7 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
             state, public_reason, settings.load_retry_max_s,
         )
         meta = bundle.metadata
-        store = open_store(settings, state, settings.model_name or meta.name)
+        store = open_store(settings, state, settings.model_name or meta.name, meta.version)
         monitor = None
         if settings.monitoring:
             monitor = Monitor(
