@@ -4,8 +4,12 @@ Predictions are appended to an in-memory buffer on the hot path and written in b
 by a background flusher thread; ``close()`` writes what is left. Feedback is written
 synchronously and acknowledged only after its transaction has committed.
 
-Faults: while the database is unreachable the buffer is kept (bounded; every row dropped
-beyond the bound is counted and logged) and ``healthy`` is False. A row the database
+Every row carries the namespace and model of the server that logged it; feedback is looked
+up among this store's own (``namespace``, ``model``) only, in chunks of ``LOOKUP_CHUNK`` ids.
+
+Faults: while the database is unreachable (at start too) the buffer is kept (bounded; every
+row dropped beyond the bound is counted and logged), ``healthy`` is False and ``on_health``
+reports it (a metric, not readiness: the server keeps answering predictions). A row the database
 refuses is found by bisection and dropped alone (counted), so it never blocks the rest.
 A shutdown that cannot reach the database writes the buffer to a spill file, which the
 next start reads back. Rows older than the retention period are deleted.
