@@ -441,23 +441,21 @@ class PredictionStore:
     def _store_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
         ids = list(dict.fromkeys(item.prediction_id for item in items))
         now = datetime.now(UTC)
-        owner = []
-        if self.namespace is not None:
-            owner.append(predictions.c.namespace == self.namespace)
-        if self.model is not None:
-            owner.append(predictions.c.model == self.model)
         predicted: dict[str, Predicted] = {}
         stored: dict[str, str] = {}
         with self.engine.begin() as conn:
             for chunk in chunked(ids, LOOKUP_CHUNK):
+                # The owner is checked here, not in the WHERE: there a planner may pick the
+                # (namespace, model) index and scan the model's every row instead of the ids.
                 predicted.update(
                     (pid, Predicted(label, version, track))
-                    for pid, label, version, track in conn.execute(
+                    for pid, label, version, track, namespace, model in conn.execute(
                         select(
                             predictions.c.id, predictions.c.predicted, predictions.c.version,
-                            predictions.c.track,
-                        ).where(predictions.c.id.in_(chunk), *owner)
+                            predictions.c.track, predictions.c.namespace, predictions.c.model,
+                        ).where(predictions.c.id.in_(chunk))
                     ).all()
+                    if self._owns(namespace, model)
                 )
                 stored.update(
                     conn.execute(
@@ -470,6 +468,9 @@ class PredictionStore:
             if new_rows:
                 conn.execute(insert(feedback), new_rows)
         return results
+
+    def _owns(self, namespace: str, model: str) -> bool:
+        return self.namespace in (None, namespace) and self.model in (None, model)
 
     def count(self, what: Literal["predictions", "feedback"] = "predictions") -> int:
         table = predictions if what == "predictions" else feedback
