@@ -69,6 +69,11 @@ LABEL_REASON: Final = "reason"
 # Model server: prediction-log rows lost (buffer full while the database is unreachable,
 # or a row the database refused). Labels: reason only.
 PREDICTION_LOG_DROPPED: Final = f"{PREFIX}_prediction_log_dropped_rows"  # counter {reason}
+# Model server: whether the prediction log's database can be written (1) or not (0), and
+# the rows waiting in memory for it. Labels: SERVER_LABELS. Readiness does not follow it
+# (a model that can predict serves on); the operator's PredictionLogFailing condition does.
+PREDICTION_LOG_UP: Final = f"{PREFIX}_prediction_log_up"  # gauge
+PREDICTION_LOG_BUFFERED: Final = f"{PREFIX}_prediction_log_buffered_rows"  # gauge
 
 # Operator: what it measured and decided, per ModelDeployment (labels namespace, model).
 OPERATOR_DRIFT: Final = f"{PREFIX}_operator_drift_score"  # gauge {feature, statistic}

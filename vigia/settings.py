@@ -175,6 +175,12 @@ class RetrainSettings(BaseSettings):
         default=None,
         description="Model name in the prediction log (default: the current bundle's name).",
     )
+    feedback_namespace: str = Field(
+        default="default",
+        min_length=1,
+        description="Namespace of the model in the prediction log (the server's `namespace`); "
+        "only its rows are read.",
+    )
     feedback_window: str = Field(
         default="7d", description="Use feedback on predictions made within this window."
     )

@@ -16,6 +16,8 @@ def add_report(commands: Any, home_option: Callable[[argparse.ArgumentParser], N
     report.add_argument("--digest", default=None, help="sha256:<hex>; default: the sidecar")
     report.add_argument("--store", required=True, help="SQLAlchemy URL of the prediction store")
     report.add_argument("--model", default=None, help="model name in the store (default: bundle's)")
+    report.add_argument("--namespace", default=None,
+                        help="the model's namespace in the store (default: every namespace)")
     report.add_argument("--prometheus", default=None, help="Prometheus URL for live metrics")
     report.add_argument("--hours", type=float, default=24.0, help="window length (default 24)")
     report.add_argument("--until", default=None, help="window end, ISO time (default: now)")
@@ -61,7 +63,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         kpis=_kpis(args.kpi),
     )
     metrics = PrometheusSource(args.prometheus) if args.prometheus else NoMetrics()
-    store = StoreSource(args.store)
+    store = StoreSource(args.store, args.namespace)
     try:
         report = build_report(bundle, store, request, metrics)
     finally:

@@ -52,10 +52,12 @@ class PredictionSource(Protocol):
 
 
 class StoreSource:
-    """The prediction store of the model server, read-only."""
+    """The prediction store of the model server, read-only; with ``namespace``, only the
+    rows of that namespace (a store shared by namespaces holds models of the same name)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str | None = None) -> None:
         self.engine = create_engine(url)
+        self.namespace = namespace
 
     def predictions(self, model: str, window: Window) -> pd.DataFrame:
         present = inspect(self.engine)
@@ -64,10 +66,16 @@ class StoreSource:
         tables = MetaData()
         tables.reflect(self.engine, only=[PREDICTIONS_TABLE, FEEDBACK_TABLE])
         p, f = tables.tables[PREDICTIONS_TABLE], tables.tables[FEEDBACK_TABLE]
+        where = [p.c.model == model, p.c.created_at >= window.start, p.c.created_at < window.end]
+        if self.namespace is not None:
+            if "namespace" not in p.c:
+                raise ValueError(f"namespace: {PREDICTIONS_TABLE} has no namespace column "
+                                 "(written by a model server older than namespaced logs)")
+            where.append(p.c.namespace == self.namespace)
         query = (
             select(*(p.c[name] for name in COLUMNS), f.c.label)
             .select_from(p.outerjoin(f, f.c.prediction_id == p.c.id))
-            .where(p.c.model == model, p.c.created_at >= window.start, p.c.created_at < window.end)
+            .where(*where)
             .order_by(p.c.created_at)
         )
         with self.engine.connect() as conn:

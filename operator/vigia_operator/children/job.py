@@ -71,6 +71,7 @@ def job_env(md: ModelDeploymentView, spec: RetrainingSpec, version: str) -> list
         "output_uri": server_uri(output_uri(md.model.uri)),
         "candidate_version": version,
         "feedback_model": md.name,  # the server's model label (server_settings)
+        "feedback_namespace": md.namespace,  # with feedback_model: the rows' owner
         "include_feedback": "true" if spec.include_feedback else "false",
         "min_improvement": repr(spec.gate.min_improvement),
         "max_parity_difference": repr(spec.gate.max_parity_difference),

@@ -19,6 +19,9 @@ ACCURACY_LOW: Final = "AccuracyLow"
 CONFIDENCE_LOW: Final = "ConfidenceLow"
 KPI_VIOLATED: Final = "KPIViolated"
 RETRAINING: Final = "Retraining"
+# The prediction log cannot be written (its database is down): predictions are still
+# served and buffered, feedback is refused (status/monitoring.py, from the servers' metric).
+PREDICTION_LOG_FAILING: Final = "PredictionLogFailing"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -31,6 +34,7 @@ HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
     ACCURACY_LOW: "False",
     CONFIDENCE_LOW: "False",
     KPI_VIOLATED: "False",
+    PREDICTION_LOG_FAILING: "False",
 }
 
 # Monitoring reasons: what was measured, or why nothing could be decided.
@@ -49,6 +53,8 @@ STALE_DATA: Final = "StaleData"
 PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
 KPI_QUERY_FAILED: Final = "KPIQueryFailed"
 MONITORING_DISABLED: Final = "MonitoringDisabled"
+LOG_UNWRITABLE: Final = "DatabaseUnreachable"
+LOG_WRITABLE: Final = "PredictionLogWritable"
 
 # Serving reasons.
 AVAILABLE: Final = "Available"
@@ -128,6 +134,9 @@ CANDIDATE_AWAITING_APPROVAL: Final = "CandidateAwaitingApproval"
 SKIP_COOLDOWN: Final = "Cooldown"
 SKIP_ACTIVE: Final = "JobActive"
 SKIP_MONITORING_UNKNOWN: Final = "MonitoringUnknown"
+# includeFeedback without predictionLog.storeSecretRef: the log is SQLite in the pod's
+# emptyDir, which the Job cannot read and every rollout deletes (docs/retraining.md).
+SKIP_NO_DURABLE_STORE: Final = "NoDurableStore"
 TRIGGER_DRIFT: Final = "Drift"
 TRIGGER_ACCURACY: Final = "Accuracy"
 TRIGGER_SCHEDULE: Final = "Schedule"

@@ -22,6 +22,10 @@ class TrackSignals:
     confidence_mean: float | None = None
     confidence_below: dict[float, float] = field(default_factory=dict)  # le -> share <= le
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
+    # The prediction log: 1 when every replica can write it, 0 when one cannot; None: no
+    # such series (a server older than the metric).
+    log_up: float | None = None
+    log_buffered: float | None = None  # rows waiting in the replicas' memory
     # Read from recording rules: when they last ran (None: their series are missing).
     from_rules: bool = False
     rules_evaluated: float | None = None

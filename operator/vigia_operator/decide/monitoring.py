@@ -25,7 +25,9 @@ from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.view.monitoring import MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
-                          reasons.KPI_VIOLATED)
+                          reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
+# Conditions whose Unknown does not make the whole verdict Unknown.
+_OPTIONAL: Final = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
 
 # status.monitoring.state, one word; the worst finding wins.
 STATE_HEALTHY: Final = "Healthy"
@@ -172,6 +174,7 @@ def assess(
         _accuracy(spec, measured, of),
         _confidence(spec, measured, of),
         kpi_finding,
+        _prediction_log(measured),
     ]
     status = MonitoringStatus(
         state=_state(findings),
@@ -323,9 +326,24 @@ def _state(findings: list[Condition]) -> str:
         return STATE_DEGRADED
     if any(f.reason == reasons.INSUFFICIENT_DATA for f in findings):
         return STATE_INSUFFICIENT
-    if any(f.status == "Unknown" for f in findings if f.type != reasons.KPI_VIOLATED):
+    if any(f.status == "Unknown" for f in findings if f.type not in _OPTIONAL):
         return STATE_UNKNOWN
     return STATE_HEALTHY
+
+
+def _prediction_log(m: TrackSignals) -> Condition:
+    """Whether the servers can write the prediction log (their vigia_prediction_log_up)."""
+    if m.log_up is None:
+        return Condition(reasons.PREDICTION_LOG_FAILING, "Unknown", reasons.NO_DATA,
+                         "the model servers export no prediction-log health")
+    waiting = _count(m.log_buffered)
+    if m.log_up < 1:
+        return Condition(reasons.PREDICTION_LOG_FAILING, "True", reasons.LOG_UNWRITABLE,
+                         f"a model server cannot reach the prediction log's database: "
+                         f"predictions are served and {waiting} rows wait in memory; "
+                         "feedback is refused (503) until it is back")
+    return Condition(reasons.PREDICTION_LOG_FAILING, "False", reasons.LOG_WRITABLE,
+                     f"the model servers write the prediction log ({waiting} rows waiting)")
 
 
 def _all_unknown(

@@ -174,6 +174,8 @@ _SCALAR: dict[str, str] = {
     Signal.ACCURACY: "accuracy",
     Signal.CONFIDENCE_MEAN: "confidence_mean",
     Signal.LAST_SCRAPE: "last_scrape",
+    Signal.LOG_UP: "log_up",
+    Signal.LOG_BUFFERED: "log_buffered",
     RULES_EVALUATED: "rules_evaluated",
 }
 

@@ -44,10 +44,14 @@ class Signal(StrEnum):
     CONFIDENCE_MEAN = "confidence_mean"
     CONFIDENCE_BELOW = "confidence_below"
     LAST_SCRAPE = "last_scrape"
+    LOG_UP = "log_up"
+    LOG_BUFFERED = "log_buffered"
 
 
 # Signals that need no window (instant facts), queried once per tick.
-INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE})
+INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE, Signal.LOG_UP, Signal.LOG_BUFFERED})
+# Instant signals the shipped rules do not record (a plain selector costs nothing).
+UNRECORDED_SIGNALS = frozenset({Signal.LOG_UP, Signal.LOG_BUFFERED})
 # With recorded signals: when the rules last ran (their series' timestamps).
 RULES_EVALUATED = "rules_evaluated"
 
@@ -150,6 +154,9 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
         f" ({r('confidence_count_increase')} > 0)"
     ),
     Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
+    # The prediction log: writable in every replica (min), rows waiting in all (sum).
+    Signal.LOG_UP: lambda w, r: f"min by ({KEY}) ({metrics.PREDICTION_LOG_UP})",
+    Signal.LOG_BUFFERED: lambda w, r: f"sum by ({KEY}) ({metrics.PREDICTION_LOG_BUFFERED})",
 }
 
 

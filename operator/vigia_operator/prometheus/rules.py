@@ -19,6 +19,7 @@ from vigia_operator.prometheus.queries import (
     KEY,
     RECORDED_PARTS,
     RULE_WINDOWS,
+    UNRECORDED_SIGNALS,
     Signal,
     record_name,
     render_rule,
@@ -48,7 +49,7 @@ class AlertThresholds:
 def recording_rules(window: str = RULES_WINDOW) -> list[dict[str, str]]:
     """The increase() parts first (each computed once), then the signals built on them;
     rules of a group run in order, each seeing the ones before at the same timestamp."""
-    names = [*RECORDED_PARTS, *(s.value for s in Signal)]
+    names = [*RECORDED_PARTS, *(s.value for s in Signal if s not in UNRECORDED_SIGNALS)]
     return [{"record": record_name(n, window), "expr": render_rule(n, window)} for n in names]
 
 

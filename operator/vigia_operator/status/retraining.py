@@ -58,6 +58,13 @@ ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
 # A Job the operator just created may not be in the watch's index yet: not "gone" before this.
 WATCH_GRACE_SECONDS: Final = 120
 TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW)
+# Skips only a spec change ends: a Warning Event and the Retraining condition say so.
+REFUSED_SKIPS: Final = frozenset({reasons.SKIP_NO_DURABLE_STORE})
+NO_DURABLE_STORE: Final = (
+    "spec.retraining.includeFeedback needs spec.serving.predictionLog.storeSecretRef (a "
+    "PostgreSQL URL): the default SQLite lives in the server pod, which the Job cannot read "
+    "and every rollout deletes"
+)
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,9 @@ def _decide(given: RetrainingInput, spec: RetrainingSpec,
             action = Skip(action.trigger, reasons.IMAGE_NOT_ALLOWED,
                           f"spec.retraining.job.image {image!r} is not allowed by the "
                           "operator's configuration.", f"image {image!r} not allowed")
+        elif spec.include_feedback and md.serving.store is None:
+            action = Skip(action.trigger, reasons.SKIP_NO_DURABLE_STORE, NO_DURABLE_STORE,
+                          "no durable prediction log (spec.serving.predictionLog.storeSecretRef)")
         else:
             version = next_version(md.model.version, state.versions | _history(given.status))
             job = build_job(md, spec, action.job_name, action.trigger.reason, version)
@@ -237,8 +247,12 @@ def skipped(previous: RetrainingStatus, skip: Skip,
     state = replace(previous, last_skip=record)
     if same:
         return state, []
-    return state, [Event(reasons.NORMAL, reasons.RETRAINING_SKIPPED, one_sentence(
-        f"{skip.trigger.reason} trigger skipped ({skip.reason}: "
+    # Skips that wait for time are routine; one that waits for a spec change is a Warning.
+    refused = skip.reason in REFUSED_SKIPS
+    said = "refused" if refused else "skipped"
+    return state, [Event(reasons.WARNING if refused else reasons.NORMAL,
+                         reasons.RETRAINING_SKIPPED, one_sentence(
+        f"{skip.trigger.reason} trigger {said} ({skip.reason}: "
         f"{skip.summary or skip.message.rstrip('.')}): "
         f"{skip.trigger.message}"))]
 
@@ -319,6 +333,9 @@ def condition(state: RetrainingStatus) -> Condition | None:
         why = "" if trigger is None else f", started on {trigger.message}"
         return Condition(reasons.RETRAINING, "True", reasons.RETRAINING_STARTED,
                          one_sentence(f"Job {state.job} running{why}"))
+    skip = state.last_skip
+    if skip is not None and skip.reason in REFUSED_SKIPS:
+        return Condition(reasons.RETRAINING, "False", skip.reason, one_sentence(skip.message))
     result = state.result
     if result is None:
         return None

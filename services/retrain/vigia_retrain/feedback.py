@@ -1,9 +1,10 @@
 """Labelled feedback from the model server's prediction log, read with SQLAlchemy Core.
 
 The tables are the server's (docs/serving.md): ``vigia_predictions`` (id, created_at,
-model, version, track, features JSON or null, predicted, probabilities) and
+namespace, model, version, track, features JSON or null, predicted, probabilities) and
 ``vigia_feedback`` (prediction_id, label, received_at). Only the columns read here are
-declared; the job never writes to the store.
+declared; the job never writes to the store. Only rows of the job's own namespace and
+model are read: a store shared by namespaces never mixes their labels.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _predictions = Table(
     _metadata,
     Column("id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True)),
+    Column("namespace", String(253)),
     Column("model", String(128)),
     Column("features", JSON),
 )
@@ -79,10 +81,11 @@ class FeedbackData:
 
 
 def read_feedback(
-    url: str, *, model: str, since: datetime, schema: FeatureSchema, classes: Sequence[str]
+    url: str, *, namespace: str, model: str, since: datetime, schema: FeatureSchema,
+    classes: Sequence[str],
 ) -> FeedbackData:
-    """Labelled predictions of ``model`` made at or after ``since``."""
-    rows = _labelled_rows(url, model, since)
+    """Labelled predictions of ``model`` in ``namespace`` made at or after ``since``."""
+    rows = _labelled_rows(url, namespace, model, since)
     with_features = [(f, label) for f, label in rows if f is not None]
     X, y, invalid = _checked(schema, set(classes), with_features)
     return FeedbackData(
@@ -94,7 +97,9 @@ def read_feedback(
     )
 
 
-def _labelled_rows(url: str, model: str, since: datetime) -> list[tuple[Any, str]]:
+def _labelled_rows(
+    url: str, namespace: str, model: str, since: datetime
+) -> list[tuple[Any, str]]:
     shown = safe_url(url)
     engine = _engine(url)
     try:
@@ -107,10 +112,22 @@ def _labelled_rows(url: str, model: str, since: datetime) -> list[tuple[Any, str
                     "no model server has written to it",
                     code=Reason.NO_FEEDBACK,
                 )
+            columns = {c["name"] for c in inspect(conn).get_columns(PREDICTIONS_TABLE)}
+            if "namespace" not in columns:
+                raise RetrainInputError(
+                    "store_url",
+                    f"{shown}: {PREDICTIONS_TABLE} has no namespace column (written by a model "
+                    "server older than namespaced logs; it adds the column when it starts)",
+                    code=Reason.NO_FEEDBACK,
+                )
             query = (
                 select(_predictions.c.features, _feedback.c.label)
                 .join(_feedback, _feedback.c.prediction_id == _predictions.c.id)
-                .where(_predictions.c.model == model, _predictions.c.created_at >= since)
+                .where(
+                    _predictions.c.namespace == namespace,
+                    _predictions.c.model == model,
+                    _predictions.c.created_at >= since,
+                )
                 .order_by(_predictions.c.created_at, _predictions.c.id)
             )
             return [(features, str(label)) for features, label in conn.execute(query)]

@@ -144,15 +144,17 @@ def _feedback(
     model = settings.feedback_model or current.metadata.name
     since = datetime.now(UTC) - parse_duration(settings.feedback_window)
     feedback = read_feedback(
-        settings.store_url, model=model, since=since,
+        settings.store_url, namespace=settings.feedback_namespace, model=model, since=since,
         schema=current.metadata.schema, classes=current.metadata.classes,
     )
     report["data"] = {"feedback": {**feedback.counts(), "model": model,
+                                   "namespace": settings.feedback_namespace,
                                    "since": since.isoformat(timespec="seconds")}}
     if feedback.used < settings.min_feedback_rows:
         raise RetrainInputError(
             "store_url",
-            f"{feedback.used} usable labelled feedback rows for model {model!r} in the last "
+            f"{feedback.used} usable labelled feedback rows for model {model!r} (namespace "
+            f"{settings.feedback_namespace!r}) in the last "
             f"{settings.feedback_window} ({feedback.labelled} labelled, "
             f"{feedback.without_features} logged without features, {feedback.invalid} not "
             f"fitting the schema); at least {settings.min_feedback_rows} needed",

@@ -175,7 +175,8 @@ class ModelRuntime:
             features = self._features(row) if keep else None
             records.append(
                 PredictionRecord(
-                    pid, now, self.name, self.version, self.settings.track, features, winner, proba
+                    pid, now, self.name, self.version, self.settings.track, features, winner,
+                    proba, self.settings.namespace,
                 )
             )
         return records

@@ -2,9 +2,10 @@
 
 Configured from VIGIA_* environment variables (vigia.settings.ServingSettings). The
 model loads in a background thread so /healthz answers at once while /readyz stays
-503 until the bundle is verified, loaded and the store is reachable. A bundle or a
-database that cannot be reached is retried with backoff; /readyz is 503 meanwhile, and
-again whenever the prediction log cannot be written.
+503 until the bundle is verified and loaded. A bundle that cannot be reached is retried
+with backoff; /readyz is 503 meanwhile. The prediction log's database is not part of
+readiness: while it cannot be reached, predictions are answered and buffered, feedback
+answers 503, and vigia_prediction_log_up is 0.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from vigia.settings import ServingSettings, env_name
 
 from .app import ServerState, build_app
 from .browser_page import PAGE_PATH, build_page_app
-from .logmetrics import dropped_rows_counter
+from .logmetrics import dropped_rows_counter, health_gauges
 from .monitoring import Monitor
 from .requestmetrics import RequestMetrics
 from .runtime import ModelRuntime
@@ -95,10 +96,16 @@ def retrying(
         return result
 
 
-def open_store(settings: ServingSettings, state: ServerState) -> PredictionStore:
-    """The store, retried until the database answers (readiness stays 503 meanwhile)."""
+def open_store(
+    settings: ServingSettings, state: ServerState, model: str, version: str
+) -> PredictionStore:
+    """The store of ``model``'s rows in this namespace. A database that cannot be reached
+    does not hold it up (rows are buffered, the health metric says so); a store that
+    cannot even be set up (a bad URL, no driver, tables refused) is retried meanwhile
+    readiness stays 503."""
     retention = settings.log_retention_days
     on_drop = dropped_rows_counter()
+    on_health = health_gauges((settings.namespace, model, version, settings.track))
 
     def attempt() -> PredictionStore:
         store = PredictionStore(
@@ -108,6 +115,9 @@ def open_store(settings: ServingSettings, state: ServerState) -> PredictionStore
             retention=timedelta(days=retention) if retention > 0 else None,
             spill_dir=Path(settings.home) / "unflushed",
             on_drop=on_drop,
+            namespace=settings.namespace,
+            model=model,
+            on_health=on_health,
         )
         try:
             store.start()
@@ -132,8 +142,8 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
                                 allow_sidecar_digest=settings.allow_sidecar_digest),
             state, public_reason, settings.load_retry_max_s,
         )
-        store = open_store(settings, state)
         meta = bundle.metadata
+        store = open_store(settings, state, settings.model_name or meta.name, meta.version)
         monitor = None
         if settings.monitoring:
             monitor = Monitor(
@@ -205,9 +215,10 @@ class VigiaModel:
         self._loader.start()
 
     def __is_ready__(self) -> bool:
-        """Loaded, and the prediction log can be written."""
-        runtime = STATE.runtime
-        return runtime is not None and runtime.store.healthy
+        """Loaded: the model can answer. The prediction log's health is a metric
+        (vigia_prediction_log_up), not readiness: during a database outage predictions are
+        buffered and answered, and every replica going unready at once would stop them."""
+        return STATE.runtime is not None
 
     @bentoml.on_shutdown
     async def close(self) -> None:

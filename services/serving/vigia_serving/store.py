@@ -4,8 +4,12 @@ Predictions are appended to an in-memory buffer on the hot path and written in b
 by a background flusher thread; ``close()`` writes what is left. Feedback is written
 synchronously and acknowledged only after its transaction has committed.
 
-Faults: while the database is unreachable the buffer is kept (bounded; every row dropped
-beyond the bound is counted and logged) and ``healthy`` is False. A row the database
+Every row carries the namespace and model of the server that logged it; feedback is looked
+up among this store's own (``namespace``, ``model``) only, in chunks of ``LOOKUP_CHUNK`` ids.
+
+Faults: while the database is unreachable (at start too) the buffer is kept (bounded; every
+row dropped beyond the bound is counted and logged), ``healthy`` is False and ``on_health``
+reports it (a metric, not readiness: the server keeps answering predictions). A row the database
 refuses is found by bisection and dropped alone (counted), so it never blocks the rest.
 A shutdown that cannot reach the database writes the buffer to a spill file, which the
 next start reads back. Rows older than the retention period are deleted.
@@ -17,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +34,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    Index,
     MetaData,
     String,
     Table,
@@ -38,9 +43,11 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import (
     DisconnectionError,
     IntegrityError,
@@ -59,13 +66,18 @@ predictions = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    # Who made the prediction: one store may serve models of the same name in several
+    # namespaces; every reader filters on both (docs/serving.md, "Namespaces").
+    Column("namespace", String(253), nullable=False, server_default=""),
     Column("model", String(128), nullable=False),
     Column("version", String(64), nullable=False),
     Column("track", String(16), nullable=False),
     Column("features", JSON, nullable=True),
     Column("predicted", String(256), nullable=False),
     Column("probabilities", JSON, nullable=False),
+    Index("ix_vigia_predictions_owner", "namespace", "model", "created_at"),
 )
+OWNER_INDEX = "ix_vigia_predictions_owner"
 
 feedback = Table(
     "vigia_feedback",
@@ -88,6 +100,7 @@ class PredictionRecord:
     features: dict[str, Any] | None
     predicted: str
     probabilities: dict[str, float]
+    namespace: str = "default"
 
 
 @dataclass(frozen=True)
@@ -114,10 +127,15 @@ class FeedbackResult:
 UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 DROP_BUFFER_FULL = "buffer_full"
 DROP_REFUSED = "refused"
-PRUNE_CHUNK = 5000
+PRUNE_CHUNK = 500
+# Ids per ``IN (...)``: far below SQLite's smallest default limit of bound variables (999
+# before 3.32), so a feedback call of any allowed size is a few queries, never an error.
+LOOKUP_CHUNK = 500
 IDLE_PING_S = 5.0
 
 DropCallback = Callable[[str, int], None]
+# Called after every turn of the flusher with (database reachable, rows buffered).
+HealthCallback = Callable[[bool, int], None]
 
 
 class UnknownPredictionError(LookupError):
@@ -175,8 +193,15 @@ class PredictionStore:
         prune_interval_s: float = 3600.0,
         spill_dir: Path | None = None,
         on_drop: DropCallback | None = None,
+        namespace: str | None = None,
+        model: str | None = None,
+        on_health: HealthCallback | None = None,
     ) -> None:
         self.engine = make_engine(url)
+        # Feedback is looked up among this namespace's and model's predictions only
+        # (None: any; for tools reading the whole log).
+        self.namespace = namespace
+        self.model = model
         self.flush_interval_s = flush_interval_s
         self.max_buffered = max_buffered
         self.retention = retention
@@ -187,6 +212,8 @@ class PredictionStore:
         self.pruned = 0
         # Set while writes fail because the database cannot be reached.
         self.unreachable_since: float | None = None
+        self.on_health = on_health
+        self._tables_ready = False
         self._next_prune = 0.0
         self._next_ping = 0.0
         self._buffer: list[PredictionRecord] = []
@@ -198,21 +225,53 @@ class PredictionStore:
         self._thread: threading.Thread | None = None
 
     def create_tables(self) -> None:
+        """Create the tables, or add what an older server's tables lack."""
         try:
-            metadata.create_all(self.engine)
+            self._create_or_migrate()
+        except UNREACHABLE:
+            raise
         except SQLAlchemyError:
             # Another worker or replica created them between our check and our CREATE.
             time.sleep(0.5)
-            metadata.create_all(self.engine)
+            self._create_or_migrate()
+        self._tables_ready = True
+
+    def _create_or_migrate(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            migrate_owner(conn)
+
+    def _ensure_tables(self) -> None:
+        """Create (or migrate) the tables once; raises UNREACHABLE while it cannot."""
+        if self._tables_ready:
+            return
+        try:
+            self.create_tables()
+        except UNREACHABLE:
+            self._mark_unreachable()
+            raise
+
+    def _mark_unreachable(self) -> None:
+        if self.unreachable_since is None:
+            self.unreachable_since = time.monotonic()
 
     @property
     def healthy(self) -> bool:
         return self.unreachable_since is None
 
     def start(self) -> None:
-        """Create the tables, read back spilled rows, start the background flusher."""
-        self.create_tables()
+        """Read back spilled rows, create the tables, start the background flusher.
+
+        A database that cannot be reached does not stop the start: predictions are
+        buffered and the flusher creates the tables once it answers."""
         self._load_spilled()
+        try:
+            self._ensure_tables()
+        except UNREACHABLE as exc:
+            log.error("prediction log: database unreachable at start (%s: %s); buffering",
+                      type(exc).__name__, _short(exc))
+        if self.on_health is not None:
+            self.on_health(self.healthy, self.buffered())
         self._thread = threading.Thread(target=self._run, name="vigia-flusher", daemon=True)
         self._thread.start()
 
@@ -270,10 +329,10 @@ class PredictionStore:
                 return 0
             done: list[PredictionRecord] = []
             try:
+                self._ensure_tables()
                 self._write(batch, done)
             except UNREACHABLE:
-                if self.unreachable_since is None:
-                    self.unreachable_since = time.monotonic()
+                self._mark_unreachable()
                 written = {r.id for r in done}
                 with self._buffer_lock:
                     self._buffer[:0] = [r for r in batch if r.id not in written]
@@ -368,6 +427,7 @@ class PredictionStore:
 
         Raises UnknownPredictionError or FeedbackConflictError (nothing is stored then).
         """
+        self._ensure_tables()
         with self._buffer_lock:
             unflushed = any(item.prediction_id in self._pending for item in items)
         if unflushed:
@@ -379,29 +439,38 @@ class PredictionStore:
             return self._store_feedback(items)
 
     def _store_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
-        ids = list({item.prediction_id for item in items})
+        ids = list(dict.fromkeys(item.prediction_id for item in items))
         now = datetime.now(UTC)
+        predicted: dict[str, Predicted] = {}
+        stored: dict[str, str] = {}
         with self.engine.begin() as conn:
-            predicted = {
-                pid: Predicted(label, version, track)
-                for pid, label, version, track in conn.execute(
-                    select(
-                        predictions.c.id, predictions.c.predicted, predictions.c.version,
-                        predictions.c.track,
-                    ).where(predictions.c.id.in_(ids))
-                ).all()
-            }
-            stored = dict(
-                conn.execute(
-                    select(feedback.c.prediction_id, feedback.c.label).where(
-                        feedback.c.prediction_id.in_(ids)
-                    )
-                ).all()
-            )
+            for chunk in chunked(ids, LOOKUP_CHUNK):
+                # The owner is checked here, not in the WHERE: there a planner may pick the
+                # (namespace, model) index and scan the model's every row instead of the ids.
+                predicted.update(
+                    (pid, Predicted(label, version, track))
+                    for pid, label, version, track, namespace, model in conn.execute(
+                        select(
+                            predictions.c.id, predictions.c.predicted, predictions.c.version,
+                            predictions.c.track, predictions.c.namespace, predictions.c.model,
+                        ).where(predictions.c.id.in_(chunk))
+                    ).all()
+                    if self._owns(namespace, model)
+                )
+                stored.update(
+                    conn.execute(
+                        select(feedback.c.prediction_id, feedback.c.label).where(
+                            feedback.c.prediction_id.in_(chunk)
+                        )
+                    ).all()
+                )
             results, new_rows = _resolve(items, predicted, stored, now)
             if new_rows:
                 conn.execute(insert(feedback), new_rows)
         return results
+
+    def _owns(self, namespace: str, model: str) -> bool:
+        return self.namespace in (None, namespace) and self.model in (None, model)
 
     def count(self, what: Literal["predictions", "feedback"] = "predictions") -> int:
         table = predictions if what == "predictions" else feedback
@@ -423,6 +492,9 @@ class PredictionStore:
                 log.error("prediction log flush failed (%s: %s); %d rows kept, will retry",
                           type(exc).__name__, _short(exc), self.buffered())
                 continue
+            finally:
+                if self.on_health is not None:
+                    self.on_health(self.healthy, self.buffered())
             if self.retention is not None and time.monotonic() >= self._next_prune:
                 self._next_prune = time.monotonic() + self.prune_interval_s
                 try:
@@ -433,19 +505,43 @@ class PredictionStore:
 
     def _check_idle(self) -> None:
         """With nothing to write, ask the database now and then whether it is there, so
-        that ``healthy`` (readiness) follows it even without traffic."""
+        that ``healthy`` (the metric) follows it even without traffic."""
         now = time.monotonic()
         if now < self._next_ping:
             return
         self._next_ping = now + IDLE_PING_S
         try:
+            self._ensure_tables()
             with self.engine.connect() as conn:
                 conn.execute(select(1))
         except UNREACHABLE:
-            if self.unreachable_since is None:
-                self.unreachable_since = now
+            self._mark_unreachable()
             raise
         self.unreachable_since = None
+
+
+def migrate_owner(conn: Connection) -> None:
+    """Give a prediction log created before namespaces its ``namespace`` column and index.
+
+    Rows logged before have namespace '' (unknown): no retraining reads them
+    (docs/serving.md says how to claim them)."""
+    columns = {c["name"] for c in inspect(conn).get_columns(predictions.name)}
+    if "namespace" not in columns:
+        conn.execute(text(
+            f"ALTER TABLE {predictions.name} ADD COLUMN namespace VARCHAR(253) NOT NULL DEFAULT ''"
+        ))
+        log.info("prediction log: added the namespace column to %s", predictions.name)
+    indexes = {i["name"] for i in inspect(conn).get_indexes(predictions.name)}
+    if OWNER_INDEX not in indexes:
+        conn.execute(text(
+            f"CREATE INDEX IF NOT EXISTS {OWNER_INDEX} "
+            f"ON {predictions.name} (namespace, model, created_at)"
+        ))
+
+
+def chunked(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def _short(exc: Exception) -> str:
@@ -492,6 +588,7 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "created_at": record.created_at,
+        "namespace": record.namespace,
         "model": record.model,
         "version": record.version,
         "track": record.track,

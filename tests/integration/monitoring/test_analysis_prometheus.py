@@ -125,6 +125,15 @@ def test_stationary_traffic_stays_clean_and_shifted_names_its_features(scraped: 
     assert about(number_before(message, "predictions"), ROWS)
 
 
+def test_the_servers_prediction_log_health_reaches_the_verdict(scraped: Fleet) -> None:
+    """vigia_prediction_log_up of real servers, scraped by a real Prometheus, queried
+    once for every model: their databases are up, so PredictionLogFailing is False."""
+    for key, verdict in verdicts(scraped).items():
+        state, reason, message = status(verdict, reasons.PREDICTION_LOG_FAILING)
+        assert (state, reason) == ("False", reasons.LOG_WRITABLE), key
+        assert "rows waiting" in message
+
+
 def test_feedback_gives_accuracy_and_wrong_labels_give_accuracy_low(scraped: Fleet) -> None:
     results = verdicts(scraped)
     steady, shifted = results[("plant", "steady")], results[("plant", "shifted")]

@@ -58,7 +58,8 @@ def drift(signals: Path, namespace: str, name: str, drifted: bool) -> None:
 
 
 def retraining(name: str, **extra: Any) -> dict[str, Any]:
-    spec = {"enabled": True, "cooldown": "1h",
+    # Without a store (no storeSecretRef) only retraining on the base dataset may start.
+    spec = {"enabled": True, "cooldown": "1h", "includeFeedback": False,
             "dataset": {"uri": "s3://data/sobaos.csv", "target": "quality"}, **extra}
     return model_deployment(name, retraining=spec)
 

@@ -149,6 +149,37 @@ def test_feedback_through_the_model_server_into_postgres(
     assert feedback["used"] == 2000 - feedback["withoutFeatures"]
 
 
+def test_two_namespaces_one_postgres_each_job_reads_its_own(
+    current: Current, tmp_path: Path, base_env: dict[str, str], postgres_url: str
+) -> None:
+    """A model "sobaos" in staging and in prod, their servers logging into one PostgreSQL:
+    each namespace's retraining Job reads exactly the labels sent to its own server."""
+    store = new_database(postgres_url)
+    sent = {"staging": 600, "prod": 400}
+    for seed, (namespace, rows) in enumerate(sent.items()):
+        server = LocalServer(tmp_path / namespace, {
+            env_name("model_uri"): current.uri,
+            env_name("model_digest"): current.digest,
+            env_name("store_url"): store,
+            env_name("namespace"): namespace,
+            env_name("model_name"): "sobaos",
+            env_name("flush_interval_s"): "0.2",
+        }).start_ready()
+        try:
+            records, labels = drifted_feedback(rows, seed=20 + seed)
+            assert feed_server(server.url, records, labels) == rows
+        finally:
+            server.stop()
+    for namespace, rows in sent.items():
+        work = tmp_path / f"job-{namespace}"
+        env = job_env(current, work, store, feedback_namespace=namespace,
+                      feedback_model="sobaos", max_parity_difference="1.0")
+        run = run_job(env, base_env=base_env)
+        feedback = run.result["data"]["feedback"]
+        assert (feedback["namespace"], feedback["labelled"]) == (namespace, rows), (
+            run.stderr[-2000:])
+
+
 def test_unfair_candidate_is_refused(
     current: Current, tmp_path: Path, base_env: dict[str, str]
 ) -> None:

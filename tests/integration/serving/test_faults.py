@@ -171,32 +171,45 @@ def test_the_model_uri_is_retried_until_it_appears(
         server.stop()
 
 
-def test_an_unreachable_store_is_reported_without_its_address(
+def test_a_store_unreachable_at_start_does_not_stop_serving(
     sample: Sample, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """No database at all from the start: the model still becomes ready and predicts,
+    the log's health metric says 0, feedback answers 503 without the store's address."""
     work = tmp_path_factory.mktemp("no-db")
     port = free_port()
     url = f"postgresql+psycopg://vigia:{SECRET}@127.0.0.1:{port}/vigia?connect_timeout=2"
-    server = LocalServer(work, {"VIGIA_MODEL_URI": sample.uri, "VIGIA_STORE_URL": url}).start()
+    server = LocalServer(work, {"VIGIA_MODEL_URI": sample.uri, "VIGIA_STORE_URL": url,
+                                "VIGIA_NAMESPACE": "plant", "VIGIA_MODEL_NAME": "sobaos"})
+    server.start_ready()
     try:
-        server.wait("/healthz")
-        response = _wait_for(lambda: httpx.post(server.url + "/predict", json=one_row()),
-                             lambda r: "store" in r.text)
-        assert response.status_code == 503
+        made = _predict_ids(server, 3)
+        sent = httpx.post(server.url + "/feedback",
+                          json={"prediction_id": made[0], "label": LABELS[0]}, timeout=30)
+        assert sent.status_code == 503
         for secret in (SECRET, "127.0.0.1", str(port), "postgresql"):
-            assert secret not in response.text
-        assert httpx.get(server.url + "/readyz").status_code == 503
+            assert secret not in sent.text
+        assert httpx.get(server.url + "/readyz").status_code == 200
+        text = _wait_for(lambda: httpx.get(server.url + "/metrics").text,
+                         lambda t: _log_health(t) == (0.0, 3.0))
+        assert metric(text, metrics.PREDICTION_LOG_UP, namespace="plant", model="sobaos") == 0
     finally:
         server.stop()
 
 
-def test_database_outage_keeps_predictions_and_reports_unready(
+def _log_health(text: str) -> tuple[float, float]:
+    return metric(text, metrics.PREDICTION_LOG_UP), metric(text, metrics.PREDICTION_LOG_BUFFERED)
+
+
+def test_database_outage_keeps_serving_and_reports_it_in_the_metric(
     sample: Sample, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """PostgreSQL stops under a running server: predictions are still served and kept,
-    /readyz says so, feedback answers 503 without the address; when the database is
-    back every acknowledged prediction reaches it. A shutdown while it is down spills
-    the buffer, and the next server writes it."""
+    """PostgreSQL stops under a running server: /readyz stays 200 (every replica going
+    unready at once would stop a model that can predict), predictions are answered and
+    kept, vigia_prediction_log_up is 0 with the buffered rows counted, feedback answers
+    503 without the address; when the database is back every acknowledged prediction
+    reaches it and the metric is 1 again. A shutdown while it is down spills the buffer,
+    and the next server writes it."""
     work = tmp_path_factory.mktemp("outage")
     home = str(work / "home")
     with postgres_server() as pg:
@@ -206,9 +219,14 @@ def test_database_outage_keeps_predictions_and_reports_unready(
         acked: list[str] = []
         try:
             acked += _predict_ids(server, 10)
+            assert _wait_for(lambda: _log_health(httpx.get(server.url + "/metrics").text),
+                             lambda h: h == (1.0, 0.0))
             pg.stop()
             acked += _predict_ids(server, 10)
-            _wait_for(lambda: httpx.get(server.url + "/readyz"), lambda r: r.status_code == 503)
+            _wait_for(
+                lambda: _log_health(httpx.get(server.url + "/metrics").text),
+                lambda h: h[0] == 0.0 and h[1] >= 10)
+            assert httpx.get(server.url + "/readyz").status_code == 200
             made = _predict_ids(server, 1)
             acked += made
             sent = httpx.post(server.url + "/feedback",
@@ -216,7 +234,8 @@ def test_database_outage_keeps_predictions_and_reports_unready(
             assert sent.status_code == 503
             assert str(pg.port) not in sent.text and "127.0.0.1" not in sent.text
             pg.start()
-            server.wait("/readyz", timeout=30)
+            _wait_for(lambda: _log_health(httpx.get(server.url + "/metrics").text),
+                      lambda h: h == (1.0, 0.0))
             assert set(acked) <= PredictionStore(url).prediction_ids()
 
             pg.stop()

@@ -87,3 +87,20 @@ def test_refused_query_and_unreachable_server_are_metrics_unavailable(prometheus
         PrometheusSource("http://127.0.0.1:9", timeout_s=2).range_query("up", WINDOW, 60)
     with pytest.raises(MetricsUnavailableError, match="no Prometheus URL"):
         NoMetrics().range_query("up", WINDOW, 60)
+
+
+def test_store_rows_of_one_namespace(tmp_path: Path) -> None:
+    """Models named "sobaos" in staging and prod share the store: --namespace keeps one."""
+    from vigia_serving.store import PredictionRecord, PredictionStore
+
+    url = f"sqlite:///{tmp_path}/log.db"
+    store = PredictionStore(url)
+    store.create_tables()
+    at = START + timedelta(minutes=5)
+    store.log([PredictionRecord(f"{ns}-{i}", at, "sobaos", "1", "stable", None, "good",
+                                {"good": 1.0}, ns)
+               for ns, n in (("staging", 3), ("prod", 2)) for i in range(n)])
+    store.flush()
+    store.engine.dispose()
+    assert len(StoreSource(url).predictions("sobaos", WINDOW)) == 5
+    assert len(StoreSource(url, "prod").predictions("sobaos", WINDOW)) == 2

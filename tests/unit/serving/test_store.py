@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from vigia_serving.store import (
     DROP_BUFFER_FULL,
     DROP_REFUSED,
+    OWNER_INDEX,
     FeedbackConflictError,
     FeedbackItem,
     PredictionRecord,
     PredictionStore,
     UnknownPredictionError,
+    predictions,
 )
 from vigia_testbed.net import free_port
 
@@ -188,3 +193,96 @@ def test_an_idle_store_notices_the_database_is_gone_and_back(tmp_path: Path) -> 
     up.unreachable_since = 1.0
     up._check_idle()
     assert up.healthy
+
+
+def test_feedback_beyond_sqlite_variable_limit_is_looked_up_in_chunks(tmp_path: Path) -> None:
+    """A SQLite built with the old default of 999 bound variables: 1000 ids (the most a
+    feedback call may carry) in one ``IN (...)`` failed with 'too many SQL variables'."""
+    s = PredictionStore(f"sqlite:///{tmp_path}/log.db", flush_interval_s=60)
+
+    @event.listens_for(s.engine, "connect")
+    def low_limit(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+    s.create_tables()
+    ids = [f"p{i}" for i in range(1000)]
+    s.log([record(pid) for pid in ids])
+    s.flush()
+    results = s.record_feedback([FeedbackItem(pid, "good") for pid in ids])
+    assert [r.prediction_id for r in results] == ids
+    assert not any(r.duplicate for r in results)
+    assert s.count("feedback") == 1000
+    again = s.record_feedback([FeedbackItem(pid, "good") for pid in ids])
+    assert all(r.duplicate for r in again)
+
+
+def test_rows_carry_their_namespace_and_feedback_finds_only_its_own(tmp_path: Path) -> None:
+    """Two models named "m" in staging and prod sharing one store: a label sent to prod
+    for a staging prediction is unknown there, not stored against staging's row."""
+    url = f"sqlite:///{tmp_path}/log.db"
+    staging = PredictionStore(url, namespace="staging", model="m")
+    prod = PredictionStore(url, namespace="prod", model="m")
+    staging.create_tables()
+    prod.create_tables()
+    staging.log([replace(record("s1"), namespace="staging")])
+    prod.log([replace(record("p1"), namespace="prod")])
+    staging.flush()
+    prod.flush()
+    with staging.engine.connect() as conn:
+        owners = dict(conn.execute(select(predictions.c.id, predictions.c.namespace)).all())
+    assert owners == {"s1": "staging", "p1": "prod"}
+    with pytest.raises(UnknownPredictionError):
+        prod.record_feedback([FeedbackItem("s1", "defective")])
+    assert prod.record_feedback([FeedbackItem("p1", "good")])[0].prediction_id == "p1"
+    assert staging.count("feedback") == 1
+
+
+def test_a_log_created_before_namespaces_is_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE vigia_predictions (id VARCHAR(64) PRIMARY KEY, created_at DATETIME "
+            "NOT NULL, model VARCHAR(128) NOT NULL, version VARCHAR(64) NOT NULL, track "
+            "VARCHAR(16) NOT NULL, features JSON, predicted VARCHAR(256) NOT NULL, "
+            "probabilities JSON NOT NULL)"
+        ))
+        conn.execute(text(
+            "INSERT INTO vigia_predictions VALUES ('old', '2026-01-01 00:00:00', 'm', '1', "
+            "'stable', NULL, 'good', '{}')"
+        ))
+    engine.dispose()
+    s = PredictionStore(url, namespace="prod", model="m")
+    s.create_tables()
+    s.create_tables()  # a second replica: nothing left to add
+    s.log([replace(record("new"), namespace="prod")])
+    s.flush()
+    with s.engine.connect() as conn:
+        owners = dict(conn.execute(select(predictions.c.id, predictions.c.namespace)).all())
+        indexes = {i["name"] for i in inspect(conn).get_indexes("vigia_predictions")}
+    assert owners == {"old": "", "new": "prod"}
+    assert OWNER_INDEX in indexes
+
+
+def test_a_database_unreachable_at_start_buffers_and_reports(tmp_path: Path) -> None:
+    """The server starts serving without its database: start() does not wait for it, the
+    health callback says it is down, and rows stay buffered for when it answers."""
+    reports: list[tuple[bool, int]] = []
+    s = PredictionStore(unreachable_url(), flush_interval_s=0.05,
+                        on_health=lambda up, rows: reports.append((up, rows)))
+    s.start()
+    try:
+        s.log([record("a")])
+        assert not s.healthy
+        assert reports[0] == (False, 0)
+        for _ in range(400):
+            if (False, 1) in reports:
+                break
+            time.sleep(0.05)
+        assert (False, 1) in reports
+        assert s.buffered() == 1
+    finally:
+        s._stop.set()
+        s._wake.set()
+        assert s._thread is not None
+        s._thread.join()

@@ -91,6 +91,7 @@ def test_env_is_the_job_settings_contract() -> None:
     assert env[retrain_env_name("output_uri")] == "file:///models/sobaos"
     assert env[retrain_env_name("candidate_version")] == "2"  # the next version, not the Job
     assert env[retrain_env_name("feedback_model")] == "sobaos"
+    assert env[retrain_env_name("feedback_namespace")] == "ml"
     assert env[retrain_env_name("min_improvement")] == "0.02"
     assert env[retrain_env_name("max_parity_difference")] == "0.05"
     assert env[retrain_env_name("sensitive_features")] == "shift,line"

@@ -190,3 +190,19 @@ def test_a_version_without_series_yet_has_no_samples_not_no_data() -> None:
     stale = ModelSignals(tracks={("stable", "1"): healthy_track(last_scrape=NOW - 900)})
     assert status_of(ev.assess(SPEC, stale, now=NOW, version="2"),
                      reasons.DRIFTED)[1] == reasons.STALE_DATA
+
+
+def test_a_prediction_log_that_cannot_be_written_is_a_condition_with_the_rows_waiting() -> None:
+    """The servers stay ready during a database outage; their vigia_prediction_log_up
+    says it, and the operator turns it into PredictionLogFailing with the numbers."""
+    down = ev.assess(SPEC, signals(healthy_track(log_up=0.0, log_buffered=4321.0)), now=NOW)
+    assert status_of(down, reasons.PREDICTION_LOG_FAILING) == ("True", reasons.LOG_UNWRITABLE)
+    assert "4321 rows wait in memory" in message(down, reasons.PREDICTION_LOG_FAILING)
+    assert down.section["state"] == ev.STATE_DEGRADED
+    up = ev.assess(SPEC, signals(healthy_track(log_up=1.0, log_buffered=0.0)), now=NOW)
+    assert status_of(up, reasons.PREDICTION_LOG_FAILING) == ("False", reasons.LOG_WRITABLE)
+    assert up.section["state"] == ev.STATE_HEALTHY
+    # A server older than the metric: Unknown, without making the whole verdict Unknown.
+    older = ev.assess(SPEC, signals(healthy_track()), now=NOW)
+    assert status_of(older, reasons.PREDICTION_LOG_FAILING) == ("Unknown", reasons.NO_DATA)
+    assert older.section["state"] == ev.STATE_HEALTHY

@@ -256,7 +256,9 @@ async def test_a_model_set_after_the_candidates_job_wins_over_it() -> None:
 
 
 async def test_a_drift_flagged_on_a_tick_starts_its_retraining_on_the_same_tick() -> None:
-    body = defaulted_sample(spec__retraining__triggers={"drift": True, "accuracy": False})
+    # The sample has no store: retraining on the base dataset alone (NoDurableStore else).
+    body = defaulted_sample(spec__retraining__triggers={"drift": True, "accuracy": False},
+                            spec__retraining__includeFeedback=False)
     engine, kube, store = _engine(body)
     await engine.reconcile(REF, trigger="event")
     store.catch_up(kube, REF)

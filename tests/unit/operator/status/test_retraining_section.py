@@ -37,6 +37,7 @@ def _body() -> dict[str, Any]:
     body = defaulted_sample()
     body["metadata"]["creationTimestamp"] = iso(NOW - timedelta(days=1))
     body["spec"]["retraining"]["triggers"]["schedule"] = None
+    body["spec"]["serving"]["predictionLog"]["storeSecretRef"] = {"name": "db", "key": "url"}
     return body
 
 
@@ -71,6 +72,29 @@ def test_a_drift_on_the_tick_starts_one_job_with_the_numbers() -> None:
     assert outcome.update is not None
     (cond,) = outcome.update.conditions
     assert (cond.type, cond.status) == (reasons.RETRAINING, "True")
+
+
+def test_feedback_retraining_without_a_durable_store_is_refused_with_the_reason() -> None:
+    """The shipped sample has no storeSecretRef: its log is SQLite in the pod's emptyDir,
+    which a Job cannot read and a rollout deletes. No Job; a Warning and the condition say
+    why and what to set."""
+    body = _body()
+    del body["spec"]["serving"]["predictionLog"]["storeSecretRef"]
+    outcome = _run({"conditions": [DRIFTED]}, body=body)
+    assert outcome.job is None
+    section = _section(outcome)
+    assert section["lastSkip"]["reason"] == reasons.SKIP_NO_DURABLE_STORE
+    (event,) = outcome.events
+    assert (event.type, event.reason) == (reasons.WARNING, reasons.RETRAINING_SKIPPED)
+    assert "storeSecretRef" in event.message
+    assert outcome.update is not None
+    (cond,) = outcome.update.conditions
+    assert (cond.type, cond.status, cond.reason) == (
+        reasons.RETRAINING, "False", reasons.SKIP_NO_DURABLE_STORE)
+    assert "includeFeedback: false" in cond.message
+
+    body["spec"]["retraining"]["includeFeedback"] = False  # the base dataset alone: no store
+    assert _run({"conditions": [DRIFTED]}, body=body).job is not None
 
 
 def test_outside_a_tick_nothing_starts() -> None:

@@ -41,6 +41,7 @@ def _drifting(at: float) -> ModelSignals:
 def test_one_reconcile_writes_every_section_within_the_schema() -> None:
     body = defaulted_sample()
     body["metadata"]["creationTimestamp"] = iso(NOW - timedelta(days=1))
+    body["spec"]["serving"]["predictionLog"]["storeSecretRef"] = {"name": "db", "key": "url"}
     stable = {"version": "0", "uri": "file:///models/sobaos/0.bentomodel",
               "since": iso(NOW - timedelta(hours=1))}
     history = [{"version": "0", "uri": stable["uri"], "outcome": "Promoted",
