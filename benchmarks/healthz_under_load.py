@@ -10,6 +10,7 @@ server's RSS before and at its peak (sampled every 20 ms), whose growth over the
 bytes is the expansion factor vigia_serving.bounds.BODY_EXPANSION must cover.
 
     python3 benchmarks/healthz_under_load.py [--memory-mib 1024] [--rounds 3]
+        [--working-dir DIR]   # DIR/vigia_serving: another checkout's server, to compare
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--working-dir", type=Path, default=None,
+                        help="serve vigia_serving from this directory (another checkout's)")
     args = parser.parse_args(argv)
     limit = args.memory_mib * 2**20
     with tempfile.TemporaryDirectory(prefix="vigia-healthz-") as tmp:
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         server = LocalServer(work, {
             "VIGIA_MODEL_URI": uri, "VIGIA_STORE_URL": f"sqlite:///{work}/p.db",
             "VIGIA_MEMORY_LIMIT_BYTES": str(limit), "VIGIA_MAX_REQUEST_ROWS": str(ROWS_ALLOWED),
-        }).start_ready()
+        }, working_dir=args.working_dir).start_ready()
         try:
             print(f"{'round':>5} {'request s':>9} {'healthz n':>9} {'p50 ms':>7} {'max ms':>7} "
                   f"{'RSS MiB':>8} {'peak MiB':>8} {'growth/body':>11}")

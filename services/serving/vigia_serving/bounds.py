@@ -24,9 +24,11 @@ from typing import Final
 # What requests in flight may take of the container's memory; the rest is the interpreter,
 # the model, the prediction log's buffer and the allocator's slack.
 REQUEST_MEMORY_SHARE: Final = 0.5
-# Peak memory a /predict takes per byte of its body: the worst case measured (short rows
-# in the arrays form, the most rows per byte) by benchmarks/healthz_under_load.py.
-BODY_EXPANSION: Final = 48
+# Memory a /predict takes per byte of its body. benchmarks/healthz_under_load.py measured
+# the server's RSS grow by 10 to 16 times the body (the arrays form, the most rows per
+# byte, so the worst case) with RSS sampled every 20 ms; the rest is margin for peaks
+# the sampling misses and for the allocator's fragmentation.
+BODY_EXPANSION: Final = 24
 # What a request counts for however small its body: headers, objects, its answer.
 MIN_REQUEST_BYTES: Final = 16 * 1024
 # The limit assumed where the cgroup sets none (a process outside a container).
