@@ -176,10 +176,12 @@ def build_app(state: ServerState) -> Starlette:
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             cost = request_cost(request.headers.get("content-length"), state.max_body_bytes)
-            if state.in_flight >= state.max_concurrency or (
-                    state.in_flight and state.bytes_in_flight + cost > state.body_budget):
+            if state.in_flight >= state.max_concurrency:
                 _count_rejection(state.runtime, REASON_OVERLOAD)
                 return unavailable(state, "too many requests at once; retry later")
+            if state.in_flight and state.bytes_in_flight + cost > state.body_budget:
+                _count_rejection(state.runtime, REASON_OVERLOAD)
+                return unavailable(state, "too much request data at once; retry later")
             state.in_flight += 1
             state.bytes_in_flight += cost
             try:

@@ -121,6 +121,7 @@ async def test_bodies_beyond_the_budget_wait_their_turn_as_503() -> None:
         # Another large body would pass the budget: refused at once, to retry later.
         second = await client.post("/predict", content=big, headers=headers)
         assert second.status_code == 503 and second.headers["retry-after"] == "1"
+        assert second.json()["error"] == "too much request data at once; retry later"
         # A small one still fits beside it.
         small = asyncio.create_task(client.post("/predict", json={"rows": [[1.0]]}))
         while state.in_flight < 2:
