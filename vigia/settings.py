@@ -90,11 +90,19 @@ class ServingSettings(BaseSettings):
     access_log: bool = Field(default=False, description="Log every HTTP request.")
     # Bounds: every resource a request can take is limited; beyond a limit the request is
     # refused at once (413, or 503 with Retry-After for load) rather than queued.
+    # The memory limit bounds both below: vigia_serving.bounds, docs/serving.md.
     max_body_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=1024, description="Largest request body, in bytes."
+        default=8 * 1024 * 1024, ge=1024,
+        description="Largest request body, in bytes (lowered to fit the memory limit).",
     )
     max_concurrency: int = Field(
-        default=128, ge=1, description="Requests handled at once per worker; more get 503."
+        default=128, ge=1, description="Requests handled at once per worker; more get 503 "
+        "(lowered to fit the memory limit).",
+    )
+    memory_limit_bytes: int | None = Field(
+        default=None, ge=64 * 1024 * 1024, description="The memory the server may use, "
+        "where the container's cgroup sets no lower limit (default: the cgroup's, else "
+        "1 GiB).",
     )
     max_queued_rows: int = Field(
         default=2048, ge=1, description="Rows waiting for the model per worker; more get 503."

@@ -1,10 +1,12 @@
 """The Secret policy's API side: may this ModelDeployment reference that Secret?
 
-Reads only a Secret's metadata (a PartialObjectMetadata GET, never its data; RBAC: get
-on secrets, no list or watch). An allowed Secret is remembered for ``ttl`` seconds, so a
-reconcile without drift makes no call, and removing the label takes effect within
-``ttl``; a refused or missing one is asked again at each reconcile, so fixing it takes
-effect at once.
+Reads only a Secret's metadata (a PartialObjectMetadata GET, never its data). The
+operator's own RBAC has no Secret permission: the Secret's namespace grants get on it by
+name (manifests/samples/secret-grant.yaml), so a Secret nobody granted is refused, and
+unread, whatever its labels (docs/security.md). An allowed Secret is remembered for
+``ttl`` seconds, so a reconcile without drift makes no call, and removing the label or the
+grant takes effect within ``ttl``; a refused or missing one is asked again at each
+reconcile, so fixing it takes effect at once.
 """
 
 from __future__ import annotations
@@ -52,10 +54,12 @@ class SecretCheck:
             meta = (await self._kube.get("v1", "Secret", namespace, name,
                                          metadata_only=True)).get("metadata") or {}
         except KubeError as error:
-            if not error.not_found:
-                raise
-            return secret_refusal(field, name, self._settings, missing=True)
+            if error.not_found:
+                return secret_refusal(field, name, self._settings, "missing")
+            if error.forbidden:
+                return secret_refusal(field, name, self._settings, "not granted")
+            raise
         if not secret_allowed(meta.get("labels"), self._settings):
-            return secret_refusal(field, name, self._settings, missing=False)
+            return secret_refusal(field, name, self._settings, "unlabelled")
         self._allowed_until[(namespace, name)] = now + self._ttl
         return None

@@ -42,6 +42,11 @@ class KubeError(Exception):
         return self.status == 409 and self.reason == "AlreadyExists"
 
     @property
+    def forbidden(self) -> bool:
+        """Refused by RBAC (not by a namespace being deleted)."""
+        return self.status == 403 and not self.namespace_terminating
+
+    @property
     def namespace_terminating(self) -> bool:
         """Refused because the namespace is being deleted: nothing to do there any more."""
         return self.status == 403 and "being terminated" in self.message

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from vigia.uris import LOADER_SCHEMES, REMOTE_SCHEMES, scheme_refusal, uri_scheme
 from vigia_operator.core import reasons
@@ -183,12 +184,19 @@ def secret_allowed(labels: Mapping[str, str] | None, settings: OperatorSettings)
     return (labels or {}).get(key) == value
 
 
+SecretProblem = Literal["missing", "unlabelled", "not granted"]
+
+
 def secret_refusal(field: str, name: str, settings: OperatorSettings,
-                   missing: bool) -> Refusal:
-    why = "does not exist" if missing else f"does not carry the label {settings.secret_label}"
+                   problem: SecretProblem) -> Refusal:
+    why = {"missing": "does not exist",
+           "unlabelled": f"does not carry the label {settings.secret_label}",
+           "not granted": "is not granted to the operator (its namespace gives it get on "
+                          "each Secret models may use, by name: manifests/samples/"
+                          "secret-grant.yaml)"}[problem]
     return Refusal(reasons.SECRET_NOT_ALLOWED,
                    f"{field}: Secret {name!r} {why}; the operator only lets ModelDeployments "
-                   "reference Secrets labelled for model access.")
+                   "reference Secrets granted and labelled for model access.")
 
 
 def pvc_location(uri: str) -> tuple[str, str]:

@@ -32,6 +32,7 @@ from vigia.features import InvalidInputError
 
 from . import monitoring
 from .batching import BatcherClosedError, ClientGoneError, OverloadedError
+from .bounds import request_cost
 from .explain import UnsupportedModelError
 from .openapi import DOCS_HTML, build_openapi
 from .payloads import (
@@ -63,6 +64,11 @@ class ServerState:
     max_body_bytes: int = 8 * 1024 * 1024
     # Requests in a handler at once; beyond it 503 + Retry-After.
     max_concurrency: int = 128
+    # Bytes of bodies in a handler at once (each counted by ``bounds.request_cost``);
+    # beyond it 503 + Retry-After. Derived from the memory limit (vigia_serving.bounds).
+    body_budget: int = 1024**3
+    # Answers of more rows than this are built and serialised in a thread, off the loop.
+    inline_answer_rows: int = 256
     max_explain_concurrency: int = 2
     # Bodies larger than this are parsed and validated in a thread, off the event loop.
     inline_parse_bytes: int = 32 * 1024
@@ -73,6 +79,7 @@ class ServerState:
     # request may reach a worker still loading the model. It waits this long for it.
     load_wait_s: float = 10.0
     in_flight: int = 0
+    bytes_in_flight: int = 0
     explaining: int = 0
     _parse_limiter: anyio.CapacityLimiter | None = field(default=None, repr=False)
 
@@ -168,14 +175,20 @@ def build_app(state: ServerState) -> Starlette:
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            cost = request_cost(request.headers.get("content-length"), state.max_body_bytes)
             if state.in_flight >= state.max_concurrency:
                 _count_rejection(state.runtime, REASON_OVERLOAD)
                 return unavailable(state, "too many requests at once; retry later")
+            if state.in_flight and state.bytes_in_flight + cost > state.body_budget:
+                _count_rejection(state.runtime, REASON_OVERLOAD)
+                return unavailable(state, "too much request data at once; retry later")
             state.in_flight += 1
+            state.bytes_in_flight += cost
             try:
                 return await _handle(request, handler)
             finally:
                 state.in_flight -= 1
+                state.bytes_in_flight -= cost
 
         return answering(endpoint)
 
@@ -213,8 +226,16 @@ def build_app(state: ServerState) -> Starlette:
 
     async def predict(request: Request, runtime: ModelRuntime) -> Response:
         parsed, columns = await rows_of(request, runtime, state.max_rows)
-        result = await runtime.predict(parsed, columns, request.is_disconnected)
-        return json_response(result)
+        proba = await runtime.infer(parsed, columns, request.is_disconnected)
+
+        def answer() -> bytes:  # ids, the log's records, the JSON: Python work per row
+            return orjson.dumps(runtime.answer(parsed, proba))
+
+        if len(parsed.rows) <= state.inline_answer_rows:
+            body = answer()
+        else:
+            body = await anyio.to_thread.run_sync(answer, limiter=state.parse_limiter())
+        return Response(body, media_type="application/json")
 
     async def feedback(request: Request, runtime: ModelRuntime) -> Response:
         body = await read_body(request, state.max_body_bytes)

@@ -89,7 +89,17 @@ class ModelRuntime:
     async def predict(
         self, request: RowsRequest, columns: Columns, gone: Gone | None = None
     ) -> dict[str, Any]:
-        proba = await self.batcher.submit(columns, len(request.rows), gone)
+        return self.answer(request, await self.infer(request, columns, gone))
+
+    async def infer(
+        self, request: RowsRequest, columns: Columns, gone: Gone | None = None
+    ) -> np.ndarray:
+        """The probabilities of the request's rows (micro-batched, in the model's thread)."""
+        return await self.batcher.submit(columns, len(request.rows), gone)
+
+    def answer(self, request: RowsRequest, proba: np.ndarray) -> dict[str, Any]:
+        """The answer, the predictions queued for the log (Python work per row: the caller
+        runs a large one in a thread)."""
         ids = [new_prediction_id() for _ in range(len(request.rows))]
         winners = [self.classes[i] for i in proba.argmax(axis=1).tolist()]
         probabilities = [dict(zip(self.classes, p, strict=True)) for p in proba.tolist()]

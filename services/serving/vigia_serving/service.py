@@ -29,6 +29,7 @@ from vigia.bundle import BundleError, DigestMismatchError, DownloadLimits, load_
 from vigia.settings import ServingSettings, env_name
 
 from .app import ServerState, build_app
+from .bounds import derive_bounds, memory_limit
 from .browser_page import PAGE_PATH, build_page_app
 from .logmetrics import dropped_rows_counter, health_gauges
 from .monitoring import Monitor
@@ -52,7 +53,7 @@ def load_settings() -> ServingSettings:
         raise SystemExit(f"vigia serving: bad settings: {problems}") from None
 
 
-def build_service_config(settings: ServingSettings) -> dict[str, object]:
+def build_service_config(settings: ServingSettings, max_concurrency: int) -> dict[str, object]:
     """BentoML service options: no per-request tracing or access log unless asked for."""
     return {
         "name": "vigia",
@@ -62,7 +63,7 @@ def build_service_config(settings: ServingSettings) -> dict[str, object]:
         "tracing": {} if settings.tracing else {"excluded_urls": [".*"]},
         # The routes shed load themselves (503 + Retry-After) at max_concurrency; BentoML's
         # own limit (429) is a backstop above it for every other path.
-        "traffic": {"timeout": 60, "max_concurrency": 2 * settings.max_concurrency + 16},
+        "traffic": {"timeout": 60, "max_concurrency": 2 * max_concurrency + 16},
     }
 
 
@@ -161,7 +162,7 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
         gc.collect()
         gc.freeze()
         state.runtime = runtime
-        log.info("model %s version %s ready", meta.name, meta.version)
+        log.info("model %s version %s ready; %s", meta.name, meta.version, BOUNDS.describe())
     except Exception as exc:
         log.exception("loading the model failed")
         state.error = public_reason(exc)
@@ -175,11 +176,14 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 SETTINGS = load_settings()
+BOUNDS = derive_bounds(memory_limit(SETTINGS.memory_limit_bytes), SETTINGS.workers,
+                       SETTINGS.max_body_bytes, SETTINGS.max_concurrency)
 STATE = ServerState(
     max_rows=SETTINGS.max_request_rows,
     max_explain_rows=SETTINGS.max_explain_rows,
-    max_body_bytes=SETTINGS.max_body_bytes,
-    max_concurrency=SETTINGS.max_concurrency,
+    max_body_bytes=BOUNDS.max_body_bytes,
+    max_concurrency=BOUNDS.max_concurrency,
+    body_budget=BOUNDS.body_budget,
     max_explain_concurrency=SETTINGS.max_explain_concurrency,
     inline_parse_bytes=SETTINGS.inline_parse_bytes,
     retry_after_s=SETTINGS.retry_after_s,
@@ -198,7 +202,7 @@ def serving() -> tuple[str, str]:
     return runtime.name, runtime.version
 
 
-@bentoml.service(**build_service_config(SETTINGS))
+@bentoml.service(**build_service_config(SETTINGS, BOUNDS.max_concurrency))
 @bentoml.asgi_app(
     RequestMetrics(app, namespace=SETTINGS.namespace, track=SETTINGS.track, serving=serving),
     path="/")

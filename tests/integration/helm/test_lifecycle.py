@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.kube import KubectlError, kubectl, wait_for
 
 from tests.fixtures.helm import CHART, helm, is_test_hook, one, template
 from tests.integration.helm.harness import (
@@ -99,6 +99,12 @@ def test_install_test_upgrade_uninstall(crds: Path, namespace: str, second_names
 
     operator_config = account_kubeconfig(kubeconfig, namespace, OPERATOR,
                                          tmp_path / "operator.kubeconfig")
+    # The operator's one Secret permission: the store Secret the chart grants it, by name.
+    kubectl(kubeconfig, "create", "secret", "generic", "other", "-n", namespace)
+    assert kubectl(operator_config, "get", "secret", "vigia-store", "-n", namespace,
+                   "-o", "jsonpath={.metadata.name}") == "vigia-store"
+    with pytest.raises(KubectlError, match=r"(?i)forbidden"):
+        kubectl(operator_config, "get", "secret", "other", "-n", namespace)
     operator = LocalOperator(deployment, operator_config, tmp_path / "operator-1.log")
     if fake:
         operator.start()

@@ -14,6 +14,7 @@ from vigia_operator.engine.reconcile import JOB_NAME_LABEL
 from vigia_testbed.kube import KubectlError, kubectl, wait_for
 from vigia_testbed.operator import (
     OperatorProcess,
+    grant_secrets,
     model_deployment,
     wait_ready,
     wait_stable,
@@ -136,17 +137,26 @@ def test_only_allowed_images_run(
     wait_ready(installed, namespace, "img")
 
 
-def test_only_labelled_secrets_are_referenced(
+def test_only_granted_and_labelled_secrets_are_referenced(
     installed: Path, namespace: str, operator: OperatorProcess
 ) -> None:
     kubectl(installed, "create", "secret", "generic", "db", "-n", namespace,
             "--from-literal=url=postgresql://u:p@db/predictions")
     store = {"predictionLog": {"storeSecretRef": {"name": "db", "key": "url"}}}
     apply(installed, namespace, model_deployment("secret", serving=store))
+    # The operator's own RBAC reads no Secret: until the namespace grants this one, the
+    # API server refuses it the metadata too.
     md = wait_refused(installed, namespace, "secret", "SecretNotAllowed")
     message = condition(md, "Ready")["message"]
-    assert "Secret 'db' does not carry the label vigia.dev/model-access=true" in message
+    assert "Secret 'db' is not granted to the operator" in message
     assert "postgresql" not in message
+    assert absent(installed, namespace, "deployment", "secret-stable")
+
+    grant_secrets(installed, namespace, ["db"])
+    def unlabelled() -> bool:
+        message = condition(get(installed, namespace, "md", "secret"), "Ready")["message"]
+        return "does not carry the label vigia.dev/model-access=true" in message
+    wait_for(unlabelled, 60, "the granted Secret's label checked")
     assert absent(installed, namespace, "deployment", "secret-stable")
 
     kubectl(installed, "label", "secret", "db", "-n", namespace, "vigia.dev/model-access=true")

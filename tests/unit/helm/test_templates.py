@@ -31,6 +31,8 @@ MANIFEST_RULES = load_yaml(ROOT / "manifests/rbac/cluster_role.yaml")["rules"]
 MANIFEST_DEPLOYMENT = load_yaml(ROOT / "manifests/manager/deployment.yaml")
 NAMESPACE = "vigia-system"
 OPERATOR = "vigia-operator"
+# The chart's grant of its own store Secret to the operator (templates/postgresql.yaml).
+SECRET_GRANT = "vigia-operator-secrets"
 
 
 def scenario(name: str) -> Path:
@@ -61,7 +63,8 @@ def test_every_object_is_labelled_and_namespaced(rendered: tuple[str, list[Obj]]
 
 def test_rbac_rules_are_the_manifests(rendered: tuple[str, list[Obj]]) -> None:
     _, objects = rendered
-    roles = [o for o in objects if o["kind"] in ("ClusterRole", "Role") and not is_test_hook(o)]
+    roles = [o for o in objects if o["kind"] in ("ClusterRole", "Role") and not is_test_hook(o)
+             and o["metadata"]["name"] != SECRET_GRANT]  # test_in_cluster_postgresql_store
     assert roles
     for role in roles:
         assert role["rules"] == MANIFEST_RULES, role["metadata"]
@@ -150,6 +153,12 @@ def test_in_cluster_postgresql_store() -> None:
     objects = template([scenario("postgresql")])
     secret = one(objects, "Secret", "vigia-store")
     assert secret["metadata"]["labels"]["vigia.dev/model-access"] == "true"
+    # The operator's only Secret permission: get on this one, by name, in its namespace.
+    (rule,) = one(objects, "Role", SECRET_GRANT)["rules"]
+    assert (rule["resources"], rule["resourceNames"], rule["verbs"]) == (
+        ["secrets"], ["vigia-store"], ["get"])
+    (subject,) = one(objects, "RoleBinding", SECRET_GRANT)["subjects"]
+    assert (subject["name"], subject["namespace"]) == (OPERATOR, NAMESPACE)
     password = secret["stringData"]["password"]
     assert len(password) == 32
     assert secret["stringData"]["url"] == (

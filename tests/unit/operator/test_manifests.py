@@ -29,12 +29,12 @@ def test_rbac_lists_every_resource_and_verb_without_wildcards() -> None:
     for kind in r.CHILD_KINDS:
         # get: is a missing child's name free, or someone else's object?
         assert granted[(kind.group, kind.plural)] == set(kind.verbs)
-    # Pods: only a finished retraining Job's, for its termination message.
-    assert granted[("", "pods")] == {"get", "list"}
+    # Pods: only a finished retraining Job's, found by label, for its termination message.
+    assert granted[("", "pods")] == {"list"}
     assert granted[("vigia.dev", "modeldeployments/status")] == {"get", "patch"}
     assert granted[("", "events")] == {"create"}
-    # Secrets: only whether one carries the access label (a metadata GET); never listed.
-    assert granted[("", "secrets")] == {"get"}
+    # Secrets: none (a get would read their data); each namespace grants its own by name.
+    assert ("", "secrets") not in granted
     assert not any(resource in ("customresourcedefinitions", "namespaces", "leases")
                    for _group, resource in granted)
 
@@ -78,3 +78,16 @@ def test_kustomizations_list_their_files() -> None:
             assert (kustomization.parent / resource).exists(), (kustomization, resource)
     top = _load(MANIFESTS / "kustomization.yaml")["resources"]
     assert top == ["crd", "rbac", "manager"]
+
+
+def test_the_secret_grant_names_each_secret_and_the_operator() -> None:
+    role, binding = yaml.safe_load_all((MANIFESTS / "samples" / "secret-grant.yaml").read_text())
+    account = _load(MANIFESTS / "rbac" / "service_account.yaml")
+    (rule,) = role["rules"]
+    assert (rule["resources"], rule["verbs"]) == (["secrets"], ["get"])
+    assert rule["resourceNames"]  # never every Secret of the namespace
+    assert "namespace" not in role["metadata"]  # applied in the models' namespace
+    (subject,) = binding["subjects"]
+    assert (subject["name"], subject["namespace"]) == (
+        account["metadata"]["name"], account["metadata"]["namespace"])
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -72,8 +72,8 @@ def install(kubeconfig: Path, *, tick_seconds: float | None = None) -> None:
 
 def restricted_namespace(kubeconfig: Path, name: str) -> str:
     """Namespace ``name`` under Pod Security "restricted", with the prediction log's Secret
-    (labelled for the operator's Secret policy) and the bundle claim. One this module made
-    before (labelled so) is deleted first, with its volume: a rerun starts afresh."""
+    (labelled and granted for the operator's Secret policy) and the bundle claim. One this
+    module made before (labelled so) is deleted first, with its volume: a rerun starts afresh."""
     remove_namespace(kubeconfig, name)
     apply(kubeconfig, {
         "apiVersion": "v1", "kind": "Namespace",
@@ -91,6 +91,9 @@ def restricted_namespace(kubeconfig: Path, name: str) -> str:
                        "metadata": {"name": STORE_SECRET, "namespace": name,
                                     "labels": SECRET_ACCESS_LABEL},
                        "stringData": {"url": url}})
+    # The operator reads no Secret the namespace has not granted it (docs/security.md).
+    kubectl(kubeconfig, "apply", "-n", name, "-f",
+            str(ROOT / "manifests/samples/secret-grant.yaml"))
     bundles_claim(kubeconfig, name)
     return name
 

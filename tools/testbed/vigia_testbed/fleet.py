@@ -26,6 +26,7 @@ from vigia_serving.local import LocalServer
 from vigia.bundle import export_bundle, make_bundle
 from vigia.sample import DEFECTIVE, GOOD, production_line, sample_pipeline
 from vigia_testbed.kube import kubectl, wait_for
+from vigia_testbed.operator import grant_secrets
 from vigia_testbed.prometheus import PrometheusServer, Target
 
 MODEL_NAME = "sobaos"
@@ -190,6 +191,7 @@ def apply_md(kubeconfig: Path, namespace: str, uri: str, version: str,
     }
     kubectl(kubeconfig, "apply", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "List", "items": [secret, body]}))
+    grant_secrets(kubeconfig, namespace, ["store"])
 
 
 def status_of(kubeconfig: Path, namespace: str) -> dict[str, Any]:

@@ -42,6 +42,20 @@ def install(kubeconfig: Path) -> None:
             "--timeout=60s")
 
 
+def grant_secrets(kubeconfig: Path, namespace: str, secrets: Sequence[str],
+                  account_namespace: str = OPERATOR_NAMESPACE,
+                  account: str = OPERATOR_ACCOUNT) -> None:
+    """What a namespace gives the operator for its models' Secrets, as shipped
+    (manifests/samples/secret-grant.yaml): get on ``secrets``, by name."""
+    role, binding = yaml.safe_load_all((MANIFESTS / "samples" / "secret-grant.yaml").read_text())
+    role["rules"][0]["resourceNames"] = list(secrets)
+    binding["subjects"][0].update(name=account, namespace=account_namespace)
+    for obj in (role, binding):
+        obj["metadata"]["namespace"] = namespace
+    kubectl(kubeconfig, "apply", "-f", "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [role, binding]}))
+
+
 def operator_kubeconfig(admin: Path, out: Path, hours: int = 4) -> Path:
     """A kubeconfig that authenticates as the operator's ServiceAccount (a minted token)."""
     token = kubectl(admin, "create", "token", OPERATOR_ACCOUNT, "-n", OPERATOR_NAMESPACE,
