@@ -61,9 +61,8 @@ TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW)
 # Skips only a spec change ends: a Warning Event and the Retraining condition say so.
 REFUSED_SKIPS: Final = frozenset({reasons.SKIP_NO_DURABLE_STORE})
 NO_DURABLE_STORE: Final = (
-    "spec.retraining.includeFeedback needs spec.serving.predictionLog.storeSecretRef (a "
-    "PostgreSQL URL): the default SQLite lives in the server pod, which the Job cannot read "
-    "and every rollout deletes"
+    "spec.retraining.includeFeedback needs spec.serving.predictionLog.storeSecretRef: the "
+    "default SQLite is in the server pod, out of the Job's reach; or set includeFeedback: false"
 )
 
 
