@@ -4,7 +4,7 @@ Every row of the prediction log carries its namespace; the servers and retrainin
 filter on it themselves. With one credential for every namespace, though, whoever holds
 the store Secret reads everyone's features and labels. With these policies, each
 namespace's Secret holds a login role that is a member of ``vigia_ns_<namespace>`` and
-PostgreSQL itself shows and accepts only that namespace's rows (docs/security-store.md).
+PostgreSQL itself shows and accepts only that namespace's rows (docs/security.md).
 
 An administrator (the tables' owner) runs ``row_security_sql()`` once, after the tables
 exist, and ``namespace_role_sql()`` for each namespace.
