@@ -324,7 +324,7 @@ def _drift_section(spec: MonitoringSpec, m: TrackSignals) -> DriftStatus:
 def _state(findings: list[Condition]) -> str:
     if any(f.status == "True" for f in findings):
         return STATE_DEGRADED
-    if any(f.reason == reasons.INSUFFICIENT_DATA for f in findings):
+    if any(f.reason == reasons.INSUFFICIENT_DATA for f in findings if f.type not in _OPTIONAL):
         return STATE_INSUFFICIENT
     if any(f.status == "Unknown" for f in findings if f.type not in _OPTIONAL):
         return STATE_UNKNOWN
@@ -334,8 +334,10 @@ def _state(findings: list[Condition]) -> str:
 def _prediction_log(m: TrackSignals) -> Condition:
     """Whether the servers can write the prediction log (their vigia_prediction_log_up)."""
     if m.log_up is None:
-        return Condition(reasons.PREDICTION_LOG_FAILING, "Unknown", reasons.NO_DATA,
-                         "the model servers export no prediction-log health")
+        # Routine (a Normal Event): servers not scraped yet since they started, or older
+        # servers without the metric; nothing a person must act on.
+        return Condition(reasons.PREDICTION_LOG_FAILING, "Unknown", reasons.INSUFFICIENT_DATA,
+                         "no prediction-log health from the model servers yet")
     waiting = _count(m.log_buffered)
     if m.log_up < 1:
         return Condition(reasons.PREDICTION_LOG_FAILING, "True", reasons.LOG_UNWRITABLE,

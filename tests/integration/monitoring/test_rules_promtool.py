@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from vigia_operator.prometheus import rules
-from vigia_operator.prometheus.queries import Signal, record_name
+from vigia_operator.prometheus.queries import UNRECORDED_SIGNALS, Signal, record_name
 from vigia_testbed.prometheus import binary
 
 from vigia import drift, metrics
@@ -197,6 +197,8 @@ def promtool_test(
             values[signal] += found
     checks = []
     for signal, found in values.items():
+        if signal in UNRECORDED_SIGNALS:  # plain selectors, queried as they are
+            continue
         record = record_name(signal, rules.RULES_WINDOW)
         checks += [_close(record, labels, value) for labels, value in found]
         checks.append({"expr": f"count({record})", "eval_time": EVAL,

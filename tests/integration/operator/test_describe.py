@@ -218,6 +218,8 @@ def monitored_model(name: str) -> dict[str, Any]:
                              for k in KPIS]},
         retraining={"enabled": True, "cooldown": "1h",
                     "dataset": {"uri": "s3://data/bakery.csv", "target": "quality"},
+                    # No durable store here: feedback retraining would be refused.
+                    "includeFeedback": False,
                     "triggers": {"drift": True, "accuracy": False}})
 
 

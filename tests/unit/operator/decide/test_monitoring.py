@@ -204,5 +204,6 @@ def test_a_prediction_log_that_cannot_be_written_is_a_condition_with_the_rows_wa
     assert up.section["state"] == ev.STATE_HEALTHY
     # A server older than the metric: Unknown, without making the whole verdict Unknown.
     older = ev.assess(SPEC, signals(healthy_track()), now=NOW)
-    assert status_of(older, reasons.PREDICTION_LOG_FAILING) == ("Unknown", reasons.NO_DATA)
+    assert status_of(older, reasons.PREDICTION_LOG_FAILING) == (
+        "Unknown", reasons.INSUFFICIENT_DATA)
     assert older.section["state"] == ev.STATE_HEALTHY
