@@ -91,6 +91,9 @@ SECRET_NOT_ALLOWED: Final = "SecretNotAllowed"
 SCHEME_NOT_ALLOWED: Final = "SchemeNotAllowed"
 DIGEST_REQUIRED: Final = "DigestRequired"
 OBJECT_CONFLICT: Final = "ObjectConflict"
+# One object's reconcile failed or ran past its time budget (the others go on).
+RECONCILE_FAILED: Final = "ReconcileFailed"
+OVER_BUDGET: Final = "OverBudget"
 
 # Event-only reasons.
 CREATED: Final = "Created"
