@@ -45,8 +45,10 @@ class Life:
 
 
 def run_pure_parts(body: dict[str, Any]) -> list[str]:
-    """The refusals met ("reason: message"); raises what a pure part raises otherwise."""
-    life = Life(_server_metadata(body))
+    """The refusals met ("reason: message"); raises what a pure part raises otherwise.
+    ``body["status"]``, when given, is the status the first reconcile finds (an older
+    operator's, or one edited by hand)."""
+    life = Life(_server_metadata(body), status=copy.deepcopy(dict(body.get("status") or {})))
     try:
         md = parse(life.body)
         parse_retraining(life.body)
