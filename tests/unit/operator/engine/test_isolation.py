@@ -165,3 +165,33 @@ async def test_liveness_fails_when_no_tick_completes() -> None:
     store.models = lambda: iter(())
     await tick.once()
     assert tick.alive() and probe(memo=memo) is not None
+
+
+class Hanging:
+    """A collection that never answers (a KPI query Prometheus never finishes)."""
+
+    async def collect(self, models: Sequence[ModelDeploymentView],
+                      monitored: Sequence[ModelDeploymentView],
+                      at: float) -> Mapping[ModelRef, Signals]:
+        await asyncio.Event().wait()
+        return {}
+
+
+async def test_a_collection_over_its_budget_does_not_hold_the_decisions() -> None:
+    engine, kube, _store = _two({})
+    engine.settings = engine.settings.model_copy(update={"collect_budget_seconds": 0.2})
+    seen: list[Signals | None] = []
+    original = engine.reconcile
+
+    async def spy(ref: ModelRef, *, trigger: str, signals: Signals | None = None) -> Any:
+        seen.append(signals)
+        return await original(ref, trigger=trigger, signals=signals)
+
+    engine.reconcile = spy
+    # A guard, not a timing: today the tick waits for the collection for ever.
+    report = await asyncio.wait_for(Tick(engine, Hanging(), interval=60).once(), 30)
+    assert report.models == 2 and len(seen) == 2
+    for signals in seen:
+        assert signals is not None and signals.error is not None
+        assert "budget of 0.2s" in signals.error
+    assert _conditions_of(kube, "iris") and _conditions_of(kube, "sobaos")
