@@ -34,7 +34,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from vigia.features import FeatureSchema
 from vigia.profile import TrainingProfile, build_profile
-from vigia.uris import LOADER_SCHEMES, REMOTE_SCHEMES, uri_scheme
+from vigia.uris import REMOTE_SCHEMES, scheme_refusal, uri_scheme
 
 METADATA_KEY = "vigia"
 FORMAT_VERSION = 1
@@ -63,13 +63,10 @@ class SchemeNotAllowedError(BundleError):
 
 def check_scheme(uri: str) -> str:
     """The scheme of ``uri`` if the loader may fetch it, else SchemeNotAllowedError."""
-    scheme = uri_scheme(uri)
-    if scheme not in LOADER_SCHEMES:
-        allowed = ", ".join(f"{s}://" for s in LOADER_SCHEMES)
-        raise SchemeNotAllowedError(
-            f"bundle URI scheme {scheme!r} is not allowed; use one of {allowed}"
-        )
-    return scheme
+    refused = scheme_refusal(uri)
+    if refused is not None:
+        raise SchemeNotAllowedError(f"bundle URI {refused}")
+    return uri_scheme(uri)
 
 
 @dataclass

@@ -53,6 +53,16 @@ CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
 FEEDBACK: Final = f"{PREFIX}_feedback"  # counter {outcome}
 CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
 
+# Model server: its API requests, labelled by the server itself (SERVER_LABELS), so the
+# canary's error and latency gates work with any scrape configuration, relabelled or not.
+REQUESTS: Final = f"{PREFIX}_requests"  # counter {endpoint, code}
+REQUEST_DURATION: Final = f"{PREFIX}_request_duration_seconds"  # histogram {endpoint}
+LABEL_ENDPOINT: Final = "endpoint"
+LABEL_CODE: Final = "code"
+MEASURED_ENDPOINTS: Final = ("/predict", "/feedback", "/explain")
+REQUEST_DURATION_BUCKETS: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
 # Model server: requests rejected before prediction.
 REJECTED_REQUESTS: Final = f"{PREFIX}_rejected_requests"  # counter {reason}
 LABEL_REASON: Final = "reason"
@@ -87,4 +97,5 @@ FEATURE_BIN_SERIES: Final = series(FEATURE_BIN)
 FEATURE_MISSING_SERIES: Final = series(FEATURE_MISSING)
 FEATURE_OUT_OF_RANGE_SERIES: Final = series(FEATURE_OUT_OF_RANGE)
 FEEDBACK_SERIES: Final = series(FEEDBACK)
+REQUESTS_SERIES: Final = series(REQUESTS)
 CONFUSION_SERIES: Final = series(CONFUSION)

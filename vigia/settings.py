@@ -35,6 +35,12 @@ class ServingSettings(BaseSettings):
         description="The `model` label of every metric: the ModelDeployment's name (the "
         "operator sets it); defaults to the bundle's name.",
     )
+    model_version: str | None = Field(
+        default=None,
+        description="The `version` label of every metric and prediction-log row: the "
+        "version the ModelDeployment rolls out (the operator sets it); defaults to the "
+        "bundle's.",
+    )
     namespace: str = Field(
         default="default",
         min_length=1,
@@ -72,6 +78,12 @@ class ServingSettings(BaseSettings):
         default=0.5, gt=0.0, description="Seconds between writes of the prediction log."
     )
     max_explain_rows: int = Field(default=50, ge=1, description="Largest /explain body, in rows.")
+    browser_page: bool = Field(
+        default=False,
+        description="Serve the browser page under /app/, which hands the model itself "
+        "(model.onnx, and model.json with the training ranges) to whoever reaches the "
+        "server; off: /app/ is 404 (spec.serving.browserPage.enabled).",
+    )
     tracing: bool = Field(
         default=False, description="OpenTelemetry spans for every request (costly per request)."
     )

@@ -22,6 +22,8 @@ from vigia_testbed import realnode as p
 from vigia_testbed.kube import KubectlError, kubectl, wait_for
 from vigia_testbed.pods import IMAGES, apply, python_in, tool_pod, wait_ready
 
+from vigia import metrics
+
 pytestmark = pytest.mark.e2e
 
 MODEL = "sobaos"
@@ -135,8 +137,10 @@ def test_prometheus_scrapes_the_model_server_pod(platform: p.Platform) -> None:
     [pod] = _server_pods(platform)
     name = pod["metadata"]["name"]
     query = f'vigia_predictions_total{{namespace="{platform.namespace}",pod="{name}"}}'
-    # BentoML's request metrics carry the same identity, from the pod's labels (canary gates).
-    requests = f'bentoml_service_request_total{{namespace="{platform.namespace}",model="{MODEL}"}}'
+    # The server's request series carry the same identity, labelled by the server itself
+    # (the canary's gates read them; the scrape adds no label but pod).
+    requests = (f'{metrics.REQUESTS_SERIES}{{namespace="{platform.namespace}",model="{MODEL}",'
+                f'endpoint="/predict"}}')
     # The newest sample may predate the requests by up to a scrape interval: wait for the
     # scrape that counts them (a pod that never counts them fails, with both sides' view).
     with p.port_forward(platform.kubeconfig, p.SYSTEM, "service/vigia-prometheus", 9090) as url:

@@ -20,7 +20,8 @@ def test_every_package_directory_is_listed() -> None:
         for init in root.rglob("__init__.py"):
             parts = init.parent.relative_to(root).parts
             found.add(".".join((name, *parts)))
-    assert found == set(setuptools["packages"])
+    data_only = set(setuptools["package-data"]) - found  # directories of data files
+    assert found | data_only == set(setuptools["packages"])
 
 
 def test_every_console_script_names_a_function() -> None:

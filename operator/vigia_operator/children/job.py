@@ -23,7 +23,13 @@ from vigia_operator.children.serving import (
 )
 from vigia_operator.core import resources as r
 from vigia_operator.view import ModelDeploymentView
-from vigia_operator.view.policy import BUNDLE_MOUNT, PVC_SCHEME, pvc_location, server_uri
+from vigia_operator.view.policy import (
+    BUNDLE_MOUNT,
+    DATASET_MOUNT,
+    PVC_SCHEME,
+    pvc_location,
+    server_uri,
+)
 from vigia_operator.view.retraining import RetrainingSpec
 
 Obj = dict[str, Any]
@@ -59,7 +65,7 @@ def labels(md: ModelDeploymentView, trigger: str) -> dict[str, str]:
 def job_env(md: ModelDeploymentView, spec: RetrainingSpec, version: str) -> list[Obj]:
     """The job's settings (``vigia.settings.RetrainSettings``) by their variable names."""
     values: dict[str, str] = {
-        "dataset_uri": server_uri(spec.dataset_uri),
+        "dataset_uri": server_uri(spec.dataset_uri, DATASET_MOUNT),
         "target": spec.target,
         "model_uri": server_uri(md.model.uri),
         "output_uri": server_uri(output_uri(md.model.uri)),
@@ -82,23 +88,33 @@ def job_env(md: ModelDeploymentView, spec: RetrainingSpec, version: str) -> list
     return env
 
 
-def _claims(md: ModelDeploymentView, spec: RetrainingSpec) -> list[str]:
-    """The claims the job reads or writes: the model's (the candidate is written beside the
-    current bundle) and the dataset's, each once."""
-    uris = (md.model.uri, spec.dataset_uri)
-    claims = [pvc_location(uri)[0] for uri in uris if uri.startswith(f"{PVC_SCHEME}://")]
-    return list(dict.fromkeys(claims))
+def _claim_of(uri: str) -> str | None:
+    return pvc_location(uri)[0] if uri.startswith(f"{PVC_SCHEME}://") else None
 
 
 def _volumes(md: ModelDeploymentView, spec: RetrainingSpec) -> tuple[list[Obj], list[Obj]]:
-    """Volumes and mounts: /tmp, and each claim read-write at /bundles/<claim>, where
-    ``server_uri`` says its pvc:// URIs are."""
+    """Volumes and mounts: /tmp; the model's claim read-write at BUNDLE_MOUNT/<claim> (the
+    candidate is written beside the current bundle); the dataset's claim read-only at
+    DATASET_MOUNT/<claim>, also when it is the model's (one volume, mounted twice), where
+    ``server_uri`` says their pvc:// URIs are."""
     volumes: list[Obj] = [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
     mounts: list[Obj] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
-    for index, claim in enumerate(_claims(md, spec)):
-        volume = BUNDLE_VOLUME if index == 0 else f"{BUNDLE_VOLUME}-{index}"
-        volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": claim}})
-        mounts.append({"name": volume, "mountPath": f"{BUNDLE_MOUNT}/{claim}"})
+    by_claim: dict[str, str] = {}
+
+    def volume_of(claim: str) -> str:
+        if claim not in by_claim:
+            by_claim[claim] = BUNDLE_VOLUME if not by_claim else f"{BUNDLE_VOLUME}-{len(by_claim)}"
+            volumes.append({"name": by_claim[claim],
+                            "persistentVolumeClaim": {"claimName": claim}})
+        return by_claim[claim]
+
+    model_claim, dataset_claim = _claim_of(md.model.uri), _claim_of(spec.dataset_uri)
+    if model_claim is not None:
+        mounts.append({"name": volume_of(model_claim),
+                       "mountPath": f"{BUNDLE_MOUNT}/{model_claim}"})
+    if dataset_claim is not None:
+        mounts.append({"name": volume_of(dataset_claim),
+                       "mountPath": f"{DATASET_MOUNT}/{dataset_claim}", "readOnly": True})
     return volumes, mounts
 
 

@@ -97,6 +97,8 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("batch_wait_ms"): str(serving.batch_wait_ms),
         env_name("runtime"): serving.runtime,
         env_name("home"): SERVER_HOME,
+        # Only when on: a key added for everyone would roll every server on upgrade.
+        **({env_name("browser_page"): "true"} if serving.browser_page else {}),
     }
 
 
@@ -145,6 +147,7 @@ def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
     env: list[Obj] = [
         {"name": env_name("model_uri"), "value": server_uri(md.model.uri)},
         {"name": env_name("track"), "value": track},
+        {"name": env_name("model_version"), "value": md.model.version},
     ]
     if allow_sidecar_digest:
         env.append({"name": env_name("allow_sidecar_digest"), "value": "true"})

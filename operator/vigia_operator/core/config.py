@@ -1,8 +1,9 @@
 """The operator's configuration, from VIGIA_OPERATOR_* environment variables.
 
 The Helm chart renders these names from its values; `python3 -m vigia_operator --help`
-lists them. Policy settings (images, Secrets, sidecar digests) are the trust boundary
-between whoever may create a ModelDeployment and what runs in the cluster.
+lists them. Policy settings (images, Gateways and host names, Secrets, sidecar digests)
+are the trust boundary between whoever may create a ModelDeployment and what runs in the
+cluster.
 """
 
 from __future__ import annotations
@@ -15,6 +16,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX: Final = "VIGIA_OPERATOR_"
 PROJECT_IMAGE: Final = "docker.io/vigia/vigia"
 DEFAULT_SECRET_LABEL: Final = "vigia.dev/model-access=true"
+# In gateway and hostname patterns: the namespace of the ModelDeployment being checked.
+NAMESPACE_PLACEHOLDER: Final = "{namespace}"
+
+# A KPI (spec.monitoring.kpis[].query) is a tenant's PromQL: each is bounded on its own, and
+# one past a bound fails only that KPI. Prometheus is asked to stop at KPI_TIMEOUT_S (its
+# ``timeout`` parameter); the client gives up KPI_TIMEOUT_GRACE_S later if it has not.
+KPI_TIMEOUT_S: Final = 10.0
+KPI_TIMEOUT_GRACE_S: Final = 2.0
+# A KPI reduces to one number: more series than this, or a larger response, is refused
+# (Prometheus is asked for at most one series more, through its ``limit`` parameter).
+KPI_MAX_SERIES: Final = 1
+KPI_MAX_RESPONSE_BYTES: Final = 64 * 1024
 # One object's reconcile (its API calls included) past this is stopped and reported on
 # that object (Degraded, OverBudget), so it cannot hold the others' decisions.
 RECONCILE_BUDGET_SECONDS: Final = 30.0
@@ -40,6 +53,20 @@ class OperatorSettings(BaseSettings):
         default=DEFAULT_SECRET_LABEL,
         description="key=value label a Secret must carry to be referenced by a "
         "ModelDeployment (e.g. predictionLog.storeSecretRef).",
+    )
+    allowed_gateways: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(f"{NAMESPACE_PLACEHOLDER}/*",),
+        description="Comma-separated NAMESPACE/NAME of the Gateways an HTTPRoute of a "
+        "ModelDeployment may attach to (spec.rollout.traffic.httpRoute.parentRefs); NAME "
+        "or NAMESPACE may be *, {namespace} is the ModelDeployment's own. Default: the "
+        "Gateways of its own namespace only.",
+    )
+    allowed_hostnames: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated host names an HTTPRoute of a ModelDeployment may "
+        "match (spec.rollout.traffic.httpRoute.hostnames): exact, *.SUFFIX for any name "
+        "under SUFFIX, or * for any; {namespace} is the ModelDeployment's own. Default: "
+        "none (the route takes the host names of the Gateway listener it attaches to).",
     )
     allow_sidecar_digest: bool = Field(
         default=False,
@@ -81,11 +108,22 @@ class OperatorSettings(BaseSettings):
         default="vigia-system", description="Namespace of the leader-election Lease."
     )
 
-    @field_validator("allowed_images", "namespaces", mode="before")
+    @field_validator("allowed_images", "allowed_gateways", "allowed_hostnames", "namespaces",
+                     mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_gateways")
+    @classmethod
+    def _gateways(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            namespace, sep, name = entry.partition("/")
+            if not sep or not namespace or not name or "/" in name:
+                raise ValueError(f"{ENV_PREFIX}ALLOWED_GATEWAYS entries are NAMESPACE/NAME "
+                                 f"(either may be *), not {entry!r}")
         return value
 
     @field_validator("secret_label")

@@ -90,6 +90,8 @@ IMAGE_NOT_ALLOWED: Final = "ImageNotAllowed"
 SECRET_NOT_ALLOWED: Final = "SecretNotAllowed"
 SCHEME_NOT_ALLOWED: Final = "SchemeNotAllowed"
 DIGEST_REQUIRED: Final = "DigestRequired"
+GATEWAY_NOT_ALLOWED: Final = "GatewayNotAllowed"
+HOSTNAME_NOT_ALLOWED: Final = "HostnameNotAllowed"
 OBJECT_CONFLICT: Final = "ObjectConflict"
 # One object's reconcile failed or ran past its time budget (the others go on).
 RECONCILE_FAILED: Final = "ReconcileFailed"

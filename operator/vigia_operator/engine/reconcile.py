@@ -51,7 +51,8 @@ from vigia_operator.status.sections import SectionUpdate, StatusUpdate
 from vigia_operator.status.serving import refusal
 from vigia_operator.status.writer import StatusWriter
 from vigia_operator.view import ModelDeploymentView, SpecError, parse
-from vigia_operator.view.policy import Refusal, check_image, check_uri
+from vigia_operator.view.policy import Refusal, check_spec
+from vigia_operator.view.retraining import parse_retraining
 from vigia_operator.view.rollout import COMMAND_ANNOTATION
 
 MAX_BACKOFF_SECONDS: Final = 60.0
@@ -222,9 +223,10 @@ class Engine:
         has finished and whose result is not in status yet."""
         try:
             md = parse(body)
+            retraining = parse_retraining(body)
         except SpecError as error:
             return Refusal(reasons.INVALID_SPEC, str(error))
-        refused = (check_uri(md, self.settings) or check_image(md, self.settings)
+        refused = (check_spec(md, retraining, self.settings)
                    or await self._secrets.check(md))
         if refused is not None:
             return refused

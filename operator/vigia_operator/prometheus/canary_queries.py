@@ -5,10 +5,9 @@ One query per signal and distinct window for every ModelDeployment at once, grou
 of its successor's analysis. Every query names the namespace label, so ModelDeployments of
 the same name in two namespaces never mix.
 
-Request counts and latency come from BentoML's own HTTP metrics, which carry no Vigía
-labels: the scrape adds namespace, model, track and version as target labels (file_sd
-labels in the tests; relabelled from the pod's labels with kubernetes_sd, see
-docs/canary.md). Predictions and feedback come from the model server's Vigía series.
+Request counts and latency come from the model server's own request series, which it
+labels with namespace, model, version and track itself (vigia_serving.requestmetrics): any
+scrape configuration gives them, relabelled or not.
 """
 
 from __future__ import annotations
@@ -24,11 +23,6 @@ from vigia.drift import EPSILON
 from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements
 from vigia_operator.prometheus.client import Sample
 
-# BentoML's HTTP metrics (bentoml/_internal/server/http/instruments.py).
-REQUESTS_SERIES: Final = "bentoml_service_request_total"
-DURATION_SERIES: Final = "bentoml_service_request_duration_seconds"
-LABEL_ENDPOINT: Final = "endpoint"
-LABEL_STATUS: Final = "http_response_code"
 PREDICT_ENDPOINT: Final = "/predict"
 SERVER_ERRORS: Final = "5.."
 LATENCY_QUANTILE: Final = 0.95
@@ -62,7 +56,7 @@ def _increase(series: str, window: str, matcher: str, *extra: str) -> str:
 
 def _predict(extra: str = "") -> str:
     """Matcher of /predict requests (namespace present: never a series without it)."""
-    base = f'{metrics.LABEL_NAMESPACE}!="", {LABEL_ENDPOINT}="{PREDICT_ENDPOINT}"'
+    base = f'{metrics.LABEL_NAMESPACE}!="", {metrics.LABEL_ENDPOINT}="{PREDICT_ENDPOINT}"'
     return f"{base}, {extra}" if extra else base
 
 
@@ -73,12 +67,12 @@ def render(signal: CanarySignal, window: str) -> str:
     """The PromQL of one canary signal over ``window`` for every ModelDeployment."""
     match signal:
         case CanarySignal.REQUESTS:
-            return _increase(REQUESTS_SERIES, window, _predict())
+            return _increase(metrics.REQUESTS_SERIES, window, _predict())
         case CanarySignal.ERRORS:
-            return _increase(REQUESTS_SERIES, window,
-                             _predict(f'{LABEL_STATUS}=~"{SERVER_ERRORS}"'))
+            return _increase(metrics.REQUESTS_SERIES, window,
+                             _predict(f'{metrics.LABEL_CODE}=~"{SERVER_ERRORS}"'))
         case CanarySignal.LATENCY_P95:
-            buckets = f"rate({DURATION_SERIES}_bucket{{{_predict()}}}[{window}])"
+            buckets = f"rate({metrics.REQUEST_DURATION}_bucket{{{_predict()}}}[{window}])"
             return (f"histogram_quantile({LATENCY_QUANTILE}, "
                     f"sum by ({KEY}, le) ({buckets}))")
         case CanarySignal.FEEDBACK:

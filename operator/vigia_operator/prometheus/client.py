@@ -35,11 +35,22 @@ class Sample:
     timestamp: float
 
 
+@dataclass(frozen=True)
+class QueryBounds:
+    """Limits on one query: Prometheus's ``timeout`` and ``limit`` parameters, and what the
+    client waits for and reads."""
+
+    timeout_s: float
+    max_series: int
+    max_bytes: int
+    grace_s: float = 0.0  # the client waits this much longer than Prometheus's timeout
+
+
 class QueryClient(Protocol):
     """What the analysis needs from Prometheus."""
 
-    def query(self, promql: str, at: float) -> list[Sample]:
-        """The instant query ``promql`` evaluated at Unix time ``at``."""
+    def query(self, promql: str, at: float, bounds: QueryBounds | None = None) -> list[Sample]:
+        """The instant query ``promql`` evaluated at Unix time ``at``, within ``bounds``."""
         ...
 
 
@@ -50,25 +61,43 @@ class PrometheusClient:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
 
-    def query(self, promql: str, at: float) -> list[Sample]:
-        form = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"}).encode()
+    def query(self, promql: str, at: float, bounds: QueryBounds | None = None) -> list[Sample]:
+        params = {"query": promql, "time": f"{at:.3f}"}
+        timeout_s, max_bytes = self.timeout_s, None
+        if bounds is not None:
+            # repr: Prometheus reads float seconds, exponent included (1e-09).
+            params["timeout"] = repr(float(bounds.timeout_s))
+            params["limit"] = str(bounds.max_series + 1)  # one more: "too many" is seen
+            timeout_s, max_bytes = bounds.timeout_s + bounds.grace_s, bounds.max_bytes
         request = urllib.request.Request(
-            f"{self.url}/api/v1/query", data=form, method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            f"{self.url}/api/v1/query", data=urllib.parse.urlencode(params).encode(),
+            method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                body = response.read()
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                # One byte past the bound tells "too large" (read() of a chunked body
+                # takes None for "everything", not -1).
+                body = response.read(None if max_bytes is None else max_bytes + 1)
         except urllib.error.HTTPError as exc:
             raise _http_error(exc) from None
         except (OSError, TimeoutError) as exc:  # refused, reset, DNS, timeout
             raise PrometheusUnavailable(f"{self.url}: {exc}") from None
-        return parse_response(body)
+        if bounds is None:
+            return parse_response(body)
+        if len(body) > bounds.max_bytes:
+            raise QueryRejected(f"the response is larger than {bounds.max_bytes} bytes")
+        samples = parse_response(body)
+        if len(samples) > bounds.max_series:
+            raise QueryRejected(f"the query returned more than {bounds.max_series} series")
+        return samples
+
+
+_ERROR_BODY_BYTES = 64 * 1024
 
 
 def _http_error(exc: urllib.error.HTTPError) -> PrometheusError:
     try:
-        detail = json.loads(exc.read()).get("error", "")
+        detail = json.loads(exc.read(_ERROR_BODY_BYTES)).get("error", "")
     except (ValueError, AttributeError, OSError):
         detail = ""
     message = f"HTTP {exc.code}: {detail or exc.reason}"

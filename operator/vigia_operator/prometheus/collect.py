@@ -2,7 +2,9 @@
 
 One query per signal and distinct window — the same few queries for 1 or 1,000 models —
 run a few at a time, then split by (namespace, model, track, version). Only the KPIs, which are each
-model's own PromQL, cost one query each.
+model's own PromQL, cost one query each: each confined to its model's namespace (confine.py),
+bounded in time and size (core/config.py KPI_*), and failing alone: a KPI refused, slow or
+too large is an error of that KPI only, never of the tick.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vigia import metrics
+from vigia_operator.core import config
 from vigia_operator.decide.measurements import ModelKey, ModelSignals, TickSignals
-from vigia_operator.prometheus.client import PrometheusError, QueryClient, QueryRejected, Sample
+from vigia_operator.prometheus.client import (
+    PrometheusError,
+    QueryBounds,
+    QueryClient,
+    QueryRejected,
+    Sample,
+)
+from vigia_operator.prometheus.confine import Refused, confine
 from vigia_operator.prometheus.queries import (
     INSTANT_SIGNALS,
     RULE_WINDOWS,
@@ -49,6 +59,12 @@ class QueryStats:
 
 
 KPI_SIGNAL = "kpi"
+KPI_BOUNDS = QueryBounds(
+    timeout_s=config.KPI_TIMEOUT_S,
+    max_series=config.KPI_MAX_SERIES,
+    max_bytes=config.KPI_MAX_RESPONSE_BYTES,
+    grace_s=config.KPI_TIMEOUT_GRACE_S,
+)
 
 
 class PrometheusSignals:
@@ -60,10 +76,12 @@ class PrometheusSignals:
         *,
         parallel: int = 4,
         rule_windows: frozenset[str] = RULE_WINDOWS,
+        kpi_bounds: QueryBounds = KPI_BOUNDS,
     ) -> None:
         self.client = client
         self.parallel = parallel
         self.rule_windows = rule_windows
+        self.kpi_bounds = kpi_bounds
         self.last_stats = QueryStats()
 
     def collect(self, models: Iterable[MonitoredModel], now: float) -> TickSignals:
@@ -81,21 +99,27 @@ class PrometheusSignals:
         for q in queries_for(set(by_window), self.rule_windows):
             jobs.append((self._runner(q.promql, q.signal, now, stats), q))
         for m in monitored:
-            for kpi in m.spec.kpis:
-                jobs.append((self._runner(kpi.query, KPI_SIGNAL, now, stats), (m.key, kpi)))
+            for index, kpi in enumerate(m.spec.kpis):
+                try:
+                    promql = confine(kpi.query, m.key[0])
+                except Refused as exc:
+                    tick.of_model(m.key).kpi_errors[kpi.name] = (
+                        f"spec.monitoring.kpis[{index}].query refused: {exc}")
+                    continue
+                jobs.append((self._runner(promql, KPI_SIGNAL, now, stats, self.kpi_bounds),
+                             (m.key, kpi)))
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             futures = [(pool.submit(run), what) for run, what in jobs]
             for future, what in futures:
                 try:
                     samples = future.result()
-                except QueryRejected as exc:
-                    if isinstance(what, tuple):
-                        tick.of_model(what[0]).kpi_errors[what[1].name] = str(exc)
-                        continue
-                    tick.unavailable = f"Prometheus refused the {what.signal} query: {exc}"
-                    continue
                 except PrometheusError as exc:
-                    tick.unavailable = str(exc)
+                    if isinstance(what, tuple):  # a KPI: its own error, not the tick's
+                        tick.of_model(what[0]).kpi_errors[what[1].name] = str(exc)
+                    elif isinstance(exc, QueryRejected):
+                        tick.unavailable = f"Prometheus refused the {what.signal} query: {exc}"
+                    else:
+                        tick.unavailable = str(exc)
                     continue
                 if isinstance(what, tuple):
                     _file_kpi(tick.of_model(what[0]), what[1], samples)
@@ -111,13 +135,14 @@ class PrometheusSignals:
         return tick
 
     def _runner(
-        self, promql: str, signal: str, now: float, stats: QueryStats
+        self, promql: str, signal: str, now: float, stats: QueryStats,
+        bounds: QueryBounds | None = None,
     ) -> Callable[[], list[Sample]]:
         def run() -> list[Sample]:
             started = time.perf_counter()
             failed = True
             try:
-                samples = self.client.query(promql, now)
+                samples = self.client.query(promql, now, bounds)
                 failed = False
                 return samples
             finally:

@@ -15,7 +15,7 @@ Obj = dict[str, Any]
 REFUSALS = frozenset({
     reasons.INVALID_SPEC, reasons.APPLY_REFUSED, reasons.IMAGE_NOT_ALLOWED,
     reasons.SECRET_NOT_ALLOWED, reasons.SCHEME_NOT_ALLOWED, reasons.DIGEST_REQUIRED,
-    reasons.OBJECT_CONFLICT,
+    reasons.OBJECT_CONFLICT, reasons.GATEWAY_NOT_ALLOWED, reasons.HOSTNAME_NOT_ALLOWED,
 })
 
 

@@ -53,6 +53,7 @@ class Serving:
     log_sample_rate: float
     store: SecretKey | None
     runtime: str = "sklearn"
+    browser_page: bool = False  # spec.serving.browserPage.enabled
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
     if features not in ("all", "none", "sample"):
         raise SpecError("spec.serving.predictionLog.features", f"unknown value {features!r}")
     store = _optional(log, "storeSecretRef", dict, "spec.serving.predictionLog.storeSecretRef")
+    page = _optional(serving, "browserPage", dict, "spec.serving.browserPage") or {}
     replicas = _typed(serving, "replicas", int, "spec.serving.replicas")
     if replicas < 1:
         raise SpecError("spec.serving.replicas", f"must be at least 1, not {replicas}")
@@ -138,6 +140,7 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
         batch_wait_ms=_typed(batching, "maxLatencyMs", int, "spec.serving.batching.maxLatencyMs"),
         log_features=cast(LogFeatures, features),
         runtime=_optional(serving, "runtime", str, "spec.serving.runtime") or "sklearn",
+        browser_page=bool(_optional(page, "enabled", bool, "spec.serving.browserPage.enabled")),
         log_sample_rate=float(
             _typed(log, "sampleRate", (int, float), "spec.serving.predictionLog.sampleRate")
         ),

@@ -1,8 +1,11 @@
 """The operator's policy on what a ModelDeployment may ask for (pure).
 
 Whoever may create a ModelDeployment must not thereby run any image, read any Secret of
-the namespace, or make the server unpickle a bundle nobody vouched for. Each check
-returns a Refusal (a reason from the catalogue and a message naming the field) or None.
+the namespace, make the server unpickle a bundle nobody vouched for, make a pod fetch a
+URI outside the policy (every URI the spec names: the bundle and the dataset), or publish
+the server on a Gateway or host name the operator's configuration does not grant. Each
+check returns a Refusal (a reason from the catalogue and a message naming the field) or
+None.
 """
 
 from __future__ import annotations
@@ -11,17 +14,24 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from vigia.uris import REMOTE_SCHEMES, uri_scheme
+from vigia.uris import LOADER_SCHEMES, REMOTE_SCHEMES, scheme_refusal, uri_scheme
 from vigia_operator.core import reasons
-from vigia_operator.core.config import OperatorSettings
+from vigia_operator.core.config import NAMESPACE_PLACEHOLDER, OperatorSettings
 from vigia_operator.view.model import ModelDeploymentView
+from vigia_operator.view.retraining import RetrainingSpec
+from vigia_operator.view.rollout import HTTPRouteSpec, ParentRef
 
 PVC_SCHEME = "pvc"
-# What spec.model.uri may use: what the loader fetches, plus claims the builder mounts.
-ALLOWED_URI_SCHEMES = ("file", "s3", PVC_SCHEME)
+# What every URI of a spec may use: what the pods' loaders fetch (``vigia.uris``), plus
+# claims the builders mount.
+ALLOWED_URI_SCHEMES = (*LOADER_SCHEMES, PVC_SCHEME)
 DEFAULT_REGISTRY = "docker.io"
 # Where pods mount a pvc:// bundle's claim (read-only for servers, writable for Jobs).
 BUNDLE_MOUNT = "/var/run/vigia/bundles"
+# Where a Job mounts a pvc:// dataset's claim, read-only (even when it holds the bundle).
+DATASET_MOUNT = "/var/run/vigia/datasets"
+DATASET_URI_FIELD = "spec.retraining.dataset.uri"
+HTTP_ROUTE_FIELD = "spec.rollout.traffic.httpRoute"
 
 
 @dataclass(frozen=True)
@@ -67,18 +77,37 @@ def check_image(md: ModelDeploymentView, settings: OperatorSettings) -> Refusal 
                    f"configuration (allowed prefixes: {allowed}).")
 
 
-def check_uri(md: ModelDeploymentView, settings: OperatorSettings) -> Refusal | None:
-    """The scheme allow-list, and the digest anchor for remote bundles."""
-    scheme = uri_scheme(md.model.uri)
-    if scheme not in ALLOWED_URI_SCHEMES:
-        allowed = ", ".join(f"{s}://" for s in ALLOWED_URI_SCHEMES)
-        return Refusal(reasons.SCHEME_NOT_ALLOWED,
-                       f"spec.model.uri: scheme {scheme!r} is not allowed; use {allowed}.")
-    if scheme == PVC_SCHEME:
+def check_spec(md: ModelDeploymentView, retraining: RetrainingSpec | None,
+               settings: OperatorSettings) -> Refusal | None:
+    """Every policy check on one ModelDeployment's spec (Secrets aside: they need reads)."""
+    return (check_uri(md, settings) or check_dataset_uri(retraining)
+            or check_image(md, settings) or check_route(md, settings))
+
+
+def uri_refusal(field: str, uri: str) -> Refusal | None:
+    """The one policy on a URI a spec names: a scheme the pods may open, and a pvc:// path
+    that stays inside its claim."""
+    refused = scheme_refusal(uri, ALLOWED_URI_SCHEMES)
+    if refused is not None:
+        return Refusal(reasons.SCHEME_NOT_ALLOWED, f"{field}: {refused}.")
+    if uri_scheme(uri) == PVC_SCHEME:
         try:
-            pvc_location(md.model.uri)
+            pvc_location(uri)
         except ValueError as error:
-            return Refusal(reasons.SCHEME_NOT_ALLOWED, f"spec.model.uri: {error}")
+            return Refusal(reasons.SCHEME_NOT_ALLOWED, f"{field}: {error}")
+    return None
+
+
+def check_dataset_uri(retraining: RetrainingSpec | None) -> Refusal | None:
+    return None if retraining is None else uri_refusal(DATASET_URI_FIELD, retraining.dataset_uri)
+
+
+def check_uri(md: ModelDeploymentView, settings: OperatorSettings) -> Refusal | None:
+    """The URI policy on the bundle, and the digest anchor for remote bundles."""
+    refused = uri_refusal("spec.model.uri", md.model.uri)
+    if refused is not None:
+        return refused
+    scheme = uri_scheme(md.model.uri)
     if (scheme in REMOTE_SCHEMES and md.model.digest is None
             and not settings.allow_sidecar_digest):
         return Refusal(reasons.DIGEST_REQUIRED,
@@ -86,6 +115,67 @@ def check_uri(md: ModelDeploymentView, settings: OperatorSettings) -> Refusal | 
                        "in the resource is the trust anchor (the operator does not trust "
                        "sidecar digests).")
     return None
+
+
+def check_route(md: ModelDeploymentView, settings: OperatorSettings) -> Refusal | None:
+    """The HTTPRoute's Gateways and host names, against the operator's configuration
+    (router GatewayAPI only: the route is built for no other)."""
+    rollout = md.rollout
+    if rollout is None or rollout.router != "GatewayAPI" or rollout.http_route is None:
+        return None
+    return (_check_parents(md.namespace, rollout.http_route, settings)
+            or _check_hostnames(md.namespace, rollout.http_route, settings))
+
+
+def _check_parents(namespace: str, route: HTTPRouteSpec,
+                   settings: OperatorSettings) -> Refusal | None:
+    for index, ref in enumerate(route.parent_refs):
+        if not gateway_allowed(namespace, ref, settings.allowed_gateways):
+            gateway = f"{ref.namespace or namespace}/{ref.name}"
+            allowed = ", ".join(settings.allowed_gateways) or "(none)"
+            return Refusal(reasons.GATEWAY_NOT_ALLOWED,
+                           f"{HTTP_ROUTE_FIELD}.parentRefs[{index}]: Gateway {gateway} is not "
+                           f"allowed by the operator's configuration (allowed: {allowed}; "
+                           f"{NAMESPACE_PLACEHOLDER} is {namespace}).")
+    return None
+
+
+def _check_hostnames(namespace: str, route: HTTPRouteSpec,
+                     settings: OperatorSettings) -> Refusal | None:
+    for index, hostname in enumerate(route.hostnames):
+        if not hostname_allowed(namespace, hostname, settings.allowed_hostnames):
+            allowed = ", ".join(settings.allowed_hostnames) or "(none: leave hostnames out)"
+            return Refusal(reasons.HOSTNAME_NOT_ALLOWED,
+                           f"{HTTP_ROUTE_FIELD}.hostnames[{index}]: {hostname!r} is not "
+                           f"allowed by the operator's configuration (allowed: {allowed}; "
+                           f"{NAMESPACE_PLACEHOLDER} is {namespace}).")
+    return None
+
+
+def gateway_allowed(namespace: str, ref: ParentRef, patterns: Sequence[str]) -> bool:
+    """Whether the Gateway ``ref`` names (its namespace defaults to the route's) matches
+    one NAMESPACE/NAME pattern; * matches any, {namespace} is ``namespace``."""
+    wanted = (ref.namespace or namespace, ref.name)
+    for pattern in patterns:
+        pattern_ns, _, pattern_name = pattern.replace(NAMESPACE_PLACEHOLDER, namespace
+                                                      ).partition("/")
+        if all(p in ("*", value) for p, value in zip((pattern_ns, pattern_name), wanted,
+                                                      strict=True)):
+            return True
+    return False
+
+
+def hostname_allowed(namespace: str, hostname: str, patterns: Sequence[str]) -> bool:
+    """Whether ``hostname`` (itself maybe *.x) matches a pattern: exact, *.SUFFIX (any name
+    under SUFFIX), or *; {namespace} is ``namespace``."""
+    host = hostname.lower().rstrip(".")
+    for pattern in patterns:
+        wanted = pattern.replace(NAMESPACE_PLACEHOLDER, namespace).lower().rstrip(".")
+        if wanted == "*" or host == wanted:
+            return True
+        if wanted.startswith("*.") and host.endswith(wanted[1:]) and len(host) > len(wanted) - 1:
+            return True
+    return False
 
 
 def secret_allowed(labels: Mapping[str, str] | None, settings: OperatorSettings) -> bool:
@@ -119,12 +209,12 @@ def _dns_subdomain(name: str) -> bool:
         r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", name) is not None
 
 
-def server_uri(uri: str) -> str:
-    """The URI a pod loads: a pvc:// bundle is a file on the claim mounted at BUNDLE_MOUNT."""
+def server_uri(uri: str, mount: str = BUNDLE_MOUNT) -> str:
+    """The URI a pod loads: a pvc:// URI is a file on the claim mounted under ``mount``."""
     if not uri.startswith(f"{PVC_SCHEME}://"):
         return uri
     claim, path = pvc_location(uri)
-    return f"file://{BUNDLE_MOUNT}/{claim}/{path}"
+    return f"file://{mount}/{claim}/{path}"
 
 
 def store_uri(pod_uri: str) -> str:

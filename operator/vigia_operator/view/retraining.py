@@ -15,7 +15,6 @@ from croniter import CroniterError, croniter
 
 from vigia_operator.core.fields import parse_duration
 from vigia_operator.view import SpecError
-from vigia_operator.view.policy import PVC_SCHEME, pvc_location
 
 Promote = Literal["Auto", "Manual"]
 DEFAULT_COOLDOWN: Final = "6h"
@@ -73,7 +72,6 @@ def parse_retraining(body: Mapping[str, Any]) -> RetrainingSpec | None:
     for key in ("uri", "target"):
         if not isinstance(dataset.get(key), str) or not dataset[key]:
             raise SpecError(f"spec.retraining.dataset.{key}", "is required when enabled")
-    _check_dataset_uri(dataset["uri"])
     promote = section.get("promote", "Auto")
     if promote not in ("Auto", "Manual"):
         raise SpecError("spec.retraining.promote", f"must be Auto or Manual, not {promote!r}")
@@ -88,15 +86,6 @@ def parse_retraining(body: Mapping[str, Any]) -> RetrainingSpec | None:
         promote=promote,
         export_onnx=bool(((body.get("spec") or {}).get("export") or {}).get("onnx", False)),
     )
-
-
-def _check_dataset_uri(uri: str) -> None:
-    """A pvc:// dataset is a path inside its claim, never out of it."""
-    if uri.startswith(f"{PVC_SCHEME}://"):
-        try:
-            pvc_location(uri)
-        except ValueError as error:
-            raise SpecError("spec.retraining.dataset.uri", f"{uri!r}: {error}") from None
 
 
 def check_schedule(schedule: str, path: str = "spec.retraining.triggers.schedule") -> None:

@@ -1,4 +1,11 @@
-"""The base training data: CSV or Parquet through fsspec (path, file://, s3://)."""
+"""The base training data: CSV or Parquet through fsspec (path, file://, s3://).
+
+Only the loader's schemes are opened (``vigia.uris.scheme_refusal``, the policy the
+operator applies to spec.retraining.dataset.uri). An error never quotes what was read:
+the job's message reaches status and Events, and whatever the URI names (a credentials
+file, an internal page) must not come back through it. Counts and the model's own
+feature names are safe to say; the file's column names and cells are not.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any
 import fsspec
 import pandas as pd
 
+from vigia.uris import scheme_refusal
 from vigia_retrain.errors import RetrainInputError, UnavailableError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -22,7 +30,7 @@ def read_dataset(
     frame = _read_frame(uri)
     if target not in frame.columns:
         raise RetrainInputError(
-            "target", f"no column {target!r} in {uri}; its columns: {_names(frame.columns)}"
+            "target", f"no column {target!r} in {uri} (it has {len(frame.columns)} columns)"
         )
     missing = [name for name in features if name not in frame.columns]
     if missing:
@@ -39,6 +47,9 @@ def read_dataset(
 
 
 def _read_frame(uri: str) -> pd.DataFrame:
+    refused = scheme_refusal(uri)
+    if refused is not None:
+        raise RetrainInputError("dataset_uri", f"{uri}: {refused}")
     lowered = uri.lower()
     reader: Callable[[Any], pd.DataFrame]
     if lowered.endswith(PARQUET_SUFFIXES):
@@ -55,9 +66,16 @@ def _read_frame(uri: str) -> pd.DataFrame:
     except FileNotFoundError as err:
         raise RetrainInputError("dataset_uri", f"{uri}: not found") from err
     except (ValueError, ImportError, UnicodeDecodeError) as err:
-        raise RetrainInputError("dataset_uri", f"{uri}: cannot read it ({err})") from err
+        # The parser's message may quote the file (a line, a cell): only its kind is said.
+        raise RetrainInputError(
+            "dataset_uri", f"{uri}: cannot read it as {_format(lowered)} ({type(err).__name__})"
+        ) from err
     except OSError as err:
         raise UnavailableError("dataset_uri", f"{uri}: cannot reach it ({err})") from err
+
+
+def _format(lowered: str) -> str:
+    return "Parquet" if lowered.endswith(PARQUET_SUFFIXES) else "CSV"
 
 
 def _names(names: Sequence[object] | pd.Index) -> str:

@@ -55,7 +55,10 @@ def run(settings: RetrainSettings) -> tuple[dict[str, Any], ExitCode]:
         code = _end(report, FAILED, Reason.UNAVAILABLE, str(err), ExitCode.FAILED)
     except Exception as err:
         traceback.print_exc(file=sys.stderr)
-        code = _end(report, FAILED, Reason.ERROR, f"{type(err).__name__}: {err}", ExitCode.FAILED)
+        # An unforeseen error's text may quote the data (a cell a parser choked on); the
+        # result reaches status and Events, so it says the kind only and the log the rest.
+        message = f"{type(err).__name__} (the job's log has the details)"
+        code = _end(report, FAILED, Reason.ERROR, message, ExitCode.FAILED)
     report["finishedAt"] = _now()
     report.setdefault("timing", {})["totalSeconds"] = round(time.monotonic() - started, 3)
     return summary(report), code

@@ -27,6 +27,7 @@ from vigia.retraining import (
     REPORT_SUFFIX,
     TERMINATION_MESSAGE_LIMIT,
 )
+from vigia.uris import scheme_refusal
 from vigia_retrain.errors import RetrainInputError, UnavailableError
 
 # Dropped in this order when the result does not fit the termination message.
@@ -60,6 +61,9 @@ def candidate_uris(output_uri: str, name: str, version: str) -> CandidateUris:
 
 def prepare_output(output_uri: str) -> None:
     """Make sure the output directory exists (a no-op on object stores)."""
+    refused = scheme_refusal(output_uri)
+    if refused is not None:
+        raise RetrainInputError("output_uri", f"{output_uri}: {refused}")
     try:
         fs, path = url_to_fs(output_uri)
         fs.makedirs(path, exist_ok=True)

@@ -67,7 +67,7 @@ class ModelRuntime:
         self.store = store
         self.monitor = monitor
         self.name = settings.model_name or meta.name
-        self.version = meta.version
+        self.version = settings.model_version or meta.version
         self.classes = list(meta.classes)
         self.feature_names = list(meta.schema.names)
         self.batcher: MicroBatcher[Columns, np.ndarray] = MicroBatcher(

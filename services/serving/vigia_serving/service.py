@@ -31,6 +31,7 @@ from .app import ServerState, build_app
 from .browser_page import PAGE_PATH, build_page_app
 from .logmetrics import dropped_rows_counter
 from .monitoring import Monitor
+from .requestmetrics import RequestMetrics
 from .runtime import ModelRuntime
 from .store import PredictionStore
 
@@ -138,7 +139,7 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
             monitor = Monitor(
                 namespace=settings.namespace,
                 model=settings.model_name or meta.name,
-                version=meta.version,
+                version=settings.model_version or meta.version,
                 track=settings.track,
                 schema=meta.schema,
                 profile=meta.profile,
@@ -175,11 +176,22 @@ STATE = ServerState(
     unknown_id_wait_s=SETTINGS.feedback_wait,
 )
 app = build_app(STATE)
-app.mount(PAGE_PATH, build_page_app(STATE))
+if SETTINGS.browser_page:  # opt-in: the page hands out the model itself
+    app.mount(PAGE_PATH, build_page_app(STATE))
+
+
+def serving() -> tuple[str, str]:
+    """The model's name and version for the request metrics ("" until it is loaded)."""
+    runtime = STATE.runtime
+    if runtime is None:
+        return SETTINGS.model_name or "", SETTINGS.model_version or ""
+    return runtime.name, runtime.version
 
 
 @bentoml.service(**build_service_config(SETTINGS))
-@bentoml.asgi_app(app, path="/")
+@bentoml.asgi_app(
+    RequestMetrics(app, namespace=SETTINGS.namespace, track=SETTINGS.track, serving=serving),
+    path="/")
 class VigiaModel:
     """Serves one Vigía model bundle: /predict, /feedback, /explain, /docs."""
 

@@ -33,7 +33,8 @@ def server(
     work = tmp_path_factory.mktemp("page-server")
     uri = f"file://{work}/sobaos.bentomodel"
     export_bundle(sample_bundle, uri, home=work / "home")
-    env = {"VIGIA_MODEL_URI": uri, "VIGIA_STORE_URL": f"sqlite:///{work}/predictions.db"}
+    env = {"VIGIA_MODEL_URI": uri, "VIGIA_STORE_URL": f"sqlite:///{work}/predictions.db",
+           "VIGIA_BROWSER_PAGE": "true"}  # an opt-in (spec.serving.browserPage.enabled)
     running = LocalServer(work, env).start_ready()
     yield running
     running.stop()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from vigia_operator.core import reasons
 from vigia_operator.decide import monitoring as ev
 from vigia_operator.decide.measurements import TickSignals
 from vigia_operator.prometheus.client import PrometheusClient
-from vigia_operator.prometheus.collect import MonitoredModel, PrometheusSignals
+from vigia_operator.prometheus.collect import KPI_BOUNDS, MonitoredModel, PrometheusSignals
 from vigia_operator.prometheus.exporter import OperatorMetrics
 from vigia_operator.prometheus.queries import queries_for, record_name
 from vigia_operator.prometheus.rules import RULES_WINDOW
@@ -70,16 +71,24 @@ def scraped(fleet: Fleet) -> Fleet:
     raise AssertionError(f"Prometheus never saw all traffic: {seen}")
 
 
-def collect(fleet: Fleet) -> tuple[TickSignals, PrometheusSignals]:
-    provider = PrometheusSignals(PrometheusClient(fleet.prometheus.url, timeout_s=10))
-    return provider.collect(MODELS, time.time()), provider
+def collect(fleet: Fleet, models: Sequence[MonitoredModel] = MODELS,
+            **options: Any) -> tuple[TickSignals, PrometheusSignals]:
+    provider = PrometheusSignals(PrometheusClient(fleet.prometheus.url, timeout_s=10), **options)
+    return provider.collect(models, time.time()), provider
 
 
-def verdicts(fleet: Fleet) -> dict[tuple[str, str], ev.MonitoringVerdict]:
-    tick, _ = collect(fleet)
+def verdicts(fleet: Fleet, models: Sequence[MonitoredModel] = MODELS,
+             **options: Any) -> dict[tuple[str, str], ev.MonitoringVerdict]:
+    tick, _ = collect(fleet, models, **options)
     now = time.time()
     return {m.key: ev.assess(m.spec, tick.of(m.key), now=now, unavailable=tick.unavailable)
-            for m in MODELS}
+            for m in models}
+
+
+def with_kpis(key: tuple[str, str], *kpis: KPI) -> list[MonitoredModel]:
+    """MODELS, the one of ``key`` with only ``kpis``, the others with none."""
+    return [MonitoredModel(m.key, replace(m.spec, kpis=kpis if m.key == key else ()))
+            for m in MODELS]
 
 
 def about(count: float, expected: int) -> bool:
@@ -143,15 +152,72 @@ def test_kpis_are_evaluated_and_a_broken_one_is_reported_alone(scraped: Fleet) -
     shifted = verdicts(scraped)[("plant", "shifted")]
     rows = {r["name"]: r for r in shifted.section["kpis"]}
     assert 0 < rows["defect_rate"]["value"] <= 1 and not rows["defect_rate"]["violated"]
-    assert "parse error" in rows["broken"]["error"]
+    # Refused before it is sent: not PromQL, so it cannot be confined to its namespace.
+    assert rows["broken"]["error"].startswith(
+        "spec.monitoring.kpis[1].query refused: not valid PromQL")
     assert status(shifted, reasons.KPI_VIOLATED)[:2] == ("Unknown", reasons.KPI_QUERY_FAILED)
+
+
+def test_a_kpi_reads_only_its_own_namespace(scraped: Fleet) -> None:
+    """lab/steady's KPIs: every prediction of every model it can see, and plant's asked for
+    by name. Prometheus holds lab's 40 predictions beside plant's 2 x 800."""
+    lab = ("lab", "steady")
+    models = with_kpis(
+        lab,
+        KPI("seen", "sum(vigia_predictions_total)", None, None),
+        KPI("theirs", 'sum(vigia_predictions_total{namespace="plant"})', None, None),
+    )
+    results = verdicts(scraped, models)
+    rows = {r["name"]: r for r in results[lab].section["kpis"]}
+    assert rows["seen"]["value"] == FEW_ROWS
+    assert rows["theirs"]["error"].startswith("spec.monitoring.kpis[1].query refused:")
+    assert 'namespace="plant"' in rows["theirs"]["error"]
+    assert status(results[lab], reasons.KPI_VIOLATED)[:2] == ("Unknown", reasons.KPI_QUERY_FAILED)
+
+
+def test_a_kpi_that_times_out_fails_only_its_own_kpi_condition(scraped: Fleet) -> None:
+    """Prometheus given no time for KPIs (its own timeout, answered 503): lab/steady's KPI
+    fails; every other condition, of every model, is what Prometheus's data says."""
+    lab = ("lab", "steady")
+    models = with_kpis(lab, KPI("predictions", "sum(vigia_predictions_total)", None, None))
+    results = verdicts(scraped, models, kpi_bounds=replace(KPI_BOUNDS, timeout_s=1e-9))
+    kpi = status(results[lab], reasons.KPI_VIOLATED)
+    assert kpi[:2] == ("Unknown", reasons.KPI_QUERY_FAILED), kpi
+    # Prometheus says so as "query timed out" (503) or, while still parsing, "context
+    # deadline exceeded" (400).
+    assert "timed out" in kpi[2] or "deadline exceeded" in kpi[2], kpi
+    assert status(results[lab], reasons.DRIFTED)[:2] == ("Unknown", reasons.INSUFFICIENT_DATA)
+    shifted, steady = results[("plant", "shifted")], results[("plant", "steady")]
+    assert status(shifted, reasons.DRIFTED)[:2] == ("True", reasons.FEATURES_DRIFTED)
+    assert status(shifted, reasons.ACCURACY_LOW)[:2] == ("True", reasons.ACCURACY_BELOW_MIN)
+    assert status(steady, reasons.DRIFTED)[:2] == ("False", reasons.NO_DRIFT)
+    assert status(steady, reasons.KPI_VIOLATED)[:2] == ("False", reasons.NO_KPIS)
+
+
+def test_a_kpi_of_many_series_fails_alone_and_others_are_judged(scraped: Fleet) -> None:
+    """plant/steady's KPI forgets to aggregate (one series per class and version):
+    Prometheus is asked for at most two, and the KPI is refused as not one number."""
+    steady, shifted = ("plant", "steady"), ("plant", "shifted")
+    models = [
+        MonitoredModel(m.key, replace(m.spec, kpis={
+            steady: (KPI("raw", "vigia_predictions_total", None, None),),
+            shifted: (KPI("defect_rate", DEFECT_RATE, None, 2.0),),
+        }.get(m.key, ())))
+        for m in MODELS
+    ]
+    results = verdicts(scraped, models)
+    raw = status(results[steady], reasons.KPI_VIOLATED)
+    assert raw[:2] == ("Unknown", reasons.KPI_QUERY_FAILED)
+    assert "more than 1 series" in raw[2], raw
+    assert status(results[steady], reasons.DRIFTED)[:2] == ("False", reasons.NO_DRIFT)
+    assert status(results[shifted], reasons.KPI_VIOLATED)[:2] == ("False", reasons.KPIS_MET)
 
 
 def test_one_query_per_signal_whatever_the_number_of_models(scraped: Fleet) -> None:
     tick, provider = collect(scraped)
-    kpi_queries = sum(len(m.spec.kpis) for m in MODELS)
-    assert tick.queries == len(queries_for({WINDOW, RULES_WINDOW})) + kpi_queries
-    assert provider.last_stats.errors == {"kpi": 1}
+    sent = [k for m in MODELS for k in m.spec.kpis if k.name != "broken"]  # refused, unsent
+    assert tick.queries == len(queries_for({WINDOW, RULES_WINDOW})) + len(sent)
+    assert provider.last_stats.errors == {}
 
 
 def test_prometheus_down_is_unknown_then_recovers(scraped: Fleet) -> None:

@@ -29,6 +29,7 @@ from vigia.retraining import ExitCode
 pytestmark = pytest.mark.integration
 JOB = "sobaos-drift-202611231800"
 AT = "2026-11-23T19:30:00Z"
+JOB_UID = "5f0c9a57-0000-4000-8000-000000000001"
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +46,14 @@ def _job(failed: bool) -> dict[str, Any]:
     cond = ({"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
              "message": "Container retrain for pod x failed with exit code 3"} if failed
             else {"type": "Complete", "status": "True"})
-    return {"metadata": {"name": JOB}, "status": {"conditions": [cond]}}
+    return {"metadata": {"name": JOB, "uid": JOB_UID}, "status": {"conditions": [cond]}}
 
 
 def _pod(message: str, code: int) -> dict[str, Any]:
-    return {"metadata": {"name": f"{JOB}-abcde", "creationTimestamp": AT},
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": JOB, "uid": JOB_UID,
+             "controller": True}
+    return {"metadata": {"name": f"{JOB}-abcde", "creationTimestamp": AT,
+                         "ownerReferences": [owner]},
             "status": {"containerStatuses": [{"name": JOB_CONTAINER, "state": {"terminated": {
                 "exitCode": code, "message": message}}}]}}
 

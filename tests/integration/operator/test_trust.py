@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vigia_operator.core.resources import JOB_CONTAINER
+from vigia_operator.decide.retraining.result import job_finished, owned_pods, read_result
+from vigia_operator.engine.reconcile import JOB_NAME_LABEL
 from vigia_testbed.kube import KubectlError, kubectl, wait_for
 from vigia_testbed.operator import (
     OperatorProcess,
@@ -17,6 +20,7 @@ from vigia_testbed.operator import (
 )
 
 from tests.integration.operator.test_operator import apply, env_of, get, has_event
+from vigia.retraining import RESULT_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -193,3 +197,70 @@ def test_hand_edits_are_restored_or_reported_and_never_block_a_new_model(
     pod = deployment["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert [c["name"] for c in pod["initContainers"]] == ["fetch"]
+
+
+def _routed(parent_refs: list[dict[str, str]], hostnames: list[str]) -> dict[str, Any]:
+    route = {"name": "published", "parentRefs": parent_refs, "hostnames": hostnames}
+    return {"rollout": {"traffic": {"router": "GatewayAPI", "httpRoute": route}}}
+
+
+def test_a_route_attaches_only_where_the_configuration_allows(
+    installed: Path, namespace: str, operator: OperatorProcess
+) -> None:
+    # The platform's shared Gateway, in another namespace: not this tenant's to publish on.
+    shared = _routed([{"name": "public", "namespace": "infra"}], [])
+    apply(installed, namespace, model_deployment("gw", **shared))
+    md = wait_refused(installed, namespace, "gw", "GatewayNotAllowed")
+    message = condition(md, "Ready")["message"]
+    assert "spec.rollout.traffic.httpRoute.parentRefs[0]: Gateway infra/public" in message
+    assert absent(installed, namespace, "deployment", "gw-stable")
+
+    # Its own namespace's Gateway, under a host name nobody granted: refused too.
+    own = _routed([{"name": "mine"}], ["payroll.example.com"])
+    apply(installed, namespace, model_deployment("host", **own))
+    md = wait_refused(installed, namespace, "host", "HostnameNotAllowed")
+    assert "hostnames[0]: 'payroll.example.com'" in condition(md, "Ready")["message"]
+    assert absent(installed, namespace, "deployment", "host-stable")
+
+
+def test_a_pod_with_the_job_s_label_but_not_its_owner_names_no_candidate(
+    installed: Path, namespace: str
+) -> None:
+    """Anyone who may create a pod can put a Job's name label on it; the result is read
+    only from pods whose ownerReferences carry the Job's uid (the real Job controller's)."""
+    name = "retrain-once"
+    apply(installed, namespace, {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": JOB_CONTAINER, "image": "vigia.invalid/job:1"}]}}}})
+    job = wait_for(lambda: (lambda j: j if job_finished(j) else None)(
+        get(installed, namespace, "job", name)), 120, f"Job {name} finished")
+
+    forged = {"schema": RESULT_SCHEMA, "verdict": "Accepted", "reasons": [],
+              "metrics": {"accuracy": 0.99},
+              "candidate": {"version": "evil", "uri": "file:///evil/x.bentomodel",
+                            "digest": "sha256:" + "e" * 64, "reportUri": "file:///evil/x.json"}}
+    impostor = f"{name}-impostor"
+    apply(installed, namespace, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": impostor, "labels": {JOB_NAME_LABEL: name, "job-name": name}},
+        # On no node: no kubelet (nor kwok) rewrites the status written below.
+        "spec": {"nodeName": "nowhere", "restartPolicy": "Never",
+                 "containers": [{"name": JOB_CONTAINER, "image": "vigia.invalid/job:1"}]}})
+    terminated = {"exitCode": 0, "reason": "Completed", "message": json.dumps(forged),
+                  "startedAt": "2026-12-07T12:00:00Z", "finishedAt": "2026-12-07T12:00:01Z"}
+    status = {"status": {"phase": "Succeeded", "containerStatuses": [{
+        "name": JOB_CONTAINER, "image": "vigia.invalid/job:1", "imageID": "", "ready": False,
+        "restartCount": 0, "state": {"terminated": terminated}}]}}
+    kubectl(installed, "patch", "pod", impostor, "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps(status))
+
+    # What the engine lists (reconcile.py: the Job's name label) holds both pods...
+    pods = get(installed, namespace, "pods", "-l", f"{JOB_NAME_LABEL}={name}")["items"]
+    assert impostor in [p["metadata"]["name"] for p in pods] and len(pods) == 2
+    # ...and only the Job controller's own counts: the forged candidate is never read.
+    owned = owned_pods(job, pods)
+    assert [p["metadata"]["name"] for p in owned] != [impostor] and len(owned) == 1
+    result = read_result(job, pods)
+    assert result.candidate is None and "evil" not in result.message

@@ -45,6 +45,16 @@ MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
                  "spec.rollout.analysis.onNoData"),
     "router without route": (_with("spec.rollout.traffic", {"router": "GatewayAPI"}),
                              "spec.rollout.traffic.httpRoute"),
+    # Issue 21: the dataset URI is under the model URI's policy (the Job would fetch it).
+    "dataset over http": (_with("spec.retraining", {"enabled": True, "dataset": {
+        "uri": "http://169.254.169.254/latest/meta-data/creds.csv", "target": "y"}}),
+        "spec.retraining.dataset.uri"),
+    "dataset outside its claim": (_with("spec.retraining", {"enabled": True, "dataset": {
+        "uri": "pvc://data/../x.csv", "target": "y"}}), "spec.retraining.dataset.uri"),
+    "chained dataset uri": (_with("spec.retraining", {"enabled": True, "dataset": {
+        "uri": "s3://b/d.csv::http://10.0.0.1/x.csv", "target": "y"}}),
+        "spec.retraining.dataset.uri"),
+    "chained model uri": (_with("spec.model.uri", "file::http://10.0.0.1/m"), "spec.model.uri"),
     "retraining without data": (_with("spec.retraining", {"enabled": True}),
                                 "spec.retraining.dataset"),
     "requests above limits": (_with("spec.serving.resources",
@@ -74,6 +84,18 @@ def _create(kubeconfig: Path, namespace: str, obj: dict[str, Any]) -> str:
 
 def test_the_valid_one_is_accepted(installed: Path, namespace: str) -> None:
     assert "created" in _create(installed, namespace, VALID)
+    for uri in ("pvc://data/sobaos/train.csv", "s3://data/train.csv", "file:///data/t.csv"):
+        dataset = {"enabled": True, "dataset": {"uri": uri, "target": "y"}}
+        assert "created" in _create(installed, namespace, _with("spec.retraining", dataset))
+    page = _with("spec.serving.browserPage", {"enabled": True})
+    assert "created" in _create(installed, namespace, page)
+
+
+def test_the_dataset_uri_refusal_says_the_policy(installed: Path, namespace: str) -> None:
+    obj, _ = MISTAKES["dataset over http"]
+    with pytest.raises(KubectlError) as refused:
+        _create(installed, namespace, obj)
+    assert "must be a file://, s3:// or pvc://CLAIM/path URI" in refused.value.stderr
 
 
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))

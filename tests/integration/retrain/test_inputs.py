@@ -4,7 +4,9 @@ documented exit code, and never a traceback."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,7 +69,63 @@ def test_unknown_target_column_given_as_an_argument(
     message = assert_clean_end(
         run, ExitCode.INVALID_INPUT, "Refused", Reason.INVALID_INPUT, "target", "'grade'"
     )
-    assert "quality" in message  # the columns it does have are listed
+    # Counted, not listed: the file's own words never travel into status and Events.
+    assert "columns)" in message and "quality" not in message
+
+
+# Issue 21: what a tenant pointed the dataset at, a credentials file.
+CREDENTIALS = "AccessKeyId,SecretAccessKey\nAKIAEXAMPLEKEYID0001,wJalrXUtnFEMIK7MDENGbPxRfiCY\n"
+SECRETS = ("AccessKeyId", "SecretAccessKey", "AKIAEXAMPLEKEYID0001", "wJalrXUtnFEMIK7MDENGbPxRfiCY")
+
+
+def assert_nothing_echoed(run: Run) -> None:
+    said = run.termination.read_text() + json.dumps(run.result) + run.stderr
+    for secret in SECRETS:
+        assert secret not in said
+
+
+def test_an_http_dataset_is_refused_before_it_is_fetched(
+    current: Current, tmp_path: Path, feedback_store: str, base_env: dict[str, str]
+) -> None:
+    """Given to the process directly (as if the CRD and the operator had let it through):
+    the job's own policy refuses the scheme and no request leaves it."""
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            body = (CREDENTIALS * 30).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}/latest/meta-data/creds.csv"
+        run = run_job(job_env(current, tmp_path, feedback_store, dataset_uri=uri),
+                      base_env=base_env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_clean_end(run, ExitCode.INVALID_INPUT, "Refused", Reason.INVALID_INPUT,
+                     "dataset_uri", "scheme 'http' is not allowed")
+    assert requests == []
+    assert_nothing_echoed(run)
+
+
+def test_a_credentials_file_as_dataset_is_refused_without_quoting_it(
+    current: Current, tmp_path: Path, feedback_store: str, base_env: dict[str, str]
+) -> None:
+    credentials = tmp_path / "credentials.csv"
+    credentials.write_text(CREDENTIALS * 30)
+    run = run_job(job_env(current, tmp_path, feedback_store, dataset_uri=f"file://{credentials}"),
+                  base_env=base_env)
+    assert_clean_end(run, ExitCode.INVALID_INPUT, "Refused", Reason.INVALID_INPUT,
+                     "target", "no column 'quality'", "(it has 2 columns)")
+    assert_nothing_echoed(run)
 
 
 def test_empty_feedback(current: Current, tmp_path: Path, base_env: dict[str, str]) -> None:

@@ -56,6 +56,18 @@ def test_probes(served: tuple[LocalServer, str]) -> None:
     assert "swagger" in httpx.get(server.url + "/docs").text.lower()
 
 
+def test_the_browser_page_is_off_unless_enabled(served: tuple[LocalServer, str]) -> None:
+    """The page hands the model itself (model.onnx, model.json with the training ranges)
+    to whoever reaches the server: without VIGIA_BROWSER_PAGE=true nothing of it is served
+    (the browser tier, tests/integration/browser, turns it on)."""
+    server, _ = served
+    for path in ("/app/", "/app/index.html", "/app/model.onnx", "/app/model.json",
+                 "/app/ort/ort.wasm.min.js"):
+        response = httpx.get(server.url + path, timeout=30)
+        assert response.status_code == 404, (path, response.status_code)
+    assert httpx.get(server.url + "/healthz").status_code == 200
+
+
 def test_predict_records_one_and_many(served: tuple[LocalServer, str], sample: Sample) -> None:
     server, _ = served
     records = rows(5)
@@ -189,7 +201,7 @@ def test_metrics_move(served: tuple[LocalServer, str]) -> None:
     made = predict(server, records)
     post(server, "/feedback", [{"prediction_id": p["prediction_id"], "label": "defective"}
                                for p in made[:4]])
-    post(server, "/predict", {"rows": [{"oven_temperature": 1}]})
+    refused = post(server, "/predict", {"rows": [{"oven_temperature": 1}]})
     after = httpx.get(server.url + "/metrics").text
 
     def delta(name: str, **labels: str) -> float:
@@ -204,7 +216,14 @@ def test_metrics_move(served: tuple[LocalServer, str]) -> None:
     assert delta(metrics.FEEDBACK_SERIES) == 4
     assert delta(metrics.CONFUSION_SERIES, actual="defective") == 4
     assert delta(f"{metrics.REJECTED_REQUESTS}_total", reason="invalid_input") == 1
-    assert metric(after, "bentoml_service_request_total", endpoint="/predict") > 0
+    # The server labels its own request series: the canary's error and latency gates need
+    # no relabelling by the scrape.
+    assert delta(metrics.REQUESTS_SERIES, endpoint="/predict", code="200") == 1
+    assert refused.is_client_error
+    assert delta(metrics.REQUESTS_SERIES, endpoint="/predict",
+                 code=str(refused.status_code)) == 1
+    assert delta(metrics.REQUESTS_SERIES, endpoint="/feedback", code="200") == 1
+    assert delta(f"{metrics.REQUEST_DURATION}_count", endpoint="/predict") == 2
 
 
 RECORD = rows(1, seed=99)[0] | {"ambient_temperature": 21.0}

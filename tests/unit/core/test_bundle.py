@@ -95,6 +95,9 @@ def test_schemes_outside_the_allow_list_are_refused_before_fetching(
     for uri in (memory_uri, "http://127.0.0.1:9/m.bentomodel"):
         with pytest.raises(SchemeNotAllowedError, match="is not allowed; use one of file://"):
             load_bundle(uri, digest, home=tmp_path / "load")
+    # fsspec's chaining (a::b opens a over b) would hide another scheme behind an allowed one.
+    with pytest.raises(SchemeNotAllowedError, match=r"chained URIs \(::\) are not allowed"):
+        load_bundle("s3://b/m.bentomodel::http://127.0.0.1:9/x", digest, home=tmp_path / "load")
     assert not (tmp_path / "load").exists()
 
 

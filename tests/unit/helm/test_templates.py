@@ -92,6 +92,8 @@ def test_operator_configuration_defaults() -> None:
     env = env_of(operator)
     assert operator["image"] == "docker.io/vigia/vigia:0.1.0"
     assert env["VIGIA_OPERATOR_ALLOWED_IMAGES"] == "docker.io/vigia/vigia"
+    assert env["VIGIA_OPERATOR_ALLOWED_GATEWAYS"] == "{namespace}/*"
+    assert env["VIGIA_OPERATOR_ALLOWED_HOSTNAMES"] == ""
     assert env["VIGIA_OPERATOR_SECRET_LABEL"] == "vigia.dev/model-access=true"
     assert env["VIGIA_OPERATOR_ALLOW_SIDECAR_DIGEST"] == "false"
     assert env["VIGIA_OPERATOR_TICK_SECONDS"] == "60"
@@ -119,6 +121,8 @@ def test_watched_namespaces_get_roles_flags_and_settings() -> None:
     assert env["VIGIA_OPERATOR_NAMESPACES"] == "team-a,team-b"
     assert env["VIGIA_OPERATOR_ALLOWED_IMAGES"] == \
         "registry.example.com/ml/vigia,docker.io/vigia/vigia"
+    assert env["VIGIA_OPERATOR_ALLOWED_GATEWAYS"] == "{namespace}/*,infra/public"
+    assert env["VIGIA_OPERATOR_ALLOWED_HOSTNAMES"] == "*.{namespace}.apps.example.com"
     assert env["VIGIA_OPERATOR_SECRET_LABEL"] == "example.com/vigia-store=allowed"
     assert env["VIGIA_OPERATOR_ALLOW_SIDECAR_DIGEST"] == "true"
     assert env["VIGIA_OPERATOR_TICK_SECONDS"] == "30"

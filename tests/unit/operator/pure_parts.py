@@ -27,7 +27,7 @@ from vigia_operator.engine.decide import Observation, decide_children, decide_st
 from vigia_operator.engine.observed import Seen, seen
 from vigia_operator.status.compose import compose
 from vigia_operator.view import ModelDeploymentView, SpecError, parse
-from vigia_operator.view.policy import Refusal, check_image, check_uri
+from vigia_operator.view.policy import Refusal, check_spec
 from vigia_operator.view.retraining import parse_retraining
 
 CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -51,13 +51,13 @@ def run_pure_parts(body: dict[str, Any]) -> list[str]:
     life = Life(_server_metadata(body), status=copy.deepcopy(dict(body.get("status") or {})))
     try:
         md = parse(life.body)
-        parse_retraining(life.body)
+        retraining = parse_retraining(life.body)
     except SpecError as error:
         return [f"InvalidSpec: {error}"]
     settings = _settings(md, life.body)
-    for refused in (check_uri(md, settings), check_image(md, settings)):
-        if refused is not None:  # the engine stops here, and so does this
-            return [f"{refused.reason}: {refused.message}"]
+    refused = check_spec(md, retraining, settings)
+    if refused is not None:  # the engine stops here, and so does this
+        return [f"{refused.reason}: {refused.message}"]
     monitoring_due(md.monitoring, None, CREATED.timestamp())
     if not _reconcile(life, settings, CREATED + timedelta(minutes=1), None, tick=False):
         return life.refusals

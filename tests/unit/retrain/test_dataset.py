@@ -61,3 +61,46 @@ def test_too_few_rows(tmp_path: Path) -> None:
     X.head(5).assign(**{TARGET: Y.head(5)}).to_csv(path, index=False)
     with pytest.raises(RetrainInputError, match="5 labelled rows"):
         read_dataset(str(path), TARGET, FEATURES)
+
+
+# What a tenant pointed spec.retraining.dataset.uri at in issue 21: a credentials file.
+CREDENTIALS = (
+    "AccessKeyId,SecretAccessKey\nAKIAEXAMPLEKEYID0001,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["http://169.254.169.254/latest/meta-data/iam/x.csv", "https://internal.example/d.csv",
+     "memory://d.csv", "ftp://host/d.csv", "pvc://data/d.csv"],
+)
+def test_a_scheme_outside_the_policy_is_refused_before_anything_is_opened(uri: str) -> None:
+    with pytest.raises(RetrainInputError, match=r"scheme .* is not allowed") as caught:
+        read_dataset(uri, TARGET, FEATURES)
+    assert caught.value.field == "dataset_uri"
+
+
+@pytest.mark.parametrize("uri", ["file::http://10.0.0.1/d.csv",
+                                 "s3://bucket/d.csv::http://10.0.0.1/x.csv"])
+def test_a_chained_uri_is_refused(uri: str) -> None:
+    with pytest.raises(RetrainInputError, match=r"chained URIs \(::\) are not allowed"):
+        read_dataset(uri, TARGET, FEATURES)
+
+
+def test_no_error_quotes_what_was_read(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.csv"
+    path.write_text(CREDENTIALS * 30)
+    with pytest.raises(RetrainInputError) as caught:
+        read_dataset(str(path), TARGET, FEATURES)
+    said = str(caught.value)
+    assert "2 columns" in said
+    for secret in ("AccessKeyId", "SecretAccessKey", "AKIAEXAMPLEKEYID0001", "wJalrXUtnFEMI"):
+        assert secret not in said
+
+
+def test_an_unparsable_file_is_named_by_kind_not_content(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.parquet"
+    path.write_text(CREDENTIALS)
+    with pytest.raises(RetrainInputError, match="cannot read it as Parquet") as caught:
+        read_dataset(str(path), TARGET, FEATURES)
+    assert "AKIA" not in str(caught.value) and "Secret" not in str(caught.value)

@@ -16,7 +16,6 @@ from typing import Any, Final, TypeVar
 
 from vigia_devcluster.kubectl import apply, get, kubectl
 from vigia_operator.core import resources as r
-from vigia_operator.prometheus.canary_queries import REQUESTS_SERIES
 
 from vigia import metrics
 
@@ -161,7 +160,7 @@ _SERVER_COUNTS_CODE: Final = (
     f"text = u.urlopen('http://127.0.0.1:{r.SERVER_PORT}/metrics', timeout=10).read()"
     ".decode()\n"
     "print('\\n'.join(line for line in text.splitlines() if line.startswith("
-    f"{(metrics.PREDICTIONS_SERIES, metrics.FEEDBACK_SERIES, REQUESTS_SERIES)!r})))\n"
+    f"{(metrics.PREDICTIONS_SERIES, metrics.FEEDBACK_SERIES, metrics.REQUESTS_SERIES)!r})))\n"
     "d = os.environ.get('PROMETHEUS_MULTIPROC_DIR', '/tmp/bentoml/prometheus_multiproc_dir')\n"
     "print(d, sorted((f, os.path.getsize(os.path.join(d, f))) for f in os.listdir(d)))\n"
     "for pid in (p for p in os.listdir('/proc') if p.isdigit()):\n"

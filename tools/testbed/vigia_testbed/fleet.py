@@ -69,6 +69,7 @@ class Fleet:
             "VIGIA_MODEL_URI": uri,
             "VIGIA_TRACK": track,
             "VIGIA_MODEL_NAME": self.model,
+            "VIGIA_MODEL_VERSION": version,
             "VIGIA_NAMESPACE": self.namespace,
             "VIGIA_STORE_URL": f"sqlite:///{self.work}/{track}-{version}.db",
             "VIGIA_FLUSH_INTERVAL_S": "0.2",
@@ -84,13 +85,9 @@ class Fleet:
         self._publish()
 
     def _publish(self) -> None:
-        self.prometheus.set_targets([
-            Target(f"127.0.0.1:{server.port}", {
-                "namespace": self.namespace, "model": self.model, "track": track,
-                "version": version,
-            })
-            for (track, version), server in self.servers.items()
-        ])
+        # No target labels: the servers label their series themselves, as with any scrape.
+        self.prometheus.set_targets(
+            Target(f"127.0.0.1:{server.port}") for server in self.servers.values())
 
     def stop(self) -> None:
         for key in list(self.servers):

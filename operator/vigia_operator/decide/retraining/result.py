@@ -3,6 +3,8 @@
 The job writes its JSON result (``vigia.retraining.RetrainResult``) to the container's
 termination message; the Job's own conditions say how it ended when there is none (a
 deadline, an image that cannot be pulled, a crash before the result was written).
+Only the Job's own pods count (an ownerReference with its uid): a label is not proof,
+anyone who may create a pod can put the Job's name label on it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ def job_finished(job: Mapping[str, Any]) -> str | None:
     return None
 
 
+def owned_pods(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+               ) -> list[Mapping[str, Any]]:
+    """The pods among ``pods`` that the Job controls (ownerReferences name its uid)."""
+    uid = (job.get("metadata") or {}).get("uid")
+    if not uid:
+        return []
+    return [pod for pod in pods
+            if any(ref.get("uid") == uid and ref.get("kind") == "Job" and ref.get("controller")
+                   for ref in (pod.get("metadata") or {}).get("ownerReferences") or [])]
+
+
 def termination_message(pods: Sequence[Mapping[str, Any]]) -> str | None:
     """The retrain container's message in the newest terminated pod."""
     newest = sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp", ""),
@@ -70,8 +83,9 @@ def termination_message(pods: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def read_result(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> RunResult:
-    """How a finished Job ended, with the numbers."""
-    message = termination_message(pods)
+    """How a finished Job ended, with the numbers; ``pods`` may hold pods the Job does not
+    own, which are ignored."""
+    message = termination_message(owned_pods(job, pods))
     if message is not None:
         try:
             return from_result(parse_result(message))

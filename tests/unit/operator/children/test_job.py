@@ -127,24 +127,34 @@ def test_pvc_bundle_claim_is_mounted_read_write() -> None:
     assert env[retrain_env_name("output_uri")] == "file:///var/run/vigia/bundles/models/sobaos"
 
 
-def test_dataset_on_a_claim_is_mounted_once_or_beside() -> None:
+def _mounted(pod: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    """mount path -> (claim, read-only) of every claim the container mounts."""
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]
+              if "persistentVolumeClaim" in v}
+    (container,) = pod["containers"]
+    return {m["mountPath"]: (claims[m["name"]], bool(m.get("readOnly")))
+            for m in container["volumeMounts"] if m["name"] in claims}
+
+
+def test_the_dataset_s_claim_is_mounted_read_only_once_or_beside() -> None:
     same = _job(spec__model__uri="pvc://models/sobaos/1",
                 spec__retraining__dataset={"uri": "pvc://models/sobaos/train.csv",
                                            "target": "quality"})
     assert [v["persistentVolumeClaim"]["claimName"] for v in _pod(same)["volumes"]
             if "persistentVolumeClaim" in v] == ["models"]
     assert _env(same)[retrain_env_name("dataset_uri")] == (
-        "file:///var/run/vigia/bundles/models/sobaos/train.csv")
+        "file:///var/run/vigia/datasets/models/sobaos/train.csv")
+    # One volume, twice: written beside the bundle, the dataset read-only.
+    assert _mounted(_pod(same)) == {"/var/run/vigia/bundles/models": ("models", False),
+                                    "/var/run/vigia/datasets/models": ("models", True)}
     other = _pod(_job(spec__model__uri="pvc://models/sobaos/1",
                       spec__retraining__dataset={"uri": "pvc://datasets/sobaos.csv",
                                                  "target": "quality"}))
-    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in other["volumes"]
-              if "persistentVolumeClaim" in v}
-    (container,) = other["containers"]
-    mounted = {m["mountPath"]: claims[m["name"]] for m in container["volumeMounts"]
-               if m["name"] in claims}
-    assert mounted == {"/var/run/vigia/bundles/models": "models",
-                       "/var/run/vigia/bundles/datasets": "datasets"}
+    assert _mounted(other) == {"/var/run/vigia/bundles/models": ("models", False),
+                               "/var/run/vigia/datasets/datasets": ("datasets", True)}
+    alone = _pod(_job(spec__retraining__dataset={"uri": "pvc://datasets/sobaos.csv",
+                                                 "target": "quality"}))
+    assert _mounted(alone) == {"/var/run/vigia/datasets/datasets": ("datasets", True)}
 
 
 def test_uris_beside_the_bundle_and_back() -> None:

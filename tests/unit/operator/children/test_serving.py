@@ -189,3 +189,11 @@ def test_runtime_reaches_the_server() -> None:
     sample["spec"]["serving"]["runtime"] = "onnx"
     assert build_configmap(parse(sample))["data"][env_name("runtime")] == "onnx"
     assert build_configmap(MD)["data"][env_name("runtime")] == "sklearn"
+
+
+def test_the_browser_page_is_off_unless_the_spec_enables_it() -> None:
+    assert defaulted_sample()["spec"]["serving"]["browserPage"] == {"enabled": False}
+    assert env_name("browser_page") not in build_configmap(MD)["data"]
+    sample = defaulted_sample()
+    sample["spec"]["serving"]["browserPage"] = {"enabled": True}
+    assert build_configmap(parse(sample))["data"][env_name("browser_page")] == "true"

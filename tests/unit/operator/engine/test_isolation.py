@@ -53,37 +53,40 @@ def _conditions_of(kube: FakeKube, name: str) -> list[dict[str, Any]]:
     return list(written[-1]["conditions"]) if written else []
 
 
+def _refusal(kube: FakeKube, name: str) -> dict[str, Any]:
+    (degraded,) = [c for c in _conditions_of(kube, name) if c["type"] == reasons.DEGRADED]
+    assert degraded["status"] == "True"
+    return degraded
+
+
 async def test_a_schedule_that_never_fires_is_refused_and_the_tick_goes_on() -> None:
     engine, kube, _store = _two({"triggers": {"drift": True, "accuracy": True,
                                               "schedule": NEVER_FIRES}})
     tick = Tick(engine, NoSignals(), interval=60)
-    report = await tick.once()  # today: CroniterBadDateError escapes and kills the tick
+    report = await tick.once()  # before: CroniterBadDateError escaped and killed the tick
     assert report.models == 2
     await tick.once()
     assert _conditions_of(kube, "iris"), "the healthy model is reconciled"
-    retraining = [c for c in _conditions_of(kube, "sobaos")
-                  if c["type"] == reasons.RETRAINING]
-    assert retraining and retraining[0]["reason"] == reasons.INVALID_SPEC
-    assert "spec.retraining.triggers.schedule" in retraining[0]["message"]
-    assert "never" in retraining[0]["message"]
+    refused = _refusal(kube, "sobaos")
+    assert refused["reason"] == reasons.INVALID_SPEC
+    assert refused["message"].startswith("spec.retraining.triggers.schedule:")
+    assert "never fires" in refused["message"]
     events = [e for e in kube.events if e["reason"] == reasons.INVALID_SPEC]
     assert len(events) == 1, "one Event, not one per tick"
     assert "spec.retraining.triggers.schedule" in events[0]["message"]
     assert events[0]["involvedObject"]["name"] == "sobaos"
+    assert events[0]["type"] == reasons.WARNING
 
 
 async def test_a_dataset_path_out_of_its_claim_is_refused_when_retraining_starts() -> None:
-    # "* * * * *" is due at once: the retraining Job is built for this dataset.
+    # "* * * * *" is due at once: before, the retraining Job was built for this dataset.
     engine, kube, _store = _two({"triggers": {"drift": False, "accuracy": False,
                                               "schedule": "* * * * *"},
                                  "dataset": {"uri": "pvc://data/../x.csv",
                                              "target": "quality"}})
-    await Tick(engine, NoSignals(), interval=60).once()  # today: ValueError escapes
+    await Tick(engine, NoSignals(), interval=60).once()  # before: ValueError escaped
     assert _conditions_of(kube, "iris")
-    retraining = [c for c in _conditions_of(kube, "sobaos")
-                  if c["type"] == reasons.RETRAINING]
-    assert retraining and retraining[0]["reason"] == reasons.INVALID_SPEC
-    assert "spec.retraining.dataset.uri" in retraining[0]["message"]
+    assert "spec.retraining.dataset.uri" in _refusal(kube, "sobaos")["message"]
     assert not [c for c in kube.calls if c == ("create", "Job")]
 
 

@@ -145,6 +145,20 @@ async def test_our_own_child_without_its_labels_is_restored() -> None:
     ({"spec__model": {"uri": "s3://bucket/m.bentomodel"}}, reasons.DIGEST_REQUIRED),
     ({"spec__serving__predictionLog__storeSecretRef": {"name": "db", "key": "url"}},
      reasons.SECRET_NOT_ALLOWED),
+    # Issue 21: stored before the CRD refused them, these raised inside reconcile or let the
+    # Job fetch anything; each is now a refusal naming the field.
+    ({"spec__retraining": {"enabled": True, "dataset": {"uri": "pvc://data/../x.csv",
+                                                        "target": "quality"}}},
+     reasons.SCHEME_NOT_ALLOWED),
+    ({"spec__retraining": {"enabled": True, "dataset": {"uri": "http://10.0.0.1/creds.csv",
+                                                        "target": "quality"}}},
+     reasons.SCHEME_NOT_ALLOWED),
+    ({"spec__rollout__traffic": {"router": "GatewayAPI", "httpRoute": {
+        "name": "r", "parentRefs": [{"name": "public", "namespace": "infra"}]}}},
+     reasons.GATEWAY_NOT_ALLOWED),
+    ({"spec__rollout__traffic": {"router": "GatewayAPI", "httpRoute": {
+        "name": "r", "parentRefs": [{"name": "gw"}], "hostnames": ["pay.example.com"]}}},
+     reasons.HOSTNAME_NOT_ALLOWED),
 ])
 async def test_refused_specs_apply_nothing(overrides: dict[str, Any], reason: str) -> None:
     engine, kube, _store = _engine(defaulted_sample(**overrides))

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from vigia_operator.core.types import CANARY, CANARY_ERROR, MONITORING_AT, ModelRef, Signals
 from vigia_operator.prometheus.canary_queries import CanarySignal, render
-from vigia_operator.prometheus.client import Sample
+from vigia_operator.prometheus.client import QueryBounds, Sample
 from vigia_operator.prometheus.providers import (
     CanaryProvider,
     CombinedProvider,
@@ -32,7 +32,7 @@ class FakeClient:
         self.asked: list[str] = []
         self.fail = fail
 
-    def query(self, promql: str, at: float) -> list[Sample]:
+    def query(self, promql: str, at: float, bounds: QueryBounds | None = None) -> list[Sample]:
         self.asked.append(promql)
         if self.fail:
             raise ConnectionRefusedError("connection refused")

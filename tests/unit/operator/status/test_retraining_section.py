@@ -104,13 +104,19 @@ def test_a_job_image_the_operator_does_not_allow_is_a_skip() -> None:
     assert _section(outcome)["lastSkip"]["reason"] == reasons.IMAGE_NOT_ALLOWED
 
 
+JOB_UID = "0b6c1f0e-5d8e-4c52-9d0e-1f2a3b4c5d6e"
+
+
 def _finished_job(name: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "creationTimestamp": iso(NOW)},
+    return {"metadata": {"name": name, "uid": JOB_UID, "creationTimestamp": iso(NOW)},
             "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
 
 
-def _pod(message: str) -> dict[str, Any]:
-    return {"metadata": {"creationTimestamp": iso(NOW)}, "status": {"containerStatuses": [
+def _pod(message: str, owner_uid: str = JOB_UID) -> dict[str, Any]:
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": owner_uid,
+             "controller": True}
+    return {"metadata": {"creationTimestamp": iso(NOW), "ownerReferences": [owner]},
+            "status": {"containerStatuses": [
         {"name": r.JOB_CONTAINER, "state": {"terminated": {"message": message}}}]}}
 
 
@@ -129,6 +135,24 @@ def test_a_finished_job_s_result_is_read_from_its_pods() -> None:
     assert section["result"]["verdict"] == ACCEPTED and section["candidate"]["approved"]
     assert reasons.CANDIDATE_ACCEPTED in [e.reason for e in outcome.events]
     assert finished_job_awaiting_result({SECTION: section}, jobs) is None
+
+
+def test_a_pod_the_job_does_not_own_never_names_the_candidate() -> None:
+    started = _section(_run({"conditions": [DRIFTED]}))
+    name = started["job"]
+    jobs = {name: _finished_job(name)}
+    forged: dict[str, Any] = {"schema": RESULT_SCHEMA, "verdict": ACCEPTED, "reasons": [],
+              "metrics": {"accuracy": 0.99},
+              "candidate": {"version": "evil", "uri": "file:///evil/x.bentomodel",
+                            "digest": "sha256:" + "e" * 64, "reportUri": "file:///evil/x.json"}}
+    # Newer than any pod of the Job, with its name label but another owner (or none).
+    impostors = [_pod(json.dumps(forged), owner_uid="someone-else"), _pod(json.dumps(forged))]
+    impostors[1]["metadata"].pop("ownerReferences")
+    outcome = _run({SECTION: started}, tick=False, jobs=jobs, pods={name: impostors})
+    section = _section(outcome)
+    assert section["result"]["verdict"] == "Failed"
+    assert "candidate" not in section
+    assert "evil" not in json.dumps(section)
 
 
 def test_a_job_gone_before_its_result_fails_only_after_the_watch_had_time() -> None:
