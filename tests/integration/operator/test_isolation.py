@@ -6,6 +6,8 @@ monitored or retrained again."""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,30 @@ def test_a_poisoned_schedule_is_its_objects_condition_and_the_others_go_on(
     # The supervised tick reports on liveness, and it completes.
     probes = retrain_operator.probes()
     assert isinstance(probes.get("tick"), float | int)
+
+
+def test_a_tick_that_cannot_complete_is_restarted_then_fails_liveness(
+    operator_config: Path, namespace: str, tmp_path: Path,
+) -> None:
+    # Ticks every second, budgets of 1 s: liveness allows 5 intervals + 2 budgets = 7 s.
+    process = OperatorProcess(
+        operator_config, tmp_path / "operator.log", [namespace],
+        env={"VIGIA_OPERATOR_TICK_SECONDS": "1", "VIGIA_OPERATOR_RECONCILE_BUDGET_SECONDS": "1",
+             "VIGIA_OPERATOR_COLLECT_BUDGET_SECONDS": "1"},
+        module="tests.integration.operator.with_broken_tick")
+    process.start()  # alive at first: no tick was due yet
+    try:
+        wait_for(lambda: process.log().count("The tick crashed; restarting it") >= 2, 60,
+                 "the supervisor restarting the tick")
+        wait_for(lambda: liveness_code(process) == 500, 60, "liveness failing")
+    finally:
+        process.stop()
+    assert "no tick completed for" in process.log()
+
+
+def liveness_code(process: OperatorProcess) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/healthz", timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
