@@ -24,7 +24,7 @@ from vigia_operator.engine.leader import LeaseElection, Standalone
 from vigia_operator.engine.observed import compact, seen
 from vigia_operator.engine.reconcile import Engine
 from vigia_operator.engine.store import IndexStore
-from vigia_operator.engine.tick import Tick
+from vigia_operator.engine.tick import Tick, supervise
 from vigia_operator.kube.client import Kube
 from vigia_operator.kube.events import EventRecorder
 from vigia_operator.prometheus.exporter import serve_metrics
@@ -64,7 +64,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
                     writer=StatusWriter(kube, recorder), post=recorder, leader=leader,
                     metrics=metrics)
     tick = Tick(engine, provider_for(config, metrics), config.tick_seconds)
-    tasks = [asyncio.create_task(tick.run(), name="vigia-tick")]
+    tasks = [asyncio.create_task(supervise("The tick", tick.run), name="vigia-tick")]
     tasks += [asyncio.create_task(engine.work(), name=f"vigia-worker-{n}")
               for n in range(config.concurrency)]
     if config.leader_election:
@@ -88,6 +88,23 @@ def api_calls(memo: kopf.Memo, **_: Any) -> int:
     """The operator's own API requests so far (the benchmark reads them from /healthz)."""
     kube = memo.get("kube")
     return kube.calls if isinstance(kube, Kube) else 0
+
+
+class TickStalled(kopf.PermanentError):
+    """No tick completed for too long. Permanent: kopf does not retry the probe, the
+    liveness endpoint answers 500 at once."""
+
+
+@kopf.on.probe(id="tick")
+def tick_alive(memo: kopf.Memo, **_: Any) -> float | None:
+    """Seconds since the last completed tick; raises (liveness fails, the kubelet restarts
+    the operator) when the supervised tick has not completed for too long."""
+    tick = memo.get("tick")
+    if not isinstance(tick, Tick):
+        return None  # not started yet
+    if not tick.alive():
+        raise TickStalled(f"no tick completed for {tick.stalled_for():.0f}s")
+    return round(tick.stalled_for(), 1)
 
 
 @kopf.on.probe(id="apiCallsBy")

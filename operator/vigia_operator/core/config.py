@@ -28,6 +28,15 @@ KPI_TIMEOUT_GRACE_S: Final = 2.0
 # (Prometheus is asked for at most one series more, through its ``limit`` parameter).
 KPI_MAX_SERIES: Final = 1
 KPI_MAX_RESPONSE_BYTES: Final = 64 * 1024
+# One object's reconcile (its API calls included) past this is stopped and reported on
+# that object (Degraded, OverBudget), so it cannot hold the others' decisions.
+RECONCILE_BUDGET_SECONDS: Final = 30.0
+# The tick's collection of signals for every object, bounded the same way.
+COLLECT_BUDGET_SECONDS: Final = 30.0
+# Liveness fails when no tick has completed for this many intervals (plus the budgets).
+TICK_LIVENESS_INTERVALS: Final = 5
+# The supervised tick's restarts after a crash wait 1, 2, 4, ... seconds, at most this.
+TICK_RESTART_MAX_SECONDS: Final = 60.0
 
 
 class OperatorSettings(BaseSettings):
@@ -74,6 +83,16 @@ class OperatorSettings(BaseSettings):
     )
     tick_seconds: float = Field(
         default=60.0, gt=0.0, description="Seconds between two ticks (collect, then decide)."
+    )
+    reconcile_budget_seconds: float = Field(
+        default=RECONCILE_BUDGET_SECONDS, gt=0.0,
+        description="Most seconds one ModelDeployment's reconcile may take; past it the "
+        "object is marked Degraded (OverBudget) and the others go on.",
+    )
+    collect_budget_seconds: float = Field(
+        default=COLLECT_BUDGET_SECONDS, gt=0.0,
+        description="Most seconds the tick's collection of signals may take; past it the "
+        "tick decides without signals (monitoring Unknown) rather than wait.",
     )
     namespaces: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Comma-separated namespaces to watch; empty: every namespace."

@@ -99,6 +99,9 @@ DIGEST_REQUIRED: Final = "DigestRequired"
 GATEWAY_NOT_ALLOWED: Final = "GatewayNotAllowed"
 HOSTNAME_NOT_ALLOWED: Final = "HostnameNotAllowed"
 OBJECT_CONFLICT: Final = "ObjectConflict"
+# One object's reconcile failed or ran past its time budget (the others go on).
+RECONCILE_FAILED: Final = "ReconcileFailed"
+OVER_BUDGET: Final = "OverBudget"
 
 # Event-only reasons.
 CREATED: Final = "Created"

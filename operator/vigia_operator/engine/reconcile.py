@@ -30,7 +30,7 @@ from vigia_operator.core import resources as r
 from vigia_operator.core.clock import utcnow
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.objects import ChildKey, differences
-from vigia_operator.core.types import Event, ModelRef, Obj, Signals
+from vigia_operator.core.types import Condition, Event, ModelRef, Obj, Signals
 from vigia_operator.decide.plan import Action, Conflict, conflict_with, controlled_by
 from vigia_operator.engine.decide import (
     ChildrenDecision,
@@ -47,6 +47,7 @@ from vigia_operator.engine.store import Store
 from vigia_operator.kube.client import KubeAPI, KubeError
 from vigia_operator.prometheus.exporter import OperatorMetrics
 from vigia_operator.status.retraining import finished_job_awaiting_result
+from vigia_operator.status.sections import SectionUpdate, StatusUpdate
 from vigia_operator.status.serving import refusal
 from vigia_operator.status.writer import StatusWriter
 from vigia_operator.view import ModelDeploymentView, SpecError, parse
@@ -115,11 +116,25 @@ class Engine:
             body = self.store.model(ref)
             if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
                 return ReconcileReport(skipped=True)
+            budget = self.settings.reconcile_budget_seconds
             try:
-                outcome = await self._reconcile(body, signals, tick=trigger == "tick")
+                outcome = await asyncio.wait_for(
+                    self._reconcile(body, signals, tick=trigger == "tick"), budget)
             except KubeError as error:
                 self._failed(ref, trigger, error)
                 return ReconcileReport()
+            except TimeoutError:
+                self._retry_later(ref, trigger, f"over its budget of {budget:g}s")
+                return await self._report_failure(body, reasons.OVER_BUDGET, (
+                    f"the reconcile took longer than its budget of {budget:g}s "
+                    "(VIGIA_OPERATOR_RECONCILE_BUDGET_SECONDS) and is retried; the other "
+                    "ModelDeployments went on"))
+            except Exception as error:  # one object's failure is its condition, never the tick's
+                logger.exception(f"Reconcile of {ref} ({trigger}) failed")
+                self._retry_later(ref, trigger, repr(error))
+                return await self._report_failure(body, reasons.RECONCILE_FAILED, (
+                    f"the reconcile failed ({type(error).__name__}: {error}) and is retried; "
+                    "the other ModelDeployments are not affected"))
         self._retries.pop(ref, None)
         if outcome.applied or outcome.refused:
             logger.info(f"Reconciled {ref} ({trigger}): applied {len(outcome.applied)}, "
@@ -163,11 +178,14 @@ class Engine:
     def _failed(self, ref: ModelRef, trigger: str, error: KubeError) -> None:
         if error.namespace_terminating:
             return
+        self._retry_later(ref, trigger, str(error))
+
+    def _retry_later(self, ref: ModelRef, trigger: str, why: str) -> None:
         retry = self._retries.get(ref, 0)
         self._retries[ref] = retry + 1
         delay = backoff(retry)
         logger.warning(f"Reconcile of {ref} ({trigger}) failed, retrying in {delay:.0f}s: "
-                       f"{error}")
+                       f"{why}")
         previous = self._pending.pop(ref, None)
         if previous is not None:
             previous.cancel()
@@ -317,6 +335,19 @@ class Engine:
             if error.not_found:
                 return None
             raise
+
+    async def _report_failure(self, body: Obj, reason: str, message: str) -> ReconcileReport:
+        """Degraded on this object, with the reason and why (the writer's Event says it
+        once). Written under its own budget: the API may be what is slow."""
+        failed = StatusUpdate((SectionUpdate("serving", None, (
+            Condition(reasons.DEGRADED, "True", reason, message[:1000]),)),))
+        try:
+            written = await asyncio.wait_for(self.writer.write(body, failed),
+                                             self.settings.reconcile_budget_seconds)
+        except Exception as error:  # reporting must not fail the caller either
+            logger.warning(f"Could not report {reason} on {_name(body)}: {error!r}")
+            written = False
+        return ReconcileReport(refused=reason, status_written=written)
 
     async def _refuse(self, body: Obj, refused: Refusal) -> ReconcileReport:
         generation = int((body.get("metadata") or {}).get("generation") or 0)

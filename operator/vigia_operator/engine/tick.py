@@ -10,6 +10,12 @@ a model is collected for (and judged by) monitoring only on the ticks where its 
 is due (``decide.monitoring.monitoring_due``); canary analyses follow their own interval.
 When each model was last evaluated is kept in memory: after a restart every model is
 evaluated on the first tick, then at its cadence again.
+
+One object never stops the tick: each reconcile reports its own failure or its time
+budget on that object (``Engine.reconcile``), the collection has a budget of its own, and
+the tick's loop is supervised (``supervise``): a crash restarts it with backoff, and
+``Tick.alive`` (the liveness probe) turns false when no tick has completed for
+``TICK_LIVENESS_INTERVALS`` intervals, so the kubelet restarts an operator that cannot.
 """
 
 from __future__ import annotations
@@ -18,15 +24,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from vigia_operator.core.clock import iso_from_unix
+from vigia_operator.core.config import TICK_LIVENESS_INTERVALS, TICK_RESTART_MAX_SECONDS
 from vigia_operator.core.types import MONITORING_AT, ModelRef, Signals
 from vigia_operator.decide.monitoring import monitoring_due
-from vigia_operator.engine.reconcile import Engine
+from vigia_operator.engine.reconcile import Engine, ReconcileReport
 from vigia_operator.prometheus.providers import SignalProvider
-from vigia_operator.view import ModelDeploymentView, SpecError, parse
+from vigia_operator.view import ModelDeploymentView, parse
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +57,28 @@ class Tick:
         self._interval = interval
         self._running = asyncio.Lock()
         self._monitored_at: dict[ModelRef, float] = {}  # when monitoring last evaluated
+        self.completed_at = time.monotonic()  # the last tick completed (or the start)
 
     async def run(self) -> None:
+        """Tick every interval (only the leader acts); a follower's idle turn counts as
+        completed, so liveness means "the loop turns", not "this replica leads"."""
         while True:
             await asyncio.sleep(self._interval)
             if self._engine.leader.is_leader:
                 await self.once()
+            self.completed_at = time.monotonic()
+
+    def stalled_for(self, now: float | None = None) -> float:
+        """Seconds since the last tick completed."""
+        return (time.monotonic() if now is None else now) - self.completed_at
+
+    def alive(self, now: float | None = None) -> bool:
+        """Whether a tick completed recently enough: within TICK_LIVENESS_INTERVALS
+        intervals plus one tick's budgets (the collection's and one reconcile's)."""
+        settings = self._engine.settings
+        allowed = (TICK_LIVENESS_INTERVALS * self._interval + settings.collect_budget_seconds
+                   + settings.reconcile_budget_seconds)
+        return self.stalled_for(now) <= allowed
 
     async def once(self) -> TickReport:
         """One tick; a tick still running when the next is due is not doubled."""
@@ -65,10 +88,16 @@ class Tick:
             now = self._clock()
             due = self._due(views, now)
             signals = await self._collect(views, due, now)
-            outcomes = await asyncio.gather(*(
+            results = await asyncio.gather(*(
                 self._engine.reconcile(ref, trigger="tick", signals=signals.get(ref))
                 for ref in (ModelRef.of(v) for v in views)
-            ))
+            ), return_exceptions=True)
+            outcomes = [o for o in results if isinstance(o, ReconcileReport)]
+            for failed in (o for o in results if isinstance(o, BaseException)):
+                if not isinstance(failed, Exception):
+                    raise failed  # cancelled: the operator stops
+                logger.error(f"A reconcile escaped its own failure report: {failed!r}")
+            self.completed_at = time.monotonic()
             report = TickReport(
                 models=len(views), monitored=len(due), with_signals=len(signals),
                 applied=sum(len(o.applied) for o in outcomes),
@@ -82,7 +111,7 @@ class Tick:
         views = []
         for body in self._engine.store.models():
             # A spec it cannot parse is reported by its own reconcile; nothing to collect.
-            with contextlib.suppress(SpecError):
+            with contextlib.suppress(Exception):
                 views.append(parse(body))
         return views
 
@@ -99,12 +128,33 @@ class Tick:
                        due: list[ModelDeploymentView], now: float) -> dict[ModelRef, Signals]:
         if not views:
             return {}
+        budget = self._engine.settings.collect_budget_seconds
         try:
-            return dict(await self._provider.collect(views, due, now))
-        except Exception as error:  # a provider's failure is a state of each model, not a crash
-            logger.warning(f"Signal collection failed: {error!r}")
-            monitored = {ModelRef.of(v) for v in due}
-            return {ModelRef.of(v): Signals(
-                collected_at=iso_from_unix(now), error=f"collection failed: {error}",
-                values={MONITORING_AT: now} if ModelRef.of(v) in monitored else {})
-                for v in views}
+            return dict(await asyncio.wait_for(self._provider.collect(views, due, now), budget))
+        except TimeoutError:
+            error: Exception = TimeoutError(f"took longer than its budget of {budget:g}s")
+        except Exception as failed:  # a provider's failure is a state of each model, not a crash
+            error = failed
+        logger.warning(f"Signal collection failed: {error!r}")
+        monitored = {ModelRef.of(v) for v in due}
+        return {ModelRef.of(v): Signals(
+            collected_at=iso_from_unix(now), error=f"collection failed: {error}",
+            values={MONITORING_AT: now} if ModelRef.of(v) in monitored else {})
+            for v in views}
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]],
+                    max_delay: float = TICK_RESTART_MAX_SECONDS) -> None:
+    """Run ``run`` for ever: when it crashes, log it and start it again after 1, 2, 4, ...
+    seconds (at most ``max_delay``); cancelling the supervisor stops both."""
+    restarts = 0
+    while True:
+        try:
+            await run()
+            restarts = 0  # returned: start it again at once
+        except Exception:
+            delay = min(max_delay, float(2**restarts))
+            restarts += 1
+            logger.exception(f"{name} crashed; restarting it in {delay:g}s "
+                             f"(restart {restarts}).")
+            await asyncio.sleep(delay)

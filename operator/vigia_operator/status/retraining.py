@@ -96,8 +96,7 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
     try:
         spec = parse_retraining(given.body)
     except SpecError as error:
-        return RetrainingOutcome(events=(Event(reasons.WARNING, reasons.INVALID_SPEC,
-                                               str(error)),))
+        return invalid(given.status, error)
     section = given.status.get(SECTION)
     if spec is None and not section:
         return RetrainingOutcome()
@@ -115,6 +114,17 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
     found = condition(state)
     update = SectionUpdate(SECTION, state.to_status(), () if found is None else (found,))
     return RetrainingOutcome(update, tuple(events), job)
+
+
+def invalid(status: Mapping[str, Any], error: SpecError) -> RetrainingOutcome:
+    """spec.retraining cannot be acted on: the Retraining condition says which field and
+    why (serving and monitoring go on), and an Event says it once, not on every tick."""
+    refused = Condition(reasons.RETRAINING, "False", reasons.INVALID_SPEC, str(error)[:1000])
+    before = find(list(status.get("conditions") or []), reasons.RETRAINING)
+    said = before is not None and (before.get("reason"), before.get("message")) == (
+        refused.reason, refused.message)
+    events = () if said else (Event(reasons.WARNING, reasons.INVALID_SPEC, refused.message),)
+    return RetrainingOutcome(SectionUpdate(SECTION, None, (refused,)), events)
 
 
 def answered_conditions(body: Mapping[str, Any]) -> frozenset[str]:

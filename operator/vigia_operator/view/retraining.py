@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from vigia_operator.core.fields import parse_duration
 from vigia_operator.view import SpecError
 
 Promote = Literal["Auto", "Manual"]
 DEFAULT_COOLDOWN: Final = "6h"
+# Whether a schedule ever fires is a property of the expression, not of today: it is
+# searched from a fixed instant, so the view stays a pure function of the spec. From the
+# start of a leap-year cycle croniter finds every date that exists (29 February included).
+SCHEDULE_REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,22 @@ def parse_retraining(body: Mapping[str, Any]) -> RetrainingSpec | None:
     )
 
 
+def check_schedule(schedule: str, path: str = "spec.retraining.triggers.schedule") -> None:
+    """SpecError naming ``path`` unless ``schedule`` is a cron expression that fires: the
+    CRD's pattern and croniter accept ``0 0 31 2 *`` (31 February), which never does."""
+    if not croniter.is_valid(schedule):
+        raise SpecError(path, f"{schedule!r} is not a cron expression")
+    try:
+        croniter(schedule, SCHEDULE_REFERENCE).get_next(datetime)
+    except CroniterError:
+        raise SpecError(path, f"{schedule!r} never fires: no date matches its day of month "
+                        "and month (e.g. 31 February)") from None
+
+
 def _triggers(triggers: Mapping[str, Any]) -> Triggers:
     schedule = triggers.get("schedule") or None
-    if schedule is not None and not croniter.is_valid(schedule):
-        raise SpecError("spec.retraining.triggers.schedule",
-                        f"{schedule!r} is not a cron expression")
+    if schedule is not None:
+        check_schedule(schedule)
     return Triggers(drift=bool(triggers.get("drift", True)),
                     accuracy=bool(triggers.get("accuracy", True)), schedule=schedule)
 

@@ -96,3 +96,24 @@ def undeclared(value: Any, node: dict[str, Any], path: str) -> list[str]:
         return [p for i, item in enumerate(value) for p in undeclared(item, node["items"],
                                                                       f"{path}[{i}]")]
     return []
+
+
+def json_schema(node: Any) -> Any:
+    """A node of the CRD's structural schema as plain JSON Schema, for generators
+    (hypothesis-jsonschema): int-or-string spelled out, Kubernetes' extensions and formats
+    dropped (CEL rules cannot be generated; the API server judges them), and an object with
+    properties closed, as the API server prunes unknown fields."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: json_schema(value) for key, value in node.items()
+                 if not key.startswith("x-kubernetes-") and key not in ("format", "nullable")}
+    if node.get("x-kubernetes-int-or-string"):
+        converted["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        converted.setdefault("additionalProperties", False)
+    if "properties" in converted:
+        converted["properties"] = {name: json_schema(sub)
+                                   for name, sub in node["properties"].items()}
+    return converted

@@ -189,12 +189,19 @@ def test_a_job_gone_before_its_result_fails_only_after_the_watch_had_time() -> N
     assert [e.reason for e in late.events] == [reasons.RETRAINING_FAILED]
 
 
-def test_an_invalid_retraining_spec_is_an_event_not_a_crash() -> None:
+def test_an_invalid_retraining_spec_is_a_condition_and_one_event_not_a_crash() -> None:
     body = _body()
     body["spec"]["retraining"]["promote"] = "Sometimes"
     outcome = _run({}, body=body)
-    assert outcome.update is None
+    assert outcome.update is not None and outcome.update.value is None  # section kept
+    (cond,) = outcome.update.conditions
+    assert (cond.type, cond.status, cond.reason) == (
+        reasons.RETRAINING, "False", reasons.INVALID_SPEC)
+    assert cond.message.startswith("spec.retraining.promote:")
     assert [e.reason for e in outcome.events] == [reasons.INVALID_SPEC]
+    said = {"conditions": [{"type": cond.type, "status": cond.status, "reason": cond.reason,
+                            "message": cond.message}]}
+    assert _run(said, body=body).events == ()  # said once, not on every tick
 
 
 def test_the_conditions_a_retraining_trigger_answers() -> None:
