@@ -26,8 +26,10 @@ ROWS_ALLOWED = 1_000_000
 # /healthz answers that must complete after the model has computed the largest request's
 # predictions and before its answer arrives: the answer (an id, a log record and JSON per
 # row) is built then. Built on the event loop, as before this change, none came back in 3
-# runs; built in a thread, 48 to 152 (a shared 2-core machine).
-HEALTHZ_ANSWERS = 10
+# runs; built in a thread, 48 to 152 (a shared 2-core machine), and 7 in a CI run with
+# four test workers beside the e2e tier. The bound tells a blocked loop (0) from a free one,
+# not how fast it answers (benchmarks/healthz_under_load.py prints that).
+HEALTHZ_ANSWERS = 2
 
 
 def observed(client: httpx.Client, feature: str) -> float:
