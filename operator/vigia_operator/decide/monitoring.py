@@ -200,8 +200,11 @@ def _version_signals(signals: ModelSignals | None, track: str,
                      version: str | None) -> tuple[str | None, TrackSignals | None]:
     """The series of ``version`` on ``track``. A version the track has no series of yet
     while others are fresh (just promoted) has none of its own samples: empty signals, as
-    fresh as the track's newest, so that it is judged InsufficientData with its counts."""
-    versions = signals.versions(track) if signals else {}
+    fresh as the track's newest, so that it is judged InsufficientData with its counts.
+    A version with no scrape time yet has no series either: a server's unrecorded gauges
+    (vigia_prediction_log_up) reach Prometheus a rule evaluation before its recorded ones."""
+    versions = {v: s for v, s in (signals.versions(track) if signals else {}).items()
+                if s.last_scrape is not None}
     if version is None:
         if len(versions) != 1:
             return None, None

@@ -192,6 +192,19 @@ def test_a_version_without_series_yet_has_no_samples_not_no_data() -> None:
                      reasons.DRIFTED)[1] == reasons.STALE_DATA
 
 
+def test_a_version_seen_only_by_its_unrecorded_gauges_has_no_samples_not_no_data() -> None:
+    """Just promoted: the new server's vigia_prediction_log_up is scraped, the recording
+    rules have not run over it yet (no scrape time): routine, not a Warning."""
+    first_scrape = TrackSignals(log_up=1.0, log_buffered=0.0, from_rules=True)
+    tracks = {("stable", "1"): healthy_track(), ("stable", "2"): first_scrape}
+    verdict = ev.assess(SPEC, ModelSignals(tracks=tracks), now=NOW, version="2")
+    assert verdict.section["samples"] == {"predictions": 0, "feedback": 0}
+    assert status_of(verdict, reasons.DRIFTED) == ("Unknown", reasons.INSUFFICIENT_DATA)
+    alone = ModelSignals(tracks={("stable", "2"): first_scrape})
+    assert status_of(ev.assess(SPEC, alone, now=NOW, version="2"),
+                     reasons.DRIFTED) == ("Unknown", reasons.NO_DATA)
+
+
 def test_a_prediction_log_that_cannot_be_written_is_a_condition_with_the_rows_waiting() -> None:
     """The servers stay ready during a database outage; their vigia_prediction_log_up
     says it, and the operator turns it into PredictionLogFailing with the numbers."""
