@@ -45,3 +45,13 @@ def local_node(kubeconfig: Path) -> None:
 
     if os.environ.get("KUBECONFIG") and not nodenet.exists():
         pytest.skip("checks the local cluster's real node; KUBECONFIG names another cluster")
+
+
+@pytest.fixture(scope="session")
+def local_cluster(kubeconfig: Path) -> str:
+    """The name of the session's own local cluster (its real node takes images by name)."""
+    if os.environ.get("KUBECONFIG"):
+        pytest.skip("the session runs against another cluster (KUBECONFIG)")
+    import vigia_devcluster
+
+    return vigia_devcluster.session_name(os.getpid(), "node")

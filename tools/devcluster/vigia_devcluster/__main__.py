@@ -10,7 +10,15 @@ import time
 from collections.abc import Sequence
 
 from vigia_devcluster import images
-from vigia_devcluster.cluster import DEFAULT_NAME, DEFAULT_NODES, ClusterError, down, status, up
+from vigia_devcluster.cluster import (
+    DEFAULT_NAME,
+    DEFAULT_NODES,
+    ClusterError,
+    down,
+    load_images,
+    status,
+    up,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--real-node", action="store_true",
                              help="add a real node (containerd, kubelet, kube-proxy, CoreDNS; "
                              "needs root; one per machine); fake nodes are then tainted")
+    load = commands.add_parser("load", help="build (cached) and import images into a running "
+                               "cluster's real node, as `kind load image-archive` does on kind")
+    load.add_argument("--name", default=DEFAULT_NAME, help="cluster name (default: %(default)s)")
+    load.add_argument("names", nargs="*", help="images to load (default: all)")
     build = commands.add_parser("images", help="build the real node's images (cached)")
     build.add_argument("names", nargs="*", help=f"images to build (default: all of "
                        f"{', '.join(images.references())})")
@@ -66,7 +78,17 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> int:
+    began = time.monotonic()
+    loaded = load_images(args.name, args.names or None)
+    print(f"{len(loaded)} images imported into {args.name!r} in {time.monotonic() - began:.1f}s",
+          file=sys.stderr)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "load":
+        return _load(args)
     if args.command == "images":
         return _images(args)
     if args.command == "up":

@@ -1,9 +1,10 @@
 """The images of the local cluster's real node, built here with no registry.
 
 One Debian root file system (debootstrap, cached) is the base layer of the project image,
-PostgreSQL and the `debian` tool image; pause, CoreDNS and Prometheus are single static
-binaries. Each image is a `docker save` archive under ~/.cache/vigia/images/ whose file name
-carries the hash of its inputs, so an unchanged image is never rebuilt. Recipes' own files
+PostgreSQL and the `debian` tool image; pause, CoreDNS, Prometheus and the Prometheus
+Operator's two programs are single static binaries. Each image is a `docker save` archive
+under ~/.cache/vigia/images/ whose file name carries the hash of its inputs, so an unchanged
+image is never rebuilt. Recipes' own files
 live in tools/images/.
 """
 
@@ -85,7 +86,17 @@ def catalogue() -> list[Image]:
         Image("postgresql", f"docker.io/vigia/postgresql:{_v('POSTGRESQL_MAJOR')}",
               _postgres_inputs, _build_postgres),
         Image("prometheus", f"docker.io/vigia/prometheus:{_v('PROMETHEUS_VERSION')}",
-              _prometheus_inputs, _build_prometheus),
+              _binary_inputs(prometheus_binary), _build_prometheus),
+        # The Prometheus Operator and the reloader it runs beside each Prometheus (tests/e2e).
+        Image("prometheus-operator",
+              f"docker.io/vigia/prometheus-operator:{_v('PROMETHEUS_OPERATOR_VERSION')}",
+              _binary_inputs(_operator_binary("operator")),
+              _static_binary_build(_operator_binary("operator"), "/bin/operator", (8080,))),
+        Image("prometheus-config-reloader",
+              f"docker.io/vigia/prometheus-config-reloader:{_v('PROMETHEUS_OPERATOR_VERSION')}",
+              _binary_inputs(_operator_binary("prometheus-config-reloader")),
+              _static_binary_build(_operator_binary("prometheus-config-reloader"),
+                                   "/bin/prometheus-config-reloader")),
     ]
 
 
@@ -462,17 +473,24 @@ def _build_coredns(work: Path) -> tuple[list[Path], ImageConfig]:
                          ImageConfig(entrypoint=["/coredns"], user="65534:65534", ports=(53,)))
 
 
-def prometheus_binary() -> Path:
-    """Built by tools/prometheus/build.sh (the monitoring tools), never a second time here."""
-    binary = cache_root() / f"prometheus-{_v('PROMETHEUS_VERSION')}" / "bin" / "prometheus"
+def built_binary(tool: str, version_key: str, name: str) -> Path:
+    """A binary that tools/<tool>/build.sh built into ~/.cache/vigia/<tool>-<v>/bin; never
+    built a second time here."""
+    binary = cache_root() / f"{tool}-{_v(version_key)}" / "bin" / name
     if not binary.exists():
-        raise ImageBuildError(f"{binary} is missing: run bash tools/prometheus/build.sh first")
+        raise ImageBuildError(f"{binary} is missing: run bash tools/{tool}/build.sh first")
     return binary
 
 
-def _prometheus_inputs() -> dict[str, str]:
-    binary = prometheus_binary()
-    return {"binary": f"{binary.stat().st_size}:{binary.stat().st_mtime_ns}"}
+def prometheus_binary() -> Path:
+    return built_binary("prometheus", "PROMETHEUS_VERSION", "prometheus")
+
+
+def _binary_inputs(binary: Callable[[], Path]) -> Callable[[], dict[str, str]]:
+    def inputs() -> dict[str, str]:
+        path = binary()
+        return {"binary": f"{path.stat().st_size}:{path.stat().st_mtime_ns}"}
+    return inputs
 
 
 def _build_prometheus(work: Path) -> tuple[list[Path], ImageConfig]:
@@ -481,3 +499,15 @@ def _build_prometheus(work: Path) -> tuple[list[Path], ImageConfig]:
         work, {"/bin/prometheus": prometheus_binary()},
         ImageConfig(entrypoint=["/bin/prometheus"], user="65534:65534", workdir="/prometheus",
                     ports=(9090,)))
+
+
+def _operator_binary(name: str) -> Callable[[], Path]:
+    return lambda: built_binary("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION", name)
+
+
+def _static_binary_build(binary: Callable[[], Path], target: str, ports: tuple[int, ...] = ()
+                         ) -> Callable[[Path], tuple[list[Path], ImageConfig]]:
+    def build(work: Path) -> tuple[list[Path], ImageConfig]:
+        return _static_image(work, {target: binary()},
+                             ImageConfig(entrypoint=[target], user="65534:65534", ports=ports))
+    return build

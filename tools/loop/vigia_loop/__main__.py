@@ -24,7 +24,8 @@ from vigia_loop.timeline import Step, Timeline
 
 CLUSTER = "vigia-demo"
 NAMESPACE = "vigia-demo"
-IMAGES = ["vigia", "postgresql", "prometheus"]
+IMAGES = ["vigia", "postgresql", "prometheus", "prometheus-operator",
+          "prometheus-config-reloader"]
 QUICK = "--quick"
 
 

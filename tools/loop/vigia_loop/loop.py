@@ -131,9 +131,9 @@ def client_pod() -> dict[str, Any]:
 
 def run(kubeconfig: Path, namespace: str, scale: Scale, timeline: Timeline) -> Timeline:
     """The whole loop in ``namespace``; every step marked on ``timeline``."""
-    p.install(kubeconfig, tick_seconds=scale.tick_seconds)
-    timeline.mark(Step.INSTALLED, f"Vigía installed (kubectl apply -k), tick "
-                  f"{scale.tick_seconds:g} s", tickSeconds=scale.tick_seconds)
+    p.install_with_helm(kubeconfig, tick_seconds=scale.tick_seconds)
+    timeline.mark(Step.INSTALLED, f"Vigía installed (helm install, with the Prometheus "
+                  f"Operator), tick {scale.tick_seconds:g} s", tickSeconds=scale.tick_seconds)
     loop = Loop(kubeconfig, p.restricted_namespace(kubeconfig, namespace), scale)
     _deploy(loop, timeline)
     _normal_day(loop, timeline)

@@ -9,11 +9,17 @@ claim on the bundle volume.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import yaml
+from vigia_devcluster import images
+from vigia_devcluster.binaries import cache_root
+from vigia_devcluster.cluster import ADDONS
+from vigia_devcluster.helm import helm
 from vigia_devcluster.kubectl import apply, get, kubectl
 from vigia_operator.core import resources as r
 
@@ -33,6 +39,20 @@ SECRET_ACCESS_LABEL: Final = {"vigia.dev/model-access": "true"}
 STORE_SECRET: Final = "vigia-store"
 MADE_HERE_LABEL: Final = "vigia.dev/made-by-vigia-loop"
 SYSTEM_DEPLOYMENTS: Final = (OPERATOR, "vigia-postgresql", "vigia-prometheus", "vigia-bundles")
+# Installed with Helm: the release, the add-ons beside it, the chart's values for this cluster.
+RELEASE: Final = "vigia"
+HELM_ADDONS: Final = ("postgresql.yaml", "bundles.yaml")
+MONITORING: Final = "vigia-monitoring"
+PROMETHEUS_OPERATOR_ADDON: Final = ADDONS / "prometheus-operator.yaml"
+PROMETHEUS_STATEFULSET: Final = "prometheus-vigia"  # the operator's name for Prometheus "vigia"
+PROMETHEUS_PROXY: Final = (f"/api/v1/namespaces/{MONITORING}/services/prometheus-operated:9090"
+                           "/proxy")
+HELM_VALUES: Final = {
+    "operator.prometheusUrl": f"http://prometheus-operated.{MONITORING}.svc:9090",
+    "prometheus.operator.enabled": "true",
+    "prometheus.operator.interval": "5s",  # manifests/addons/prometheus.yaml's scrape interval
+    "tests.sampleModel.enabled": "false",  # the loop deploys its own model
+}
 
 T = TypeVar("T")
 
@@ -68,6 +88,66 @@ def install(kubeconfig: Path, *, tick_seconds: float | None = None) -> None:
                 "--timeout=300s", timeout=320)
     kubectl(kubeconfig, "-n", SYSTEM, "wait", "--for=condition=Complete",
             "job/vigia-sample-bundle", "--timeout=300s", timeout=320)
+
+
+def install_with_helm(kubeconfig: Path, *, tick_seconds: float | None = None) -> None:
+    """Vigía as most users install it: `helm upgrade --install` of charts/vigia into a
+    cluster that runs the Prometheus Operator (tools/devcluster/addons/prometheus-operator
+    .yaml, built from its Go module): the chart's PodMonitor and PrometheusRule are the
+    monitoring configuration. PostgreSQL and the bundle volume come from manifests/addons.
+    The Prometheus is created last, so that it starts with the chart's configuration (a
+    change reaches a running one only at the kubelet's next sync of its volumes, ~1 min)."""
+    addon = list(yaml.safe_load_all(PROMETHEUS_OPERATOR_ADDON.read_text()))
+    prometheus = [d for d in addon if d["kind"] == "Prometheus"]
+    install_prometheus_operator(kubeconfig, [d for d in addon if d["kind"] != "Prometheus"])
+    apply(kubeconfig, yaml.safe_load((ROOT / "manifests/rbac/namespace.yaml").read_text()))
+    for name in HELM_ADDONS:
+        kubectl(kubeconfig, "apply", "-n", SYSTEM, "-f", str(ROOT / "manifests/addons" / name))
+    values = {**HELM_VALUES, "operator.tickSeconds": f"{tick_seconds or 60:g}"}
+    helm(kubeconfig, "upgrade", "--install", RELEASE, str(ROOT / "charts/vigia"),
+         f"--namespace={SYSTEM}", "--wait", "--timeout=5m",
+         *(f"--set={key}={value}" for key, value in values.items()))
+    apply(kubeconfig, *prometheus)
+    for deployment in ("vigia-postgresql", "vigia-bundles"):
+        kubectl(kubeconfig, "-n", SYSTEM, "rollout", "status", f"deployment/{deployment}",
+                "--timeout=300s", timeout=320)
+    kubectl(kubeconfig, "-n", SYSTEM, "wait", "--for=condition=Complete",
+            "job/vigia-sample-bundle", "--timeout=300s", timeout=320)
+    until(lambda: kubectl(kubeconfig, "-n", MONITORING, "get", "statefulset",
+                          PROMETHEUS_STATEFULSET, "-o", "name"),
+          120, f"the Prometheus Operator's StatefulSet {PROMETHEUS_STATEFULSET}")
+    kubectl(kubeconfig, "-n", MONITORING, "rollout", "status",
+            f"statefulset/{PROMETHEUS_STATEFULSET}", "--timeout=300s", timeout=320)
+    until(lambda: _loaded_rule_groups(kubeconfig), 180,
+          "the chart's PrometheusRule loaded by the operator's Prometheus", interval=2)
+
+
+def install_prometheus_operator(kubeconfig: Path, documents: list[dict[str, Any]]) -> None:
+    """The operator's CRDs (server-side: the Prometheus CRD is past the client-side apply
+    annotation's size), then the operator (``documents``), available."""
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f",
+            str(prometheus_operator_crds()), timeout=180)
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
+            *(f"crd/{plural}.monitoring.coreos.com"
+              for plural in ("prometheuses", "podmonitors", "servicemonitors", "prometheusrules")),
+            timeout=80)
+    apply(kubeconfig, *documents)
+    kubectl(kubeconfig, "-n", MONITORING, "rollout", "status", "deployment/prometheus-operator",
+            "--timeout=300s", timeout=320)
+
+
+def _loaded_rule_groups(kubeconfig: Path) -> list[Any]:
+    answer = json.loads(kubectl(kubeconfig, "get", "--raw", f"{PROMETHEUS_PROXY}/api/v1/rules"))
+    return list(answer["data"]["groups"])
+
+
+def prometheus_operator_crds() -> Path:
+    """The CRDs tools/prometheus-operator/build.sh copied from the operator's module."""
+    version = images.versions()["PROMETHEUS_OPERATOR_VERSION"]
+    crds = cache_root() / f"prometheus-operator-{version}" / "crds"
+    if not crds.is_dir():
+        raise FileNotFoundError(f"{crds} is missing: run bash tools/prometheus-operator/build.sh")
+    return crds
 
 
 def restricted_namespace(kubeconfig: Path, name: str) -> str:

@@ -13,7 +13,8 @@ from vigia_testbed.kube import kubectl, wait_for
 
 __all__ = ["apply", "exec_in", "python_in", "tool_pod", "unique", "wait_ready"]
 
-E2E_IMAGES = ["debian", "vigia", "postgresql", "prometheus"]
+E2E_IMAGES = ["debian", "vigia", "postgresql", "prometheus", "prometheus-operator",
+              "prometheus-config-reloader"]
 IMAGES = references()
 RESTRICTED_SECURITY = {
     "runAsNonRoot": True,
