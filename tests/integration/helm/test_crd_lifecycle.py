@@ -109,8 +109,18 @@ def test_uninstall_keeps_the_crd_and_every_model_deployment_and_says_so(
     # A new install in the same namespace takes the kept CRD back without being asked.
     helm("install", RELEASE, str(CHART), f"--namespace={namespace}", "--wait", "--timeout=3m",
          "--set=tests.sampleModel.enabled=false", kubeconfig=kubeconfig)
-    owned_by(kubeconfig, namespace)
-    uninstall_keeps_the_crd(kubeconfig, namespace, "kept")
+    crd_uid = owned_by(kubeconfig, namespace)["metadata"]["uid"]
+    # Turning crds.enabled off takes the CRD out of the release and keeps it too.
+    helm("upgrade", RELEASE, str(CHART), f"--namespace={namespace}", "--reuse-values",
+         "--set=crds.enabled=false", "--wait", "--timeout=3m", kubeconfig=kubeconfig)
+    assert "kind: CustomResourceDefinition" not in helm(
+        "get", "manifest", RELEASE, f"--namespace={namespace}", kubeconfig=kubeconfig)
+    assert crd(kubeconfig)["metadata"]["uid"] == crd_uid
+    out = helm("uninstall", RELEASE, f"--namespace={namespace}", "--wait", "--timeout=3m",
+               kubeconfig=kubeconfig)
+    assert "kept due to the resource policy" not in out  # not the release's any more
+    assert crd(kubeconfig)["metadata"]["uid"] == crd_uid
+    get(kubeconfig, namespace, "md", "kept")
     kubectl(kubeconfig, "delete", "md", "kept", "-n", namespace, "--wait=false")
 
 
