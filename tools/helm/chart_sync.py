@@ -1,7 +1,7 @@
 """Keep charts/vigia in step with its single sources, and generate its values reference.
 
 Helm reads only files inside the chart, so the chart holds copies of:
-  manifests/crd/*.yaml                -> charts/vigia/crds/          (the CRD)
+  manifests/crd/*.yaml                -> charts/vigia/files/crds/    (the CRD's schema)
   manifests/rbac/*_role.yaml          -> charts/vigia/files/rbac/    (the operator's rules)
   manifests/prometheus/*-rules.yaml   -> charts/vigia/files/prometheus/rules/  (rule files)
   manifests/grafana/*.json            -> charts/vigia/files/grafana/           (dashboards)
@@ -39,7 +39,8 @@ class Copy:
 
 
 COPIES = (
-    Copy("manifests/crd/*.yaml", CHART / "crds"),
+    # Rendered by templates/crds.yaml (not Helm's crds/, which it never upgrades).
+    Copy("manifests/crd/*.yaml", CHART / "files/crds"),
     # The operator's ClusterRole and (with leader election) its Lease Role.
     Copy("manifests/rbac/*_role.yaml", CHART / "files/rbac"),
     # Prometheus rule files (groups:), not the PrometheusRule objects beside them.

@@ -91,7 +91,7 @@ seccompProfile: {type: RuntimeDefault}
 {{- define "vigia.operatorRules" -}}
 {{- $role := .Files.Get "files/rbac/cluster_role.yaml" | fromYaml -}}
 {{- if not $role.rules -}}
-{{- fail "files/rbac/cluster_role.yaml is missing: run python3 tools/helm/sync.py" -}}
+{{- fail "files/rbac/cluster_role.yaml is missing: run python3 tools/helm/chart_sync.py" -}}
 {{- end -}}
 {{- toYaml $role.rules -}}
 {{- end -}}

@@ -1,5 +1,7 @@
 """Fixtures of the chart's integration tests: the CRDs the chart's objects need (its own and
-the Prometheus Operator's), installed in the session's cluster."""
+the Prometheus Operator's), installed in the session's cluster. The ModelDeployment CRD is
+applied from manifests/crd, owned by no release: tests that install the chart leave it to
+the cluster (crds.enabled=false) unless the CRD's own lifecycle is what they test."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 from vigia_testbed.kube import kubectl
 
-from tests.fixtures.helm import CHART, prometheus_operator_crds
+from tests.fixtures.helm import CRD_FILE, prometheus_operator_crds
 
 PROMETHEUS_KINDS = ("podmonitors", "servicemonitors", "prometheusrules")
 
@@ -17,10 +19,8 @@ PROMETHEUS_KINDS = ("podmonitors", "servicemonitors", "prometheusrules")
 def crds(kubeconfig: Path) -> Path:
     """The chart's CRD and the Prometheus Operator's PodMonitor, ServiceMonitor and
     PrometheusRule CRDs (from its Go module), established."""
-    names = []
-    for path in sorted((CHART / "crds").glob("*.yaml")):
-        kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(path))
-        names.append(path.stem)
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
+    names = [CRD_FILE.stem]
     for kind in PROMETHEUS_KINDS:
         name = f"{kind}.monitoring.coreos.com"
         if kubectl(kubeconfig, "get", "crd", name, "--ignore-not-found", "-o", "name").strip():

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from vigia_testbed.kube import kubectl, wait_for
 
-from tests.fixtures.helm import CHART
+from tests.fixtures.helm import CRD_FILE
 
 pytestmark = pytest.mark.integration
 
-CRD = yaml.safe_load((CHART / "crds/modeldeployments.vigia.dev.yaml").read_text())
+CRD = yaml.safe_load(CRD_FILE.read_text())
 SPEC = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
 
 

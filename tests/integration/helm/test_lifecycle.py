@@ -1,5 +1,7 @@
 """helm install, helm test, helm upgrade with changed values the operator picks up, and helm
-uninstall leaving only the CRD, on the session's cluster ($KUBECONFIG when set).
+uninstall leaving only the CRD, on the session's cluster ($KUBECONFIG when set). The CRD is
+the session's (crds.enabled=false: these releases share the cluster); its own lifecycle with
+the chart is test_crd_lifecycle.py.
 
 Where the operator's pod lands on a kwok fake node (the local cluster today), the operator
 and the test scripts also run as local processes from the installed objects, under the
@@ -52,7 +54,7 @@ def second_namespace(crds: Path) -> Iterator[str]:
 
 def install(kubeconfig: Path, namespace: str, *sets: str, command: str = "install") -> str:
     return helm(command, RELEASE, str(CHART), f"--namespace={namespace}", "--wait",
-                "--timeout=4m", "--set=store.postgresql.enabled=true",
+                "--timeout=4m", "--set=crds.enabled=false", "--set=store.postgresql.enabled=true",
                 "--set=store.postgresql.persistence.enabled=false",
                 f"--set=tests.sampleModel.uri={MODEL_URI}",
                 *(f"--set={s}" for s in sets), kubeconfig=kubeconfig)
@@ -204,7 +206,7 @@ def test_cluster_wide_install_and_uninstall(crds: Path, namespace: str, tmp_path
     operator work in any namespace, removed by uninstall."""
     kubeconfig = crds
     helm("install", RELEASE, str(CHART), f"--namespace={namespace}", "--wait", "--timeout=3m",
-         kubeconfig=kubeconfig)
+         "--set=crds.enabled=false", kubeconfig=kubeconfig)
     role = f"{namespace}-{OPERATOR}"
     kubectl(kubeconfig, "get", "clusterrole", role)
     binding = json.loads(kubectl(kubeconfig, "get", "clusterrolebinding", role, "-o", "json"))

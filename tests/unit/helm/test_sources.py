@@ -28,8 +28,8 @@ def test_chart_copies_and_values_doc_are_current() -> None:
 
 def test_crd_in_chart_is_byte_for_byte_the_manifest() -> None:
     source = ROOT / "manifests/crd/modeldeployments.vigia.dev.yaml"
-    assert (ROOT / "charts/vigia/crds" / source.name).read_bytes() == source.read_bytes()
-    assert [p.name for p in (ROOT / "charts/vigia/crds").iterdir()] == [source.name]
+    assert (ROOT / "charts/vigia/files/crds" / source.name).read_bytes() == source.read_bytes()
+    assert [p.name for p in (ROOT / "charts/vigia/files/crds").iterdir()] == [source.name]
 
 
 @pytest.fixture
@@ -45,10 +45,10 @@ def test_check_fails_when_the_crd_changes_and_sync_repairs_it(repo_copy: Path) -
     crd.write_text(crd.read_text().replace("shortNames: [md]", "shortNames: [mdep]"))
     result = check(repo_copy)
     assert result.returncode == 1
-    assert "charts/vigia/crds/modeldeployments.vigia.dev.yaml: differs" in result.stderr
+    assert "charts/vigia/files/crds/modeldeployments.vigia.dev.yaml: differs" in result.stderr
     chart_sync.write(repo_copy)
     assert check(repo_copy).returncode == 0
-    assert "mdep" in (repo_copy / "charts/vigia/crds" / crd.name).read_text()
+    assert "mdep" in (repo_copy / "charts/vigia/files/crds" / crd.name).read_text()
 
 
 def test_check_fails_when_a_schema_description_changes(repo_copy: Path) -> None:

@@ -53,7 +53,7 @@ def test_lint_is_clean(values: Path) -> None:
 
 def test_every_object_is_labelled_and_namespaced(rendered: tuple[str, list[Obj]]) -> None:
     _, objects = rendered
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
     for obj in objects:
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == "vigia", obj["metadata"]["name"]
@@ -331,13 +331,49 @@ def test_leader_election_adds_the_lease_role(tmp_path: Path) -> None:
                        chart=chart)
     deployment = one(objects, "Deployment", OPERATOR)
     assert deployment["spec"]["replicas"] == 2
-    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    # The new pod is Ready before an old one goes; drains evict one at a time.
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    budget = one(objects, "PodDisruptionBudget", OPERATOR)
+    assert budget["spec"] == {"maxUnavailable": 1,
+                              "selector": deployment["spec"]["selector"]}
     assert env_of(container(deployment))["VIGIA_OPERATOR_LEADER_ELECTION"] == "true"
     role = one(objects, "Role", "vigia-operator-leader-election")
     assert role["rules"] == LEASE_RULES and role["metadata"]["namespace"] == NAMESPACE
     binding = one(objects, "RoleBinding", "vigia-operator-leader-election")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": OPERATOR, "namespace": NAMESPACE}]
+    one_pod = template(sets=["operator.leaderElection=true"], chart=chart)
+    assert not find(one_pod, "PodDisruptionBudget")  # it would block every drain of its node
     if not (CHART / "files/rbac/leader_election_role.yaml").exists():
         with pytest.raises(HelmError, match=r"leader_election_role\.yaml is missing"):
             template(sets=["operator.leaderElection=true"])
+
+
+CRD_SOURCE = load_yaml(ROOT / "manifests/crd/modeldeployments.vigia.dev.yaml")
+KEEP = {"helm.sh/resource-policy": "keep"}
+
+
+def test_crd_is_the_manifest_kept_by_uninstall() -> None:
+    """A template (helm upgrade upgrades it), the manifest's schema, kept by uninstall."""
+    crd = one(template(), "CustomResourceDefinition")
+    assert crd["spec"] == CRD_SOURCE["spec"]
+    assert crd["metadata"]["name"] == CRD_SOURCE["metadata"]["name"]
+    assert CRD_SOURCE["metadata"]["labels"].items() <= crd["metadata"]["labels"].items()
+    assert crd["metadata"]["annotations"] == KEEP
+    assert "annotations" not in one(template(sets=["crds.keep=false"]),
+                                    "CustomResourceDefinition")["metadata"]
+    assert not find(template(sets=["crds.enabled=false"]), "CustomResourceDefinition")
+    assert not (CHART / "crds").exists()  # Helm would install that copy once, never upgrade it
+
+
+def test_crd_renders_with_values_from_before_the_crds_switch(tmp_path: Path) -> None:
+    """`helm upgrade --reuse-values` from the previous release gives the templates its values,
+    which have no `crds`: the CRD is still rendered and kept."""
+    chart = tmp_path / "vigia"
+    shutil.copytree(CHART, chart)
+    values = load_yaml(chart / "values.yaml")
+    del values["crds"]
+    (chart / "values.yaml").write_text(yaml.safe_dump(values))
+    crd = one(template(chart=chart), "CustomResourceDefinition")
+    assert crd["metadata"]["annotations"] == KEEP
