@@ -2,17 +2,15 @@
 previous release's chart to this one while a model serves keep-alive traffic fails no
 request, and `helm uninstall` keeps the CRD and every ModelDeployment, and says so.
 
-The previous release is the chart at ``PREVIOUS_RELEASE`` (git), with today's image: the
-machines that test Vigía build their images and pull none.
+The previous release is the chart at ``PREVIOUS_RELEASE``, packaged in tests/fixtures/charts,
+with today's image: the machines that test Vigía build their images and pull none.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
 from collections.abc import Iterator
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ pytestmark = pytest.mark.e2e
 MODEL = "sobaos"
 CLIENT = "client"
 PREVIOUS_RELEASE = "beda4bf"  # the last commit of session 9, the chart users have today
+PREVIOUS_CHART = p.ROOT / f"tests/fixtures/charts/vigia-0.1.0-{PREVIOUS_RELEASE}.tgz"
 CRD = "modeldeployments.vigia.dev"
 STOP = "/tmp/stop"
 # Runs in the client pod: one keep-alive connection to the model's Service, one prediction
@@ -78,24 +77,32 @@ def served(kubeconfig: Path) -> Iterator[str]:
         kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
 
 
-def _previous_chart(into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(p.ROOT), "archive", PREVIOUS_RELEASE,
-                              "charts/vigia"], capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "charts/vigia"
-
-
 def _upgrade(kubeconfig: Path, chart: Path) -> str:
     values = {**loop.HELM_VALUES, "operator.tickSeconds": "10"}
+    # --take-ownership: the previous chart's CRD was in crds/, unowned; this one's is a
+    # template the release owns (and keeps on uninstall): docs/install.md.
     return helm(kubeconfig, "upgrade", loop.RELEASE, str(chart), f"--namespace={loop.SYSTEM}",
-                "--wait", "--timeout=5m", *(f"--set={k}={v}" for k, v in values.items()))
+                "--take-ownership", "--wait", "--timeout=5m",
+                *(f"--set={k}={v}" for k, v in values.items()))
 
 
 def _sample_row(kubeconfig: Path, namespace: str) -> str:
     out = kubectl(kubeconfig, "-n", namespace, "exec", CLIENT, "--", "vigia", "sample",
                   "traffic", "--out", "-", "--rows", "1", "--seed", "1")
     return out.strip().splitlines()[0]
+
+
+def _reconciled_by_the_new_operator(kubeconfig: Path, namespace: str) -> None:
+    """A spec change the upgraded operator must act on (the model's children re-applied by
+    it, under traffic): its status reaches the new generation."""
+    kubectl(kubeconfig, "-n", namespace, "patch", "modeldeployment", MODEL, "--type=merge",
+            "-p", json.dumps({"spec": {"monitoring": {"interval": "45s"}}}))
+    generation = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "modeldeployment",
+                                    MODEL, "-o", "json"))["metadata"]["generation"]
+    loop.until(lambda: json.loads(kubectl(
+        kubeconfig, "-n", namespace, "get", "modeldeployment", MODEL, "-o", "json"))
+        .get("status", {}).get("observedGeneration") == generation,
+        120, f"the upgraded operator's status for generation {generation}")
 
 
 def _service_address(kubeconfig: Path, namespace: str) -> str:
@@ -113,8 +120,8 @@ def _revision(kubeconfig: Path) -> int:
 
 
 def test_helm_upgrade_from_the_previous_release_fails_no_request(
-        kubeconfig: Path, served: str, tmp_path: Path) -> None:
-    _upgrade(kubeconfig, _previous_chart(tmp_path))
+        kubeconfig: Path, served: str) -> None:
+    _upgrade(kubeconfig, PREVIOUS_CHART)
     before = _revision(kubeconfig)
     host = _service_address(kubeconfig, served)
     traffic = subprocess.Popen(
@@ -125,8 +132,7 @@ def test_helm_upgrade_from_the_previous_release_fails_no_request(
         _upgrade(kubeconfig, p.ROOT / "charts/vigia")
         kubectl(kubeconfig, "-n", loop.SYSTEM, "rollout", "status",
                 f"deployment/{loop.OPERATOR}", "--timeout=300s", timeout=320)
-        # The new operator has reconciled the model (its status written since it started).
-        p.wait_model_ready(kubeconfig, served, MODEL)
+        _reconciled_by_the_new_operator(kubeconfig, served)
     finally:
         kubectl(kubeconfig, "-n", served, "exec", CLIENT, "--", "touch", STOP)
         out, err = traffic.communicate(timeout=60)
@@ -134,7 +140,7 @@ def test_helm_upgrade_from_the_previous_release_fails_no_request(
     print(f"\nfigure: helm upgrade {PREVIOUS_RELEASE} -> working tree under keep-alive "
           f"traffic: {result['ok']} requests answered, {result['failed']} failed")
     assert _revision(kubeconfig) == before + 1
-    assert result["ok"] > 50, (result, err)
+    assert result["ok"] >= 20, (result, err)
     assert result["failed"] == 0, result
 
 

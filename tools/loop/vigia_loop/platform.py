@@ -104,8 +104,9 @@ def install_with_helm(kubeconfig: Path, *, tick_seconds: float | None = None) ->
     for name in HELM_ADDONS:
         kubectl(kubeconfig, "apply", "-n", SYSTEM, "-f", str(ROOT / "manifests/addons" / name))
     values = {**HELM_VALUES, "operator.tickSeconds": f"{tick_seconds or 60:g}"}
+    # --take-ownership: a CRD applied before (kubectl apply -k) becomes the release's.
     helm(kubeconfig, "upgrade", "--install", RELEASE, str(ROOT / "charts/vigia"),
-         f"--namespace={SYSTEM}", "--wait", "--timeout=5m",
+         f"--namespace={SYSTEM}", "--take-ownership", "--wait", "--timeout=5m",
          *(f"--set={key}={value}" for key, value in values.items()))
     apply(kubeconfig, *prometheus)
     for deployment in ("vigia-postgresql", "vigia-bundles"):
