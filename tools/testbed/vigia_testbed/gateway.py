@@ -7,29 +7,32 @@ routes to the addresses of Services' EndpointSlices.
 
 The API server refuses loopback addresses in an EndpointSlice ("may not be in the loopback
 range"), so the slices name addresses of TEST-NET-1 (192.0.2.0/24, RFC 5737: never routed)
-and Traefik reaches them through a forwarding proxy on loopback (its backend transport honours
-HTTP_PROXY; Go never proxies loopback, so the API server is reached directly). The proxy sends
-each request to the server on 127.0.0.1 at the request's port. Used by
+and Traefik reaches them through a SOCKS5 relay on loopback (its backend transport honours
+HTTP_PROXY, and Go never proxies loopback, so the API server is reached directly). The relay
+connects each backend connection to 127.0.0.1 at the address's port; a SOCKS relay, not an
+HTTP proxy, because Traefik passes the client's Host header on and Go then names that host, not
+the backend's address, in a proxied request line. Used by
 tests/integration/rollout/test_gateway_split.py.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
+import contextlib
 import json
 import os
 import signal
+import socket
+import socketserver
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from vigia_devcluster.kubectl import apply, get, kubectl
@@ -183,7 +186,7 @@ class Traefik:
     work: Path
     access: ApiAccess
     namespace: str
-    backend_proxy: str  # http://127.0.0.1:PORT of a ForwardingProxy
+    backend_proxy: str  # socks5://127.0.0.1:PORT of a socks_relay
     port: int = field(default_factory=free_port)
     ping_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -254,39 +257,42 @@ class Traefik:
             self.process.wait()
 
 
-class _Forward(BaseHTTPRequestHandler):
-    """Forwards a proxied GET (absolute URI) to 127.0.0.1 at the URI's port, over one
-    keep-alive connection per incoming connection and port."""
+class _Socks5Relay(socketserver.StreamRequestHandler):
+    """A SOCKS5 CONNECT (no authentication) to an IPv4 address and port, relayed to
+    127.0.0.1 at that port; counts the connections per address."""
 
-    protocol_version = "HTTP/1.1"
-    counts: dict[str, int]  # requests per target address, set by forwarding_proxy
+    connections: dict[str, int]  # set by socks_relay
 
-    def setup(self) -> None:
-        super().setup()
-        self.upstreams: dict[int, http.client.HTTPConnection] = {}
+    def handle(self) -> None:
+        read = self.rfile.read
+        _version, methods = read(2)
+        read(methods)
+        self.wfile.write(b"\x05\x00")  # no authentication
+        _version, command, _reserved, address_type = read(4)
+        if command != 1 or address_type != 1:  # CONNECT to an IPv4 address only
+            self.wfile.write(b"\x05\x07\x00\x01" + bytes(6))
+            return
+        address = socket.inet_ntoa(read(4))
+        port = int.from_bytes(read(2), "big")
+        self.connections[address] = self.connections.get(address, 0) + 1
+        with socket.create_connection((LOOPBACK, port), timeout=30) as upstream:
+            self.wfile.write(b"\x05\x00\x00\x01" + bytes(6))
+            self.wfile.flush()
+            back = threading.Thread(target=_pump, args=(upstream, self.connection), daemon=True)
+            back.start()
+            _pump(self.connection, upstream)
+            back.join(30)
 
-    def do_GET(self) -> None:
-        target = urlsplit(self.path)
-        port = target.port or 80
-        self.counts[target.hostname or ""] = self.counts.get(target.hostname or "", 0) + 1
-        upstream = self.upstreams.get(port)
-        if upstream is None:
-            upstream = self.upstreams[port] = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
-        upstream.request("GET", target.path or "/")
-        answer = upstream.getresponse()
-        body = answer.read()
-        self.send_response(answer.status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def finish(self) -> None:
-        for upstream in self.upstreams.values():
-            upstream.close()
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes until ``source`` closes, then close ``sink``'s sending side."""
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
         pass
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -305,8 +311,8 @@ class _Answer(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+def _serving(handler: type[socketserver.BaseRequestHandler]) -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer((LOOPBACK, 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -327,11 +333,11 @@ def answering_server(answer: str) -> Iterator[int]:
 
 
 @contextmanager
-def forwarding_proxy(counts: dict[str, int]) -> Iterator[str]:
-    """The backend proxy of Traefik (see the module's docstring); yields its URL and counts
-    the requests per target address into ``counts``."""
-    with _serving(type("Forward", (_Forward,), {"counts": counts})) as port:
-        yield f"http://{LOOPBACK}:{port}"
+def socks_relay(connections: dict[str, int]) -> Iterator[str]:
+    """Traefik's backend proxy (see the module's docstring); yields its URL and counts the
+    connections per target address into ``connections``."""
+    with _serving(type("Relay", (_Socks5Relay,), {"connections": connections})) as port:
+        yield f"socks5://{LOOPBACK}:{port}"
 
 
 def count_answers(url: str, requests: int) -> dict[str, int]:
