@@ -10,6 +10,7 @@ keep-alive connection. The router GatewayAPI's canary weight is such a backend w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -81,9 +82,11 @@ def _route_and_count(split: Split, kubeconfig: Path, namespace: str,
     wait_for(lambda: any(sorted(served.values()) == wanted
                          for served in split.traefik.weighted_services()),
              60, f"Traefik serving a weighted service {wanted}")
+    started = time.monotonic()
     counts = gw.count_answers(split.traefik.url, REQUESTS)
-    print(f"route {weights}, {REQUESTS} requests through Traefik: answers {counts}, "
-          f"backend connections so far {split.relayed}")
+    elapsed = time.monotonic() - started
+    print(f"route {weights}, {REQUESTS} requests through Traefik in {elapsed:.1f}s: answers "
+          f"{counts}, backend connections so far {split.relayed}")
     return counts
 
 

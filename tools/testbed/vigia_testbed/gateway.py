@@ -207,6 +207,7 @@ class Traefik:
             f"--entryPoints.traefik.address={LOOPBACK}:{self.ping_port}",
             "--ping=true",
             "--api.insecure=true",  # the API on the traefik entrypoint (loopback): what is served
+            "--api.dashboard=false",  # not built (see tools/gateway/build.sh)
             "--global.checkNewVersion=false",
             "--global.sendAnonymousUsage=false",
             "--log.level=DEBUG",
@@ -219,7 +220,9 @@ class Traefik:
 
     def start(self, timeout: float = 60) -> Traefik:
         self.work.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        # Without KUBECONFIG, which Traefik's client would prefer to the endpoint and token.
+        env = {k: v for k, v in os.environ.items()
+               if "proxy" not in k.lower() and k != "KUBECONFIG"}
         env.update(HTTP_PROXY=self.backend_proxy, NO_PROXY=f"{LOOPBACK},localhost")
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
@@ -263,6 +266,10 @@ class _Socks5Relay(socketserver.StreamRequestHandler):
 
     connections: dict[str, int]  # set by socks_relay
 
+    def setup(self) -> None:
+        super().setup()
+        _no_delay(self.connection)
+
     def handle(self) -> None:
         read = self.rfile.read
         _version, methods = read(2)
@@ -276,12 +283,18 @@ class _Socks5Relay(socketserver.StreamRequestHandler):
         port = int.from_bytes(read(2), "big")
         self.connections[address] = self.connections.get(address, 0) + 1
         with socket.create_connection((LOOPBACK, port), timeout=30) as upstream:
+            _no_delay(upstream)
             self.wfile.write(b"\x05\x00\x00\x01" + bytes(6))
             self.wfile.flush()
             back = threading.Thread(target=_pump, args=(upstream, self.connection), daemon=True)
             back.start()
             _pump(self.connection, upstream)
             back.join(30)
+
+
+def _no_delay(connection: socket.socket) -> None:
+    """Send small writes at once: Nagle's algorithm against delayed ACKs costs 40 ms a request."""
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -298,6 +311,10 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 class _Answer(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Traefik's pooled connections expect
     body = b""
+
+    def setup(self) -> None:
+        super().setup()
+        _no_delay(self.connection)
 
     def do_GET(self) -> None:
         self.send_response(200)
