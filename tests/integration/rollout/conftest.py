@@ -16,7 +16,14 @@ def gateway_crds(kubeconfig: Path) -> Path:
     return kubeconfig
 
 
+@pytest.fixture(scope="session")
+def gateway_implementation_crds(kubeconfig: Path) -> Path:
+    """The Gateway API CRDs that an implementation (Traefik) watches, installed."""
+    gateway_api.install(kubeconfig, gateway_api.IMPLEMENTATION_CRDS)
+    return kubeconfig
+
+
 # The CRD, RBAC and the operator's own kubeconfig, as the operator's tests set them up.
 from tests.integration.operator.conftest import installed, operator_config  # noqa: E402
 
-__all__ = ["gateway_crds", "installed", "operator_config"]
+__all__ = ["gateway_crds", "gateway_implementation_crds", "installed", "operator_config"]
