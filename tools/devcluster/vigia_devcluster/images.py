@@ -1,8 +1,8 @@
 """The images of the local cluster's real node, built here with no registry.
 
 One Debian root file system (debootstrap, cached) is the base layer of the project image,
-PostgreSQL and the `debian` tool image; pause, CoreDNS, Prometheus and the Prometheus
-Operator's two programs are single static binaries. Each image is a `docker save` archive
+PostgreSQL and the `debian` tool image; pause, CoreDNS, Prometheus, the Prometheus
+Operator's two programs and Traefik are single static binaries. Each image is a `docker save` archive
 under ~/.cache/vigia/images/ whose file name carries the hash of its inputs, so an unchanged
 image is never rebuilt. Recipes' own files
 live in tools/images/.
@@ -97,6 +97,10 @@ def catalogue() -> list[Image]:
               _binary_inputs(_operator_binary("prometheus-config-reloader")),
               _static_binary_build(_operator_binary("prometheus-config-reloader"),
                                    "/bin/prometheus-config-reloader")),
+        # The Gateway API implementation (tests/e2e/test_gateway.py).
+        Image("traefik", f"docker.io/vigia/traefik:{_v('TRAEFIK_VERSION')}",
+              _binary_inputs(_traefik_binary),
+              _static_binary_build(_traefik_binary, "/bin/traefik", (8000, 9000))),
     ]
 
 
@@ -473,12 +477,13 @@ def _build_coredns(work: Path) -> tuple[list[Path], ImageConfig]:
                          ImageConfig(entrypoint=["/coredns"], user="65534:65534", ports=(53,)))
 
 
-def built_binary(tool: str, version_key: str, name: str) -> Path:
-    """A binary that tools/<tool>/build.sh built into ~/.cache/vigia/<tool>-<v>/bin; never
-    built a second time here."""
+def built_binary(tool: str, version_key: str, name: str, script: str | None = None) -> Path:
+    """A binary that tools/<script or tool>/build.sh built into ~/.cache/vigia/<tool>-<v>/bin;
+    never built a second time here."""
     binary = cache_root() / f"{tool}-{_v(version_key)}" / "bin" / name
     if not binary.exists():
-        raise ImageBuildError(f"{binary} is missing: run bash tools/{tool}/build.sh first")
+        raise ImageBuildError(
+            f"{binary} is missing: run bash tools/{script or tool}/build.sh first")
     return binary
 
 
@@ -503,6 +508,10 @@ def _build_prometheus(work: Path) -> tuple[list[Path], ImageConfig]:
 
 def _operator_binary(name: str) -> Callable[[], Path]:
     return lambda: built_binary("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION", name)
+
+
+def _traefik_binary() -> Path:
+    return built_binary("traefik", "TRAEFIK_VERSION", "traefik", script="gateway")
 
 
 def _static_binary_build(binary: Callable[[], Path], target: str, ports: tuple[int, ...] = ()

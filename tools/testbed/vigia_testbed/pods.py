@@ -14,7 +14,7 @@ from vigia_testbed.kube import kubectl, wait_for
 __all__ = ["apply", "exec_in", "python_in", "tool_pod", "unique", "wait_ready"]
 
 E2E_IMAGES = ["debian", "vigia", "postgresql", "prometheus", "prometheus-operator",
-              "prometheus-config-reloader"]
+              "prometheus-config-reloader", "traefik"]
 IMAGES = references()
 RESTRICTED_SECURITY = {
     "runAsNonRoot": True,
