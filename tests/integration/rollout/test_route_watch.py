@@ -3,8 +3,9 @@
 With the Gateway API CRDs installed (v1.6.3, tests/fixtures/gateway_api.py; no Gateway
 runs, the API server validates and stores the routes), the operator creates the route,
 stays silent about it while nothing changes, undoes a hand edit with one ``Restored``
-Event and re-creates a deleted route. On a cluster of its own without those CRDs, the
-operator starts, serves router Replicas and says once that HTTPRoutes are not watched.
+Event, re-creates a deleted route, and moves its weights through a rollout without a
+``Restored``. On a cluster of its own without those CRDs, the operator starts, serves
+router Replicas, says once that HTTPRoutes are not watched and refuses router GatewayAPI.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from vigia_testbed.operator import (
     model_deployment,
     operator_kubeconfig,
     wait_ready,
+    wait_stable,
 )
 
 pytestmark = pytest.mark.integration
@@ -135,6 +137,28 @@ def test_the_route_is_watched_like_the_other_children(
     new = {n: e for n, e in events(gateway_crds, namespace, "iris").items() if n not in before}
     assert about_route(new) == [f"Restored: HTTPRoute {ROUTE} was deleted; re-created it."]
     wait_ready(gateway_crds, namespace, "iris")
+
+
+def test_a_rollout_moves_the_route_weights_without_restores(
+    gateway_crds: Path, namespace: str, operator: OperatorProcess
+) -> None:
+    """The weights a rollout sets are the rollout's Events, never a Restored."""
+    md = model_deployment("iris", "s3://models/iris/v1", **ROUTED)
+    md["spec"]["rollout"]["steps"] = [{"weight": 20}]
+    kubectl(gateway_crds, "apply", "-n", namespace, "-f", "-", input=json.dumps(md))
+    wait_ready(gateway_crds, namespace, "iris")
+    kubectl(gateway_crds, "patch", "md", "iris", "-n", namespace, "--type=merge",
+            "-p", json.dumps({"spec": {"model": {"uri": "s3://models/iris/v2"}}}))
+    wait_for(lambda: weights(gateway_crds, namespace) == [80, 20], 60,
+             "the canary's step weight on the route")
+    kubectl(gateway_crds, "annotate", "md", "iris", "-n", namespace, "vigia.dev/rollout=promote")
+    wait_stable(gateway_crds, namespace, "iris", "v2")
+    wait_for(lambda: weights(gateway_crds, namespace) == [100, 0], 60, "all weight on stable")
+    wait_ready(gateway_crds, namespace, "iris")
+    time.sleep(2 * TICK_SECONDS)
+    said = events(gateway_crds, namespace, "iris").values()
+    assert {"RolloutStarted", "Promoted"} <= {e["reason"] for e in said}
+    assert [e["message"] for e in said if e["reason"] == "Restored"] == []
 
 
 def wait_refused(kubeconfig: Path, namespace: str, name: str, reason: str) -> str:
