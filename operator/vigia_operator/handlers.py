@@ -30,7 +30,7 @@ from vigia_operator.engine.observed import compact, seen
 from vigia_operator.engine.reconcile import Engine
 from vigia_operator.engine.store import IndexStore
 from vigia_operator.engine.tick import Tick, supervise
-from vigia_operator.kube.client import Kube
+from vigia_operator.kube.client import DiscoveryAPI, Kube
 from vigia_operator.kube.events import EventRecorder
 from vigia_operator.prometheus.exporter import serve_metrics
 from vigia_operator.prometheus.providers import provider_for
@@ -57,7 +57,9 @@ def log_in(**_: Any) -> kopf.ConnectionInfo | None:
     return login()
 
 
-@kopf.on.startup()
+# The start asks the API server's discovery (unserved_kinds): when it is not reachable yet,
+# the start is retried after 5 s rather than kopf's default minute.
+@kopf.on.startup(backoff=5)
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     config: OperatorSettings = memo["config"]
     settings.scanning.disabled = True  # the CRD is installed first: no cluster-wide CRD access
@@ -67,7 +69,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
             kind.version, kind.plural)
         settings.watching.label_selectors[key] = r.OWNED_SELECTOR
     kube = Kube(login, pool_size=config.concurrency)
-    unserved = await unserved_kinds(kube)
+    try:
+        unserved = await unserved_kinds(kube)
+    except BaseException:
+        await kube.close()  # retried with a new client
+        raise
     recorder = EventRecorder(kube)
     leader: Any = Standalone()
     metrics = serve_metrics(config.metrics_port)
@@ -85,7 +91,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     memo["engine"], memo["kube"], memo["tick"], memo[TASKS] = engine, kube, tick, tasks
 
 
-async def unserved_kinds(kube: Kube) -> frozenset[r.ChildKind]:
+async def unserved_kinds(kube: DiscoveryAPI) -> frozenset[r.ChildKind]:
     """The child kinds a cluster may lack (their CRDs not installed) that it does not serve.
 
     kopf watches only what its scan at start finds served: it logs a line for each missing

@@ -84,6 +84,12 @@ class CreateAPI(Protocol):
     async def create(self, obj: Mapping[str, Any]) -> Obj: ...
 
 
+class DiscoveryAPI(Protocol):
+    """What the operator's start asks of the API server: which kinds it serves."""
+
+    async def serves(self, kind: r.ChildKind) -> bool: ...
+
+
 class KubeAPI(StatusAPI, CreateAPI, Protocol):
     """What a reconcile asks of the API server: ``Kube`` in the operator, an in-memory
     stand-in in the engine's unit tests."""

@@ -36,7 +36,7 @@ async def test_without_the_gateway_api_one_line_says_so(caplog: pytest.LogCaptur
     before = list(kopf_logger.filters)
     caplog.set_level(logging.INFO, logger="vigia_operator.handlers")
     try:
-        unserved = await unserved_kinds(Discovery(served=set()))  # type: ignore[arg-type]
+        unserved = await unserved_kinds(Discovery(served=set()))
         assert unserved == frozenset({r.HTTPROUTE})
         (line,) = [rec.getMessage() for rec in caplog.records]
         assert line.startswith("HTTPRoutes are not watched: the cluster does not serve "
@@ -55,7 +55,7 @@ async def test_with_the_gateway_api_nothing_is_said_or_filtered(
     before = list(logging.getLogger(KOPF_OBSERVATION).filters)
     caplog.set_level(logging.INFO, logger="vigia_operator.handlers")
     discovery = Discovery(served={"HTTPRoute"})
-    assert await unserved_kinds(discovery) == frozenset()  # type: ignore[arg-type]
+    assert await unserved_kinds(discovery) == frozenset()
     assert discovery.asked == ["HTTPRoute"]  # only the kinds a cluster may lack
     assert caplog.records == []
     assert logging.getLogger(KOPF_OBSERVATION).filters == before
