@@ -4,7 +4,10 @@
   the engine reads, filtered server-side by the operator's label.
 - A ModelDeployment's events (and the initial listing at start) and its children's
   events trigger ``Engine.reconcile`` of that ModelDeployment.
-- The startup handler builds the engine and starts the tick (and the Lease election).
+- The startup handler builds the engine and starts the tick (and the Lease election). A
+  child kind the cluster may lack (HTTPRoute, when the Gateway API CRDs are not installed)
+  is watched only if served at start; if not, one log line says so and the engine refuses
+  what needs it.
 No finalizers, timers or progress annotations: deleting a ModelDeployment never waits
 for the operator, and the operator writes nothing on the object but its status.
 """
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import kopf
 
+from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.types import ModelRef
@@ -25,7 +30,7 @@ from vigia_operator.engine.observed import compact, seen
 from vigia_operator.engine.reconcile import Engine
 from vigia_operator.engine.store import IndexStore
 from vigia_operator.engine.tick import Tick, supervise
-from vigia_operator.kube.client import Kube
+from vigia_operator.kube.client import DiscoveryAPI, Kube
 from vigia_operator.kube.events import EventRecorder
 from vigia_operator.prometheus.exporter import serve_metrics
 from vigia_operator.prometheus.providers import provider_for
@@ -33,6 +38,11 @@ from vigia_operator.status.writer import StatusWriter
 
 OWNED = {r.LABEL_MANAGED_BY: r.MANAGED_BY}
 TASKS = "tasks"
+# kopf's logger and line for handlers of resources its scan did not find (kopf 1.45).
+KOPF_OBSERVATION = "kopf._core.reactor.observation"
+KOPF_UNRESOLVED = "Unresolved resources cannot be served"
+
+logger = logging.getLogger(__name__)
 
 
 def login() -> kopf.ConnectionInfo | None:
@@ -47,7 +57,9 @@ def log_in(**_: Any) -> kopf.ConnectionInfo | None:
     return login()
 
 
-@kopf.on.startup()
+# The start asks the API server's discovery (unserved_kinds): when it is not reachable yet,
+# the start is retried after 5 s rather than kopf's default minute.
+@kopf.on.startup(backoff=5)
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     config: OperatorSettings = memo["config"]
     settings.scanning.disabled = True  # the CRD is installed first: no cluster-wide CRD access
@@ -57,12 +69,17 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
             kind.version, kind.plural)
         settings.watching.label_selectors[key] = r.OWNED_SELECTOR
     kube = Kube(login, pool_size=config.concurrency)
+    try:
+        unserved = await unserved_kinds(kube)
+    except BaseException:
+        await kube.close()  # retried with a new client
+        raise
     recorder = EventRecorder(kube)
     leader: Any = Standalone()
     metrics = serve_metrics(config.metrics_port)
     engine = Engine(kube=kube, settings=config, store=IndexStore(kwargs),
                     writer=StatusWriter(kube, recorder), post=recorder, leader=leader,
-                    metrics=metrics)
+                    metrics=metrics, unserved=unserved)
     tick = Tick(engine, provider_for(config, metrics), config.tick_seconds)
     tasks = [asyncio.create_task(supervise("The tick", tick.run), name="vigia-tick")]
     tasks += [asyncio.create_task(engine.work(), name=f"vigia-worker-{n}")
@@ -72,6 +89,41 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         engine.leader = election
         tasks.append(asyncio.create_task(election.run(), name="vigia-lease"))
     memo["engine"], memo["kube"], memo["tick"], memo[TASKS] = engine, kube, tick, tasks
+
+
+async def unserved_kinds(kube: DiscoveryAPI) -> frozenset[r.ChildKind]:
+    """The child kinds a cluster may lack (their CRDs not installed) that it does not serve.
+
+    kopf watches only what its scan at start finds served: it logs a line for each missing
+    kind and never looks again (CRD scanning is off). The operator says once what that means
+    instead, and refuses the ModelDeployments that would need such a kind."""
+    unserved = frozenset({kind for kind in r.CHILD_KINDS
+                          if kind.installed_by and not await kube.serves(kind)})
+    for kind in sorted(unserved, key=lambda k: k.kind):
+        logger.info(
+            f"{kind.kind}s are not watched: the cluster does not serve {kind.resource} "
+            f"({kind.installed_by} are not installed). ModelDeployments that need them are "
+            f"refused ({reasons.API_NOT_SERVED}) until they are installed and the operator "
+            "restarted; the others are not affected.")
+    if unserved:
+        logging.getLogger(KOPF_OBSERVATION).addFilter(SaidAlready(unserved))
+    return unserved
+
+
+class SaidAlready(logging.Filter):
+    """Drops kopf's line about unresolved resources when it names only kinds the operator
+    has reported itself (if kopf rewords it, both lines are logged: harmless)."""
+
+    def __init__(self, kinds: frozenset[r.ChildKind]) -> None:
+        super().__init__()
+        self._plurals = {kind.plural for kind in kinds}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if not text.startswith(KOPF_UNRESOLVED):
+            return True
+        named = set(re.findall(r"plural='([^']*)'", text))
+        return not named or not named <= self._plurals
 
 
 @kopf.on.cleanup()

@@ -99,6 +99,8 @@ DIGEST_REQUIRED: Final = "DigestRequired"
 GATEWAY_NOT_ALLOWED: Final = "GatewayNotAllowed"
 HOSTNAME_NOT_ALLOWED: Final = "HostnameNotAllowed"
 OBJECT_CONFLICT: Final = "ObjectConflict"
+# A child's kind is not served by the cluster (router GatewayAPI without its CRDs).
+API_NOT_SERVED: Final = "APINotServed"
 # One object's reconcile failed or ran past its time budget (the others go on).
 RECONCILE_FAILED: Final = "ReconcileFailed"
 OVER_BUDGET: Final = "OverBudget"

@@ -64,6 +64,8 @@ class ChildKind:
     wave: int = 0  # applied after every child of a lower wave (what it refers to)
     # What the operator does to it (the RBAC test checks the ClusterRole grants these).
     verbs: tuple[str, ...] = ("get", "list", "watch", "create", "patch")
+    # What installs it when a cluster may not serve it (its CRDs); None: always served.
+    installed_by: str | None = None
 
     @property
     def group(self) -> str:
@@ -78,7 +80,18 @@ class ChildKind:
         """Id of the kopf index holding the observed objects of this kind, by owner."""
         return f"{self.plural}_index"
 
+    @property
+    def resource(self) -> str:
+        """As kubectl names it: plural.group/version."""
+        return f"{self.plural}.{self.group}/{self.version}" if self.group else (
+            f"{self.plural}/{self.version}")
 
+
+# Router GatewayAPI's route: applied after the Services it points at. Its CRDs may not be
+# installed: the operator then does not watch it and refuses the ModelDeployments that need
+# it (docs/operator.md, "Child kinds").
+HTTPROUTE: Final = ChildKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", wave=1,
+                             installed_by="the Gateway API CRDs")
 # Every child kind; children of one wave are applied together, waves in order. The handlers
 # (watches, indexes), the API client (URL paths) and the RBAC test all read this table.
 CHILD_KINDS: Final = (
@@ -86,13 +99,11 @@ CHILD_KINDS: Final = (
     ChildKind("v1", "ConfigMap", "configmaps"),
     ChildKind("v1", "Service", "services"),
     ChildKind("apps/v1", "Deployment", "deployments", wave=1),  # needs its account, config
+    HTTPROUTE,  # points at the track Services
     # Created once by the retraining step (never applied: a Job's spec is immutable).
     ChildKind("batch/v1", "Job", "jobs", wave=2, verbs=("get", "list", "watch", "create")),
 )
-# Router GatewayAPI's route: applied after the Services it points at, but not watched (the
-# Gateway API CRDs may not be installed); the engine's own applies stand for its watch.
-HTTPROUTE: Final = ChildKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", wave=1)
-WAVES: Final = {k.kind: k.wave for k in (*CHILD_KINDS, HTTPROUTE)}
+WAVES: Final = {k.kind: k.wave for k in CHILD_KINDS}
 MODELS_INDEX: Final = "models_index"
 # Kinds the client addresses besides the children.
 OTHER_KINDS: Final = (
@@ -101,7 +112,6 @@ OTHER_KINDS: Final = (
     ChildKind("v1", "Secret", "secrets"),
     ChildKind("coordination.k8s.io/v1", "Lease", "leases"),
     ChildKind("v1", "Pod", "pods"),  # a finished retraining Job's termination message
-    HTTPROUTE,
 )
 PLURALS: Final = {(k.api_version, k.kind): k.plural for k in (*CHILD_KINDS, *OTHER_KINDS)}
 OWNED_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY}"

@@ -14,7 +14,7 @@ decisions, then writes the status once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -62,6 +62,8 @@ class Observation:
     now: datetime
     tick: bool
     job_pods: Mapping[str, list[Obj]] = field(default_factory=dict)
+    # Child kinds the cluster did not serve when the operator started (no CRD): not watched.
+    unserved: frozenset[r.ChildKind] = frozenset()
 
     @property
     def bodies(self) -> dict[ChildKey, Obj]:
@@ -106,6 +108,9 @@ def decide_children(seen: Observation,
     tracks = Tracks(rollout.traffic, keep_canary=has_canary, route=route)
     desired = build_children(target, allow_sidecar_digest=settings.allow_sidecar_digest,
                              tracks=tracks)
+    not_served = refuse_unserved(desired, seen.unserved)
+    if not_served is not None:
+        return not_served
     planned = plan_applies(desired, bodies, target.uid)
     if planned.conflicts:
         return Refusal(reasons.OBJECT_CONFLICT, planned.conflicts[0].message)
@@ -113,6 +118,20 @@ def decide_children(seen: Observation,
     spec_changed = seen.status.get("observedGeneration") != target.generation
     return ChildrenDecision(target, rollout, serving, planned, spec_changed, notes,
                             introduced=_introduced(target, seen.status))
+
+
+def refuse_unserved(desired: Sequence[Obj], unserved: frozenset[r.ChildKind]) -> Refusal | None:
+    """A desired child of a kind the cluster does not serve cannot be applied, nor watched:
+    the ModelDeployment is refused, saying what to install."""
+    kinds = {kind.kind: kind for kind in unserved}
+    for obj in desired:
+        kind = kinds.get(obj["kind"])
+        if kind is not None:
+            return Refusal(reasons.API_NOT_SERVED, (
+                f"{kind.kind} {obj['metadata']['name']} cannot be created: the cluster did not "
+                f"serve {kind.resource} when the operator started (install "
+                f"{kind.installed_by or 'its CRD'}, then restart the operator)."))
+    return None
 
 
 def _introduced(md: ModelDeploymentView, status: Mapping[str, Any]) -> frozenset[ChildKey]:

@@ -19,6 +19,7 @@ many objects are reconciled at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.core.clock import utcnow
 from vigia_operator.core.config import OperatorSettings
-from vigia_operator.core.objects import ChildKey, differences
+from vigia_operator.core.objects import ChildKey, contains, differences
 from vigia_operator.core.types import Condition, Event, ModelRef, Obj, Signals
 from vigia_operator.decide.plan import Action, Conflict, conflict_with, controlled_by
 from vigia_operator.engine.decide import (
@@ -86,8 +87,10 @@ def backoff(retry: int) -> float:
 class Engine:
     def __init__(self, *, kube: KubeAPI, settings: OperatorSettings, store: Store,
                  writer: StatusWriter, post: Any, leader: Leadership,
-                 metrics: OperatorMetrics | None = None) -> None:
+                 metrics: OperatorMetrics | None = None,
+                 unserved: frozenset[r.ChildKind] = frozenset()) -> None:
         self.kube = kube
+        self.unserved = unserved  # child kinds not served (not watched): refused
         self.metrics = metrics
         self.settings = settings
         self.store = store
@@ -236,7 +239,8 @@ class Engine:
         pods = {} if job is None else {job: [p async for p in self.kube.list(
             "v1", "Pod", md.namespace, label_selector=f"{JOB_NAME_LABEL}={job}")]}
         return Observation(body=body, md=md, status=status, children=children,
-                           signals=signals, now=utcnow(), tick=tick, job_pods=pods)
+                           signals=signals, now=utcnow(), tick=tick, job_pods=pods,
+                           unserved=self.unserved)
 
     async def _apply_plan(self, seen: Observation, children: ChildrenDecision,
                           report: ReconcileReport) -> dict[ChildKey, Seen] | Refusal:
@@ -362,7 +366,8 @@ def announce(action: Action, before: Obj | None, spec_changed: bool, *,
              rolling: bool = False, introduced: bool = False) -> list[Event]:
     """The Events of one apply: a new model on a Deployment, a restore (the spec did not
     change, the child did), or a created or updated child. ``rolling``: a rollout is in
-    flight; its resizes of the Deployments are announced by its own Events.
+    flight; what it moves (the Deployments' replicas, the route's weights) is announced by
+    its own Events.
     ``introduced``: the child is new because a decision asked for it (the canary Deployment
     of a rollout that starts), so its absence was not someone's deletion."""
     kind, name = action.key
@@ -372,8 +377,9 @@ def announce(action: Action, before: Obj | None, spec_changed: bool, *,
         if old_uri is not None and old_uri != new_uri:
             return [Event(reasons.NORMAL, reasons.MODEL_CHANGED,
                           f"Model changed from {old_uri} to {new_uri} on Deployment {name}.")]
-        if rolling and differences(before, action.desired) == ["spec.replicas"]:
-            return []
+    if rolling and before is not None and contains(without_traffic(before),
+                                                   without_traffic(action.desired)):
+        return []
     if not spec_changed and not (introduced and before is None):
         if before is None:
             message = f"{kind} {name} was deleted; re-created it."
@@ -384,6 +390,20 @@ def announce(action: Action, before: Obj | None, spec_changed: bool, *,
         return [Event(reasons.WARNING, reasons.RESTORED, message)]
     reason = reasons.CREATED if before is None else reasons.UPDATED
     return [Event(reasons.NORMAL, reason, f"{kind} {name}")]
+
+
+def without_traffic(obj: Mapping[str, Any]) -> Obj:
+    """A copy of a child without the fields a rollout moves: a Deployment's replicas, an
+    HTTPRoute's backend weights."""
+    out: Obj = json.loads(json.dumps(obj))
+    spec = out.get("spec") or {}
+    if out.get("kind") == "Deployment":
+        spec.pop("replicas", None)
+    if out.get("kind") == r.HTTPROUTE.kind:
+        for rule in spec.get("rules") or []:
+            for backend in rule.get("backendRefs") or []:
+                backend.pop("weight", None)
+    return out
 
 
 def at_version(body: Obj, patched: Mapping[str, Any]) -> Obj:

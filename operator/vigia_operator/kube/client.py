@@ -52,9 +52,20 @@ class KubeError(Exception):
         return self.status == 403 and "being terminated" in self.message
 
 
+def group_version_path(api_version: str) -> str:
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+
+
+def watchable(discovery: Mapping[str, Any], kind: r.ChildKind) -> bool:
+    """Whether a group version's discovery document lists ``kind`` with list and watch."""
+    return any(resource.get("name") == kind.plural
+               and {"list", "watch"} <= set(resource.get("verbs") or ())
+               for resource in discovery.get("resources") or ())
+
+
 def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
     """The URL path of a collection (no name) or an object; no namespace: every namespace."""
-    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    base = group_version_path(api_version)
     scope = "" if namespace is None else f"/namespaces/{namespace}"
     out = f"{base}{scope}/{r.PLURALS[(api_version, kind)]}"
     return out if name is None else f"{out}/{name}"
@@ -71,6 +82,12 @@ class CreateAPI(Protocol):
     """What posting an Event asks of the API server."""
 
     async def create(self, obj: Mapping[str, Any]) -> Obj: ...
+
+
+class DiscoveryAPI(Protocol):
+    """What the operator's start asks of the API server: which kinds it serves."""
+
+    async def serves(self, kind: r.ChildKind) -> bool: ...
 
 
 class KubeAPI(StatusAPI, CreateAPI, Protocol):
@@ -158,6 +175,17 @@ class Kube:
             content_type="application/merge-patch+json",
         )
 
+    async def serves(self, kind: r.ChildKind) -> bool:
+        """Whether the API server serves ``kind`` with list and watch (the discovery of its
+        group version, which is not found at all when no CRD defines it)."""
+        try:
+            found = await self._call("GET", group_version_path(kind.api_version))
+        except KubeError as error:
+            if error.not_found:
+                return False
+            raise
+        return watchable(found, kind)
+
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> Obj:
         url = path(r.API_VERSION, r.KIND, namespace, name) + "/status"
         return await self._call("PATCH", url, body={"status": status},
@@ -214,6 +242,8 @@ def _what(method: str, url: str, content_type: str | None) -> str:
     if url.endswith("/status"):
         return "status"
     parts = url.split("?")[0].strip("/").split("/")
+    if len(parts) <= (3 if parts[0] == "apis" else 2):  # /apis/<group>/<version>, /api/v1
+        return "discovery"
     if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
         plural = parts[parts.index("namespaces") + 2]
     else:  # every namespace: /api/v1/<plural> or /apis/<group>/<version>/<plural>

@@ -75,3 +75,31 @@ def test_introduced_does_not_hide_a_hand_edit() -> None:
     events = announce(Action(deployment("s3://m/v1", 1), missing=False), before,
                       spec_changed=False, introduced=True)
     assert [e.reason for e in events] == [reasons.RESTORED]
+
+
+def route(weights: tuple[int, int], path: str = "/") -> dict[str, Any]:
+    backends = [{"group": "", "kind": "Service", "name": f"iris-{track}", "port": 80,
+                 "weight": weight} for track, weight in zip(("stable", "canary"), weights,
+                                                            strict=True)]
+    return {"kind": r.HTTPROUTE.kind, "metadata": {"name": "iris"},
+            "spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                                "backendRefs": backends}]}}
+
+
+def test_a_rollouts_route_weights_are_not_a_restore() -> None:
+    before, desired = route((100, 0)), route((90, 10))
+    assert reasons_of(before, desired, spec_changed=False, rolling=True) == []
+    (event,) = announce(Action(desired, missing=False), before, spec_changed=False)
+    assert (event.type, event.reason) == (reasons.WARNING, reasons.RESTORED)
+    assert event.message == "HTTPRoute iris was changed (spec.rules); restored it."
+
+
+def test_a_route_edit_beyond_its_weights_during_a_rollout_is_still_reported() -> None:
+    before, desired = route((100, 0), path="/admin"), route((90, 10))
+    assert reasons_of(before, desired, spec_changed=False, rolling=True) == [reasons.RESTORED]
+
+
+def test_a_deleted_route_is_re_created_and_reported() -> None:
+    (event,) = announce(Action(route((100, 0)), missing=True), None, spec_changed=False)
+    assert (event.type, event.reason, event.message) == (
+        reasons.WARNING, reasons.RESTORED, "HTTPRoute iris was deleted; re-created it.")

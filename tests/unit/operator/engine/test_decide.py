@@ -88,3 +88,24 @@ def test_the_canary_is_introduced_by_a_rollout_not_yet_in_status() -> None:
                                             signals=None, now=NOW, tick=False),
                                 OperatorSettings())
     assert isinstance(in_flight, ChildrenDecision) and canary not in in_flight.introduced
+
+
+def test_a_route_the_cluster_does_not_serve_refuses_router_gatewayapi_only() -> None:
+    from vigia_operator.core import reasons
+    from vigia_operator.core import resources as r
+    from vigia_operator.view.policy import Refusal
+
+    def decide(router: str) -> ChildrenDecision | Refusal:
+        body = _body("file:///m/v1", router=router)
+        return decide_children(Observation(
+            body=body, md=parse(body), status={"stable": STATUS["stable"]}, children={},
+            signals=None, now=NOW, tick=False, unserved=frozenset({r.HTTPROUTE})),
+            OperatorSettings())
+
+    refused = decide("GatewayAPI")
+    assert isinstance(refused, Refusal) and refused.reason == reasons.API_NOT_SERVED
+    assert refused.message == (
+        "HTTPRoute r cannot be created: the cluster did not serve "
+        "httproutes.gateway.networking.k8s.io/v1 when the operator started (install the "
+        "Gateway API CRDs, then restart the operator).")
+    assert isinstance(decide("Replicas"), ChildrenDecision)

@@ -91,6 +91,36 @@ async def test_a_hand_edit_is_restored_and_reported() -> None:
     assert event["reason"] == reasons.RESTORED and "spec.paused" in event["message"]
 
 
+async def test_the_route_is_a_child_like_the_others() -> None:
+    body = defaulted_sample()
+    body["spec"]["rollout"]["traffic"] = {
+        "router": "GatewayAPI", "httpRoute": {"name": "sobaos", "parentRefs": [{"name": "gw"}]}}
+    engine, kube, store = _engine(body)
+    outcome = await engine.reconcile(REF, trigger="event")
+    assert outcome.applied[-1] == ("HTTPRoute", "sobaos")  # after the Services it points at
+    store.catch_up(kube, REF)
+    await engine.reconcile(REF, trigger="tick")
+    store.catch_up(kube, REF)
+    kube.calls.clear()
+    kube.events.clear()
+    assert (await engine.reconcile(REF, trigger="tick")).applied == []
+    assert (kube.calls, kube.events) == ([], [])
+
+    key = ("HTTPRoute", "sobaos")
+    route = store.child_entries[REF][key].body
+    for backend, weight in zip(route["spec"]["rules"][0]["backendRefs"], (50, 50), strict=True):
+        backend["weight"] = weight  # kubectl patch
+    route["metadata"]["resourceVersion"] = "999"
+    store.child_entries[REF][key] = seen(route)
+    outcome = await engine.reconcile(REF, trigger="child")
+    assert outcome.applied == [key]
+    applied = kube.objects[("ml", "HTTPRoute", "sobaos")]["spec"]["rules"][0]["backendRefs"]
+    assert [b["weight"] for b in applied] == [100, 0]
+    (event,) = kube.events
+    assert (event["reason"], event["message"]) == (
+        reasons.RESTORED, "HTTPRoute sobaos was changed (spec.rules); restored it.")
+
+
 async def test_a_new_model_is_rolled_out_even_from_a_paused_child() -> None:
     engine, kube, store = _engine(defaulted_sample())
     await engine.reconcile(REF, trigger="event")

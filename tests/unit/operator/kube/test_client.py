@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from vigia_operator.core import resources as r
-from vigia_operator.kube.client import KubeError, api_error, path
+from vigia_operator.kube.client import KubeError, api_error, path, watchable
 
 
 def test_paths_come_from_the_kind_table() -> None:
@@ -33,3 +33,17 @@ def test_requests_are_counted_by_kind() -> None:
     assert _what("GET", "/api/v1/namespaces/ml/secrets/db", None) == "get secrets"
     assert _what("GET", "/apis/vigia.dev/v1alpha1/modeldeployments", None) == (
         "get modeldeployments")
+    assert _what("GET", "/apis/gateway.networking.k8s.io/v1", None) == "discovery"
+    assert _what("GET", "/api/v1", None) == "discovery"
+
+
+def test_a_kind_is_watchable_when_its_discovery_lists_it_with_list_and_watch() -> None:
+    def discovery(*verbs: str) -> dict[str, object]:
+        return {"kind": "APIResourceList", "groupVersion": r.HTTPROUTE.api_version,
+                "resources": [{"name": "httproutes/status", "verbs": ["get", "patch"]},
+                              {"name": "httproutes", "verbs": list(verbs)}]}
+
+    assert watchable(discovery("get", "list", "watch", "create", "patch"), r.HTTPROUTE)
+    assert not watchable(discovery("get", "create"), r.HTTPROUTE)
+    assert not watchable({"resources": []}, r.HTTPROUTE)
+    assert r.HTTPROUTE.resource == "httproutes.gateway.networking.k8s.io/v1"
