@@ -181,6 +181,10 @@ def _events(kubeconfig: Path, namespace: str, reason: str) -> list[dict[str, Any
 def routed(kubeconfig: Path) -> Iterator[Routed]:
     loop.install_with_helm(kubeconfig)
     gateway_api.install(kubeconfig, gateway_api.IMPLEMENTATION_CRDS)
+    # The operator sees which APIs the cluster serves when it starts (docs/operator.md).
+    kubectl(kubeconfig, "-n", loop.SYSTEM, "rollout", "restart", f"deployment/{loop.OPERATOR}")
+    kubectl(kubeconfig, "-n", loop.SYSTEM, "rollout", "status", f"deployment/{loop.OPERATOR}",
+            "--timeout=300s", timeout=320)
     apply(kubeconfig, {"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": GATEWAY_NAMESPACE, "labels": {
                            "pod-security.kubernetes.io/enforce": "restricted"}}})

@@ -2,10 +2,9 @@
 
 One Debian root file system (debootstrap, cached) is the base layer of the project image,
 PostgreSQL and the `debian` tool image; pause, CoreDNS, Prometheus, the Prometheus
-Operator's two programs and Traefik are single static binaries. Each image is a `docker save` archive
-under ~/.cache/vigia/images/ whose file name carries the hash of its inputs, so an unchanged
-image is never rebuilt. Recipes' own files
-live in tools/images/.
+Operator's two programs and Traefik are single static binaries. Each image is a `docker save`
+archive under ~/.cache/vigia/images/ whose file name carries the hash of its inputs, so an
+unchanged image is never rebuilt. Recipes' own files live in tools/images/.
 """
 
 from __future__ import annotations

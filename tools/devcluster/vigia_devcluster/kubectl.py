@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,15 @@ def apply(kubeconfig: Path, *documents: dict[str, Any], namespace: str | None = 
 def get(kubeconfig: Path, *args: str) -> dict[str, Any]:
     """`kubectl get ARGS -o json`, parsed."""
     return dict(json.loads(kubectl(kubeconfig, "get", *args, "-o", "json")))
+
+
+def wait_established(kubeconfig: Path, crds: list[str], timeout: float = 60) -> None:
+    """Wait until every CRD (``name.group``) is Established. Not `kubectl wait`: a CRD just
+    created has no conditions yet, which `kubectl wait` reports as an error at once."""
+    query = '{.status.conditions[?(@.type=="Established")].status}'
+    deadline = time.monotonic() + timeout
+    for crd in crds:
+        while kubectl(kubeconfig, "get", "crd", crd, "-o", f"jsonpath={query}") != "True":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {crd} not Established after {timeout:.0f} s")
+            time.sleep(0.5)

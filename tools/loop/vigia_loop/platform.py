@@ -20,7 +20,7 @@ from vigia_devcluster import images
 from vigia_devcluster.binaries import cache_root
 from vigia_devcluster.cluster import ADDONS
 from vigia_devcluster.helm import helm
-from vigia_devcluster.kubectl import apply, get, kubectl
+from vigia_devcluster.kubectl import apply, get, kubectl, wait_established
 from vigia_operator.core import resources as r
 
 from vigia import metrics
@@ -128,10 +128,8 @@ def install_prometheus_operator(kubeconfig: Path, documents: list[dict[str, Any]
     annotation's size), then the operator (``documents``), available."""
     kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f",
             str(prometheus_operator_crds()), timeout=180)
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
-            *(f"crd/{plural}.monitoring.coreos.com"
-              for plural in ("prometheuses", "podmonitors", "servicemonitors", "prometheusrules")),
-            timeout=80)
+    wait_established(kubeconfig, [f"{plural}.monitoring.coreos.com" for plural in (
+        "prometheuses", "podmonitors", "servicemonitors", "prometheusrules")])
     apply(kubeconfig, *documents)
     kubectl(kubeconfig, "-n", MONITORING, "rollout", "status", "deployment/prometheus-operator",
             "--timeout=300s", timeout=320)
