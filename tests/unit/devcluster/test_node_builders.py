@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from vigia_devcluster import components, dockerfile, images, nodeconfig, nodenet
+from vigia_devcluster.binaries import parse_versions
 from vigia_devcluster.imagearchive import ImageConfig, write_archive, write_layer
 from vigia_devcluster.layout import Layout, Ports
 
@@ -99,12 +100,24 @@ def test_archive_is_a_docker_save_image_with_its_name_and_config(tmp_path: Path)
 
 def test_every_image_is_fully_qualified_and_the_project_image_is_the_crds_default() -> None:
     references = images.references()
-    assert set(references) == {"pause", "debian", "coredns", "vigia", "postgresql", "prometheus"}
+    assert set(references) == {"pause", "debian", "coredns", "vigia", "postgresql", "prometheus",
+                               "prometheus-operator", "prometheus-config-reloader", "traefik"}
     assert all(r.startswith("docker.io/vigia/") for r in references.values())
     crd = yaml.safe_load((ROOT / "manifests/crd/modeldeployments.vigia.dev.yaml").read_text())
     text = json.dumps(crd)
     assert '"default": "vigia/vigia:0.1.0"' in text
     assert references["vigia"] == "docker.io/vigia/vigia:0.1.0"
+
+
+@pytest.mark.parametrize(("tool", "key"), [
+    ("prometheus", "PROMETHEUS_VERSION"),
+    ("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
+    ("gateway", "TRAEFIK_VERSION"),
+])
+def test_an_image_of_a_built_program_names_the_version_its_build_script_builds(
+        tool: str, key: str) -> None:
+    built = parse_versions((ROOT / "tools" / tool / "versions.env").read_text())
+    assert images.versions()[key] == built[key]
 
 
 def test_an_images_archive_name_changes_with_its_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
