@@ -50,17 +50,21 @@ X, y = production_line(1500, seed=7)
 bundle = make_bundle(sample_pipeline(7).fit(X, y), X, y, name="sobaos", version="{NEW_VERSION}")
 print(export_bundle(bundle, "file:///bundles/sobaos/gateway-{NEW_VERSION}", home="/tmp/vigia"))
 """
-# Runs in the client pod: one keep-alive connection through the Gateway; first until the
-# new version answers once (the route's weights reached Traefik), then ``count`` requests,
-# each answer's version counted.
+# Runs in the client pod: one keep-alive connection through the Gateway, one sample row per
+# request; first until the new version answers once (the route's weights reached Traefik),
+# then ``count`` requests, each answer's version counted.
 COUNT = """
 import http.client, json, subprocess, sys
 url_host, count, wanted = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-subprocess.run(["vigia", "sample", "traffic", "--out", "/tmp/row.jsonl", "--rows", "1",
+subprocess.run(["vigia", "sample", "traffic", "--out", "/tmp/rows.jsonl", "--rows", "500",
                 "--seed", "5"], check=True)
-body = json.dumps({"rows": [json.loads(open("/tmp/row.jsonl").readline())]})
+rows = [line.strip() for line in open("/tmp/rows.jsonl")]
 conn = http.client.HTTPConnection(url_host, timeout=10)
+sent = 0
 def version():
+    global sent
+    sent += 1
+    body = '{"rows": [' + rows[sent % len(rows)] + ']}'
     conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
     response = conn.getresponse()
     answer = response.read()
@@ -123,7 +127,7 @@ def _model(namespace: str) -> dict[str, Any]:
     md = p.model_deployment(MODEL, p.SAMPLE_URI)
     md["spec"]["rollout"] = {
         "steps": [{"weight": CANARY_WEIGHT, "pause": "30s"}],
-        "analysis": {"interval": "15s", "minSamples": 20, "failureLimit": 2,
+        "analysis": {"interval": "15s", "minSamples": 10, "failureLimit": 2,
                      "onNoData": "Inconclusive", "skipGates": ["accuracyDrop"],
                      "gates": {"errorRate": 0.01, "latencyP95": 3.0,
                                "predictionShift": 0.3, "inputDrift": 0.2}},
@@ -219,8 +223,8 @@ def _roll_out_through_the_gateway(kubeconfig: Path, namespace: str) -> Routed:
     # Traffic goes on (the analysis needs samples at every interval) until the promotion.
     keep = subprocess.Popen(
         [str(kubectl_path()), f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", CLIENT,
-         "--", "vigia", "sample", "send", f"http://{through}", "--seed", "9", "--batch", "5",
-         "--pause", "0.2", "--until-file", STOP],
+         "--", "vigia", "sample", "send", f"http://{through}", "--seed", "9", "--batch", "2",
+         "--pause", "0.02", "--until-file", STOP],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         promoted = loop.until(lambda: _promoted(kubeconfig, namespace), 300,
