@@ -65,6 +65,11 @@ class ServingSettings(BaseSettings):
     max_request_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
     home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
     workers: int = Field(default=1, ge=1, description="Server worker processes.")
+    probe_port: int = Field(
+        default=3001, ge=0, le=65535,
+        description="Port of the liveness and readiness probes, answered by a process of "
+        "their own that prediction work cannot delay (vigia_serving.probes); 0: none.",
+    )
     batch_max_rows: int = Field(
         default=128, ge=1, description="Most rows the micro-batcher gives the model in one call."
     )
