@@ -118,7 +118,8 @@ class LocalServer:
         never does."""
         deadline = time.monotonic() + timeout
         urls = [self.url + path]
-        if path in PROBED_PATHS and self.env.get(env_name("probe_port")) != "0":
+        if (path in PROBED_PATHS and self.service == SERVICE
+                and self.env.get(env_name("probe_port")) != "0"):
             urls.append(self.probe_url + path)
         while urls and time.monotonic() < deadline:
             assert self.process is not None, "start() the server first"

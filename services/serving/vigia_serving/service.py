@@ -5,7 +5,9 @@ model loads in a background thread so /healthz answers at once while /readyz sta
 503 until the bundle is verified and loaded. A bundle that cannot be reached is retried
 with backoff; /readyz is 503 meanwhile. The prediction log's database is not part of
 readiness: while it cannot be reached, predictions are answered and buffered, feedback
-answers 503, and vigia_prediction_log_up is 0.
+answers 503, and vigia_prediction_log_up is 0. The first worker starts the probes' own
+process (vigia_serving.probes), which gives the kubelet the worker's /healthz and /readyz
+answers without waiting on prediction work.
 """
 
 from __future__ import annotations
