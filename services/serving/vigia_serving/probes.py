@@ -12,7 +12,7 @@ What the probes check is unchanged: this process asks the worker's own /healthz 
 kubelet's timeout, and answers the kubelet at once with what they last said. An answer
 older than STALE_AFTER_S counts as none: a worker whose event loop stops for longer fails
 liveness, as a probe timing out did. The process leaves when the worker that started it
-does (a restarted worker starts a new one).
+does (a restarted worker starts a new one); the worker starts it again if it exits.
 
     python -m vigia_serving.probes --port 3001 --server 127.0.0.1:3000
 """
@@ -22,9 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +49,10 @@ READ_TIMEOUT_S: Final = 5.0
 BIND_ATTEMPTS: Final = 40
 BIND_PAUSE_S: Final = 0.25
 NO_ANSWER: Final = b"no answer from the server yet\n"
+RESTART_PAUSE_S: Final = 1.0
+
+# A child of BentoML's server logger (in the worker), as vigia_serving.service's.
+log = logging.getLogger("bentoml.serve.vigia")
 
 
 class ProbeRequestError(ValueError):
@@ -172,6 +178,21 @@ def start(host: str, port: int, probe_port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "vigia_serving.probes", "--host", host, "--port", str(probe_port),
          "--server", f"{asked}:{port}", "--parent", str(os.getpid())],
         stdin=subprocess.DEVNULL)
+
+
+def keep_running(host: str, port: int, probe_port: int) -> threading.Thread:
+    """``start`` now, and again whenever the process exits while the worker lives (a
+    thread of the worker's; it ends with it)."""
+
+    def supervise() -> None:
+        while True:
+            code = start(host, port, probe_port).wait()
+            log.warning("the probes' process exited (%s); starting it again", code)
+            time.sleep(RESTART_PAUSE_S)
+
+    thread = threading.Thread(target=supervise, name="vigia-probes", daemon=True)
+    thread.start()
+    return thread
 
 
 def main(argv: list[str] | None = None) -> int:

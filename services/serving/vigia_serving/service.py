@@ -16,7 +16,6 @@ import gc
 import logging
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ from .bounds import derive_bounds, memory_limit
 from .browser_page import PAGE_PATH, build_page_app
 from .logmetrics import dropped_rows_counter, health_gauges
 from .monitoring import Monitor
-from .probes import start as start_probes
+from .probes import keep_running as keep_probes_running
 from .requestmetrics import RequestMetrics
 from .runtime import ModelRuntime
 from .store import PredictionStore
@@ -209,12 +208,12 @@ def listening_address() -> tuple[str, int] | None:
     return str(host), int(port)
 
 
-def probe_process(worker: int | None) -> subprocess.Popen[bytes] | None:
-    """The probes' own process (vigia_serving.probes), started by the first worker."""
+def probe_process(worker: int | None) -> threading.Thread | None:
+    """The probes' own process (vigia_serving.probes), kept running by the first worker."""
     address = listening_address()
     if SETTINGS.probe_port == 0 or worker not in (None, 1) or address is None:
         return None
-    return start_probes(*address, SETTINGS.probe_port)
+    return keep_probes_running(*address, SETTINGS.probe_port)
 
 
 def serving() -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """The probes' own process (vigia_serving.probes) on the real server: /healthz and /readyz
 answer while the worker cannot (its predictions saturating it, or the worker stopped
-outright), liveness fails once the worker has not answered for STALE_AFTER_S, and a
-restarted worker brings its own probes. Latencies: benchmarks/healthz_under_load.py."""
+outright), liveness fails once the worker has not answered for STALE_AFTER_S, and the probes come
+back after their process or their worker dies. Latencies: benchmarks/healthz_under_load.py."""
 
 from __future__ import annotations
 
@@ -118,13 +118,20 @@ def test_liveness_follows_the_worker_without_waiting_for_it(server: LocalServer)
     until(lambda: probe(server, READYZ).status_code == 200, "ready again")
 
 
-def test_a_restarted_worker_brings_its_own_probes(server: LocalServer) -> None:
+def test_the_probes_come_back_after_their_process_or_their_worker_dies(
+    server: LocalServer,
+) -> None:
     assert server.process is not None
     arbiter = psutil.Process(server.process.pid)
     worker = child(arbiter, WORKER)
     probes = child(worker, PROBES)
+    # The worker starts its probes again...
+    probes.kill()
+    probes.wait(timeout=30)
+    until(lambda: probe_status(server) == 200, "the probes started again")
+    probes = child(worker, PROBES)
+    # ...and a killed worker's probes leave with it; the new worker's answer on the port.
     worker.kill()
-    # The old probes leave with their worker; the new worker's answer on the same port.
     probes.wait(timeout=30)
     until(lambda: probe_status(server) == 200, "the new worker's probes ready")
     assert child(child(arbiter, WORKER), PROBES).pid != probes.pid
