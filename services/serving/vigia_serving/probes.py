@@ -97,7 +97,10 @@ async def ask(host: str, port: int, path: str) -> Answer:
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
                          .encode())
             await writer.drain()
-            reply = await reader.read(MAX_REQUEST_BYTES)
+            reply = b""
+            while len(reply) < MAX_REQUEST_BYTES and (chunk := await reader.read(
+                    MAX_REQUEST_BYTES)):
+                reply += chunk
         finally:
             writer.close()
     head, _, body = reply.partition(b"\r\n\r\n")
@@ -136,7 +139,10 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 def answering(observed: Observed) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            path = await read_path(reader)
+            try:
+                path = await read_path(reader)
+            except OSError:  # the prober went away
+                return
             if path in PROBED_PATHS:
                 writer.write(response(*observed.verdict(path, time.monotonic())))
             else:
