@@ -11,16 +11,19 @@ largest body holds allowed. Two loads, each for ``--rounds`` rounds:
 - concurrent: ``--clients`` clients send ``--rows``-row bodies back to back for
   ``--seconds``; prints requests and rows per second.
 
-Meanwhile a separate process (as the kubelet is) polls /healthz and /readyz back to back,
-on the probes' port (vigia_serving.probes) and on the server's own; for each: answers,
-p50, p99 and max latency in ms (the target is 100 ms; the kubelet's probe times out at
-2 s), and any answer other than 200. The load average is printed with each round: the
-machine is shared, and the latencies follow it.
+Meanwhile a separate process (as the kubelet is) polls /healthz and /readyz, one request
+every PROBE_PAUSE_S, each on a new connection, on the port the kubelet asks: the probes'
+(vigia_serving.probes), or the server's own with ``--no-probe-process``; with
+``--server-port-too`` on both. For each: answers, p50, p99 and max latency in ms (the
+target is 100 ms; the kubelet's probe times out at 2 s), and any answer other than 200.
+The load average is printed with each round: the machine is shared, and the latencies
+follow it.
 
     python3 benchmarks/healthz_under_load.py [--memory-mib 1024] [--rounds 3]
         [--clients 4] [--rows 500] [--seconds 10]
         [--working-dir DIR]   # DIR/vigia_serving: another checkout's server, to compare
         [--no-probe-process]  # VIGIA_PROBE_PORT=0 (with a checkout from before it)
+        [--server-port-too]   # also poll the server's own port (more load on the worker)
 """
 
 from __future__ import annotations
@@ -52,11 +55,15 @@ from vigia.settings import ServingSettings
 
 ROWS_ALLOWED = 1_000_000
 JSON = {"content-type": "application/json"}
+# Between two probe requests: many more than the kubelet's, few enough that the probing
+# is not itself the load (back to back, it took a third of the worker's requests).
+PROBE_PAUSE_S = 0.01
 
 
 def probe_loop(urls: list[str], stop: Connection, out: Connection) -> None:
-    """In a process of its own: GET each URL in turn (a new connection each, as the
-    kubelet does) until told to stop; send back each one's (latency s, status) pairs."""
+    """In a process of its own: GET each URL in turn, PROBE_PAUSE_S apart (a new
+    connection each, as the kubelet does) until told to stop; send back each one's
+    (latency s, status) pairs."""
     seen: dict[str, list[tuple[float, int]]] = {url: [] for url in urls}
     targets = [(url, urlsplit(url)) for url in urls]
     out.send("probing")
@@ -74,6 +81,7 @@ def probe_loop(urls: list[str], stop: Connection, out: Connection) -> None:
             finally:
                 connection.close()
             seen[url].append((time.perf_counter() - started, status))
+            time.sleep(PROBE_PAUSE_S)
     out.send(seen)
 
 
@@ -192,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-probe-process", action="store_true",
                         help="probes on the server's port only (VIGIA_PROBE_PORT=0; a "
                         "checkout from before vigia_serving.probes)")
+    parser.add_argument("--server-port-too", action="store_true",
+                        help="poll the server's own port too")
     args = parser.parse_args(argv)
     limit = args.memory_mib * 2**20
     with tempfile.TemporaryDirectory(prefix="vigia-healthz-") as tmp:
@@ -213,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             **({"VIGIA_PROBE_PORT": "0"} if args.no_probe_process else {}),
         }, working_dir=args.working_dir).start_ready()
         try:
-            bases = [server.url] if args.no_probe_process else [server.probe_url, server.url]
+            bases = [server.url] if args.no_probe_process else [server.probe_url]
+            if args.server_port_too and not args.no_probe_process:
+                bases.append(server.url)
             urls = [base + path for base in bases for path in PROBED_PATHS]
             run_rounds("largest", args.rounds, urls, lambda: largest_round(server, body, rows))
             run_rounds("concurrent", args.rounds, urls, lambda: concurrent_round(
