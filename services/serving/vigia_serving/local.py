@@ -77,6 +77,10 @@ class LocalServer:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    def __post_init__(self) -> None:
+        while self.probe_port == self.port:  # two picks of a free port may agree
+            self.probe_port = free_port()
+
     @property
     def probe_url(self) -> str:
         return f"http://{HOST}:{self.probe_port}"
