@@ -15,6 +15,8 @@ from vigia.retraining import parse_duration
 
 ENV_PREFIX: Final = "VIGIA_"
 RETRAIN_ENV_PREFIX: Final = "VIGIA_RETRAIN_"
+# The port of the model server's probes (vigia_serving.probes); the operator's probes ask it.
+DEFAULT_PROBE_PORT: Final = 3001
 
 
 class ServingSettings(BaseSettings):
@@ -66,7 +68,7 @@ class ServingSettings(BaseSettings):
     home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
     workers: int = Field(default=1, ge=1, description="Server worker processes.")
     probe_port: int = Field(
-        default=3001, ge=0, le=65535,
+        default=DEFAULT_PROBE_PORT, ge=0, le=65535,
         description="Port of the liveness and readiness probes, answered by a process of "
         "their own that prediction work cannot delay (vigia_serving.probes); 0: none.",
     )

@@ -11,7 +11,7 @@ import json
 from typing import Any, Final
 
 from vigia.metrics import TRACK_STABLE
-from vigia.settings import env_name
+from vigia.settings import DEFAULT_PROBE_PORT, env_name
 from vigia_operator.core import resources as r
 from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.policy import BUNDLE_MOUNT, PVC_SCHEME, pvc_location, server_uri
@@ -148,7 +148,7 @@ def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
         {"name": env_name("model_uri"), "value": server_uri(md.model.uri)},
         {"name": env_name("track"), "value": track},
         {"name": env_name("model_version"), "value": md.model.version},
-        {"name": env_name("probe_port"), "value": str(r.PROBE_PORT)},
+        {"name": env_name("probe_port"), "value": str(DEFAULT_PROBE_PORT)},
     ]
     if allow_sidecar_digest:
         env.append({"name": env_name("allow_sidecar_digest"), "value": "true"})
@@ -224,7 +224,8 @@ def _container(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
         "image": md.serving.image,
         "imagePullPolicy": md.serving.image_pull_policy,
         "ports": [{"name": r.PORT_NAME, "containerPort": r.SERVER_PORT, "protocol": "TCP"},
-                  {"name": r.PROBE_PORT_NAME, "containerPort": r.PROBE_PORT, "protocol": "TCP"}],
+                  {"name": r.PROBE_PORT_NAME, "containerPort": DEFAULT_PROBE_PORT,
+                   "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": r.configmap_name(md.name)}}],
         "env": _model_env(md, track, allow_sidecar_digest),
         # Loading a large bundle can be slow; the startup probe keeps liveness out of it.
