@@ -15,6 +15,8 @@ from vigia.retraining import parse_duration
 
 ENV_PREFIX: Final = "VIGIA_"
 RETRAIN_ENV_PREFIX: Final = "VIGIA_RETRAIN_"
+# The port of the model server's probes (vigia_serving.probes); the operator's probes ask it.
+DEFAULT_PROBE_PORT: Final = 3001
 
 
 class ServingSettings(BaseSettings):
@@ -65,6 +67,11 @@ class ServingSettings(BaseSettings):
     max_request_rows: int = Field(default=1000, ge=1, description="Largest /predict body, in rows.")
     home: str = Field(default="/tmp/vigia", description="Writable directory for the model store.")
     workers: int = Field(default=1, ge=1, description="Server worker processes.")
+    probe_port: int = Field(
+        default=DEFAULT_PROBE_PORT, ge=0, le=65535,
+        description="Port of the liveness and readiness probes, answered by a process of "
+        "their own that prediction work cannot delay (vigia_serving.probes); 0: none.",
+    )
     batch_max_rows: int = Field(
         default=128, ge=1, description="Most rows the micro-batcher gives the model in one call."
     )

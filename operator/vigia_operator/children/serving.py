@@ -11,7 +11,7 @@ import json
 from typing import Any, Final
 
 from vigia.metrics import TRACK_STABLE
-from vigia.settings import env_name
+from vigia.settings import DEFAULT_PROBE_PORT, env_name
 from vigia_operator.core import resources as r
 from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.policy import BUNDLE_MOUNT, PVC_SCHEME, pvc_location, server_uri
@@ -148,6 +148,7 @@ def _model_env(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
         {"name": env_name("model_uri"), "value": server_uri(md.model.uri)},
         {"name": env_name("track"), "value": track},
         {"name": env_name("model_version"), "value": md.model.version},
+        {"name": env_name("probe_port"), "value": str(DEFAULT_PROBE_PORT)},
     ]
     if allow_sidecar_digest:
         env.append({"name": env_name("allow_sidecar_digest"), "value": "true"})
@@ -189,7 +190,7 @@ def restricted_container_security() -> Obj:
 
 def _probe(path: str, period: int, failures: int) -> Obj:
     return {
-        "httpGet": {"path": path, "port": r.PORT_NAME, "scheme": "HTTP"},
+        "httpGet": {"path": path, "port": r.PROBE_PORT_NAME, "scheme": "HTTP"},
         "periodSeconds": period,
         "timeoutSeconds": 2,
         "failureThreshold": failures,
@@ -222,10 +223,13 @@ def _container(md: ModelDeploymentView, track: str, allow_sidecar_digest: bool) 
         "name": r.CONTAINER_NAME,
         "image": md.serving.image,
         "imagePullPolicy": md.serving.image_pull_policy,
-        "ports": [{"name": r.PORT_NAME, "containerPort": r.SERVER_PORT, "protocol": "TCP"}],
+        "ports": [{"name": r.PORT_NAME, "containerPort": r.SERVER_PORT, "protocol": "TCP"},
+                  {"name": r.PROBE_PORT_NAME, "containerPort": DEFAULT_PROBE_PORT,
+                   "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": r.configmap_name(md.name)}}],
         "env": _model_env(md, track, allow_sidecar_digest),
         # Loading a large bundle can be slow; the startup probe keeps liveness out of it.
+        # The probes' own process answers them: a heavy request cannot delay the answer.
         "startupProbe": _probe("/healthz", period=2, failures=90),
         "livenessProbe": _probe("/healthz", period=10, failures=3),
         "readinessProbe": _probe("/readyz", period=5, failures=2),

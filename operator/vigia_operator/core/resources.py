@@ -34,6 +34,8 @@ SERVER_COMPONENT: Final = "model-server"  # the app.kubernetes.io/component of i
 SERVER_PORT: Final = 3000  # BentoML's default
 SERVICE_PORT: Final = 80
 PORT_NAME: Final = "http"
+# The port of the probes' own process (vigia.settings.DEFAULT_PROBE_PORT).
+PROBE_PORT_NAME: Final = "probes"
 CONTAINER_NAME: Final = "server"
 JOB_CONTAINER: Final = "retrain"  # the retraining Job's container: its result is its message
 

@@ -1,7 +1,8 @@
 """HTTP routes of the model server: thin handlers over ModelRuntime.
 
 The routes are a Starlette app mounted into the BentoML service (BentoML supplies
-/healthz, /readyz, /metrics, its request metrics and the process model). Bodies are
+/healthz, /readyz, /metrics, its request metrics and the process model; the kubelet
+asks the probes through vigia_serving.probes). Bodies are
 read and parsed by vigia_serving.payloads rather than by BentoML's pydantic IO
 descriptors, which roughly halves the per-request cost (docs/serving.md).
 

@@ -21,6 +21,8 @@ import psutil
 
 from vigia.settings import env_name
 
+from .probes import PROBED_PATHS
+
 SERVICE = "vigia_serving.service:VigiaModel"
 HOST = "127.0.0.1"
 
@@ -66,12 +68,22 @@ class LocalServer:
     service: str = SERVICE
     working_dir: Path | None = None
     port: int = field(default_factory=free_port)
+    # The probes' own process (vigia_serving.probes) listens here.
+    probe_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     _workers: list[psutil.Process] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    def __post_init__(self) -> None:
+        while self.probe_port == self.port:  # two picks of a free port may agree
+            self.probe_port = free_port()
+
+    @property
+    def probe_url(self) -> str:
+        return f"http://{HOST}:{self.probe_port}"
 
     @property
     def log(self) -> Path:
@@ -82,6 +94,7 @@ class LocalServer:
             **os.environ,
             "BENTOML_HOME": str(self.work / "bentoml"),
             env_name("home"): str(self.work / f"home-{self.port}"),
+            env_name("probe_port"): str(self.probe_port),
             **self.env,
         }
         # This interpreter's BentoML (the project's venv), not whatever `bentoml` is on PATH.
@@ -104,19 +117,28 @@ class LocalServer:
             raise
 
     def wait(self, path: str = "/readyz", timeout: float = 300) -> LocalServer:
-        """Until ``path`` answers 200; raises ServerFailed with the log if it never does."""
+        """Until ``path`` answers 200, on the server's port and (for a probe's path, when
+        the probes have a process) on the probes'; raises ServerFailed with the log if it
+        never does."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        urls = [self.url + path]
+        if (path in PROBED_PATHS and self.service == SERVICE
+                and self.env.get(env_name("probe_port")) != "0"):
+            urls.append(self.probe_url + path)
+        while urls and time.monotonic() < deadline:
             assert self.process is not None, "start() the server first"
             if self.process.poll() is not None:
                 raise ServerFailed(f"server exited: {self._log_tail()}")
             try:
-                if httpx.get(self.url + path, timeout=2).status_code == 200:
-                    return self
+                if httpx.get(urls[0], timeout=2).status_code == 200:
+                    urls.pop(0)
+                    continue
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
-        raise ServerFailed(f"{path} not 200 in {timeout}s: {self._log_tail()}")
+        if not urls:
+            return self
+        raise ServerFailed(f"{urls[0]} not 200 in {timeout}s: {self._log_tail()}")
 
     def terminate(self) -> None:
         """SIGTERM to `bentoml serve`, as Kubernetes does; remembers its workers first."""

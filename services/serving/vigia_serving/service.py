@@ -5,7 +5,9 @@ model loads in a background thread so /healthz answers at once while /readyz sta
 503 until the bundle is verified and loaded. A bundle that cannot be reached is retried
 with backoff; /readyz is 503 meanwhile. The prediction log's database is not part of
 readiness: while it cannot be reached, predictions are answered and buffered, feedback
-answers 503, and vigia_prediction_log_up is 0.
+answers 503, and vigia_prediction_log_up is 0. The first worker starts the probes' own
+process (vigia_serving.probes), which gives the kubelet the worker's /healthz and /readyz
+answers without waiting on prediction work.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -33,6 +36,7 @@ from .bounds import derive_bounds, memory_limit
 from .browser_page import PAGE_PATH, build_page_app
 from .logmetrics import dropped_rows_counter, health_gauges
 from .monitoring import Monitor
+from .probes import keep_running as keep_probes_running
 from .requestmetrics import RequestMetrics
 from .runtime import ModelRuntime
 from .store import PredictionStore
@@ -194,6 +198,24 @@ if SETTINGS.browser_page:  # opt-in: the page hands out the model itself
     app.mount(PAGE_PATH, build_page_app(STATE))
 
 
+def listening_address() -> tuple[str, int] | None:
+    """Host and port of the socket BentoML's arbiter handed this worker (its --fd)."""
+    argv = sys.argv
+    if "--fd" not in argv[:-1]:
+        return None
+    with socket.socket(fileno=os.dup(int(argv[argv.index("--fd") + 1]))) as listening:
+        host, port = listening.getsockname()[:2]
+    return str(host), int(port)
+
+
+def probe_process(worker: int | None) -> threading.Thread | None:
+    """The probes' own process (vigia_serving.probes), kept running by the first worker."""
+    address = listening_address()
+    if SETTINGS.probe_port == 0 or worker not in (None, 1) or address is None:
+        return None
+    return keep_probes_running(*address, SETTINGS.probe_port)
+
+
 def serving() -> tuple[str, str]:
     """The model's name and version for the request metrics ("" until it is loaded)."""
     runtime = STATE.runtime
@@ -213,6 +235,7 @@ class VigiaModel:
         from bentoml._internal.context import server_context
 
         worker = server_context.worker_index or os.getpid()
+        self._probes = probe_process(server_context.worker_index)
         self._loader = threading.Thread(
             target=load_runtime, args=(SETTINGS, STATE, worker), name="vigia-loader", daemon=True
         )

@@ -69,6 +69,11 @@ def test_probes_resources_and_scrape_annotations() -> None:
     container = _container(deployment)
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # Answered by the probes' own process (vigia_serving.probes), on the port it is told.
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert ports[container[probe]["httpGet"]["port"]] == 3001
+    assert _env(container)[env_name("probe_port")] == "3001"
     # Serves on after deletion until kube-proxy has dropped the endpoint, within the grace.
     sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert 0 < sleep < deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
