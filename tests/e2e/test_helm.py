@@ -119,6 +119,34 @@ def _revision(kubeconfig: Path) -> int:
     return int(history[-1]["revision"])
 
 
+def _scrape_pools(kubeconfig: Path) -> dict[str, list[str]]:
+    answer = json.loads(kubectl(kubeconfig, "get", "--raw",
+                                f"{loop.PROMETHEUS_PROXY}/api/v1/targets?state=active"))
+    pools: dict[str, list[str]] = {}
+    for target in answer["data"]["activeTargets"]:
+        pools.setdefault(target["scrapePool"], []).append(target["health"])
+    return pools
+
+
+def test_the_charts_monitors_and_rules_are_the_operators_prometheus_configuration(
+        kubeconfig: Path, served: str) -> None:
+    """The Prometheus Operator turned the chart's PodMonitor, ServiceMonitor and
+    PrometheusRule into its Prometheus's scrape jobs and rules, and the targets are up."""
+    wanted = {f"podMonitor/{loop.SYSTEM}/vigia-model-servers/0",
+              f"serviceMonitor/{loop.SYSTEM}/{loop.OPERATOR}/0"}
+
+    def up() -> dict[str, list[str]] | None:
+        pools = _scrape_pools(kubeconfig)
+        healthy = {pool for pool in wanted if "up" in pools.get(pool, [])}
+        return pools if healthy == wanted else None
+
+    pools = loop.until(up, 180, f"{sorted(wanted)} scraped", interval=3)
+    print(f"\nfigure: the Operator's Prometheus scrape pools: {sorted(pools)}")
+    groups = json.loads(kubectl(kubeconfig, "get", "--raw",
+                                f"{loop.PROMETHEUS_PROXY}/api/v1/rules"))["data"]["groups"]
+    assert any(rule["name"].startswith("vigia:") for g in groups for rule in g["rules"])
+
+
 def test_helm_upgrade_from_the_previous_release_fails_no_request(
         kubeconfig: Path, served: str) -> None:
     _upgrade(kubeconfig, PREVIOUS_CHART)

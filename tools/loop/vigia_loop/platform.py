@@ -51,6 +51,7 @@ HELM_VALUES: Final = {
     "operator.prometheusUrl": f"http://prometheus-operated.{MONITORING}.svc:9090",
     "prometheus.operator.enabled": "true",
     "prometheus.operator.interval": "5s",  # manifests/addons/prometheus.yaml's scrape interval
+    "operator.metrics.enabled": "true",  # and the chart's ServiceMonitor for them
     "tests.sampleModel.enabled": "false",  # the loop deploys its own model
 }
 
