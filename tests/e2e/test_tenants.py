@@ -157,6 +157,11 @@ def traffic(kubeconfig: Path, teams: dict[str, Team]) -> dict[str, dict[str, Any
         foreign = sent.get("first", {}).get("predicted", [])[:3]
         sent[team] = _python(kubeconfig, namespace, TRAFFIC, _service_url(kubeconfig, namespace),
                              str(rows), json.dumps(foreign))
+    # An unchanged verdict's section keeps its numbers for up to 2 x REFRESH_S (status/
+    # monitoring.py); a new generation is written on its next evaluation, with the counts.
+    for member in teams.values():
+        kubectl(kubeconfig, "-n", member.namespace, "patch", "modeldeployment", MODEL,
+                "--type=merge", "-p", json.dumps({"spec": {"monitoring": {"interval": "20s"}}}))
     return sent
 
 
