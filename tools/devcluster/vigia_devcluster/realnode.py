@@ -54,10 +54,18 @@ def containerd_ready(paths: NodePaths) -> bool:
 
 
 def import_images(paths: NodePaths, archives: list[Path]) -> None:
+    """Import each archive into the node's containerd, once: an archive's name carries the
+    hash of its inputs, and the node's containerd keeps what it imported for its life."""
+    record = paths.containerd_root.parent / "imported"
+    done = set(record.read_text().split()) if record.exists() else set()
     for archive in archives:
+        if archive.name in done:
+            continue
         result = ctr(paths, "images", "import", "--no-unpack=false", str(archive))
         if result.returncode != 0:
             raise NodeError(f"ctr images import {archive.name}: {result.stderr.strip()}")
+        with record.open("a") as out:
+            out.write(archive.name + "\n")
 
 
 def start_kubelet(paths: NodePaths, kubeconfig: Path, log: Path) -> Proc:
