@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from vigia_devcluster.kubectl import apply, kubectl
-from vigia_loop.loop import MODEL, Background, Loop, client_pod, run
+from vigia_loop.loop import MODEL, Background, Loop, bundle_writer, run
 from vigia_loop.platform import BUNDLES_CLAIM, remove_namespace
 from vigia_loop.scale import SCALED
 from vigia_loop.timeline import Step, Timeline
@@ -67,7 +67,7 @@ def rolled_back(kubeconfig: Path, namespace: str, timeline: Timeline) -> dict[st
     """After the loop: a bad version (trained on inverted labels) set as spec.model, judged
     on the same real traffic with its labels."""
     loop = Loop(kubeconfig, namespace, SCALED)
-    apply(kubeconfig, _bundle_writer(), namespace=namespace)
+    apply(kubeconfig, bundle_writer(WRITER, BAD_BUNDLE_CODE), namespace=namespace)
     kubectl(kubeconfig, "-n", namespace, "wait", "--for=jsonpath={.status.phase}=Succeeded",
             f"pod/{WRITER}", "--timeout=300s", timeout=320)
     began = time.monotonic()
@@ -84,20 +84,6 @@ def rolled_back(kubeconfig: Path, namespace: str, timeline: Timeline) -> dict[st
         status = loop.wait(ended, f"version {BAD_VERSION} judged")
     return {"status": status, "seconds": time.monotonic() - began,
             "traffic": background.result}
-
-
-def _bundle_writer() -> dict[str, Any]:
-    """A pod that writes the bad version onto the bundle claim, as a user's pipeline would."""
-    pod = client_pod()
-    pod["metadata"] = {"name": WRITER}
-    pod["spec"]["restartPolicy"] = "Never"
-    (container,) = pod["spec"]["containers"]
-    container["command"] = ["python3", "-c", BAD_BUNDLE_CODE]
-    container["resources"]["limits"]["memory"] = "1Gi"
-    container["volumeMounts"].append({"name": "bundles", "mountPath": "/bundles"})
-    pod["spec"]["volumes"].append(
-        {"name": "bundles", "persistentVolumeClaim": {"claimName": BUNDLES_CLAIM}})
-    return pod
 
 
 def test_each_step_happens_once_in_order(timeline: Timeline) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from vigia_devcluster.binaries import kubectl_path
 from vigia_loop import platform as loop
-from vigia_loop.loop import client_pod
+from vigia_loop.loop import bundle_writer, client_pod
 from vigia_operator.core import reasons
 from vigia_testbed import gateway as traefik
 from vigia_testbed import realnode as p
@@ -139,19 +139,6 @@ def _model(namespace: str) -> dict[str, Any]:
     return md
 
 
-def _writer() -> dict[str, Any]:
-    pod = client_pod()
-    pod["metadata"] = {"name": WRITER}
-    pod["spec"]["restartPolicy"] = "Never"
-    (container,) = pod["spec"]["containers"]
-    container["command"] = ["python3", "-c", NEW_BUNDLE_CODE]
-    container["resources"]["limits"]["memory"] = "1Gi"
-    container["volumeMounts"].append({"name": "bundles", "mountPath": "/bundles"})
-    pod["spec"]["volumes"].append(
-        {"name": "bundles", "persistentVolumeClaim": {"claimName": loop.BUNDLES_CLAIM}})
-    return pod
-
-
 def _md(kubeconfig: Path, namespace: str) -> dict[str, Any]:
     return dict(json.loads(kubectl(kubeconfig, "-n", namespace, "get", "modeldeployment",
                                    MODEL, "-o", "json")))
@@ -200,7 +187,8 @@ def routed(kubeconfig: Path) -> Iterator[Routed]:
     namespace = p.restricted_namespace(kubeconfig)
     try:
         apply(kubeconfig, traefik.gateway(GATEWAY, TRAEFIK, PORT), namespace=namespace)
-        apply(kubeconfig, _writer(), client_pod(), namespace=namespace)
+        apply(kubeconfig, bundle_writer(WRITER, NEW_BUNDLE_CODE), client_pod(),
+              namespace=namespace)
         apply(kubeconfig, _model(namespace), namespace=namespace)
         kubectl(kubeconfig, "-n", GATEWAY_NAMESPACE, "rollout", "status",
                 f"deployment/{TRAEFIK}", "--timeout=300s", timeout=320)

@@ -129,6 +129,21 @@ def client_pod() -> dict[str, Any]:
     }
 
 
+def bundle_writer(name: str, code: str) -> dict[str, Any]:
+    """A pod like the production line that runs ``code`` with the bundle claim at /bundles,
+    once: a version written onto the claim as a user's pipeline would."""
+    pod = client_pod()
+    pod["metadata"] = {"name": name}
+    pod["spec"]["restartPolicy"] = "Never"
+    (container,) = pod["spec"]["containers"]
+    container["command"] = ["python3", "-c", code]
+    container["resources"]["limits"]["memory"] = "1Gi"
+    container["volumeMounts"].append({"name": "bundles", "mountPath": "/bundles"})
+    pod["spec"]["volumes"].append(
+        {"name": "bundles", "persistentVolumeClaim": {"claimName": p.BUNDLES_CLAIM}})
+    return pod
+
+
 def run(kubeconfig: Path, namespace: str, scale: Scale, timeline: Timeline) -> Timeline:
     """The whole loop in ``namespace``; every step marked on ``timeline``."""
     p.install_with_helm(kubeconfig, tick_seconds=scale.tick_seconds)

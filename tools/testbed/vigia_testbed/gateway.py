@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from vigia_devcluster.binaries import parse_versions
 from vigia_devcluster.kubectl import apply, get, kubectl
 
 from vigia_testbed.net import LOOPBACK, free_port
@@ -48,10 +49,7 @@ Obj = dict[str, Any]
 
 
 def _version() -> str:
-    for line in VERSIONS.read_text().splitlines():
-        if line.startswith("TRAEFIK_VERSION="):
-            return line.split("=", 1)[1].strip()
-    raise RuntimeError(f"no TRAEFIK_VERSION in {VERSIONS}")
+    return parse_versions(VERSIONS.read_text())["TRAEFIK_VERSION"]
 
 
 def binary() -> Path:
