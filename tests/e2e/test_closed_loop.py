@@ -18,6 +18,7 @@ from vigia_loop.platform import BUNDLES_CLAIM, remove_namespace
 from vigia_loop.scale import SCALED
 from vigia_loop.timeline import Step, Timeline
 from vigia_operator.core import reasons
+from vigia_testbed.kube import wait_for
 from vigia_testbed.pods import unique
 
 pytestmark = pytest.mark.e2e
@@ -204,6 +205,9 @@ def test_a_bad_version_is_rolled_back_on_its_labels_the_stable_untouched(
 
 def test_the_rollbacks_warnings_are_exactly_those_a_person_acts_on(
         rolled_back: dict[str, Any], kubeconfig: Path, namespace: str) -> None:
+    # The RolledBack Event follows the status the fixture saw.
+    wait_for(lambda: any(e["reason"] == reasons.ROLLED_BACK
+                         for e in warnings(kubeconfig, namespace)), 10, "the RolledBack Event")
     posted = warnings(kubeconfig, namespace)
     assert {e["reason"] for e in posted} == {
         reasons.ANALYSIS_FAILED, reasons.ROLLING_BACK, reasons.ROLLED_BACK}

@@ -5,8 +5,10 @@ events, the periodic tick, the operator's start) calls ``Engine.reconcile``.
     -> decide the children (pure: rollout step, desired objects, plan)
     -> apply what differs
     -> decide the status (pure: every section, retraining included, and its Events)
-    -> act (create a retraining Job, clear a consumed command, post Events)
+    -> act (create a retraining Job, clear a consumed command)
     -> write the status once
+    -> post the decisions' Events (after the status that records them: whoever reads an
+       Event reads a status that already says it)
 
 The status is decided from the children as the applies left them, so both decisions are
 pure functions of the observation (``engine.decide``).
@@ -217,6 +219,8 @@ class Engine:
         decided = decide_status(seen, children, applied, self.settings)
         body = await self._act(seen, decided)
         report.status_written = await self.writer.write(body, decided.update, now=seen.now)
+        for event in decided.events:
+            await self._post(body, event)
         return report
 
     async def _observe(self, body: Obj, signals: Signals | None, *,
@@ -273,7 +277,8 @@ class Engine:
         return observed
 
     async def _act(self, seen: Observation, decided: StatusDecision) -> Obj:
-        """Carry out the decisions; the body the status is then written against."""
+        """Carry out the decisions but their Events; the body the status is then written
+        against."""
         body, md = seen.body, seen.md
         if decided.job is not None:
             await self._create_job(decided.job)
@@ -281,8 +286,6 @@ class Engine:
             cleared = await self.kube.remove_annotation(r.API_VERSION, r.KIND, md.namespace,
                                                         md.name, COMMAND_ANNOTATION)
             body = at_version(body, cleared)
-        for event in decided.events:
-            await self._post(body, event)
         if self.metrics is not None and decided.verdict is not None:
             self.metrics.publish((md.namespace, md.name), decided.verdict)
         return body

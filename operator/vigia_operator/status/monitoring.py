@@ -10,13 +10,16 @@ once Prometheus is back, an accuracy once no feedback is left in the window) goe
 status writer sends it as null in its merge patch (``status.writer.merge_patch``).
 
 A tick that decides what the previous one decided (every condition's status and reason,
-the state, the drifted features and violated KPIs, for the same generation) rewrites the
-section only once the written one is between ``REFRESH_S`` and twice that old (a fixed
+the state, the drifted features and violated KPIs, for the same generation) on sample
+counts of the same order (none stays none, some stays within a factor of
+``SAMPLES_FACTOR``) rewrites the section only once the written one is between
+``REFRESH_S`` and twice that old (a fixed
 point of that range per object, so that models evaluated together do not all rewrite on
 the same tick): every tick's new numbers would otherwise be a status write per model per
 tick (1,000 models: 1,000 writes, 25-50 s of a tick on this machine's API server). A
-decision is written on the tick that makes it; the operator's /metrics gauges follow
-every tick.
+decision is written on the tick that makes it, and so is a model's first traffic or a
+count doubled or halved (a status saying 0 predictions for minutes after the traffic came
+is not one a person can trust); the operator's /metrics gauges follow every tick.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from vigia_operator.status.sections import SectionInput, SectionUpdate
 SECTION = "monitoring"
 # How old an unchanged verdict's section may get before a tick rewrites it (at least).
 REFRESH_S: Final = 300.0
+# Sample counts this many times apart are news (rewritten at once); closer ones wait.
+SAMPLES_FACTOR: Final = 2.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,19 @@ def _same_decision(given: SectionInput, verdict: MonitoringVerdict) -> bool:
         and previous.get("reason") == new.get("reason")
         and _drifted(previous) == _drifted(new)
         and _violated(previous) == _violated(new)
+        and _same_order(previous.get("samples"), new.get("samples"))
     )
+
+
+def _same_order(before: Any, after: Any) -> bool:
+    """Both sections count each kind of sample alike: none in both, or some in both
+    within a factor of SAMPLES_FACTOR."""
+    before, after = before or {}, after or {}
+    for kind in {*before, *after}:
+        old, new = float(before.get(kind) or 0), float(after.get(kind) or 0)
+        if (old == 0) != (new == 0) or (old and max(old, new) / min(old, new) >= SAMPLES_FACTOR):
+            return False
+    return True
 
 
 def _drifted(section: Mapping[str, Any]) -> Any:

@@ -191,9 +191,18 @@ def check_described(kubeconfig: Path, namespace: str, name: str,
                     numbers: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, str]]:
     """Every condition and Event `kubectl describe` prints is one sentence under 200
     characters; ``numbers``: what the message of a condition type or an Event reason must
-    carry. Returns the Events posted, by reason: (type, message)."""
+    carry. Returns the Events posted, by reason: (type, message). A decision's Events are
+    posted right after the status that records it: awaited briefly."""
     conditions = described_conditions(kubeconfig, namespace, name)
-    posted = {e["reason"]: (e["type"], e["message"]) for e in events(kubeconfig, namespace, name)}
+    reasons_wanted = set(numbers) - set(conditions)
+
+    def all_posted() -> dict[str, tuple[str, str]] | None:
+        posted = {e["reason"]: (e["type"], e["message"])
+                  for e in events(kubeconfig, namespace, name)}
+        return posted if reasons_wanted <= set(posted) else None
+
+    posted = wait_for(all_posted, 10,
+                      f"Events {sorted(reasons_wanted)} on {namespace}/{name}")
     for cond in conditions.values():
         assert one_sentence(cond["Message"]), cond
     for _, reason, message in described_events(kubeconfig, namespace, name):

@@ -19,6 +19,7 @@ from vigia_testbed.fleet import (
     Fleet,
     apply_md,
     client_for,
+    events_after,
     events_of,
     export_version,
     stable_v1,
@@ -104,9 +105,9 @@ def test_a_good_canary_is_promoted(installed: Path, namespace: str, fleet: Fleet
     # (below the requested one for a moment, while the stable has not given up its pod).
     assert {(25, 25), (50, 50)} <= seen_weights, seen_weights
     assert all(achieved <= requested for requested, achieved in seen_weights), seen_weights
-    reasons = [e["reason"] for e in events_of(installed, namespace)]
-    assert {"RolloutStarted", "RolloutStep", "Promoting", "Promoted"} <= set(reasons)
-    step = next(e for e in events_of(installed, namespace) if e["reason"] == "RolloutStep")
+    posted = events_after(installed, namespace, "Promoted")
+    assert {"RolloutStarted", "RolloutStep", "Promoting"} <= {e["reason"] for e in posted}
+    step = next(e for e in posted if e["reason"] == "RolloutStep")
     # The gates nearest their limits, with their numbers (all of them in lastAnalysis).
     assert "Pass: " in step["message"] and " ≤ " in step["message"], step["message"]
     assert client.sent.get("canary", 0) > 0
@@ -132,7 +133,8 @@ def test_lower_accuracy_is_rolled_back_within_failure_limit(
     assert "2 failed analyses (failureLimit 2)" in entry["message"]
     assert "accuracyDrop" in entry["message"]
     assert (status.get("stable") or {}).get("version") == "v1"
-    failed = [e for e in events_of(installed, namespace) if e["reason"] == "AnalysisFailed"]
+    failed = [e for e in events_after(installed, namespace, "RolledBack")
+              if e["reason"] == "AnalysisFailed"]
     assert len(failed) == 2 and all(e["type"] == "Warning" for e in failed)
     stable = json.loads(kubectl(installed, "get", "deployment", f"{NAME}-stable", "-n",
                                 namespace, "-o", "json"))
@@ -192,5 +194,6 @@ def test_operator_killed_mid_rollout_resumes_at_the_same_step(
     finally:
         client.stop()
     assert status["history"][0]["outcome"] == "Promoted"
-    started = [e for e in events_of(installed, namespace) if e["reason"] == "RolloutStarted"]
+    started = [e for e in events_after(installed, namespace, "Promoted")
+               if e["reason"] == "RolloutStarted"]
     assert len(started) == 1  # resumed, not restarted

@@ -38,6 +38,7 @@ CLIENT: Final = "production-line"
 STOP_FILE: Final = "/tmp/stop"
 SEEDS: Final = {"normal": 11, "drifted": 12, "canary": 21, "evaluation": 13}
 DRIFT: Final = 1.0
+EVENT_WAIT_S: Final = 10.0  # how long a step waits for the Event after the status
 
 
 @dataclass(frozen=True)
@@ -295,9 +296,16 @@ def _events(loop: Loop, reason: str) -> list[dict[str, Any]]:
 
 
 def _said(loop: Loop, reason: str, containing: str = "") -> str:
-    """The newest message of the model's Events of ``reason`` that contains ``containing``."""
-    said = [e for e in _events(loop, reason) if containing in str(e.get("message"))]
-    return str(said[-1]["message"]) if said else f"(no {reason} Event found)"
+    """The newest message of the model's Events of ``reason`` that contains ``containing``,
+    awaited a little: a decision's Events follow the status that records it."""
+    deadline = time.monotonic() + EVENT_WAIT_S
+    while True:
+        said = [e for e in _events(loop, reason) if containing in str(e.get("message"))]
+        if said:
+            return str(said[-1]["message"])
+        if time.monotonic() > deadline:
+            return f"(no {reason} Event found)"
+        time.sleep(0.5)
 
 
 def _recovery(loop: Loop, timeline: Timeline, candidate: dict[str, Any],

@@ -229,6 +229,17 @@ def events_of(kubeconfig: Path, namespace: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
 
+def events_after(kubeconfig: Path, namespace: str, last: str,
+                 timeout: float = 10) -> list[dict[str, Any]]:
+    """``events_of`` once the Event of reason ``last`` is posted: a decision's Events
+    follow the status that records it, so a test that saw the status waits for them."""
+    def posted() -> list[dict[str, Any]] | None:
+        found = events_of(kubeconfig, namespace)
+        return found if any(e["reason"] == last for e in found) else None
+
+    return wait_for(posted, timeout, f"a {last} Event on {namespace}/{NAME}")
+
+
 def stable_v1(kubeconfig: Path, namespace: str, fleet: Fleet, bundles: dict[str, str]) -> None:
     fleet.serve("stable", "v1", bundles["v1"])
     apply_md(kubeconfig, namespace, bundles["v1"], "v1")

@@ -278,6 +278,22 @@ async def test_an_approved_candidate_is_rolled_out_as_the_canary() -> None:
     assert kube.statuses[-1]["canary"]["version"] == "2"
 
 
+async def test_a_decisions_events_follow_the_status_that_records_them() -> None:
+    """Whoever reads the RolloutStarted Event reads a status with the canary in it."""
+    engine, kube, _ = _engine(_with_candidate("file:///models/sobaos/1"))
+    recorder = engine._post
+    canary_written_at_post: dict[str, bool] = {}
+
+    async def post(body: dict[str, Any], event: Event) -> None:
+        written = bool(kube.statuses) and "canary" in kube.statuses[-1]
+        canary_written_at_post.setdefault(event.reason, written)
+        await recorder(body, event)
+
+    engine._post = post
+    await engine.reconcile(REF, trigger="event")
+    assert canary_written_at_post[reasons.ROLLOUT_STARTED] is True
+
+
 async def test_a_model_set_after_the_candidates_job_wins_over_it() -> None:
     engine, kube, _ = _engine(_with_candidate("file:///models/sobaos/0"))
     await engine.reconcile(REF, trigger="event")

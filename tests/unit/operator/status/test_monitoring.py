@@ -169,6 +169,23 @@ def test_an_unchanged_verdict_is_rewritten_only_when_old() -> None:
     assert refreshed["monitoring"]["evaluatedAt"] > first["monitoring"]["evaluatedAt"]
 
 
+def test_first_traffic_and_a_count_doubled_or_halved_are_written_at_once() -> None:
+    """Same decision, but the status would say 0 predictions, or half of what came, for
+    up to 2 x REFRESH_S."""
+    quiet = tick({}, moved(drifted_signals(), AT, predictions=0.0, feedback=0.0), AT)
+    assert quiet is not None and quiet["monitoring"]["samples"]["predictions"] == 0
+    busy = moved(drifted_signals(), AT + 60, predictions=40.0, feedback=0.0)
+    first = tick(quiet, busy, AT + 60)
+    assert first is not None and first["monitoring"]["samples"]["predictions"] == 40
+    assert tick(first, moved(busy, AT + 120, predictions=79.0), AT + 120) is None
+    doubled = tick(first, moved(busy, AT + 120, predictions=80.0), AT + 120)
+    assert doubled is not None and doubled["monitoring"]["samples"]["predictions"] == 80
+    halved = tick(doubled, moved(busy, AT + 180, predictions=40.0), AT + 180)
+    assert halved is not None and halved["monitoring"]["samples"]["predictions"] == 40
+    gone = tick(halved, moved(busy, AT + 240, predictions=0.0), AT + 240)
+    assert gone is not None and gone["monitoring"]["samples"]["predictions"] == 0
+
+
 def test_a_new_decision_is_written_on_the_tick_that_makes_it() -> None:
     first = tick({}, drifted_signals(), AT)
     assert first is not None
