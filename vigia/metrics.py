@@ -58,6 +58,9 @@ CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
 REQUESTS: Final = f"{PREFIX}_requests"  # counter {endpoint, code}
 REQUEST_DURATION: Final = f"{PREFIX}_request_duration_seconds"  # histogram {endpoint}
 LABEL_ENDPOINT: Final = "endpoint"
+# Per pod, a rate of REQUESTS: not exported by the servers but served to the autoscaler by a
+# Prometheus adapter (custom metrics API, a Pods metric; docs/autoscaling.md has its rule).
+REQUESTS_PER_SECOND: Final = f"{PREFIX}_requests_per_second"
 LABEL_CODE: Final = "code"
 MEASURED_ENDPOINTS: Final = ("/predict", "/feedback", "/explain")
 REQUEST_DURATION_BUCKETS: Final = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from vigia_operator.children.autoscaler import build_autoscaler
 from vigia_operator.children.route import build_gateway_objects
 from vigia_operator.children.serving import build_deployment, build_serving
 from vigia_operator.children.tracks import Tracks, build_tracks
@@ -25,8 +26,10 @@ def build_children(md: ModelDeploymentView, *, allow_sidecar_digest: bool = Fals
     ``tracks``: the rollout's plan; the stable (and canary) Deployments follow it instead
     of serving spec.model directly."""
     serving = build_serving(md, allow_sidecar_digest=allow_sidecar_digest)
+    autoscaler = build_autoscaler(md)
+    scaling = [] if autoscaler is None else [autoscaler]
     if tracks is None:
-        return serving
+        return serving + scaling
     configmap = next(o for o in serving if o["kind"] == "ConfigMap")
     deployment = partial(build_deployment, allow_sidecar_digest=allow_sidecar_digest)
     objects = [o for o in serving if o["kind"] != "Deployment"]
@@ -34,7 +37,7 @@ def build_children(md: ModelDeploymentView, *, allow_sidecar_digest: bool = Fals
                             deployment=deployment)
     if tracks.route is not None:
         objects += build_gateway_objects(md, tracks.route, tracks.plan)
-    return objects
+    return objects + scaling
 
 
 __all__ = ["build_children", "build_serving"]

@@ -111,6 +111,11 @@ UPDATED: Final = "Updated"
 RESTORED: Final = "Restored"
 MODEL_CHANGED: Final = "ModelChanged"
 HAND_EDITED: Final = "HandEdited"
+# A child the spec no longer asks for (the HPA once autoscaling is turned off) was deleted.
+REMOVED: Final = "Removed"
+# The stable track's HPA changed one of its conditions (AbleToScale, ScalingActive,
+# ScalingLimited): one Event per change of a condition's status or reason.
+AUTOSCALER_CONDITION: Final = "AutoscalerConditionChanged"
 
 # Reasons a condition leaves its healthy status for in normal operation (a version rolling
 # out, a new version gathering its samples): their Events are Normal, not Warnings.

@@ -7,6 +7,8 @@ identifiers the code needs, checked against the CRD by a unit test.
 from dataclasses import dataclass
 from typing import Final
 
+from vigia.metrics import TRACK_STABLE
+
 GROUP: Final = "vigia.dev"
 VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
@@ -42,6 +44,11 @@ JOB_CONTAINER: Final = "retrain"  # the retraining Job's container: its result i
 
 def deployment_name(md_name: str, track: str) -> str:
     return f"{md_name}-{track}"
+
+
+def autoscaler_name(md_name: str) -> str:
+    """The stable track's HorizontalPodAutoscaler: named after the Deployment it scales."""
+    return deployment_name(md_name, TRACK_STABLE)
 
 
 def service_name(md_name: str) -> str:
@@ -94,6 +101,10 @@ class ChildKind:
 # it (docs/operator.md, "Child kinds").
 HTTPROUTE: Final = ChildKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", wave=1,
                              installed_by="the Gateway API CRDs")
+# spec.serving.autoscaling: scales the stable Deployment, so applied after it. Deleted when
+# autoscaling is turned off (an HPA left behind would fight the fixed count).
+HPA: Final = ChildKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+                       wave=2, verbs=("get", "list", "watch", "create", "patch", "delete"))
 # Every child kind; children of one wave are applied together, waves in order. The handlers
 # (watches, indexes), the API client (URL paths) and the RBAC test all read this table.
 CHILD_KINDS: Final = (
@@ -102,10 +113,13 @@ CHILD_KINDS: Final = (
     ChildKind("v1", "Service", "services"),
     ChildKind("apps/v1", "Deployment", "deployments", wave=1),  # needs its account, config
     HTTPROUTE,  # points at the track Services
+    HPA,
     # Created once by the retraining step (never applied: a Job's spec is immutable).
     ChildKind("batch/v1", "Job", "jobs", wave=2, verbs=("get", "list", "watch", "create")),
 )
 WAVES: Final = {k.kind: k.wave for k in CHILD_KINDS}
+# Kinds of child deleted when the spec stops asking for them (the others never are).
+REMOVABLE: Final = frozenset(k.kind for k in CHILD_KINDS if "delete" in k.verbs)
 MODELS_INDEX: Final = "models_index"
 # Kinds the client addresses besides the children.
 OTHER_KINDS: Final = (

@@ -48,6 +48,9 @@ class Conflict:
 class Plan:
     actions: tuple[Action, ...]
     conflicts: tuple[Conflict, ...]
+    # Children the spec no longer asks for, of a kind that must not outlive that (an HPA
+    # left behind would fight the fixed replica count): (key, uid) to delete.
+    deletions: tuple[tuple[ChildKey, str], ...] = ()
 
 
 def controller_of(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -67,8 +70,9 @@ def conflict_with(obj: Mapping[str, Any]) -> Conflict:
 
 
 def plan_applies(desired: Sequence[Obj], observed: Mapping[ChildKey, Mapping[str, Any]],
-         owner_uid: str) -> Plan:
-    """The applies that bring observed children to the desired ones, in desired order."""
+         owner_uid: str, removable: frozenset[str] = frozenset()) -> Plan:
+    """The applies that bring observed children to the desired ones, in desired order, and
+    the deletions of our children of a ``removable`` kind that are no longer desired."""
     actions: list[Action] = []
     conflicts: list[Conflict] = []
     for obj in desired:
@@ -79,4 +83,9 @@ def plan_applies(desired: Sequence[Obj], observed: Mapping[ChildKey, Mapping[str
             conflicts.append(conflict_with(seen))
         elif not contains(seen, obj):
             actions.append(Action(obj, missing=False))
-    return Plan(tuple(actions), tuple(conflicts))
+    wanted = {key_of(obj) for obj in desired}
+    deletions = tuple(
+        (key, str((seen.get("metadata") or {}).get("uid")))
+        for key, seen in observed.items()
+        if key[0] in removable and key not in wanted and controlled_by(seen, owner_uid))
+    return Plan(tuple(actions), tuple(conflicts), deletions)

@@ -33,6 +33,7 @@ from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements
 from vigia_operator.decide.rollout.state import canary_from_status, version_from_status
 from vigia_operator.decide.rollout.step import Measured, RolloutStep, step
 from vigia_operator.engine.observed import Seen
+from vigia_operator.status.autoscaling import autoscaler_events
 from vigia_operator.status.conditions import merge as merge_conditions
 from vigia_operator.status.monitoring import monitoring_section
 from vigia_operator.status.retraining import (
@@ -43,7 +44,7 @@ from vigia_operator.status.retraining import (
 )
 from vigia_operator.status.rollout import rollout_sections
 from vigia_operator.status.sections import SectionInput, StatusUpdate
-from vigia_operator.status.serving import serving_sections
+from vigia_operator.status.serving import autoscaling_of, serving_sections
 from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.policy import Refusal, check_uri
 from vigia_operator.view.rollout import parse_command
@@ -111,10 +112,10 @@ def decide_children(seen: Observation,
     not_served = refuse_unserved(desired, seen.unserved)
     if not_served is not None:
         return not_served
-    planned = plan_applies(desired, bodies, target.uid)
+    planned = plan_applies(desired, bodies, target.uid, r.REMOVABLE)
     if planned.conflicts:
         return Refusal(reasons.OBJECT_CONFLICT, planned.conflicts[0].message)
-    serving = track_view(target, rollout.decision.stable_serving, target.serving.replicas)
+    serving = track_view(target, rollout.decision.stable_serving, rollout.fleet)
     spec_changed = seen.status.get("observedGeneration") != target.generation
     return ChildrenDecision(target, rollout, serving, planned, spec_changed, notes,
                             introduced=_introduced(target, seen.status))
@@ -154,6 +155,7 @@ def decide_status(seen: Observation, children: ChildrenDecision,
     )
     monitoring = monitoring_section(given)
     sections = [*serving_sections(given), *rollout_sections(given)]
+    scaled = autoscaler_events(given, autoscaling_of(given))
     if monitoring.update is not None:
         sections.append(monitoring.update)
     # Retraining decides on this reconcile's conditions (a drift flagged this very tick).
@@ -171,7 +173,7 @@ def decide_status(seen: Observation, children: ChildrenDecision,
     return StatusDecision(
         update=StatusUpdate(tuple(sections), observed_generation=children.target.generation,
                             answered=answered_conditions(seen.body)),
-        events=(*decision.events, *retraining.events),
+        events=(*decision.events, *scaled, *retraining.events),
         job=retraining.job,
         clear_command=decision.clear_command,
         verdict=monitoring.verdict,

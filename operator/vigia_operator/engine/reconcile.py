@@ -59,6 +59,7 @@ from vigia_operator.view.retraining import parse_retraining
 from vigia_operator.view.rollout import COMMAND_ANNOTATION
 
 MAX_BACKOFF_SECONDS: Final = 60.0
+_API_VERSIONS: Final = {kind.kind: kind.api_version for kind in r.CHILD_KINDS}
 # How long an apply's result stands in for a watch event that has not arrived.
 APPLIED_MEMORY_SECONDS: Final = 30.0
 JOB_NAME_LABEL: Final = "batch.kubernetes.io/job-name"  # on a Job's pods, by its controller
@@ -265,6 +266,9 @@ class Engine:
                         introduced=action.key in children.introduced))
                     observed[action.key] = result
                     report.applied.append(action.key)
+            for key, uid in children.plan.deletions:
+                events.append(await self._delete(md, key, uid))
+                observed.pop(key, None)
         except ConflictFound as found:
             return _conflict_refusal(found.conflict)
         except KubeError as error:
@@ -323,6 +327,14 @@ class Engine:
         self._applied[(md.namespace, desired["kind"], desired["metadata"]["name"])] = (
             version, result, time.monotonic())
         return result
+
+    async def _delete(self, md: ModelDeploymentView, key: ChildKey, uid: str) -> Event:
+        """Delete a child the spec no longer asks for (``plan.deletions``)."""
+        kind, name = key
+        await self.kube.delete(_API_VERSIONS[kind], kind, md.namespace, name, uid)
+        self._applied.pop((md.namespace, kind, name), None)
+        return Event(reasons.NORMAL, reasons.REMOVED,
+                     f"{kind} {name} deleted: the spec no longer asks for it.")
 
     async def _check_free(self, md: ModelDeploymentView, missing: list[Action]) -> None:
         """Children missing from the index may still exist without our labels: someone

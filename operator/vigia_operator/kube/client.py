@@ -105,6 +105,9 @@ class KubeAPI(StatusAPI, CreateAPI, Protocol):
     async def remove_annotation(self, api_version: str, kind: str, namespace: str, name: str,
                                 key: str) -> Obj: ...
 
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str,
+                     uid: str) -> None: ...
+
 
 class Kube:
     """One aiohttp session; ``calls`` counts the requests made (the benchmark reads it)."""
@@ -174,6 +177,18 @@ class Kube:
             body={"metadata": {"annotations": {key: None}}},
             content_type="application/merge-patch+json",
         )
+
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str,
+                     uid: str) -> None:
+        """Delete the object of that uid (a precondition: never a namesake created since);
+        gone already is done."""
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+        try:
+            await self._call("DELETE", path(api_version, kind, namespace, name), body=options,
+                             content_type="application/json")
+        except KubeError as error:
+            if not error.not_found:
+                raise
 
     async def serves(self, kind: r.ChildKind) -> bool:
         """Whether the API server serves ``kind`` with list and watch (the discovery of its

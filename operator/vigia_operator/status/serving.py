@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigia.metrics import TRACK_STABLE
+from vigia_operator.children.serving import selector
 from vigia_operator.core import reasons
 from vigia_operator.core import resources as r
 from vigia_operator.core.types import Condition
 from vigia_operator.status import conditions as c
+from vigia_operator.status.autoscaling import autoscaler_of, autoscaling_status
 from vigia_operator.status.sections import SectionInput, SectionUpdate, StatusUpdate
 from vigia_operator.view import ModelDeploymentView
 
@@ -54,10 +56,16 @@ class ServingStatus:
     replicas: int
     ready_replicas: int
     hand_edits: tuple[str, ...]  # "Kind name: field" set by someone else, left as is
+    selector: str = ""  # of the stable pods: the scale subresource's labelSelectorPath
+    autoscaling: Obj | None = None  # the stable track's HPA as observed
 
     def to_status(self) -> Obj:
-        return {"service": self.service, "url": self.url, "replicas": self.replicas,
-                "readyReplicas": self.ready_replicas, "handEdits": list(self.hand_edits)}
+        out = {"service": self.service, "url": self.url, "replicas": self.replicas,
+               "readyReplicas": self.ready_replicas, "handEdits": list(self.hand_edits),
+               "selector": self.selector}
+        if self.autoscaling is not None:
+            out["autoscaling"] = self.autoscaling
+        return out
 
 
 def observe(deployment: Mapping[str, Any]) -> DeploymentProgress:
@@ -116,9 +124,16 @@ def serving_sections(given: SectionInput) -> tuple[SectionUpdate, ...]:
             f"{kind} {child}: {path}"
             for (kind, child), paths in given.hand_edits.items() for path in paths
         )),
+        selector=",".join(f"{k}={v}" for k, v in selector(md, TRACK_STABLE).items()),
+        autoscaling=autoscaling_of(given),
     )
     return (SectionUpdate("serving", serving.to_status(), tuple(conditions)),)
 
+
+
+def autoscaling_of(given: SectionInput) -> Obj | None:
+    hpa = autoscaler_of(given)
+    return None if hpa is None else autoscaling_status(hpa)
 
 
 def refusal(generation: int, reason: str, message: str) -> StatusUpdate:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from vigia_operator.core.fields import SpecError
+from vigia_operator.view.autoscaling import Autoscaling, parse_autoscaling
 from vigia_operator.view.monitoring import MonitoringSpec, parse_monitoring
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class Serving:
     store: SecretKey | None
     runtime: str = "sklearn"
     browser_page: bool = False  # spec.serving.browserPage.enabled
+    # None: ``replicas`` is fixed; else the HPA sets the stable track's count and
+    # ``replicas`` is its minimum (what a new stable Deployment starts with).
+    autoscaling: Autoscaling | None = None
 
 
 @dataclass(frozen=True)
@@ -127,13 +131,18 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
         raise SpecError("spec.serving.predictionLog.features", f"unknown value {features!r}")
     store = _optional(log, "storeSecretRef", dict, "spec.serving.predictionLog.storeSecretRef")
     page = _optional(serving, "browserPage", dict, "spec.serving.browserPage") or {}
-    replicas = _typed(serving, "replicas", int, "spec.serving.replicas")
+    autoscaling = parse_autoscaling(serving)
+    # No schema default: spec.serving.replicas is absent when an autoscaler sets the count.
+    replicas = _optional(serving, "replicas", int, "spec.serving.replicas")
+    if replicas is None:
+        replicas = 1 if autoscaling is None else autoscaling.min_replicas
     if replicas < 1:
         raise SpecError("spec.serving.replicas", f"must be at least 1, not {replicas}")
     return Serving(
         image=_typed(serving, "image", str, "spec.serving.image"),
         image_pull_policy=_typed(serving, "imagePullPolicy", str, "spec.serving.imagePullPolicy"),
         replicas=replicas,
+        autoscaling=autoscaling,
         resources=_parse_resources(serving.get("resources"), "spec.serving.resources"),
         max_request_rows=_typed(serving, "maxRequestRows", int, "spec.serving.maxRequestRows"),
         batch_max_rows=_typed(batching, "maxBatchSize", int, "spec.serving.batching.maxBatchSize"),

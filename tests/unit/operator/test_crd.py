@@ -24,12 +24,17 @@ def test_names_match_the_code() -> None:
     assert (names["kind"], names["plural"], names["shortNames"]) == (r.KIND, r.PLURAL, ["md"])
     version = s.version()
     assert version["name"] == r.VERSION and version["served"] and version["storage"]
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == {"status": {}, "scale": {
+        "specReplicasPath": ".spec.serving.replicas",
+        "statusReplicasPath": ".status.serving.replicas",
+        "labelSelectorPath": ".status.serving.selector"}}
 
 
 def test_printer_columns() -> None:
     columns = {c["name"]: c["jsonPath"] for c in s.version()["additionalPrinterColumns"]}
     assert columns == {
+        "Ready": ".status.serving.readyReplicas",
+        "Desired": ".status.serving.replicas",
         "Stable": ".status.stable.version",
         "Canary": ".status.canary.weight",
         "Drift": ".status.monitoring.drift.score",
@@ -37,8 +42,9 @@ def test_printer_columns() -> None:
         "Phase": ".status.phase",
         "Age": ".metadata.creationTimestamp",
     }
-    # Every column points at a field the schema declares.
-    for path in columns.values():
+    # Every column, and the scale subresource's paths, point at fields the schema declares.
+    scale = s.version()["subresources"]["scale"]
+    for path in [*columns.values(), scale["statusReplicasPath"], scale["labelSelectorPath"]]:
         if path.startswith(".status"):
             node: dict[str, Any] = s.schema()
             for part in path.strip(".").split("."):

@@ -38,7 +38,7 @@ from vigia_operator.decide.rollout.model import (
     RolloutDecision,
     Version,
 )
-from vigia_operator.decide.rollout.traffic import achieved_weight, canary_replicas, shrink
+from vigia_operator.decide.rollout.traffic import achieved_weight, canary_pods, shrink
 from vigia_operator.view.rollout import COMMAND_ANNOTATION, COMMANDS, RolloutSpec
 
 ONE_SHOT = ("promote", "abort", "resume")
@@ -47,7 +47,7 @@ ONE_SHOT = ("promote", "abort", "resume")
 @dataclass(frozen=True)
 class Inputs:
     spec: RolloutSpec
-    replicas: int  # spec.serving.replicas
+    replicas: int  # spec.serving.replicas, or the autoscaler's current stable count
     target: Version  # spec.model
     stable: Version | None  # status.stable; None before the first version is Ready
     canary: CanaryState | None  # status.canary
@@ -56,6 +56,7 @@ class Inputs:
     command: str | None  # the vigia.dev/rollout annotation
     observed: Observed
     now: datetime
+    ceiling: int | None = None  # maxReplicas when autoscaled: the canary follows the stable
 
 
 def decide(i: Inputs) -> RolloutDecision:
@@ -115,7 +116,7 @@ def _start(i: Inputs, stable: Version, ended: tuple[HistoryEntry, ...] = (),
         return _promote(i, stable, canary, "spec.rollout.steps is empty: no canary steps",
                         manual=False, ended=ended, events=events)
     weight = steps[0].weight
-    pods = canary_replicas(weight, i.replicas, i.spec.router)
+    pods = canary_pods(weight, i.replicas, i.spec.router, i.ceiling)
     canary = _new_canary(i, weight, pods)
     message = one_sentence(
         f"Canary {i.target.version} started beside stable {stable.version}: step 1/"
@@ -257,7 +258,7 @@ def _advance(i: Inputs, stable: Version, canary: CanaryState,
         return _promote(i, stable, canary, f"all steps passed, last {passed}",
                         manual=False, events=events)
     weight = i.spec.steps[following].weight
-    pods = canary_replicas(weight, i.replicas, i.spec.router)
+    pods = canary_pods(weight, i.replicas, i.spec.router, i.ceiling)
     message = one_sentence(
         f"Canary {canary.version.version} to step {following + 1}/{len(i.spec.steps)} at "
         f"{weight}% ({pods} canary pod(s)) after step {canary.step + 1} held "

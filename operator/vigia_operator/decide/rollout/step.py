@@ -48,6 +48,15 @@ class RolloutStep:
     traffic: TrafficPlan
     observed: Observed
     analysis: Analysis | None
+    fleet: int = 1  # the stable track's size: spec.serving.replicas or the autoscaler's
+
+
+def stable_fleet(md: ModelDeploymentView, stable: Mapping[str, Any] | None) -> int:
+    """spec.serving.replicas; with an autoscaler, the count it (or the user before it) set
+    on the stable Deployment, which the operator then keeps (minReplicas to create it)."""
+    if md.serving.autoscaling is None or stable is None:
+        return md.serving.replicas
+    return _desired(stable) or md.serving.replicas
 
 
 def target_of(md: ModelDeploymentView) -> Version:
@@ -108,12 +117,15 @@ def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
     analysis = None
     if measured is not None and canary is not None and canary.phase == PROGRESSING:
         analysis = analyse(spec.analysis, measured.measurements, now, error=measured.error)
+    fleet = stable_fleet(md, stable_deployment)
+    scaling = md.serving.autoscaling
+    ceiling = None if scaling is None else scaling.max_replicas
     decision = decide(Inputs(
-        spec=spec, replicas=md.serving.replicas, target=target_of(md),
+        spec=spec, replicas=fleet, target=target_of(md), ceiling=ceiling,
         stable=version_from_status(status.get("stable")), canary=canary,
         last_ended=history[0] if history else None, analysis=analysis, command=command,
         observed=observed, now=now,
     ))
-    traffic = split_traffic(spec.router, md.serving.replicas, decision.stable_serving,
-                            decision.canary, observed)
-    return RolloutStep(decision, traffic, observed, analysis)
+    traffic = split_traffic(spec.router, fleet, decision.stable_serving, decision.canary,
+                            observed, ceiling)
+    return RolloutStep(decision, traffic, observed, analysis, fleet)

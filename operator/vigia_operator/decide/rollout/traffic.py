@@ -6,6 +6,11 @@ gives up only as many pods as the canary has ready, so capacity never drops belo
 spec.serving.replicas. Unready pods are not endpoints of the Service, so the achieved
 weight counts ready pods only: 1 ready canary pod beside 3 stable ones is 25%.
 
+With an autoscaler (spec.serving.autoscaling) the stable Deployment's count is the
+HPA's: the stable gives up no pods, and the canary follows the stable's current count
+instead, c = round(w x S / (100 - w)) pods beside S stable ones (at most maxReplicas), so
+the achieved share c / (c + S) stays within one pod of the requested weight.
+
 GatewayAPI router: the HTTPRoute splits traffic by backend weights; the canary Service
 gets weight 0 until a canary pod is ready (a backend with no endpoints would fail
 requests), and the stable keeps all its pods.
@@ -52,6 +57,24 @@ def canary_replicas(weight: int, replicas: int, router: Router) -> int:
     return max(1, min(replicas, wanted))
 
 
+def following_replicas(weight: int, stable: int, router: Router, ceiling: int) -> int:
+    """Canary pods beside an autoscaled stable of ``stable`` pods: Replicas keeps the pod
+    ratio at the weight, GatewayAPI gives the canary the capacity of its share."""
+    if router != "Replicas":
+        return canary_replicas(weight, stable, router)
+    if weight >= FULL_WEIGHT:
+        return max(1, min(ceiling, stable))
+    return max(1, min(ceiling, _round(weight * stable / (FULL_WEIGHT - weight))))
+
+
+def canary_pods(weight: int, fleet: int, router: Router, ceiling: int | None) -> int:
+    """Canary pods for a weight: ``ceiling`` is maxReplicas when autoscaled (the canary
+    then follows the stable's ``fleet``), None for a fixed count."""
+    if ceiling is None:
+        return canary_replicas(weight, fleet, router)
+    return following_replicas(weight, fleet, router, ceiling)
+
+
 def achieved_weight(router: Router, requested: int, canary_ready: int, stable_ready: int) -> int:
     """The share of traffic the canary really gets, in percent."""
     if router == "GatewayAPI":
@@ -71,12 +94,17 @@ def split_traffic(
     stable_serving: Version,
     canary: CanaryState | None,
     observed: Observed,
+    ceiling: int | None = None,
 ) -> TrafficPlan:
+    """``replicas``: the stable track's size (spec.serving.replicas, or the autoscaler's
+    current count); ``ceiling``: maxReplicas when autoscaled, else None."""
     if canary is None:
         return TrafficPlan(stable_serving, replicas, None, 0, 0)
     canary_ready = observed.canary_ready
     if canary.phase == ROLLING_BACK:
         return TrafficPlan(stable_serving, replicas, canary.version, canary.canary_replicas, 0)
+    if ceiling is not None:
+        return _beside_autoscaled(replicas, stable_serving, canary, observed, ceiling, router)
     stable_replicas = replicas
     if router == "Replicas" and canary.phase != PROMOTING:
         stable_replicas = max(1, replicas - min(canary.canary_replicas, canary_ready))
@@ -91,3 +119,15 @@ def split_traffic(
     return TrafficPlan(
         stable_serving, stable_replicas, canary.version, canary.canary_replicas, route_weight
     )
+
+
+def _beside_autoscaled(replicas: int, stable_serving: Version, canary: CanaryState,
+                       observed: Observed, ceiling: int, router: Router) -> TrafficPlan:
+    """The stable keeps the autoscaler's count; a progressing canary follows it."""
+    pods = canary.canary_replicas
+    if canary.phase != PROMOTING:
+        pods = following_replicas(canary.weight, replicas, router, ceiling)
+    canary_serving = (observed.canary_ready > 0 if observed.settled
+                      else canary.achieved_weight > 0)
+    route_weight = canary.weight if canary_serving else 0
+    return TrafficPlan(stable_serving, replicas, canary.version, pods, route_weight)

@@ -64,6 +64,11 @@ class FakeKube:
         meta = {"name": name, "namespace": namespace, "resourceVersion": self._next()}
         return {"apiVersion": api_version, "kind": kind, "metadata": meta}
 
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str,
+                     uid: str) -> None:
+        self.calls.append(("delete", f"{kind}/{name}"))
+        self.objects.pop((namespace, kind, name), None)
+
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> Obj:
         self.calls.append(("status", name))
         self.statuses.append(copy.deepcopy(dict(status)))
