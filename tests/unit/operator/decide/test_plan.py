@@ -46,3 +46,19 @@ def test_controlled_by_needs_the_controller_flag() -> None:
     child["metadata"]["ownerReferences"][0]["controller"] = False
     assert not controlled_by(child, MD.uid)
     assert not controlled_by({"metadata": {}}, MD.uid)
+
+
+def test_only_our_children_of_a_removable_kind_that_are_no_longer_desired_are_deleted() -> None:
+    observed = _observed()
+    ours = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "sobaos-stable", "uid": "hpa-uid",
+                         "ownerReferences": [{"controller": True, "uid": MD.uid}]}}
+    theirs = copy.deepcopy(ours)
+    theirs["metadata"].update(name="other", ownerReferences=[])
+    observed[key_of(ours)] = ours
+    observed[key_of(theirs)] = theirs
+    observed[("Job", "old")] = {"kind": "Job", "metadata": {
+        "name": "old", "ownerReferences": [{"controller": True, "uid": MD.uid}]}}
+    planned = plan_applies(CHILDREN, observed, MD.uid, frozenset({"HorizontalPodAutoscaler"}))
+    assert planned.deletions == ((("HorizontalPodAutoscaler", "sobaos-stable"), "hpa-uid"),)
+    assert plan_applies(CHILDREN, observed, MD.uid).deletions == ()

@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 from vigia_operator.decide.rollout.traffic import (
     achieved_weight,
+    canary_pods,
     canary_replicas,
+    following_replicas,
     shrink,
     split_traffic,
 )
@@ -86,3 +88,31 @@ def test_rolling_back_sends_the_canary_no_route_traffic() -> None:
 def test_no_canary_means_the_stable_alone() -> None:
     p = split_traffic("Replicas", 3, V1, None, observed())
     assert (p.stable_replicas, p.canary_version, p.canary_replicas) == (3, None, 0)
+
+
+@pytest.mark.parametrize("stable", [1, 2, 3, 4, 5, 7, 10, 13, 20])
+@pytest.mark.parametrize("weight", [5, 10, 25, 33, 50, 60, 75, 90])
+def test_beside_an_autoscaled_stable_the_split_is_within_one_pod_of_the_weight(
+        weight, stable) -> None:
+    pods = following_replicas(weight, stable, "Replicas", ceiling=1000)
+    ideal = weight * stable / (100 - weight)  # canary pods giving exactly the weight
+    # Rounded (less than one pod off), but never below one pod.
+    assert pods == max(1, round(ideal)) or abs(pods - ideal) == 0.5
+    assert abs(pods - ideal) < 1 or (pods == 1 and ideal < 1)
+
+
+def test_the_following_canary_stays_within_max_replicas() -> None:
+    assert following_replicas(90, 4, "Replicas", ceiling=5) == 5
+    assert following_replicas(50, 4, "GatewayAPI", ceiling=5) == 2  # capacity of its share
+
+
+def test_an_autoscaled_stable_keeps_its_count_and_the_canary_follows_it() -> None:
+    canary = replace(started(), weight=50, canary_replicas=2)
+    # The HPA has scaled the stable from 4 to 6: the canary follows to 6, the stable keeps 6.
+    plan = split_traffic("Replicas", 6, V1, canary, observed(stable_ready=6, canary_ready=2),
+                         ceiling=10)
+    assert (plan.stable_replicas, plan.canary_replicas) == (6, 6)
+    fixed = split_traffic("Replicas", 6, V1, canary, observed(stable_ready=6, canary_ready=2))
+    assert fixed.stable_replicas == 4  # fixed count: the stable gives up the canary's pods
+    assert canary_pods(50, 6, "Replicas", None) == 3
+    assert canary_pods(50, 6, "Replicas", 10) == 6
