@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from vigia.metrics import REQUESTS_PER_SECOND
 from vigia_operator.children import build_children
 from vigia_operator.children.autoscaler import build_autoscaler, quantity
 from vigia_operator.view import parse
 from vigia_operator.view.autoscaling import Autoscaling
 
 from tests.unit.operator.schema import defaulted_sample
+from vigia.metrics import REQUESTS_PER_SECOND
 
 MD = parse(defaulted_sample())
 CPU = Autoscaling(min_replicas=2, max_replicas=6, cpu_utilization=70, requests_per_second=None)

@@ -50,7 +50,7 @@ def test_controlled_by_needs_the_controller_flag() -> None:
 
 def test_only_our_children_of_a_removable_kind_that_are_no_longer_desired_are_deleted() -> None:
     observed = _observed()
-    ours = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+    ours: dict[str, Any] = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
             "metadata": {"name": "sobaos-stable", "uid": "hpa-uid",
                          "ownerReferences": [{"controller": True, "uid": MD.uid}]}}
     theirs = copy.deepcopy(ours)
