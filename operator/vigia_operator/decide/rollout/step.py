@@ -8,7 +8,7 @@ decision) and writes the sections it returns; nothing is remembered between call
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -128,4 +128,9 @@ def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
     ))
     traffic = split_traffic(spec.router, fleet, decision.stable_serving, decision.canary,
                             observed, ceiling)
+    following = decision.canary
+    if ceiling is not None and following is not None and following.phase == PROGRESSING:
+        # status.canary.canaryReplicas says the count the canary follows the stable with.
+        decision = replace(decision, canary=replace(
+            following, canary_replicas=traffic.canary_replicas))
     return RolloutStep(decision, traffic, observed, analysis, fleet)

@@ -121,3 +121,24 @@ def test_promotion_writes_the_new_stable_and_history() -> None:
     assert sections["stable"]["uri"] == MD2.model.uri and sections["stable"]["since"] == iso(
         at(30))
     assert [(h["version"], h["outcome"]) for h in sections["history"]] == [("v2", "Promoted")]
+
+
+def test_beside_an_autoscaled_stable_the_canary_follows_its_current_count() -> None:
+    from vigia_operator.view.autoscaling import Autoscaling
+
+    scaling = Autoscaling(min_replicas=2, max_replicas=10, cpu_utilization=60,
+                          requests_per_second=None)
+    md2 = replace(MD2, serving=replace(MD2.serving, replicas=2, autoscaling=scaling))
+    half = parse_rollout({"rollout": {"steps": [{"weight": 50, "pause": "30s"}]}})
+    stable = _deployment(MD1, "stable", replicas=3, ready=3)  # the HPA's count
+    started = step(md2, half, _stable_status(), None, stable, None, None, at(0))
+    assert started.fleet == 3
+    assert (started.traffic.stable_replicas, started.traffic.canary_replicas) == (3, 3)
+    status = {**_stable_status(), **status_sections(started, _stable_status(), at(0))}
+    # The HPA scales the stable to 5: the canary follows, the stable is left at 5.
+    scaled = _deployment(MD1, "stable", replicas=5, ready=5)
+    canary = _deployment(md2, "canary", replicas=3, ready=3)
+    later = step(md2, half, status, None, scaled, canary, None, at(5))
+    assert (later.traffic.stable_replicas, later.traffic.canary_replicas) == (5, 5)
+    assert later.decision.canary is not None and later.decision.canary.canary_replicas == 5
+    assert later.fleet == 5
