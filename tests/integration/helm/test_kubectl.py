@@ -27,15 +27,17 @@ def test_get_md_shows_the_state_in_columns(crds: Path, namespace: str) -> None:
           "metadata": {"name": "sobaos"}, "spec": {"model": {"uri": "file:///models/sobaos/3"}}}
     kubectl(crds, "apply", "-n", namespace, "-f", "-", input=json.dumps(md))
     status = {"status": {"phase": "Progressing", "stable": {"version": "3"},
+                         "serving": {"replicas": 3, "readyReplicas": 2},
                          "canary": {"version": "4", "weight": 10},
                          "monitoring": {"drift": {"score": 0.31}, "accuracy": 0.93}}}
     kubectl(crds, "patch", "md", "sobaos", "-n", namespace, "--subresource=status",
             "--type=merge", "-p", json.dumps(status))
     table = wait_for(lambda: _table_if_patched(crds, namespace), 30, "patched status shown")
     header, row = table
-    assert header == ["NAME", "STABLE", "CANARY", "DRIFT", "ACCURACY", "PHASE", "AGE"]
-    assert row[:6] == ["sobaos", "3", "10", "0.31", "0.93", "Progressing"]
-    assert re.fullmatch(r"\d+s|\d+m\d*s?", row[6]), row[6]
+    assert header == ["NAME", "READY", "DESIRED", "STABLE", "CANARY", "DRIFT", "ACCURACY",
+                      "PHASE", "AGE"]
+    assert row[:8] == ["sobaos", "2", "3", "3", "10", "0.31", "0.93", "Progressing"]
+    assert re.fullmatch(r"\d+s|\d+m\d*s?", row[8]), row[8]
     # The short name, and the category with the other Vigía resources.
     assert "sobaos" in kubectl(crds, "get", "vigia", "-n", namespace)
 
