@@ -80,3 +80,5 @@ def test_nothing_beyond_its_own_objects(installed: Path, namespace: str) -> None
                      "-n", namespace)
     assert can_i(installed, "patch", "modeldeployments.vigia.dev/status", "-n", namespace)
     assert can_i(installed, "create", "jobs.batch", "-n", namespace)
+    # The one delete: spec.serving.autoscaling's HPA, once autoscaling is turned off.
+    assert can_i(installed, "delete", "horizontalpodautoscalers.autoscaling", "-n", namespace)
