@@ -162,3 +162,16 @@ async def test_turning_autoscaling_off_deletes_the_hpa_and_fixes_the_count() -> 
     assert kube.objects[("ml", *STABLE)]["spec"]["replicas"] == 3
     assert reasons.REMOVED in [e["reason"] for e in kube.events]
     assert kube.statuses[-1]["serving"]["autoscaling"] is None  # merge patch: removed
+
+
+async def test_a_hand_edit_of_the_hpa_is_restored() -> None:
+    engine, kube, store = _engine(autoscaled())
+    await _settle(engine, kube, store)
+    _edit(store, HPA, lambda hpa: hpa["spec"].update(maxReplicas=50))
+    outcome = await engine.reconcile(REF, trigger="child")
+    assert outcome.applied == [HPA]
+    assert kube.objects[("ml", *HPA)]["spec"]["maxReplicas"] == 5
+    (event,) = kube.events
+    assert (event["reason"], event["message"]) == (
+        reasons.RESTORED,
+        "HorizontalPodAutoscaler sobaos-stable was changed (spec.maxReplicas); restored it.")
