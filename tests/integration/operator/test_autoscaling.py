@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 from vigia_testbed.kube import KubectlError, kubectl, wait_for
-from vigia_testbed.operator import OperatorProcess, grant_secrets, model_deployment, wait_ready
+from vigia_testbed.operator import (
+    OperatorProcess,
+    grant_secrets,
+    model_deployment,
+    wait_ready,
+    wait_stable,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +202,45 @@ def test_kubectl_scale_sets_the_fixed_count_and_is_refused_with_autoscaling(
     with pytest.raises(KubectlError) as refused:
         kubectl(installed, "scale", "md", "auto", "-n", namespace, "--replicas=3")
     assert "spec.serving.replicas" in refused.value.stderr, refused.value.stderr
+
+
+def test_a_canary_follows_the_count_the_autoscaler_sets_and_promotion_keeps_it(
+    installed: Path, namespace: str, operator: OperatorProcess
+) -> None:
+    """Router Replicas: at 50% the canary has as many pods as the stable, whatever the HPA
+    made of it. No Prometheus here: the canary waits at its step until promoted by hand."""
+    shared_store(installed, namespace)
+    md = autoscaled("follow")
+    md["spec"]["model"]["uri"] = "file:///models/follow/1"
+    md["spec"]["rollout"] = {"steps": [{"weight": 50}]}
+    apply(installed, namespace, md)
+    wait_ready(installed, namespace, "follow")
+    kubectl(installed, "patch", "md", "follow", "-n", namespace, "--type=merge", "-p",
+            json.dumps({"spec": {"model": {"uri": "file:///models/follow/2"}}}))
+    wait_for(lambda: _replicas(installed, namespace, "follow-canary") == 2, 60,
+             "a canary of 2 pods beside 2 stable ones")
+
+    # The HPA scales the stable 2 -> 3 (a new minimum): the canary follows to 3, 50% kept.
+    kubectl(installed, "patch", "md", "follow", "-n", namespace, "--type=merge", "-p",
+            json.dumps({"spec": {"serving": {"autoscaling": {"minReplicas": 3}}}}))
+    wait_for(lambda: _replicas(installed, namespace, "follow-stable") == 3, 90,
+             "the HPA scaling follow-stable to 3")
+    wait_for(lambda: _replicas(installed, namespace, "follow-canary") == 3, 60,
+             "the canary following to 3")
+
+    def achieved() -> dict[str, Any] | None:
+        canary = (get(installed, namespace, "md", "follow").get("status") or {}).get("canary")
+        return canary if canary and canary.get("achievedWeight") == 50 else None
+
+    canary = wait_for(achieved, 60, "50% achieved with 3 + 3 ready pods")
+    assert canary["canaryReplicas"] == 3
+
+    # Promotion rolls the stable in place: the HPA keeps scaling it, at its count.
+    kubectl(installed, "annotate", "md", "follow", "-n", namespace, "vigia.dev/rollout=promote")
+    wait_stable(installed, namespace, "follow", "2")
+    assert _replicas(installed, namespace, "follow-stable") == 3
+    hpa = get(installed, namespace, "hpa", "follow-stable")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "follow-stable"
+    wait_for(lambda: _replicas(installed, namespace, "follow-canary") == 0, 60,
+             "the canary back to zero")
+    assert not [m for r, m in reasons_of(installed, namespace, "follow") if r == "Restored"]
