@@ -62,10 +62,11 @@ class GateResult:
         return f"{self.name} {self.value:.4g} {sign} {self.threshold:g}"
 
     def _interval(self) -> str:
-        """"accuracyDrop 0.100 [0.060, 0.140] > 0.02 (380 canary, 1510 stable labels)"."""
+        """"accuracyDrop 0.10 [0.06, 0.14] > 0.02 (380 canary, 1510 stable labels)": two
+        decimals, as the numbers fit in a message quoted by another."""
         judged = {PASS: "≤", FAIL: ">"}.get(self.outcome)
         limit = f"{judged} {self.threshold:g}" if judged else f"undecided at {self.threshold:g}"
-        return (f"{self.name} {self.value:.3f} [{self.low:.3f}, {self.high:.3f}] {limit} "
+        return (f"{self.name} {self.value:.2f} [{self.low:.2f}, {self.high:.2f}] {limit} "
                 f"({self.samples} canary, {self.stable_samples or 0} stable labels)")
 
 

@@ -7,10 +7,11 @@ sequence of Waudby-Smith et al.), one-sided at each end: the lower end rises abo
 drop at some look of the rollout with probability at most alpha, however many looks and
 whenever they come, and the upper end falls below it likewise (the pair is a 1 - 2 alpha
 sequence). The variance is estimated from the labels (asymptotically valid; checked by
-simulation in tests/unit/operator/decide/rollout/test_sequential.py). A rollback (the lower end above the margin) and a promotion (the upper end
-within it) are each wrong with probability at most alpha, and the canary can be judged at
-each analysis as its labels accumulate, without the false rollbacks that a fixed threshold
-on a noisy difference gives when looked at again and again.
+simulation in tests/unit/operator/decide/rollout/test_sequential.py). A rollback (the
+lower end above the margin) and a promotion (the upper end within it) are each wrong with
+probability at most alpha, and the canary can be judged at each analysis as its labels
+accumulate, without the false rollbacks that a fixed threshold on a noisy difference gives
+when looked at again and again.
 
 Pure: counts in, interval and verdict out; the statistics need only ``math``.
 """

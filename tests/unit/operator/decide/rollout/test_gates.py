@@ -80,7 +80,7 @@ def test_a_drop_surely_beyond_the_margin_fails_with_its_interval_and_labels() ->
     assert a.verdict == "Fail" and gate.outcome == "Fail"
     assert gate.value == pytest.approx(0.10) and 0.02 < gate.low < 0.10 < gate.high
     assert (gate.samples, gate.stable_samples) == (10000, 10000)
-    assert (f"Fail: accuracyDrop 0.100 [{gate.low:.3f}, {gate.high:.3f}] > 0.02 "
+    assert (f"Fail: accuracyDrop 0.10 [{gate.low:.2f}, {gate.high:.2f}] > 0.02 "
             "(10000 canary, 10000 stable labels)") in a.message
 
 
@@ -93,7 +93,7 @@ def test_the_same_drop_on_few_labels_is_undecided_and_waits() -> None:
     assert gate.outcome == "NoData" and gate.value == pytest.approx(0.10)
     assert gate.low is not None and gate.low < 0.02 < gate.high
     assert a.verdict == "Inconclusive" and a.no_data
-    assert a.message.startswith(f"Inconclusive: accuracyDrop 0.100 [{gate.low:.3f}, ")
+    assert a.message.startswith(f"Inconclusive: accuracyDrop 0.10 [{gate.low:.2f}, ")
     assert "undecided at 0.02 (100 canary, 100 stable labels)" in a.message
     passed = analyse(replace(SPEC, on_no_data="Pass"),
                      Measurements(canary=replace(few, feedback_correct=80), stable=few), T0)
