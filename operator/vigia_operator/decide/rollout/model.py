@@ -66,8 +66,13 @@ class GateResult:
         decimals, as the numbers fit in a message quoted by another."""
         judged = {PASS: "≤", FAIL: ">"}.get(self.outcome)
         limit = f"{judged} {self.threshold:g}" if judged else f"undecided at {self.threshold:g}"
-        return (f"{self.name} {self.value:.2f} [{self.low:.2f}, {self.high:.2f}] {limit} "
+        return (f"{self.name} {_two(self.value)} [{_two(self.low)}, {_two(self.high)}] {limit} "
                 f"({self.samples} canary, {self.stable_samples or 0} stable labels)")
+
+
+def _two(value: float) -> str:
+    """Two decimals, never "-0.00"."""
+    return f"{round(value, 2) + 0.0:.2f}"
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,8 @@ def test_latency_without_enough_stable_requests_counts_the_stable_ones() -> None
     latency = _gate(a, "latencyP95")
     assert (latency.outcome, latency.samples) == ("NoData", 29)
     assert a.verdict == "Inconclusive"
+
+
+def test_a_drop_rounded_to_zero_reads_zero_not_minus_zero() -> None:
+    a = _judge(feedback_correct=9003, feedback_total=10000)
+    assert "accuracyDrop 0.00 [" in a.message and "-0.00" not in a.message
