@@ -57,16 +57,16 @@ class GateResult:
         if self.value is None:
             return f"{self.name} no data ({self.samples} samples)"
         if self.low is not None and self.high is not None:
-            return self._interval()
+            return self._interval(self.value, self.low, self.high)
         sign = "≤" if self.outcome == PASS else ">"
         return f"{self.name} {self.value:.4g} {sign} {self.threshold:g}"
 
-    def _interval(self) -> str:
+    def _interval(self, value: float, low: float, high: float) -> str:
         """"accuracyDrop 0.10 [0.06, 0.14] > 0.02 (380 canary, 1510 stable labels)": two
         decimals, as the numbers fit in a message quoted by another."""
         judged = {PASS: "≤", FAIL: ">"}.get(self.outcome)
         limit = f"{judged} {self.threshold:g}" if judged else f"undecided at {self.threshold:g}"
-        return (f"{self.name} {_two(self.value)} [{_two(self.low)}, {_two(self.high)}] {limit} "
+        return (f"{self.name} {_two(value)} [{_two(low)}, {_two(high)}] {limit} "
                 f"({self.samples} canary, {self.stable_samples or 0} stable labels)")
 
 
