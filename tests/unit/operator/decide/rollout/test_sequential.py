@@ -47,7 +47,7 @@ def test_the_interval_narrows_as_labels_accumulate_but_slower_than_a_fixed_one()
               (100, 400, 1600, 6400)]
     assert widths == sorted(widths, reverse=True)
     # Valid at every look costs width over a one-look 95% interval (1.96 sd), but not
-    # much: about 1.4 times at these sizes.
+    # much: about 1.5 times at these sizes.
     sd = math.sqrt(2 * 0.09 / 1600)
     assert 1.96 * sd < widths[2] < 1.6 * 1.96 * sd
 
