@@ -55,7 +55,8 @@ def namespace(kubeconfig: Path) -> Iterator[str]:
             print(kubectl(kubeconfig, "-n", name, "get", "events",
                           "--sort-by=.lastTimestamp")[-6000:])
         finally:
-            remove_namespace(kubeconfig, name)
+            # Not waited for (≈ 1-2 min of pods stopping): the next tests use other names.
+            remove_namespace(kubeconfig, name, wait=False)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@ with its own prediction-log login on one PostgreSQL (row-level security, docs/se
 
 Each namespace's servers log under their own namespace, find only their own predictions
 when labels come back, and its login reads only its own rows; each ModelDeployment's
-monitoring counts only its own predictions, though both models are named alike."""
+monitoring counts only its own predictions, though both models are named alike. Then the
+closed loop's first half, for both at once: their drifted traffic is flagged and each
+retraining Job trains on its own team's labels alone."""
 
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ pytestmark = pytest.mark.e2e
 
 MODEL = "sobaos"  # the same name in both namespaces
 CLIENT = "client"
-ROWS = {"first": 30, "second": 50}  # different counts: a mix would show as the sum
+# Drifted rows, each labelled; different counts: a mix would show as the sum.
+ROWS = {"first": 300, "second": 500}
 EVALUATED_EVERY = "20s"  # spec.monitoring.interval: the counts show sooner than at 1m
+DRIFT_MIN_SAMPLES = 200  # below either team's rows: both drifts are judged
 
 # Runs in a client pod (the project image): `rows` predictions through the Service, each
 # true label sent back; then the given prediction ids (another team's) sent as feedback.
@@ -35,7 +39,7 @@ TRAFFIC = """
 import json, subprocess, sys, urllib.error, urllib.request
 base, rows, foreign = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 subprocess.run(["vigia", "sample", "traffic", "--out", "/tmp/rows.jsonl", "--rows", str(rows),
-                "--seed", "5", "--labels", "/tmp/labels.txt"], check=True)
+                "--seed", "5", "--drift", "1", "--labels", "/tmp/labels.txt"], check=True)
 records = [json.loads(line) for line in open("/tmp/rows.jsonl")]
 labels = open("/tmp/labels.txt").read().split()
 def post(path, body):
@@ -133,9 +137,7 @@ def teams(kubeconfig: Path) -> Iterator[dict[str, Team]]:
             login, password = logins[namespace]
             url = (f"postgresql+psycopg://{login}:{password}@{loop.POSTGRES_HOST}:5432/vigia")
             _store_secret(kubeconfig, namespace, url)
-            model = p.model_deployment(MODEL, p.SAMPLE_URI)
-            model["spec"]["monitoring"]["interval"] = EVALUATED_EVERY
-            apply(kubeconfig, model, namespace=namespace)
+            apply(kubeconfig, _model(team), namespace=namespace)
             teams[team] = Team(namespace, url)
         for member in teams.values():
             p.wait_model_ready(kubeconfig, member.namespace, MODEL)
@@ -161,6 +163,22 @@ def traffic(kubeconfig: Path, teams: dict[str, Team]) -> dict[str, dict[str, Any
         sent[team] = _python(kubeconfig, namespace, TRAFFIC, _service_url(kubeconfig, namespace),
                              str(rows), json.dumps(foreign))
     return sent
+
+
+def _model(team: str) -> dict[str, Any]:
+    """The sample, retrained on a drift with its team's labels. The version is the team's
+    name: the two candidates' files differ on the volume both namespaces' claims share."""
+    model = p.model_deployment(MODEL, p.SAMPLE_URI)
+    spec = model["spec"]
+    spec["model"]["version"] = team
+    spec["monitoring"]["interval"] = EVALUATED_EVERY
+    spec["monitoring"]["drift"]["minSamples"] = DRIFT_MIN_SAMPLES
+    spec["retraining"].update(
+        enabled=True, triggers={"drift": True, "accuracy": False}, promote="Manual",
+        dataset={"uri": loop.SAMPLE_DATASET_URI, "target": "quality"},
+        job={"resources": {"requests": {"cpu": "100m", "memory": "512Mi"},
+                           "limits": {"memory": "2Gi"}}})
+    return model
 
 
 def _data_as_of(kubeconfig: Path, namespace: str) -> str | None:
@@ -213,3 +231,38 @@ def test_each_model_is_monitored_on_its_own_predictions_alone(
                         f"monitoring of {namespace}/{MODEL} counting its predictions",
                         interval=3)
         assert abs(seen - rows) < min(ROWS.values()) / 2, (team, seen)
+
+
+def test_each_team_retrains_on_its_own_labels_alone(
+        kubeconfig: Path, teams: dict[str, Team], traffic: dict[str, dict[str, Any]]) -> None:
+    """Both drifts flagged, both Jobs run at once, each on its own namespace's labelled
+    rows: the counts its result reports are its own team's, never the sum."""
+    for team, rows in ROWS.items():
+        namespace = teams[team].namespace
+        job = wait_for(partial(_retrained, kubeconfig, namespace), 420,
+                       f"{namespace}/{MODEL}'s retraining Job and its result", interval=3)
+        result = _job_result(kubeconfig, namespace, job)
+        feedback = result["data"]["feedback"]
+        assert (feedback["namespace"], feedback["model"]) == (namespace, MODEL), feedback
+        assert feedback["labelled"] == rows, (team, feedback)
+
+
+def _retrained(kubeconfig: Path, namespace: str) -> str | None:
+    """The retraining Job whose result is in status, once the drift started one."""
+    md = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "modeldeployment", MODEL,
+                            "-o", "json"))
+    section = (md.get("status") or {}).get("retraining") or {}
+    job = section.get("job")
+    return job if job and (section.get("result") or {}).get("job") == job else None
+
+
+def _job_result(kubeconfig: Path, namespace: str, job: str) -> dict[str, Any]:
+    """The JSON result the Job's container left in its termination message."""
+    pods = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "pods", "-l",
+                              f"batch.kubernetes.io/job-name={job}", "-o", "json"))["items"]
+    for pod in pods:
+        for state in pod["status"].get("containerStatuses") or []:
+            message = (state.get("state") or {}).get("terminated", {}).get("message")
+            if message:
+                return dict(json.loads(message))
+    raise AssertionError(f"no result in the termination message of Job {namespace}/{job}")

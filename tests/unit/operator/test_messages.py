@@ -179,8 +179,10 @@ def _measured(*, canary_errors: float = 0.0, canary_correct: float = 380.0,
     return Measurements(canary=canary, stable=stable)
 
 
-# A passing analysis names the gates nearest their limits.
-PASSED = "Pass: latencyP95 1.083 ≤ 2, errorRate 0 ≤ 0.01 (+3 more)"
+# A passing analysis names the accuracy with its interval and labels (the other gates are
+# in lastAnalysis.gates).
+PASSED = "Pass: accuracyDrop 0.00 [-0.04, 0.04] ≤ 0.05 (400 canary, 400 stable labels) (+4 more)"
+DROPPED = "accuracyDrop 0.65 [0.58, 0.72] > 0.05"
 
 
 def _full_spec() -> RolloutSpec:
@@ -194,7 +196,8 @@ def test_an_analysis_is_one_sentence_its_gates_in_fields() -> None:
     failed = analyse(spec.analysis, _measured(canary_errors=90, canary_correct=120,
                                               canary_latency=0.031), at(60))
     one_sentence_with(failed.message, "Fail:", "errorRate 0.08738 > 0.01", "latencyP95 2.583 > 2",
-                      "accuracyDrop 0.65 > 0.05", "1030 canary", "4120 stable")
+                      f"{DROPPED} (400 canary, 400 stable labels)", "1030 canary",
+                      "4120 stable")
     assert {g.name for g in failed.gates} >= {"errorRate", "latencyP95", "accuracyDrop"}
     assert (failed.canary_feedback, failed.stable_feedback) == (400, 400)
     passed = analyse(spec.analysis, _measured(), at(60))
@@ -223,7 +226,7 @@ def test_rollout_messages_from_start_to_promotion() -> None:
     held = _holding(spec, replace(canary, step_started_at=at(0), last_analysis=passed),
                     now=at(62))
     assert held.reason == reasons.ROLLOUT_STEP
-    one_sentence_with(held.message, "to step 2/2 at 50%", PASSED, "1030 canary")
+    one_sentence_with(held.message, "to step 2/2 at 50%", PASSED)
     analysing = _holding(spec, replace(canary, step_started_at=at(0), last_analysis=passed),
                          now=at(30))
     assert analysing.reason == reasons.ANALYZING
@@ -255,7 +258,7 @@ def test_rollout_messages_from_a_failed_analysis_to_the_rollback() -> None:
     one_sentence_with(kinds[reasons.ANALYSIS_FAILED].message, "analysis failed (2 of "
                       "failureLimit 2)", "errorRate 0.08738 > 0.01")
     one_sentence_with(kinds[reasons.ROLLING_BACK].message, "Rolling back canary v2",
-                      "2 failed analyses (failureLimit 2)", "accuracyDrop 0.65 > 0.05")
+                      "2 failed analyses (failureLimit 2)", DROPPED)
     assert kinds[reasons.ROLLING_BACK].type == reasons.WARNING
     rolled = roll(inputs(spec, canary=failing.canary, now=at(90), observed=observed(
         stable_ready=4, canary_ready=0, canary_pods=0)))

@@ -178,8 +178,10 @@ def restricted_namespace(kubeconfig: Path, name: str) -> str:
     return name
 
 
-def remove_namespace(kubeconfig: Path, name: str) -> None:
-    """Delete namespace ``name`` and its bundle volume, if this module made them."""
+def remove_namespace(kubeconfig: Path, name: str, *, wait: bool = True) -> None:
+    """Delete namespace ``name`` and its bundle volume, if this module made them.
+    ``wait=False``: return once asked (the volume goes when its claim has: its protection
+    finalizer waits for that), for a caller that does not reuse the name."""
     found = kubectl(kubeconfig, "get", "namespace", name, "--ignore-not-found",
                     "-o", "jsonpath={.metadata.labels}")
     if not found:
@@ -187,9 +189,10 @@ def remove_namespace(kubeconfig: Path, name: str) -> None:
     if MADE_HERE_LABEL not in found:
         raise RuntimeError(f"namespace {name} exists and was not made by vigia_loop: "
                            "not touching it; choose another")
-    kubectl(kubeconfig, "delete", "namespace", name, "--wait=true", "--timeout=300s",
-            timeout=320)
-    kubectl(kubeconfig, "delete", "pv", f"{BUNDLES_CLAIM}-{name}", "--ignore-not-found")
+    kubectl(kubeconfig, "delete", "namespace", name, f"--wait={str(wait).lower()}",
+            "--timeout=300s", timeout=320)
+    kubectl(kubeconfig, "delete", "pv", f"{BUNDLES_CLAIM}-{name}", "--ignore-not-found",
+            f"--wait={str(wait).lower()}")
 
 
 def bundles_claim(kubeconfig: Path, namespace: str) -> None:

@@ -4,16 +4,23 @@ Pure: measurements in, an Analysis out. A gate without enough data is NoData, ne
 pass; the verdict of an analysis short of data comes from spec.rollout.analysis.onNoData
 and says so. Measurements that could not be taken at all (Prometheus down) are always
 Inconclusive, whatever the policy: nothing is decided on missing data.
+
+accuracyDrop is judged on every feedback label since the canary started (carried from one
+analysis to the next), by a confidence sequence valid at every look (sequential.py): it
+fails when the canary is surely worse than the margin, passes when it surely is not, and
+until one or the other is shown it lacks data like a gate short of samples.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from vigia.drift import psi
 from vigia_operator.core.text import listed, one_sentence
+from vigia_operator.decide.rollout import sequential
 from vigia_operator.decide.rollout.model import (
     FAIL,
     INCONCLUSIVE,
@@ -33,6 +40,9 @@ from vigia_operator.view.rollout import (
     AnalysisSpec,
 )
 
+OUTCOME_OF_DROP: dict[sequential.DropVerdict, GateOutcome] = {
+    sequential.FAIL: FAIL, sequential.PASS: PASS, sequential.UNDECIDED: NO_DATA}
+
 
 @dataclass(frozen=True)
 class TrackMeasurements:
@@ -51,6 +61,10 @@ class TrackMeasurements:
         return self.feedback_correct / self.feedback_total if self.feedback_total > 0 else None
 
     @property
+    def labels(self) -> sequential.Labels:
+        return sequential.Labels(self.feedback_correct, self.feedback_total)
+
+    @property
     def predicted(self) -> float:
         return float(sum(self.predictions.values()))
 
@@ -61,19 +75,38 @@ class Measurements:
     stable: TrackMeasurements
 
 
+@dataclass(frozen=True)
+class LabelsSoFar:
+    """Each track's feedback labels counted by the analyses before this one (since the
+    canary started), and the share of this window they have not counted yet."""
+
+    canary: sequential.Labels = field(default_factory=sequential.Labels)
+    stable: sequential.Labels = field(default_factory=sequential.Labels)
+    new_share: float = 1.0
+
+    def with_window(self, m: Measurements) -> tuple[sequential.Labels, sequential.Labels]:
+        share = min(1.0, max(0.0, self.new_share))
+        return (self.canary.plus(m.canary.labels, share),
+                self.stable.plus(m.stable.labels, share))
+
+
 def analyse(
-    spec: AnalysisSpec, measured: Measurements | None, now: datetime, *, error: str = ""
+    spec: AnalysisSpec, measured: Measurements | None, now: datetime, *, error: str = "",
+    so_far: LabelsSoFar | None = None,
 ) -> Analysis:
     """The analysis of one window; ``measured`` None means the numbers could not be read."""
+    so_far = so_far or LabelsSoFar()
     if measured is None:
         return Analysis(
             at=now, verdict=INCONCLUSIVE, canary_samples=0, stable_samples=0, gates=(),
             message=one_sentence(
                 f"Analysis unavailable: {error or 'no measurements'}; nothing decided"),
-            no_data=True,
+            no_data=True, canary_labels=so_far.canary, stable_labels=so_far.stable,
         )
-    gates = _gates(spec, measured)
+    canary_labels, stable_labels = so_far.with_window(measured)
+    gates = _gates(spec, measured, canary_labels, stable_labels)
     canary_n, stable_n = int(measured.canary.requests), int(measured.stable.requests)
+    labels = (canary_labels, stable_labels)
     failed = [g for g in gates if g.outcome == FAIL]
     missing = [g for g in gates if g.outcome == NO_DATA]
     counts = f"on {canary_n} canary, {stable_n} stable requests"
@@ -84,34 +117,55 @@ def analyse(
     elif missing:
         verdict, no_data = spec.on_no_data, True
         policy = "" if verdict == INCONCLUSIVE else f" by onNoData={spec.on_no_data}"
-        short = (listed([g.name for g in missing]) if len(missing) <= 2
-                 else f"{len(missing)} of {len(gates)} gates")
-        head = (f"{verdict}{policy}: too little data for {short} ({canary_n}/"
-                f"{spec.min_samples} canary requests, {stable_n} stable"
-                f"{_feedback(spec, measured, missing)})")
+        why = _short_of_data(spec, len(gates), missing, (canary_n, stable_n), labels)
+        head = f"{verdict}{policy}: {why}"
     else:
         verdict, no_data = PASS, False
-        # The gates nearest their limits are the numbers worth reading.
-        nearest = sorted(gates, key=lambda g: -(g.value or 0.0) / (g.threshold or 1.0))
-        head = f"Pass: {listed([g.describe() for g in nearest])} {counts}"
+        # The accuracy with its interval and labels, then the gates nearest their limits,
+        # are the numbers worth reading.
+        nearest = sorted(gates, key=_worth_reading)
+        shown = 1 if nearest[0].low is not None else 2  # an interval is long enough alone
+        head = f"Pass: {listed([g.describe() for g in nearest], shown)} {counts}"
     # One sentence: every gate's value, threshold and samples are in lastAnalysis.gates.
     return Analysis(
         at=now, verdict=verdict, canary_samples=canary_n, stable_samples=stable_n,
         gates=tuple(gates), message=one_sentence(head), no_data=no_data,
         canary_feedback=int(measured.canary.feedback_total),
         stable_feedback=int(measured.stable.feedback_total),
+        canary_labels=canary_labels, stable_labels=stable_labels,
     )
 
 
-def _feedback(spec: AnalysisSpec, m: Measurements, missing: list[GateResult]) -> str:
-    """The feedback counts, when a gate that needs feedback is short of it."""
-    if not any(g.name == ACCURACY_DROP for g in missing):
-        return ""
-    return (f"; {int(m.canary.feedback_total)}/{spec.min_feedback} canary feedback, "
-            f"{int(m.stable.feedback_total)} stable")
+def _worth_reading(gate: GateResult) -> float:
+    if gate.low is not None:
+        return -math.inf
+    return -(gate.value or 0.0) / (gate.threshold or 1.0)
 
 
-def _gates(spec: AnalysisSpec, m: Measurements) -> list[GateResult]:
+def _short_of_data(spec: AnalysisSpec, gate_count: int, missing: list[GateResult],
+                   requests: tuple[int, int],
+                   labels: tuple[sequential.Labels, sequential.Labels]) -> str:
+    """Why the gates in ``missing`` decide nothing yet: too few samples to measure, or a
+    sequential gate whose interval still straddles its limit."""
+    canary_n, stable_n = requests
+    undecided = [g.describe() for g in missing if g.value is not None]
+    lacking = [g for g in missing if g.value is None]
+    if not lacking:
+        return f"{listed(undecided)} on {canary_n} canary, {stable_n} stable requests"
+    short = (listed([g.name for g in lacking]) if len(lacking) <= 2
+             else f"{len(lacking)} of {gate_count} gates")
+    feedback = ""
+    if any(g.name == ACCURACY_DROP for g in lacking):
+        canary, stable = labels
+        feedback = (f"; {int(canary.total)}/{spec.min_feedback} canary feedback, "
+                    f"{int(stable.total)} stable")
+    lacking_text = (f"too little data for {short} ({canary_n}/{spec.min_samples} canary "
+                    f"requests, {stable_n} stable{feedback})")
+    return "; ".join([lacking_text, *undecided])
+
+
+def _gates(spec: AnalysisSpec, m: Measurements, canary_labels: sequential.Labels,
+           stable_labels: sequential.Labels) -> list[GateResult]:
     limits = spec.gates
     enough = m.canary.requests >= spec.min_samples
     both = enough and m.stable.requests >= spec.min_samples
@@ -120,18 +174,20 @@ def _gates(spec: AnalysisSpec, m: Measurements) -> list[GateResult]:
         # A ratio: as many samples as the track with fewer.
         (LATENCY_P95, limits.latency_p95, _latency_ratio(m) if both else None,
          min(m.canary.requests, m.stable.requests)),
-        (ACCURACY_DROP, limits.accuracy_drop, _accuracy_drop(m, spec.min_feedback),
-         m.canary.feedback_total),
         (PREDICTION_SHIFT, limits.prediction_shift, _prediction_shift(m, spec.min_samples),
          m.canary.predicted),
         (INPUT_DRIFT, limits.input_drift, _drift_increase(m) if enough else None,
          m.canary.requests),
     ]
-    return [
+    judged = [
         _judge(name, value, threshold, samples)
         for name, threshold, value, samples in candidates
         if threshold is not None
     ]
+    if limits.accuracy_drop is not None:  # in the order of the spec's gates: third
+        judged.insert(min(2, len(judged)), _accuracy_drop(
+            limits.accuracy_drop, spec.min_feedback, canary_labels, stable_labels))
+    return judged
 
 
 def _judge(name: str, value: float | None, threshold: float, samples: float) -> GateResult:
@@ -152,13 +208,16 @@ def _latency_ratio(m: Measurements) -> float | None:
     return canary / stable
 
 
-def _accuracy_drop(m: Measurements, min_feedback: int) -> float | None:
-    if m.canary.feedback_total < min_feedback or m.stable.feedback_total < min_feedback:
-        return None
-    canary, stable = m.canary.accuracy, m.stable.accuracy
-    if canary is None or stable is None:
-        return None
-    return stable - canary
+def _accuracy_drop(margin: float, min_feedback: int, canary: sequential.Labels,
+                   stable: sequential.Labels) -> GateResult:
+    """Stable - canary accuracy on the labels since the canary started, with its
+    confidence sequence, judged against the margin."""
+    if canary.total < min_feedback or stable.total < min_feedback:
+        return GateResult(ACCURACY_DROP, None, margin, NO_DATA, int(canary.total))
+    interval = sequential.drop_interval(canary, stable)
+    outcome = OUTCOME_OF_DROP[sequential.judge_drop(interval, margin)]
+    return GateResult(ACCURACY_DROP, interval.estimate, margin, outcome, int(canary.total),
+                      low=interval.low, high=interval.high, stable_samples=int(stable.total))
 
 
 def _prediction_shift(m: Measurements, min_samples: int) -> float | None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from vigia_operator.core.types import Event
+from vigia_operator.decide.rollout.sequential import Labels
 from vigia_operator.view.rollout import NoDataPolicy, Router  # noqa: F401  (re-read by the machine)
 
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
@@ -46,12 +47,32 @@ class GateResult:
     threshold: float
     outcome: GateOutcome
     samples: int  # the observations behind value (requests, feedback or predictions)
+    # A confidence sequence's interval around value, for a gate judged sequentially
+    # (accuracyDrop), with the stable track's observations behind it.
+    low: float | None = None
+    high: float | None = None
+    stable_samples: int | None = None
 
     def describe(self) -> str:
         if self.value is None:
             return f"{self.name} no data ({self.samples} samples)"
+        if self.low is not None and self.high is not None:
+            return self._interval(self.value, self.low, self.high)
         sign = "≤" if self.outcome == PASS else ">"
         return f"{self.name} {self.value:.4g} {sign} {self.threshold:g}"
+
+    def _interval(self, value: float, low: float, high: float) -> str:
+        """"accuracyDrop 0.10 [0.06, 0.14] > 0.02 (380 canary, 1510 stable labels)": two
+        decimals, as the numbers fit in a message quoted by another."""
+        judged = {PASS: "≤", FAIL: ">"}.get(self.outcome)
+        limit = f"{judged} {self.threshold:g}" if judged else f"undecided at {self.threshold:g}"
+        return (f"{self.name} {_two(value)} [{_two(low)}, {_two(high)}] {limit} "
+                f"({self.samples} canary, {self.stable_samples or 0} stable labels)")
+
+
+def _two(value: float) -> str:
+    """Two decimals, never "-0.00"."""
+    return f"{round(value, 2) + 0.0:.2f}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,10 @@ class Analysis:
     no_data: bool = False  # the verdict came from onNoData, not from measurements
     canary_feedback: int = 0  # feedback labels in the window
     stable_feedback: int = 0
+    # Feedback labels since the canary started, this window's included: what the
+    # sequential accuracyDrop test judges, carried from one analysis to the next.
+    canary_labels: Labels = field(default_factory=Labels)
+    stable_labels: Labels = field(default_factory=Labels)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from vigia_operator.decide.rollout.model import (
     Verdict,
     Version,
 )
+from vigia_operator.decide.rollout.sequential import Labels
 
 HISTORY_LIMIT: Final = 20  # the CRD's maxItems for status.history
 
@@ -49,9 +50,22 @@ def analysis_to_status(analysis: Analysis) -> Obj:
         "stableSamples": analysis.stable_samples,
         "feedback": analysis.canary_feedback,
         "stableFeedback": analysis.stable_feedback,
+        "labels": _labels_to_status(analysis.canary_labels, analysis.stable_labels),
         "gates": [_gate_to_status(g) for g in analysis.gates],
         "message": analysis.message,
     }
+
+
+def _labels_to_status(canary: Labels, stable: Labels) -> Obj:
+    return {"canary": round(canary.total, 3), "canaryCorrect": round(canary.correct, 3),
+            "stable": round(stable.total, 3), "stableCorrect": round(stable.correct, 3)}
+
+
+def _labels_from_status(section: Any) -> tuple[Labels, Labels]:
+    if not isinstance(section, Mapping):
+        return Labels(), Labels()
+    return (Labels(float(section.get("canaryCorrect", 0.0)), float(section.get("canary", 0.0))),
+            Labels(float(section.get("stableCorrect", 0.0)), float(section.get("stable", 0.0))))
 
 
 def _gate_to_status(gate: GateResult) -> Obj:
@@ -59,6 +73,10 @@ def _gate_to_status(gate: GateResult) -> Obj:
                 "samples": gate.samples}
     if gate.value is not None:
         out["value"] = round(gate.value, 6)
+    if gate.low is not None and gate.high is not None:
+        out["low"], out["high"] = round(gate.low, 6), round(gate.high, 6)
+    if gate.stable_samples is not None:
+        out["stableSamples"] = gate.stable_samples
     return out
 
 
@@ -72,9 +90,11 @@ def analysis_from_status(section: Mapping[str, Any] | None) -> Analysis | None:
             threshold=float(g.get("threshold", 0.0)),
             outcome=cast(GateOutcome, g.get("verdict", "NoData")),
             samples=int(g.get("samples", 0)),
+            low=g.get("low"), high=g.get("high"), stable_samples=g.get("stableSamples"),
         )
         for g in section.get("gates") or []
     )
+    canary_labels, stable_labels = _labels_from_status(section.get("labels"))
     return Analysis(
         at=at, verdict=cast(Verdict, section.get("verdict", "Inconclusive")),
         canary_samples=int(section.get("samples", 0)),
@@ -83,6 +103,7 @@ def analysis_from_status(section: Mapping[str, Any] | None) -> Analysis | None:
         no_data=bool(section.get("noData", False)),
         canary_feedback=int(section.get("feedback", 0)),
         stable_feedback=int(section.get("stableFeedback", 0)),
+        canary_labels=canary_labels, stable_labels=stable_labels,
     )
 
 

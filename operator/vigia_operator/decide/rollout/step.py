@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from vigia_operator.core import resources as r
-from vigia_operator.decide.rollout.gates import Measurements, analyse
+from vigia_operator.decide.rollout.gates import LabelsSoFar, Measurements, analyse
 from vigia_operator.decide.rollout.machine import Inputs, decide
 from vigia_operator.decide.rollout.model import (
     PROGRESSING,
     Analysis,
+    CanaryState,
     Observed,
     RolloutDecision,
     Version,
@@ -107,6 +108,18 @@ def _track(deployment: Mapping[str, Any] | None) -> tuple[int, str | None, bool,
     return ready, serves, complete, total
 
 
+def labels_so_far(canary: CanaryState, interval_s: float, now: datetime) -> LabelsSoFar:
+    """The feedback labels the canary's recorded analyses have counted, and the share of a
+    window ending now that they have not: each window is the last ``interval``, and an
+    analysis recorded less than an interval ago already counted the rest of it."""
+    last = canary.last_analysis
+    if last is None:
+        return LabelsSoFar()
+    since = (now - last.at).total_seconds()
+    return LabelsSoFar(last.canary_labels, last.stable_labels,
+                       new_share=since / interval_s if interval_s > 0 else 1.0)
+
+
 def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
          command: str | None, stable_deployment: Mapping[str, Any] | None,
          canary_deployment: Mapping[str, Any] | None, measured: Measured | None,
@@ -116,7 +129,8 @@ def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
     observed = observe_tracks(stable_deployment, canary_deployment)
     analysis = None
     if measured is not None and canary is not None and canary.phase == PROGRESSING:
-        analysis = analyse(spec.analysis, measured.measurements, now, error=measured.error)
+        analysis = analyse(spec.analysis, measured.measurements, now, error=measured.error,
+                           so_far=labels_so_far(canary, spec.analysis.interval_s, now))
     fleet = stable_fleet(md, stable_deployment)
     scaling = md.serving.autoscaling
     ceiling = None if scaling is None else scaling.max_replicas

@@ -6,16 +6,25 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import pytest
 from vigia_operator.children.serving import build_configmap, build_deployment
 from vigia_operator.decide.rollout.gates import Measurements, TrackMeasurements
+from vigia_operator.decide.rollout.model import Analysis, CanaryState
+from vigia_operator.decide.rollout.sequential import Labels
 from vigia_operator.decide.rollout.state import iso
-from vigia_operator.decide.rollout.step import Measured, RolloutStep, observe_tracks, step
+from vigia_operator.decide.rollout.step import (
+    Measured,
+    RolloutStep,
+    labels_so_far,
+    observe_tracks,
+    step,
+)
 from vigia_operator.status.rollout import rollout_status
 from vigia_operator.view import Model, parse
 from vigia_operator.view.rollout import parse_rollout
 
-from tests.unit.operator.decide.rollout.helpers import at
-from tests.unit.operator.schema import defaulted_sample
+from tests.unit.operator.decide.rollout.helpers import V2, at
+from tests.unit.operator.schema import defaulted_sample, schema, undeclared
 
 BODY = defaulted_sample()
 MD1 = parse(BODY)
@@ -121,6 +130,49 @@ def test_promotion_writes_the_new_stable_and_history() -> None:
     assert sections["stable"]["uri"] == MD2.model.uri and sections["stable"]["since"] == iso(
         at(30))
     assert [(h["version"], h["outcome"]) for h in sections["history"]] == [("v2", "Promoted")]
+
+
+def test_feedback_labels_accumulate_through_status_from_analysis_to_analysis() -> None:
+    """The accuracy test judges every label since the canary started: each recorded
+    analysis adds its window to the counts the previous one wrote in status (in a field the
+    CRD declares, or the API server would prune it and the counts restart every time)."""
+    status = _stable_status()
+    started = step(MD2, SPEC, status, None, _deployment(MD1, "stable", replicas=4, ready=4),
+                   None, None, at(0))
+    status = {**status, **status_sections(started, status, at(0))}
+    track = TrackMeasurements(requests=100, latency_p95_s=0.01, feedback_correct=27,
+                              feedback_total=30, predictions={"a": 50, "b": 50})
+    measured = Measured(Measurements(canary=track, stable=replace(track, feedback_total=120,
+                                                                  feedback_correct=108)))
+    deployments = (_deployment(MD1, "stable", replicas=3, ready=3),
+                   _deployment(MD2, "canary", replicas=1, ready=1))
+    totals = []
+    for seconds in (10, 15, 20, 30):  # 15 is not due (interval 10s): its window not kept
+        result = step(MD2, SPEC, status, None, *deployments, measured, at(seconds))
+        status = {**status, **status_sections(result, status, at(seconds))}
+        labels = status["canary"]["lastAnalysis"]["labels"]
+        totals.append((labels["canary"], labels["stable"]))
+    assert totals == [(30, 120), (30, 120), (60, 240), (90, 360)]
+    gate = next(g for g in status["canary"]["lastAnalysis"]["gates"]
+                if g["name"] == "accuracyDrop")
+    assert (gate["samples"], gate["stableSamples"]) == (90, 360)
+    assert gate["low"] < gate["value"] < gate["high"]
+    node = schema()["properties"]["status"]["properties"]["canary"]
+    assert undeclared(status["canary"], node, "status.canary") == []
+
+
+def test_a_window_partly_counted_by_the_last_analysis_adds_only_the_rest() -> None:
+    last = Analysis(at=at(0), verdict="Inconclusive", canary_samples=0, stable_samples=0,
+                    gates=(), message="", canary_labels=Labels(9, 10),
+                    stable_labels=Labels(18, 20))
+    canary = CanaryState(version=V2, phase="Progressing", step=0, weight=10,
+                         achieved_weight=10, canary_replicas=1, started_at=at(0),
+                         step_started_at=at(0), failures=0, paused=False, last_analysis=last,
+                         message="")
+    so_far = labels_so_far(canary, interval_s=10, now=at(9))
+    assert (so_far.canary, so_far.stable) == (Labels(9, 10), Labels(18, 20))
+    assert so_far.new_share == pytest.approx(0.9)
+    assert labels_so_far(replace(canary, last_analysis=None), 10, at(9)).new_share == 1.0
 
 
 def test_beside_an_autoscaled_stable_the_canary_follows_its_current_count() -> None:
