@@ -82,6 +82,10 @@ class StatusWriter:
             self._refusals[uid] = message
             await self._post(body, Event(reasons.WARNING, reasons.STATUS_REFUSED, message))
 
+    def refused(self, uid: str) -> bool:
+        """Whether the API server refused the last status write of that object."""
+        return uid in self._refusals
+
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
         self._refusals.pop(uid, None)
