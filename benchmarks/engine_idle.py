@@ -227,8 +227,9 @@ async def timed_ticks(name: str, make_tick: Any, kube: FakeKube, ticks: int,
         before = len(kube.calls)
         wall, cpu = time.perf_counter(), time.process_time()
         report = await tick.once()
+        unchanged = getattr(report, "unchanged", "-")  # "-": an engine before it counted them
         print(f"{name} {turn}: {report.models} models, {time.perf_counter() - wall:.2f} s "
-              f"wall, {time.process_time() - cpu:.2f} s CPU; {report.unchanged} unchanged, "
+              f"wall, {time.process_time() - cpu:.2f} s CPU; {unchanged} unchanged, "
               f"{report.written} status writes, {len(kube.calls) - before} API calls")
     if profile:
         profiler = cProfile.Profile()

@@ -218,7 +218,8 @@ class Engine:
         inputs = inputs_of(seen)
         if self._unchanged.same(seen.md.uid, inputs, seen.now):
             return ReconcileReport(unchanged=True)
-        children = decide_children(seen, self.settings)
+        children = (self._unchanged.children(seen.md.uid, inputs, seen.now)
+                    or decide_children(seen, self.settings))
         if isinstance(children, Refusal):
             return await self._refuse(body, children)
         for note in children.notes:
@@ -233,7 +234,8 @@ class Engine:
         for event in decided.events:
             await self._post(body, event)
         quiet = did_nothing(report, decided) and not self.writer.refused(seen.md.uid)
-        self._unchanged.remember(seen.md.uid, inputs, quiet_until(seen) if quiet else None)
+        self._unchanged.remember(seen.md.uid, inputs, quiet_until(seen) if quiet else None,
+                                 children)
         return report
 
     async def _observe(self, body: Obj, signals: Signals | None, *,

@@ -19,6 +19,11 @@ What the clock decides, and where it is read from:
   were collected at: never the same inputs twice.
 Past ``QUIET_SECONDS`` a full reconcile runs anyway: a safety net for a time-driven
 decision this list would miss, at a cost of one reconcile per object every few minutes.
+
+A monitoring tick brings new signals to every model, so it decides every status again;
+but without a rollout in flight the signals decide no child, so the children that quiet
+reconcile decided on the same object, status and children are taken as they are (comparing
+the desired children with the observed ones was a third of a reconcile's time).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any, Final
 from vigia_operator.core.clock import parse_time
 from vigia_operator.core.objects import ChildKey
 from vigia_operator.decide.retraining.state import RetrainingStatus
-from vigia_operator.engine.decide import Observation
+from vigia_operator.engine.decide import ChildrenDecision, Observation
 from vigia_operator.engine.observed import Seen
 from vigia_operator.status.retraining import WATCH_GRACE_SECONDS
 from vigia_operator.view.rollout import COMMAND_ANNOTATION
@@ -73,26 +78,46 @@ def quiet_until(seen: Observation) -> datetime | None:
     return min([m for m in moments if m is not None and m > seen.now] + [latest])
 
 
+@dataclass(frozen=True)
+class _Quiet:
+    inputs: Inputs
+    until: datetime
+    children: ChildrenDecision
+
+
 class Unchanged:
-    """(uid, tick) -> the inputs of its last reconcile that did nothing, and until when
-    they hold. A tick's and a watch event's reconciles are remembered apart: only a tick
-    decides retraining, and one seldom stands for the other."""
+    """(uid, tick) -> the inputs of its last reconcile that did nothing, until when they
+    hold, and the children it decided. A tick's and a watch event's reconciles are
+    remembered apart: only a tick decides retraining, and one seldom stands for the other."""
 
     def __init__(self) -> None:
-        self._quiet: dict[tuple[str, bool], tuple[Inputs, datetime]] = {}
+        self._quiet: dict[tuple[str, bool], _Quiet] = {}
 
     def same(self, uid: str, inputs: Inputs, now: datetime) -> bool:
         """Whether a reconcile on ``inputs`` at ``now`` would do nothing."""
-        remembered = self._quiet.get((uid, inputs.tick))
-        return remembered is not None and now < remembered[1] and remembered[0] == inputs
+        quiet = self._quiet.get((uid, inputs.tick))
+        return quiet is not None and now < quiet.until and quiet.inputs == inputs
 
-    def remember(self, uid: str, inputs: Inputs, until: datetime | None) -> None:
+    def children(self, uid: str, inputs: Inputs, now: datetime) -> ChildrenDecision | None:
+        """The children decided on the same object, status and children by a reconcile
+        that did nothing, whatever its signals: without a rollout in flight (else nothing
+        is remembered) the signals decide no child, so only the status is decided again."""
+        for tick in (inputs.tick, not inputs.tick):
+            quiet = self._quiet.get((uid, tick))
+            if quiet is not None and now < quiet.until and (
+                    quiet.inputs.body, quiet.inputs.status, quiet.inputs.children) == (
+                    inputs.body, inputs.status, inputs.children):
+                return quiet.children
+        return None
+
+    def remember(self, uid: str, inputs: Inputs, until: datetime | None,
+                 children: ChildrenDecision) -> None:
         """``until``: None when the reconcile on ``inputs`` did something, or the clock may
         decide at any moment."""
         if until is None:
             self._quiet.pop((uid, inputs.tick), None)
         else:
-            self._quiet[(uid, inputs.tick)] = (inputs, until)
+            self._quiet[(uid, inputs.tick)] = _Quiet(inputs, until, children)
 
     def forget(self, uid: str) -> None:
         for tick in (False, True):

@@ -51,7 +51,7 @@ class StatusWriter:
         ``now``: the reconcile's clock reading (a condition's lastTransitionTime)."""
         previous = self.current(body)
         new = compose(previous, update, iso(now or utcnow()))
-        if contains(previous, new) and contains(new, previous):
+        if previous == new or (contains(previous, new) and contains(new, previous)):
             return False
         meta = body.get("metadata") or {}
         try:

@@ -56,6 +56,14 @@ async def _tick(engine: Engine, signals: Signals | None = None) -> ReconcileRepo
     return await engine.reconcile(REF, trigger="tick", signals=signals)
 
 
+def _drifting() -> Signals:
+    at = time.time()
+    track = TrackSignals(feature_psi={"oven_temperature": 0.7}, predictions=5000.0,
+                         feedback=10.0, last_scrape=at - 5)
+    return Signals("t", values={MONITORING: ModelSignals(tracks={("stable", "1"): track}),
+                                MONITORING_AT: at})
+
+
 def _touch(obj: dict[str, Any]) -> None:
     meta = obj["metadata"]
     meta["resourceVersion"] = str(int(meta.get("resourceVersion") or "1") + 1000)
@@ -137,12 +145,7 @@ async def test_a_hand_edit_of_the_status_is_decided() -> None:
 
 async def test_new_signal_values_are_decided_the_same_values_are_not() -> None:
     engine, kube, _store = await _settled()
-    at = time.time()
-    track = TrackSignals(feature_psi={"oven_temperature": 0.7}, predictions=5000.0,
-                         feedback=10.0, last_scrape=at - 5)
-    drifting = Signals("t", values={MONITORING: ModelSignals(tracks={("stable", "1"): track}),
-                                    MONITORING_AT: at})
-    report = await _tick(engine, drifting)
+    report = await _tick(engine, _drifting())
     assert not report.unchanged and report.status_written
     drifted = [c for c in kube.statuses[-1]["conditions"] if c["type"] == reasons.DRIFTED]
     assert drifted[0]["status"] == "True"
@@ -151,6 +154,20 @@ async def test_new_signal_values_are_decided_the_same_values_are_not() -> None:
     await _tick(engine, empty)
     assert (await _tick(engine, Signals("2026-12-07T10:01:00Z", values={}))).unchanged
     assert not (await _tick(engine, Signals("t", values={}, error="prometheus down"))).unchanged
+
+
+async def test_new_signals_alone_decide_the_status_not_the_children(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, kube, _store = await _settled()
+
+    def decided(*_: Any) -> None:
+        raise AssertionError("children decided again")
+
+    monkeypatch.setattr(reconcile, "decide_children", decided)
+    report = await _tick(engine, _drifting())
+    assert not report.unchanged and report.status_written and not report.applied
+    drifted = [c for c in kube.statuses[-1]["conditions"] if c["type"] == reasons.DRIFTED]
+    assert drifted[0]["status"] == "True"
 
 
 async def test_an_event_after_a_quiet_tick_is_decided_once() -> None:
