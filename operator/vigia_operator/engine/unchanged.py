@@ -28,6 +28,7 @@ the desired children with the observed ones was a third of a reconcile's time).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,14 +44,15 @@ from vigia_operator.status.retraining import WATCH_GRACE_SECONDS
 from vigia_operator.view.rollout import COMMAND_ANNOTATION
 
 QUIET_SECONDS: Final = 600.0
+DIGEST_BYTES: Final = 32
 
 
 @dataclass(frozen=True)
 class Inputs:
     """What a reconcile decides on, but the clock."""
 
-    body: bytes  # the ModelDeployment as read (spec, metadata, the watch's status)
-    status: bytes  # the status decided on (our own last write while the watch lags)
+    body: bytes  # digest of the ModelDeployment as read (spec, metadata, the watch's status)
+    status: bytes  # digest of the status decided on (our own last write while the watch lags)
     children: Mapping[ChildKey, Seen]
     signals: tuple[Mapping[str, Any], str | None] | None  # values and error, not the stamp
     tick: bool  # retraining decides on ticks only
@@ -58,7 +60,7 @@ class Inputs:
 
 def inputs_of(seen: Observation) -> Inputs:
     signals = None if seen.signals is None else (dict(seen.signals.values), seen.signals.error)
-    return Inputs(_json(seen.body), _json(seen.status), dict(seen.children), signals,
+    return Inputs(_digest(seen.body), _digest(seen.status), dict(seen.children), signals,
                   seen.tick)
 
 
@@ -82,13 +84,14 @@ def quiet_until(seen: Observation) -> datetime | None:
 class _Quiet:
     inputs: Inputs
     until: datetime
-    children: ChildrenDecision
+    children: ChildrenDecision | None  # kept for ticks only: what a monitoring tick reuses
 
 
 class Unchanged:
     """(uid, tick) -> the inputs of its last reconcile that did nothing, until when they
-    hold, and the children it decided. A tick's and a watch event's reconciles are
-    remembered apart: only a tick decides retraining, and one seldom stands for the other."""
+    hold, and (a tick's) the children it decided. A tick's and a watch event's reconciles
+    are remembered apart: only a tick decides retraining, and one seldom stands for the
+    other."""
 
     def __init__(self) -> None:
         self._quiet: dict[tuple[str, bool], _Quiet] = {}
@@ -102,12 +105,11 @@ class Unchanged:
         """The children decided on the same object, status and children by a reconcile
         that did nothing, whatever its signals: without a rollout in flight (else nothing
         is remembered) the signals decide no child, so only the status is decided again."""
-        for tick in (inputs.tick, not inputs.tick):
-            quiet = self._quiet.get((uid, tick))
-            if quiet is not None and now < quiet.until and (
-                    quiet.inputs.body, quiet.inputs.status, quiet.inputs.children) == (
-                    inputs.body, inputs.status, inputs.children):
-                return quiet.children
+        quiet = self._quiet.get((uid, True))
+        if quiet is not None and now < quiet.until and (
+                quiet.inputs.body, quiet.inputs.status, quiet.inputs.children) == (
+                inputs.body, inputs.status, inputs.children):
+            return quiet.children
         return None
 
     def remember(self, uid: str, inputs: Inputs, until: datetime | None,
@@ -117,13 +119,16 @@ class Unchanged:
         if until is None:
             self._quiet.pop((uid, inputs.tick), None)
         else:
-            self._quiet[(uid, inputs.tick)] = _Quiet(inputs, until, children)
+            self._quiet[(uid, inputs.tick)] = _Quiet(inputs, until,
+                                                     children if inputs.tick else None)
 
     def forget(self, uid: str) -> None:
         for tick in (False, True):
             self._quiet.pop((uid, tick), None)
 
 
-def _json(obj: Mapping[str, Any]) -> bytes:
-    """A copy to compare with: the store's bodies may be changed in place after."""
-    return json.dumps(obj, separators=(",", ":"), default=str).encode()
+def _digest(obj: Mapping[str, Any]) -> bytes:
+    """What to compare with later, taken now (the store's bodies may be changed in place),
+    and small (a copy of each object and status was 10 KiB per object)."""
+    text = json.dumps(obj, separators=(",", ":"), default=str).encode()
+    return hashlib.blake2b(text, digest_size=DIGEST_BYTES).digest()
