@@ -38,15 +38,16 @@ from vigia_operator.status.conditions import merge as merge_conditions
 from vigia_operator.status.monitoring import monitoring_section
 from vigia_operator.status.retraining import (
     RetrainingInput,
-    answered_conditions,
+    answered_by,
     next_model,
-    retraining_section,
+    retraining_section_of,
 )
 from vigia_operator.status.rollout import rollout_sections
 from vigia_operator.status.sections import SectionInput, StatusUpdate
 from vigia_operator.status.serving import autoscaling_of, serving_sections
 from vigia_operator.view import ModelDeploymentView
 from vigia_operator.view.policy import Refusal, check_uri
+from vigia_operator.view.retraining import RetrainingSpec
 from vigia_operator.view.rollout import parse_command
 
 
@@ -57,6 +58,7 @@ class Observation:
 
     body: Obj
     md: ModelDeploymentView
+    retraining: RetrainingSpec | None  # spec.retraining (None: not enabled)
     status: Mapping[str, Any]  # our own last write when the body predates it
     children: Mapping[ChildKey, Seen]
     signals: Signals | None
@@ -163,16 +165,16 @@ def decide_status(seen: Observation, children: ChildrenDecision,
         seen.status.get("conditions") or [],
         [cond for update in sections for cond in update.conditions],
         now=iso(seen.now), generation=children.target.generation)}
-    retraining = retraining_section(RetrainingInput(
+    retraining = retraining_section_of(RetrainingInput(
         md=children.target, body=seen.body, status=judged, jobs=jobs_of(applied),
         job_pods=seen.job_pods, signals=seen.signals, now=seen.now, tick=seen.tick,
-        allowed_images=settings.allowed_images))
+        allowed_images=settings.allowed_images), seen.retraining)
     if retraining.update is not None:
         sections.append(retraining.update)
     decision = children.rollout.decision
     return StatusDecision(
         update=StatusUpdate(tuple(sections), observed_generation=children.target.generation,
-                            answered=answered_conditions(seen.body)),
+                            answered=answered_by(seen.retraining)),
         events=(*decision.events, *scaled, *retraining.events),
         job=retraining.job,
         clear_command=decision.clear_command,

@@ -14,8 +14,10 @@ The status is decided from the children as the applies left them, so both decisi
 pure functions of the observation (``engine.decide``).
 
 Observed objects come from the store (kopf's indexes), so a reconcile without drift makes
-no API call. A per-object lock serialises triggers of one object; a semaphore bounds how
-many objects are reconciled at once.
+no API call; the spec is parsed once per generation (``engine.specs``), and a reconcile
+whose inputs equal those of an earlier one that did nothing returns after observing, without
+deciding again (``engine.unchanged``). A per-object lock serialises triggers of one object;
+a semaphore bounds how many objects are reconciled at once.
 """
 
 from __future__ import annotations
@@ -46,16 +48,17 @@ from vigia_operator.engine.decide import (
 from vigia_operator.engine.leader import Leadership
 from vigia_operator.engine.observed import Seen, seen
 from vigia_operator.engine.secrets import SecretCheck
+from vigia_operator.engine.specs import SpecCache
 from vigia_operator.engine.store import Store
+from vigia_operator.engine.unchanged import Unchanged, inputs_of, quiet_until
 from vigia_operator.kube.client import KubeAPI, KubeError
 from vigia_operator.prometheus.exporter import OperatorMetrics
 from vigia_operator.status.retraining import finished_job_awaiting_result
 from vigia_operator.status.sections import SectionUpdate, StatusUpdate
 from vigia_operator.status.serving import refusal
 from vigia_operator.status.writer import StatusWriter
-from vigia_operator.view import ModelDeploymentView, SpecError, parse
+from vigia_operator.view import ModelDeploymentView, SpecError
 from vigia_operator.view.policy import Refusal, check_spec
-from vigia_operator.view.retraining import parse_retraining
 from vigia_operator.view.rollout import COMMAND_ANNOTATION
 
 MAX_BACKOFF_SECONDS: Final = 60.0
@@ -75,6 +78,7 @@ class ReconcileReport:
     refused: str | None = None  # the reason, when the spec was not acted on
     status_written: bool = False
     skipped: bool = False  # not the leader, or the object is gone
+    unchanged: bool = False  # the inputs of an earlier reconcile that did nothing
 
 
 class ConflictFound(Exception):
@@ -101,6 +105,8 @@ class Engine:
         self.leader = leader
         self._post = post
         self._secrets = SecretCheck(kube, settings)
+        self.specs = SpecCache()
+        self._unchanged = Unchanged()
         self._locks: dict[ModelRef, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Our applies the watch has not delivered yet: (namespace, kind, name) ->
@@ -177,6 +183,8 @@ class Engine:
         if pending is not None:
             pending.cancel()
         self.writer.forget(uid)
+        self.specs.forget(uid)
+        self._unchanged.forget(uid)
         for key in [k for k in self._applied if k[0] == ref.namespace]:
             if self._applied[key][1].owner == ref.name:
                 del self._applied[key]
@@ -208,7 +216,11 @@ class Engine:
         seen = await self._observe(body, signals, tick=tick)
         if isinstance(seen, Refusal):
             return await self._refuse(body, seen)
-        children = decide_children(seen, self.settings)
+        inputs = inputs_of(seen)
+        if self._unchanged.same(seen.md.uid, inputs, seen.now):
+            return ReconcileReport(unchanged=True)
+        children = (self._unchanged.children(seen.md.uid, inputs, seen.now)
+                    or decide_children(seen, self.settings))
         if isinstance(children, Refusal):
             return await self._refuse(body, children)
         for note in children.notes:
@@ -222,6 +234,9 @@ class Engine:
         report.status_written = await self.writer.write(body, decided.update, now=seen.now)
         for event in decided.events:
             await self._post(body, event)
+        quiet = did_nothing(report, decided) and not self.writer.refused(seen.md.uid)
+        self._unchanged.remember(seen.md.uid, inputs, quiet_until(seen) if quiet else None,
+                                 children)
         return report
 
     async def _observe(self, body: Obj, signals: Signals | None, *,
@@ -230,10 +245,10 @@ class Engine:
         metadata (remembered a while when allowed), and the pods of a retraining Job that
         has finished and whose result is not in status yet."""
         try:
-            md = parse(body)
-            retraining = parse_retraining(body)
+            spec = self.specs.spec(body)
         except SpecError as error:
             return Refusal(reasons.INVALID_SPEC, str(error))
+        md, retraining = spec.md, spec.retraining
         refused = (check_spec(md, retraining, self.settings)
                    or await self._secrets.check(md))
         if refused is not None:
@@ -243,9 +258,9 @@ class Engine:
         job = finished_job_awaiting_result(status, jobs_of(children))
         pods = {} if job is None else {job: [p async for p in self.kube.list(
             "v1", "Pod", md.namespace, label_selector=f"{JOB_NAME_LABEL}={job}")]}
-        return Observation(body=body, md=md, status=status, children=children,
-                           signals=signals, now=utcnow(), tick=tick, job_pods=pods,
-                           unserved=self.unserved)
+        return Observation(body=body, md=md, retraining=retraining, status=status,
+                           children=children, signals=signals, now=utcnow(), tick=tick,
+                           job_pods=pods, unserved=self.unserved)
 
     async def _apply_plan(self, seen: Observation, children: ChildrenDecision,
                           report: ReconcileReport) -> dict[ChildKey, Seen] | Refusal:
@@ -375,6 +390,12 @@ class Engine:
         if written:
             logger.warning(f"Not acting on {_name(body)}: {refused.message}")
         return ReconcileReport(refused=refused.reason, status_written=written)
+
+
+def did_nothing(report: ReconcileReport, decided: StatusDecision) -> bool:
+    """No apply, no status write, no Event, no Job, no command cleared."""
+    return not (report.applied or report.status_written or decided.events
+                or decided.job is not None or decided.clear_command)
 
 
 def announce(action: Action, before: Obj | None, spec_changed: bool, *,

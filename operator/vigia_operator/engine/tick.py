@@ -33,7 +33,7 @@ from vigia_operator.core.types import MONITORING_AT, ModelRef, Signals
 from vigia_operator.decide.monitoring import monitoring_due
 from vigia_operator.engine.reconcile import Engine, ReconcileReport
 from vigia_operator.prometheus.providers import SignalProvider
-from vigia_operator.view import ModelDeploymentView, parse
+from vigia_operator.view import ModelDeploymentView
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class TickReport:
     with_signals: int
     applied: int
     written: int
+    unchanged: int  # reconciles that found the inputs of one that did nothing
     seconds: float
 
 
@@ -102,6 +103,7 @@ class Tick:
                 models=len(views), monitored=len(due), with_signals=len(signals),
                 applied=sum(len(o.applied) for o in outcomes),
                 written=sum(o.status_written for o in outcomes),
+                unchanged=sum(o.unchanged for o in outcomes),
                 seconds=time.monotonic() - started,
             )
             logger.debug(f"Tick: {report}")
@@ -112,15 +114,16 @@ class Tick:
         for body in self._engine.store.models():
             # A spec it cannot parse is reported by its own reconcile; nothing to collect.
             with contextlib.suppress(Exception):
-                views.append(parse(body))
+                views.append(self._engine.specs.view(body))
         return views
 
     def _due(self, views: list[ModelDeploymentView], now: float) -> list[ModelDeploymentView]:
         """The models whose monitoring interval is due; they are counted evaluated now."""
         due = [v for v in views
                if monitoring_due(v.monitoring, self._monitored_at.get(ModelRef.of(v)), now)]
+        present = {ModelRef.of(v) for v in views}
         self._monitored_at = {ref: at for ref, at in self._monitored_at.items()
-                              if ref in {ModelRef.of(v) for v in views}}
+                              if ref in present}
         self._monitored_at.update((ModelRef.of(v), now) for v in due)
         return due
 

@@ -97,6 +97,13 @@ def retraining_section(given: RetrainingInput) -> RetrainingOutcome:
         spec = parse_retraining(given.body)
     except SpecError as error:
         return invalid(given.status, error)
+    return retraining_section_of(given, spec)
+
+
+def retraining_section_of(given: RetrainingInput,
+                          spec: RetrainingSpec | None) -> RetrainingOutcome:
+    """``retraining_section`` with spec.retraining parsed already (the engine's, once per
+    generation)."""
     section = given.status.get(SECTION)
     if spec is None and not section:
         return RetrainingOutcome()
@@ -134,6 +141,11 @@ def answered_conditions(body: Mapping[str, Any]) -> frozenset[str]:
         spec = parse_retraining(body)
     except SpecError:
         return frozenset()
+    return answered_by(spec)
+
+
+def answered_by(spec: RetrainingSpec | None) -> frozenset[str]:
+    """``answered_conditions`` of a parsed spec.retraining."""
     if spec is None:
         return frozenset()
     triggers = spec.triggers

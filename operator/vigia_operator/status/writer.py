@@ -51,7 +51,7 @@ class StatusWriter:
         ``now``: the reconcile's clock reading (a condition's lastTransitionTime)."""
         previous = self.current(body)
         new = compose(previous, update, iso(now or utcnow()))
-        if contains(previous, new) and contains(new, previous):
+        if previous == new or (contains(previous, new) and contains(new, previous)):
             return False
         meta = body.get("metadata") or {}
         try:
@@ -81,6 +81,10 @@ class StatusWriter:
         if self._refusals.get(uid) != message:
             self._refusals[uid] = message
             await self._post(body, Event(reasons.WARNING, reasons.STATUS_REFUSED, message))
+
+    def refused(self, uid: str) -> bool:
+        """Whether the API server refused the last status write of that object."""
+        return uid in self._refusals
 
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)

@@ -79,11 +79,12 @@ def _reconcile(life: Life, settings: OperatorSettings, now: datetime,
     it stopped on a refusal."""
     try:
         md = parse(life.body)
+        retraining = parse_retraining(life.body)
     except SpecError as error:
         life.refusals.append(f"InvalidSpec: {error}")
         return False
-    seen_now = Observation(body=life.body, md=md, status=life.status, children=life.children,
-                           signals=signals, now=now, tick=tick)
+    seen_now = Observation(body=life.body, md=md, retraining=retraining, status=life.status,
+                           children=life.children, signals=signals, now=now, tick=tick)
     children = decide_children(seen_now, settings)
     if isinstance(children, Refusal):
         life.refusals.append(f"{children.reason}: {children.message}")

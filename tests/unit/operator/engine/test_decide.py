@@ -14,6 +14,7 @@ from vigia_operator.engine.decide import (
     measured_from,
 )
 from vigia_operator.view import parse
+from vigia_operator.view.retraining import parse_retraining
 
 from tests.unit.operator.schema import defaulted_sample
 
@@ -50,8 +51,9 @@ def _body(uri: str, router: str = "Replicas") -> dict:
 
 
 def _children(body: dict) -> ChildrenDecision:
-    seen = Observation(body=body, md=parse(body), status={"stable": STATUS["stable"]},
-                       children={}, signals=None, now=NOW, tick=False)
+    seen = Observation(body=body, md=parse(body), retraining=parse_retraining(body),
+                       status={"stable": STATUS["stable"]}, children={}, signals=None,
+                       now=NOW, tick=False)
     decided = decide_children(seen, OperatorSettings())
     assert isinstance(decided, ChildrenDecision)
     return decided
@@ -84,7 +86,8 @@ def test_the_canary_is_introduced_by_a_rollout_not_yet_in_status() -> None:
     assert canary in starting.introduced
     status = {**STATUS, "canary": {**STATUS["canary"], "phase": "Progressing",
                                    "startedAt": "2026-11-23T18:55:00Z"}}
-    in_flight = decide_children(Observation(body=body, md=md, status=status, children={},
+    in_flight = decide_children(Observation(body=body, md=md, retraining=parse_retraining(body),
+                                            status=status, children={},
                                             signals=None, now=NOW, tick=False),
                                 OperatorSettings())
     assert isinstance(in_flight, ChildrenDecision) and canary not in in_flight.introduced
@@ -98,7 +101,8 @@ def test_a_route_the_cluster_does_not_serve_refuses_router_gatewayapi_only() -> 
     def decide(router: str) -> ChildrenDecision | Refusal:
         body = _body("file:///m/v1", router=router)
         return decide_children(Observation(
-            body=body, md=parse(body), status={"stable": STATUS["stable"]}, children={},
+            body=body, md=parse(body), retraining=parse_retraining(body),
+            status={"stable": STATUS["stable"]}, children={},
             signals=None, now=NOW, tick=False, unserved=frozenset({r.HTTPROUTE})),
             OperatorSettings())
 

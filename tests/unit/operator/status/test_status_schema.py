@@ -22,6 +22,7 @@ from vigia_operator.engine.decide import (
 )
 from vigia_operator.status.compose import compose
 from vigia_operator.view import parse
+from vigia_operator.view.retraining import parse_retraining
 
 from tests.unit.operator.schema import defaulted_sample, schema, undeclared
 
@@ -48,7 +49,8 @@ def test_one_reconcile_writes_every_section_within_the_schema() -> None:
                 "at": stable["since"], "message": "first"}]
     status: dict[str, Any] = {"stable": stable, "history": history, "observedGeneration": 1}
     at = NOW.timestamp()
-    seen = Observation(body=body, md=parse(body), status=status, children={},
+    seen = Observation(body=body, md=parse(body), retraining=parse_retraining(body),
+                       status=status, children={},
                        signals=Signals(iso(NOW), values={MONITORING: _drifting(at),
                                                          MONITORING_AT: at}),
                        now=NOW, tick=True)
