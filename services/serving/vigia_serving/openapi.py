@@ -10,7 +10,7 @@ from typing import Any
 from vigia.bundle import BundleMetadata
 from vigia.features import FeatureSpec
 
-from .payloads import DEFAULT_PENDING_LIMIT
+from .payloads import DEFAULT_PENDING_LIMIT, counting_pattern
 from .store import PENDING_ORDERS
 
 DOCS_HTML = """<!doctype html>
@@ -136,8 +136,9 @@ def _pending(max_limit: int) -> dict[str, Any]:
                    "or a random sample",
         "parameters": [
             {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": max_limit,
-                        "default": min(DEFAULT_PENDING_LIMIT, max_limit)}},
+             "description": f"How many, a whole number from 1 to {max_limit}",
+             "schema": {"type": "string", "pattern": counting_pattern(max_limit),
+                        "default": str(min(DEFAULT_PENDING_LIMIT, max_limit))}},
             {"name": "order", "in": "query", "required": False,
              "schema": {"type": "string", "enum": list(PENDING_ORDERS),
                         "default": "uncertain"}},

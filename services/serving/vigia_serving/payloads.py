@@ -216,6 +216,22 @@ def _feedback_item(item: Any, where: str, classes: Sequence[str]) -> FeedbackIte
     return FeedbackItem(pid, label)
 
 
+def counting_pattern(most: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1 to ``most``, written
+    without leading zeros: the OpenAPI document gives it as the pattern of a query string
+    (a typed integer there would let fuzzers send [1] as "1" and call it invalid)."""
+    top = str(most)
+    parts = [f"[1-9][0-9]{{{k - 1}}}" if k > 1 else "[1-9]" for k in range(1, len(top))]
+    for i, digit in enumerate(top):
+        lowest = 1 if i == 0 else 0
+        if int(digit) > lowest:
+            rest = len(top) - i - 1
+            parts.append(f"{top[:i]}[{lowest}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest
+                                                                        else ""))
+    parts.append(top)
+    return "^(" + "|".join(parts) + ")$"
+
+
 @dataclass(frozen=True)
 class PendingQuery:
     """``GET /feedback/pending?limit=N&order=uncertain|random``."""
@@ -234,8 +250,7 @@ def parse_pending_query(params: Sequence[tuple[str, str]], *, max_limit: int) ->
             raise InvalidInputError(name, "given more than once")
         given[name] = value
     limit = given.get("limit", str(min(DEFAULT_PENDING_LIMIT, max_limit)))
-    whole = limit.isascii() and limit.isdigit() and len(limit) <= 9
-    if not whole or not 1 <= int(limit) <= max_limit:
+    if not re.fullmatch(counting_pattern(max_limit), limit):
         raise InvalidInputError("limit", f"expected a whole number from 1 to {max_limit}")
     order = given.get("order", "uncertain")
     for known in PENDING_ORDERS:

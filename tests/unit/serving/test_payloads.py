@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from vigia_serving.payloads import (
     MalformedBodyError,
@@ -9,6 +11,7 @@ from vigia_serving.payloads import (
     TooLargeError,
     UnsupportedMediaTypeError,
     check_content_type,
+    counting_pattern,
     parse_feedback,
     parse_pending_query,
     parse_rows,
@@ -157,6 +160,8 @@ def test_pending_query_defaults_and_bounds() -> None:
         ([("limit", "ten")], "limit"),
         ([("limit", "9" * 5000)], "limit"),
         ([("limit", "²")], "limit"),
+        ([("limit", "01")], "limit"),
+        ([("limit", " 1")], "limit"),
         ([("order", "confident")], "order"),
         ([("order", "")], "order"),
         ([("limit", "1"), ("limit", "2")], "limit"),
@@ -167,3 +172,11 @@ def test_bad_pending_queries_name_the_parameter(params: list[tuple[str, str]], f
     with pytest.raises(InvalidInputError) as info:
         parse_pending_query(params, max_limit=1000)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("most", [1, 9, 10, 50, 99, 100, 1000, 1234])
+def test_the_limit_pattern_matches_exactly_one_to_the_most(most: int) -> None:
+    pattern = re.compile(counting_pattern(most))
+    matched = [n for n in range(3 * most + 30) if pattern.fullmatch(str(n))]
+    assert matched == list(range(1, most + 1))
+    assert not pattern.fullmatch("01") and not pattern.fullmatch("")
