@@ -3,7 +3,8 @@
 Logs --rows predictions of a model (and as many of a model of the same name in another
 namespace) through the server's own PredictionStore, gives a tenth of them feedback, then
 times ``pending(limit)`` in both orders: ``uncertain`` (through the (namespace, model,
-confidence) index) and ``random`` (reads every unlabelled row of the model).
+confidence) index) and ``random`` (the ids after a random token, through the primary key).
+On PostgreSQL the tables are analysed first, as autovacuum does after a bulk load.
 
     python3 benchmarks/labelling_queue.py [--rows 100000] [--limit 50] [--calls 10]
                                           [--url postgresql+psycopg://...]  (default SQLite)
@@ -19,6 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from vigia_serving.runtime import new_prediction_id
 from vigia_serving.store import FeedbackItem, PredictionRecord, PredictionStore
 
 
@@ -32,7 +34,7 @@ def _fill(store: PredictionStore, rows: int) -> list[str]:
             for ns in ("staging", "prod"):
                 sure = rng.uniform(0.5, 1.0)
                 batch.append(PredictionRecord(
-                    f"{ns}-{i}", now, "sobaos", "1", "stable", {"x": i}, "good",
+                    new_prediction_id(), now, "sobaos", "1", "stable", {"x": i}, "good",
                     {"good": sure, "defective": 1 - sure}, ns))
         store.log(batch)
         store.flush()
@@ -70,6 +72,9 @@ def main() -> None:
         store.create_tables()
         ids = _fill(store, args.rows)
         _label(store, ids)
+        if args.url:  # what autovacuum does after a bulk load: the planner's statistics
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
         results = {order: _time(store, args.limit, order, args.calls)
                    for order in ("uncertain", "random")}
         store.engine.dispose()

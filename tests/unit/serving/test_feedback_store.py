@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
+from vigia_serving.runtime import new_prediction_id
 from vigia_serving.store import (
     QUEUE_INDEX,
     FeedbackConflictError,
@@ -148,13 +149,17 @@ def test_the_queue_lists_unlabelled_predictions_least_confident_first(
 
 
 def test_the_queue_gives_a_random_sample_on_request(store: PredictionStore) -> None:
-    store.log([record(f"p{i}", confidence=0.5 + i / 200) for i in range(100)])
+    ids = [new_prediction_id() for _ in range(100)]  # random, as the server's are
+    store.log([record(pid, confidence=0.5 + i / 200) for i, pid in enumerate(ids)])
     store.flush()
-    store.record_feedback([FeedbackItem("p0", correct=True)])
-    samples = [tuple(p.id for p in store.pending(5, "random")) for _ in range(5)]
-    assert all(len(s) == 5 and "p0" not in s for s in samples)
-    # Not the least confident, nor the same five every time.
-    assert len(set(samples)) > 1 and samples[0] != ("p1", "p2", "p3", "p4", "p5")
+    store.record_feedback([FeedbackItem(ids[0], correct=True)])
+    samples = [{p.id for p in store.pending(5, "random")} for _ in range(40)]
+    assert all(len(s) == 5 and ids[0] not in s for s in samples)
+    # Not the least confident every time; most predictions come up in 40 samples of 5.
+    seen = set().union(*samples)
+    assert samples[0] != set(ids[1:6]) and len(seen) > 50
+    # Fewer unlabelled than asked for: all of them, whatever the random starting point.
+    assert {p.id for p in store.pending(100, "random")} == set(ids[1:])
 
 
 def test_a_store_from_before_correct_feedback_is_migrated(tmp_path: Path) -> None:
