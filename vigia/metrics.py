@@ -49,9 +49,13 @@ FEATURE_OUT_OF_RANGE: Final = f"{PREFIX}_feature_out_of_range"  # counter {featu
 FEATURE_REFERENCE: Final = f"{PREFIX}_feature_reference_share"  # gauge {feature, bin}
 CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
 
-# Model server: ground truth sent back by applications.
+# Model server: ground truth sent back by applications. Every feedback counts in FEEDBACK
+# (a label, or only "correct": true|false); those whose true class is known (given, or implied)
+# also in CONFUSION and FEEDBACK_LABELLED. Divided by PREDICTIONS (all by the version that
+# predicted), they give the share of predictions labelled, across replicas (docs/monitoring.md).
 FEEDBACK: Final = f"{PREFIX}_feedback"  # counter {outcome}
 CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
+FEEDBACK_LABELLED: Final = f"{PREFIX}_feedback_labelled"  # counter: true class known
 
 # Model server: its API requests, labelled by the server itself (SERVER_LABELS), so the
 # canary's error and latency gates work with any scrape configuration, relabelled or not.
@@ -62,7 +66,7 @@ LABEL_ENDPOINT: Final = "endpoint"
 # Prometheus adapter (custom metrics API, a Pods metric; docs/autoscaling.md has its rule).
 REQUESTS_PER_SECOND: Final = f"{PREFIX}_requests_per_second"
 LABEL_CODE: Final = "code"
-MEASURED_ENDPOINTS: Final = ("/predict", "/feedback", "/explain")
+MEASURED_ENDPOINTS: Final = ("/predict", "/feedback", "/feedback/pending", "/explain")
 REQUEST_DURATION_BUCKETS: Final = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -107,3 +111,4 @@ FEATURE_OUT_OF_RANGE_SERIES: Final = series(FEATURE_OUT_OF_RANGE)
 FEEDBACK_SERIES: Final = series(FEEDBACK)
 REQUESTS_SERIES: Final = series(REQUESTS)
 CONFUSION_SERIES: Final = series(CONFUSION)
+FEEDBACK_LABELLED_SERIES: Final = series(FEEDBACK_LABELLED)

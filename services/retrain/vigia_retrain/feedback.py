@@ -2,9 +2,11 @@
 
 The tables are the server's (docs/serving.md): ``vigia_predictions`` (id, created_at,
 namespace, model, version, track, features JSON or null, predicted, probabilities) and
-``vigia_feedback`` (prediction_id, label, received_at). Only the columns read here are
-declared; the job never writes to the store. Only rows of the job's own namespace and
-model are read: a store shared by namespaces never mixes their labels.
+``vigia_feedback`` (prediction_id, label or null, received_at, correct). Only the columns
+read here are declared; the job never writes to the store. Only rows of the job's own
+namespace and model are read: a store shared by namespaces never mixes their labels. Only
+feedback with a known true class is read: "wrong" among more than two classes has a null
+label (it counts for accuracy, it teaches no class).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class FeedbackData:
 
     X: pd.DataFrame
     y: pd.Series
-    labelled: int  # labelled predictions of the model within the window
+    labelled: int  # predictions of the model within the window with a known true class
     without_features: int  # logged with features off (predictionLog.features none/sample)
     invalid: int  # features no longer fitting the schema, or a label that is not a class
 
@@ -127,6 +129,7 @@ def _labelled_rows(
                     _predictions.c.namespace == namespace,
                     _predictions.c.model == model,
                     _predictions.c.created_at >= since,
+                    _feedback.c.label.is_not(None),
                 )
                 .order_by(_predictions.c.created_at, _predictions.c.id)
             )

@@ -43,6 +43,7 @@ from .payloads import (
     UnsupportedMediaTypeError,
     check_content_type,
     parse_feedback,
+    parse_pending_query,
     parse_rows,
 )
 from .runtime import ModelRuntime
@@ -246,15 +247,27 @@ def build_app(state: ServerState) -> Starlette:
         except UnknownPredictionError as exc:
             return error_response(404, str(exc), _item_field(items, exc.index, "prediction_id"))
         except FeedbackConflictError as exc:
-            return error_response(409, str(exc), _item_field(items, exc.index, "label"))
+            return error_response(409, str(exc), _item_field(items, exc.index, exc.field))
         except SQLAlchemyError:
             log.exception("feedback store failed")
-            return json_response(
-                {"error": "the feedback store is unavailable; retry later"},
-                503, headers={"Retry-After": str(state.retry_after_s)},
-            )
+            return store_unavailable()
         body_out = [{"prediction_id": r.prediction_id, "stored": not r.duplicate} for r in results]
         return json_response({"feedback": body_out})
+
+    async def pending(request: Request, runtime: ModelRuntime) -> Response:
+        query = parse_pending_query(request.query_params.multi_items(), max_limit=state.max_rows)
+        try:
+            answer = await anyio.to_thread.run_sync(runtime.pending, query.limit, query.order)
+        except SQLAlchemyError:
+            log.exception("reading the labelling queue failed")
+            return store_unavailable()
+        return json_response(answer)
+
+    def store_unavailable() -> Response:
+        return json_response(
+            {"error": "the feedback store is unavailable; retry later"},
+            503, headers={"Retry-After": str(state.retry_after_s)},
+        )
 
     async def explain(request: Request, runtime: ModelRuntime) -> Response:
         if state.explaining >= state.max_explain_concurrency:
@@ -272,7 +285,8 @@ def build_app(state: ServerState) -> Starlette:
 
     async def openapi(_: Request) -> Response:
         runtime = state.runtime
-        return json_response(build_openapi(runtime.bundle.metadata if runtime else None))
+        meta = runtime.bundle.metadata if runtime else None
+        return json_response(build_openapi(meta, max_pending=state.max_rows))
 
     async def docs(_: Request) -> Response:
         return HTMLResponse(DOCS_HTML)
@@ -281,6 +295,8 @@ def build_app(state: ServerState) -> Starlette:
         routes=[
             Route("/predict", guarded(predict), methods=["POST"]),
             Route("/feedback", guarded(feedback), methods=["POST"]),
+            # No body: not charged against the body budget as guarded() does.
+            Route("/feedback/pending", answering(lambda r: _handle(r, pending)), methods=["GET"]),
             Route("/explain", guarded(explain), methods=["POST"]),
             Route("/openapi.json", answering(openapi), methods=["GET"]),
             Route("/docs", answering(docs), methods=["GET"]),

@@ -15,7 +15,7 @@ from vigia import metrics
 from vigia.features import FeatureSchema
 from vigia.profile import NumericProfile, TrainingProfile
 
-from .store import FeedbackResult
+from .feedback import FeedbackResult
 
 REASON_INVALID = "invalid_input"
 REASON_TOO_LARGE = "too_large"
@@ -99,6 +99,12 @@ class Monitor:
             metrics.CONFUSION, "Feedback labels by actual and predicted class.",
             [*labels, metrics.LABEL_ACTUAL, metrics.LABEL_PREDICTED], registry=registry,
         )
+        labelled = Counter(
+            metrics.FEEDBACK_LABELLED,
+            "Predictions whose true class became known through feedback (given, or implied "
+            "by correct: true|false); divided by the predictions, the share labelled.",
+            labels, registry=registry,
+        )
         rejected = Counter(
             metrics.REJECTED_REQUESTS, "Requests refused before prediction, by reason.",
             [*labels, metrics.LABEL_REASON], registry=registry,
@@ -112,12 +118,14 @@ class Monitor:
         outcomes = (metrics.OUTCOME_CORRECT, metrics.OUTCOME_INCORRECT)
         self._feedback = feedback
         self._confusion = confusion
+        self._labelled = labelled
         self._rejected = rejected
         self._base = base
         for name in (REASON_INVALID, REASON_TOO_LARGE, REASON_NOT_READY):
             rejected.labels(*base, name)  # exported at zero from the start
         for outcome in outcomes:
             feedback.labels(*base, outcome).inc(0)
+        labelled.labels(*base).inc(0)
         export_reference(profile, schema.names, base, registry)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
@@ -132,15 +140,18 @@ class Monitor:
             counters.observe(columns[counters.name])
 
     def observe_feedback(self, results: Iterable[FeedbackResult]) -> None:
-        """Count new (not repeated) feedback: outcome and confusion cell."""
+        """Count new (not repeated) feedback: its outcome, and once the true class is known
+        (with it, or later), the confusion cell and the labelled prediction."""
         for result in results:
             if result.duplicate:
                 continue
-            correct = result.label == result.predicted
-            outcome = metrics.OUTCOME_CORRECT if correct else metrics.OUTCOME_INCORRECT
             made_by = self._made_by(result)
-            self._feedback.labels(*made_by, outcome).inc()
-            self._confusion.labels(*made_by, result.label, result.predicted).inc()
+            if not result.completed:  # a completed one's outcome was counted before
+                outcome = metrics.OUTCOME_CORRECT if result.correct else metrics.OUTCOME_INCORRECT
+                self._feedback.labels(*made_by, outcome).inc()
+            if result.label is not None:
+                self._confusion.labels(*made_by, result.label, result.predicted).inc()
+                self._labelled.labels(*made_by).inc()
 
     def _made_by(self, result: FeedbackResult) -> tuple[str, str, str, str]:
         """The server labels of the version that made the prediction, which a label sent

@@ -10,6 +10,9 @@ from typing import Any
 from vigia.bundle import BundleMetadata
 from vigia.features import FeatureSpec
 
+from .payloads import DEFAULT_PENDING_LIMIT, counting_pattern
+from .store import PENDING_ORDERS
+
 DOCS_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Vigía model server</title>
 <link rel="stylesheet" href="/static_content/swagger-ui.css"></head>
@@ -62,11 +65,7 @@ def _post(summary: str, body: dict[str, Any], ok: dict[str, Any], codes: str) ->
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": {"application/json": {"schema": ok}}}
     }
-    for code in codes.split():
-        responses[code] = {
-            "description": "Refused",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
+    responses.update(_refused(codes))
     return {
         "post": {
             "summary": summary,
@@ -79,20 +78,89 @@ def _post(summary: str, body: dict[str, Any], ok: dict[str, Any], codes: str) ->
     }
 
 
-def build_openapi(meta: BundleMetadata | None) -> dict[str, Any]:
-    """The OpenAPI 3.0 document for the model described by ``meta`` (None: not loaded)."""
+def _refused(codes: str) -> dict[str, Any]:
+    return {
+        code: {
+            "description": "Refused",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for code in codes.split()
+    }
+
+
+def _feedback_item(classes: list[str]) -> dict[str, Any]:
+    pid = {"type": "string", "description": "The id /predict returned"}
+    label: dict[str, Any] = {"type": "string", "description": "The true class"}
+    if classes:
+        label["enum"] = classes
+    correct = {
+        "type": "boolean",
+        "description": "Whether the prediction was right (when the true class is not given)",
+    }
+    return {"oneOf": [
+        {"type": "object", "properties": {"prediction_id": pid, "label": label},
+         "required": ["prediction_id", "label"], "additionalProperties": False},
+        {"type": "object", "properties": {"prediction_id": pid, "correct": correct},
+         "required": ["prediction_id", "correct"], "additionalProperties": False},
+    ]}
+
+
+def _pending(max_limit: int) -> dict[str, Any]:
+    row = {
+        "type": "object",
+        "properties": {
+            "prediction_id": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "version": {"type": "string"},
+            "track": {"type": "string"},
+            "inputs": {"type": "object", "nullable": True,
+                       "description": "The features, null when they were not logged"},
+            "class": {"type": "string"},
+            "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+            "confidence": {"type": "number", "nullable": True},
+        },
+        "required": ["prediction_id", "created_at", "version", "track", "inputs", "class",
+                     "probabilities", "confidence"],
+    }
+    answer = {
+        "type": "object",
+        "properties": {
+            "model": {"type": "string"},
+            "order": {"type": "string", "enum": list(PENDING_ORDERS)},
+            "pending": {"type": "array", "items": row},
+        },
+        "required": ["model", "order", "pending"],
+    }
+    return {"get": {
+        "summary": "Logged predictions still without feedback: the least confident first, "
+                   "or a random sample",
+        "parameters": [
+            {"name": "limit", "in": "query", "required": False,
+             "description": f"How many, a whole number from 1 to {max_limit}",
+             "schema": {"type": "string", "pattern": counting_pattern(max_limit),
+                        "default": str(min(DEFAULT_PENDING_LIMIT, max_limit))}},
+            {"name": "order", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": list(PENDING_ORDERS),
+                        "default": "uncertain"}},
+        ],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": answer}}},
+            **_refused("422 503"),
+        },
+    }}
+
+
+def build_openapi(meta: BundleMetadata | None, max_pending: int = 1000) -> dict[str, Any]:
+    """The OpenAPI 3.0 document for the model described by ``meta`` (None: not loaded);
+    the labelling queue gives at most ``max_pending`` predictions at once."""
     record, array = _row_schemas(meta)
     rows = {
         "type": "object",
         "properties": {"rows": {"type": "array", "items": {"oneOf": [record, array]}}},
         "required": ["rows"],
     }
-    item = {
-        "type": "object",
-        "properties": {"prediction_id": {"type": "string"}, "label": {"type": "string"}},
-        "required": ["prediction_id", "label"],
-    }
     classes = list(meta.classes) if meta else []
+    item = _feedback_item(classes)
     title = f"Vigía model server: {meta.name} {meta.version}" if meta else "Vigía model server"
     return {
         "openapi": "3.0.3",
@@ -103,10 +171,12 @@ def build_openapi(meta: BundleMetadata | None) -> dict[str, Any]:
                 rows, {"type": "object"}, "400 413 415 422 503",
             ),
             "/feedback": _post(
-                f"The true label ({', '.join(classes) or 'a class'}) of earlier predictions",
+                f"The true label ({', '.join(classes) or 'a class'}) of earlier predictions, "
+                "or whether they were right",
                 {"oneOf": [item, {"type": "array", "items": item}]},
                 {"type": "object"}, "400 404 409 413 415 422 503",
             ),
+            "/feedback/pending": _pending(max_pending),
             "/explain": _post(
                 "SHAP attributions of each feature towards the predicted class",
                 rows, {"type": "object"}, "400 413 415 422 501 503",

@@ -16,9 +16,12 @@ import orjson
 
 from vigia.features import InvalidInputError
 
-from .store import FeedbackItem
+from .feedback import FeedbackItem
+from .store import PENDING_ORDERS, PendingOrder
 
 MAX_ID_LENGTH = 64
+FEEDBACK_FIELDS = ("prediction_id", "label", "correct")
+DEFAULT_PENDING_LIMIT = 20
 RowKind = Literal["records", "arrays"]
 JSON_MEDIA_TYPES = frozenset({"application/json"})
 
@@ -157,7 +160,8 @@ def parse_rows(body: bytes, *, max_rows: int) -> RowsRequest:
 
 
 def parse_feedback(body: bytes, *, classes: Sequence[str], max_items: int) -> list[FeedbackItem]:
-    """``{"prediction_id": ..., "label": ...}`` or an array of such objects."""
+    """``{"prediction_id": ..., "label": ...}`` or ``{"prediction_id": ..., "correct":
+    true|false}``, or an array of such objects."""
     data = load_json(body)
     if isinstance(data, dict):
         return [_feedback_item(data, "", classes)]
@@ -174,15 +178,31 @@ def parse_feedback(body: bytes, *, classes: Sequence[str], max_items: int) -> li
 
 def _feedback_item(item: Any, where: str, classes: Sequence[str]) -> FeedbackItem:
     if not isinstance(item, dict):
-        raise InvalidInputError(where or "body", "expected an object with prediction_id, label")
+        raise InvalidInputError(
+            where or "body", "expected an object with prediction_id and label or correct"
+        )
     prefix = f"{where}." if where else ""
     for key in item:
-        if key not in ("prediction_id", "label"):
+        if key not in FEEDBACK_FIELDS:
             raise InvalidInputError(f"{prefix}{key}", "unknown field")
     pid = item.get("prediction_id")
     if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_LENGTH:
         raise InvalidInputError(
             f"{prefix}prediction_id", "required: the id returned by /predict (a string)"
+        )
+    if "correct" in item:
+        if "label" in item:
+            raise InvalidInputError(
+                f"{prefix}correct", "give either label (the true class) or correct, not both"
+            )
+        correct = item["correct"]
+        if not isinstance(correct, bool):
+            raise InvalidInputError(f"{prefix}correct", "expected true or false")
+        return FeedbackItem(pid, correct=correct)
+    if "label" not in item:
+        raise InvalidInputError(
+            f"{prefix}label",
+            "required: the true class (a string), or instead correct: true|false",
         )
     label = item.get("label")
     if isinstance(label, int) and not isinstance(label, bool):
@@ -194,3 +214,46 @@ def _feedback_item(item: Any, where: str, classes: Sequence[str]) -> FeedbackIte
             f"{prefix}label", f"{label!r} is not a class of this model; one of {list(classes)}"
         )
     return FeedbackItem(pid, label)
+
+
+def counting_pattern(most: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1 to ``most``, written
+    without leading zeros: the OpenAPI document gives it as the pattern of a query string
+    (a typed integer there would let fuzzers send [1] as "1" and call it invalid)."""
+    top = str(most)
+    parts = [f"[1-9][0-9]{{{k - 1}}}" if k > 1 else "[1-9]" for k in range(1, len(top))]
+    for i, digit in enumerate(top):
+        lowest = 1 if i == 0 else 0
+        if int(digit) > lowest:
+            rest = len(top) - i - 1
+            parts.append(f"{top[:i]}[{lowest}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest
+                                                                        else ""))
+    parts.append(top)
+    return "^(" + "|".join(parts) + ")$"
+
+
+@dataclass(frozen=True)
+class PendingQuery:
+    """``GET /feedback/pending?limit=N&order=uncertain|random``."""
+
+    limit: int
+    order: PendingOrder
+
+
+def parse_pending_query(params: Sequence[tuple[str, str]], *, max_limit: int) -> PendingQuery:
+    """The labelling queue's query parameters (each at most once), checked."""
+    given: dict[str, str] = {}
+    for name, value in params:
+        if name not in ("limit", "order"):
+            raise InvalidInputError(name, "unknown parameter; this takes limit and order")
+        if name in given:
+            raise InvalidInputError(name, "given more than once")
+        given[name] = value
+    limit = given.get("limit", str(min(DEFAULT_PENDING_LIMIT, max_limit)))
+    if not re.fullmatch(counting_pattern(max_limit), limit):
+        raise InvalidInputError("limit", f"expected a whole number from 1 to {max_limit}")
+    order = given.get("order", "uncertain")
+    for known in PENDING_ORDERS:
+        if order == known:
+            return PendingQuery(int(limit), known)
+    raise InvalidInputError("order", f"{order[:64]!r} is not one of {list(PENDING_ORDERS)}")

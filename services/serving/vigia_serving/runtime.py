@@ -20,9 +20,10 @@ from vigia.settings import ServingSettings
 
 from .batching import Gone, MicroBatcher
 from .explain import TreeAttributor
+from .feedback import FeedbackItem, FeedbackResult
 from .monitoring import Monitor
 from .payloads import RowsRequest
-from .store import FeedbackItem, FeedbackResult, PredictionRecord, PredictionStore
+from .store import PendingOrder, PendingPrediction, PredictionRecord, PredictionStore
 
 
 def new_prediction_id() -> str:
@@ -120,6 +121,11 @@ class ModelRuntime:
             self.monitor.observe_feedback(results)
         return results
 
+    def pending(self, limit: int, order: PendingOrder) -> dict[str, Any]:
+        """Blocking: the labelling queue's answer (run it in a thread)."""
+        rows = self.store.pending(limit, order)
+        return {"model": self.name, "order": order, "pending": [_pending(r) for r in rows]}
+
     async def explain(self, request: RowsRequest) -> dict[str, Any]:
         """Per-row attributions towards the predicted class (SHAP, in its own thread)."""
         loop = asyncio.get_running_loop()
@@ -196,3 +202,15 @@ class ModelRuntime:
             return row
         return dict(zip(self.feature_names, row, strict=True))
 
+
+def _pending(row: PendingPrediction) -> dict[str, Any]:
+    return {
+        "prediction_id": row.id,
+        "created_at": row.created_at.isoformat(),
+        "version": row.version,
+        "track": row.track,
+        "inputs": row.features,
+        "class": row.predicted,
+        "probabilities": row.probabilities,
+        "confidence": row.confidence,
+    }

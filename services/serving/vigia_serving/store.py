@@ -5,7 +5,9 @@ by a background flusher thread; ``close()`` writes what is left. Feedback is wri
 synchronously and acknowledged only after its transaction has committed.
 
 Every row carries the namespace and model of the server that logged it; feedback is looked
-up among this store's own (``namespace``, ``model``) only, in chunks of ``LOOKUP_CHUNK`` ids.
+up among this store's own (``namespace``, ``model``) only, in chunks of ``LOOKUP_CHUNK`` ids;
+what a feedback item means against what is stored is vigia_serving.feedback's. The labelling
+queue (``pending``) lists this store's own predictions without feedback.
 
 Faults: while the database is unreachable (at start too) the buffer is kept (bounded; every
 row dropped beyond the bound is counted and logged), ``healthy`` is False and ``on_health``
@@ -19,20 +21,23 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -56,6 +61,24 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from .feedback import (
+    FeedbackConflictError,
+    FeedbackItem,
+    FeedbackResult,
+    Predicted,
+    Stored,
+    UnknownPredictionError,
+    Writes,
+    resolve,
+)
+
+# Part of this module's interface (the store takes items, returns results, raises these).
+__all__ = [
+    "FeedbackConflictError", "FeedbackItem", "FeedbackResult", "PendingPrediction",
+    "PredictionRecord", "PredictionStore", "UnknownPredictionError",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +98,26 @@ predictions = Table(
     Column("features", JSON, nullable=True),
     Column("predicted", String(256), nullable=False),
     Column("probabilities", JSON, nullable=False),
+    # The highest probability, so the labelling queue can ask for the least sure first
+    # through an index (null in rows logged before the column existed).
+    Column("confidence", Float, nullable=True),
     Index("ix_vigia_predictions_owner", "namespace", "model", "created_at"),
+    Index("ix_vigia_predictions_queue", "namespace", "model", "confidence"),
 )
 OWNER_INDEX = "ix_vigia_predictions_owner"
+QUEUE_INDEX = "ix_vigia_predictions_queue"
 
 feedback = Table(
     "vigia_feedback",
     metadata,
     Column("prediction_id", String(64), ForeignKey(predictions.c.id), primary_key=True),
-    Column("label", String(256), nullable=False),
+    # The true class, when known: given, or implied by "correct" (the predicted class) or by
+    # "wrong" for a model of two classes. Null for "wrong" among more classes.
+    Column("label", String(256), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    # Whether the prediction was right (null only in rows stored before the column existed
+    # and not yet filled in by the migration).
+    Column("correct", Boolean, nullable=True),
 )
 
 
@@ -104,23 +137,21 @@ class PredictionRecord:
 
 
 @dataclass(frozen=True)
-class FeedbackItem:
-    prediction_id: str
-    label: str
+class PendingPrediction:
+    """A logged prediction without feedback, as the labelling queue shows it."""
 
-
-@dataclass(frozen=True)
-class FeedbackResult:
-    """What happened to one feedback item; ``duplicate`` is a repeat of a stored label."""
-
-    prediction_id: str
-    label: str
+    id: str
+    created_at: datetime
+    version: str
+    track: str
+    features: dict[str, Any] | None
     predicted: str
-    duplicate: bool
-    # Who made the prediction: behind one Service, a label may reach another pod (another
-    # track or version) than the one that predicted.
-    version: str | None = None
-    track: str | None = None
+    probabilities: dict[str, float]
+    confidence: float | None
+
+
+PendingOrder = Literal["uncertain", "random"]
+PENDING_ORDERS: tuple[PendingOrder, ...] = ("uncertain", "random")
 
 
 # The database could not be reached (as opposed to refusing a row): keep rows buffered.
@@ -136,22 +167,6 @@ IDLE_PING_S = 5.0
 DropCallback = Callable[[str, int], None]
 # Called after every turn of the flusher with (database reachable, rows buffered).
 HealthCallback = Callable[[bool, int], None]
-
-
-class UnknownPredictionError(LookupError):
-    def __init__(self, index: int, prediction_id: str) -> None:
-        super().__init__(f"no prediction with id {prediction_id!r}")
-        self.index = index
-        self.prediction_id = prediction_id
-
-
-class FeedbackConflictError(ValueError):
-    def __init__(self, index: int, prediction_id: str, stored: str, given: str) -> None:
-        super().__init__(
-            f"prediction {prediction_id!r} already has label {stored!r}, not {given!r}"
-        )
-        self.index = index
-        self.prediction_id = prediction_id
 
 
 def make_engine(url: str) -> Engine:
@@ -240,6 +255,9 @@ class PredictionStore:
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             migrate_owner(conn)
+            migrate_confidence(conn)
+            migrate_correct(conn)
+        relax_label(self.engine)
 
     def _ensure_tables(self) -> None:
         """Create (or migrate) the tables once; raises UNREACHABLE while it cannot."""
@@ -434,40 +452,84 @@ class PredictionStore:
             self.flush()
         try:
             return self._store_feedback(items)
-        except IntegrityError:
-            # A concurrent request stored the same id between our read and our insert.
+        except (IntegrityError, _ChangedMeanwhile):
+            # A concurrent request stored the same id between our read and our write.
             return self._store_feedback(items)
 
     def _store_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
         ids = list(dict.fromkeys(item.prediction_id for item in items))
         now = datetime.now(UTC)
         predicted: dict[str, Predicted] = {}
-        stored: dict[str, str] = {}
+        stored: dict[str, Stored] = {}
         with self.engine.begin() as conn:
             for chunk in chunked(ids, LOOKUP_CHUNK):
-                # The owner is checked here, not in the WHERE: there a planner may pick the
-                # (namespace, model) index and scan the model's every row instead of the ids.
-                predicted.update(
-                    (pid, Predicted(label, version, track))
-                    for pid, label, version, track, namespace, model in conn.execute(
-                        select(
-                            predictions.c.id, predictions.c.predicted, predictions.c.version,
-                            predictions.c.track, predictions.c.namespace, predictions.c.model,
-                        ).where(predictions.c.id.in_(chunk))
-                    ).all()
-                    if self._owns(namespace, model)
-                )
-                stored.update(
-                    conn.execute(
-                        select(feedback.c.prediction_id, feedback.c.label).where(
-                            feedback.c.prediction_id.in_(chunk)
-                        )
-                    ).all()
-                )
-            results, new_rows = _resolve(items, predicted, stored, now)
-            if new_rows:
-                conn.execute(insert(feedback), new_rows)
+                predicted.update(self._predicted(conn, chunk))
+                for pid, label, correct in conn.execute(
+                    select(feedback.c.prediction_id, feedback.c.label, feedback.c.correct)
+                    .where(feedback.c.prediction_id.in_(chunk))
+                ):
+                    if correct is None:  # stored by a server older than the column
+                        made = predicted.get(pid)
+                        correct = made is not None and label == made.label
+                    stored[pid] = Stored(label, bool(correct))
+            results, writes = resolve(items, predicted, stored, now)
+            _write_feedback(conn, writes)
         return results
+
+    def _predicted(self, conn: Connection, ids: Sequence[str]) -> Iterator[tuple[str, Predicted]]:
+        """This store's own predictions among ``ids``. The owner is checked here, not in
+        the WHERE: there a planner may pick the (namespace, model) index and scan the
+        model's every row instead of the ids."""
+        query = select(
+            predictions.c.id, predictions.c.predicted, predictions.c.version,
+            predictions.c.track, predictions.c.namespace, predictions.c.model,
+            predictions.c.probabilities,
+        ).where(predictions.c.id.in_(ids))
+        for pid, label, version, track, namespace, model, probabilities in conn.execute(query):
+            if self._owns(namespace, model):
+                yield pid, Predicted(label, version, track, tuple(probabilities or ()))
+
+    def pending(self, limit: int, order: PendingOrder = "uncertain") -> list[PendingPrediction]:
+        """Up to ``limit`` of this store's logged predictions without feedback: the least
+        confident first (rows logged before confidence was recorded last), or at random.
+
+        At random: prediction ids are random tokens, so the ids following a random token
+        (wrapping around) are a random sample, read through the primary key; ``ORDER BY
+        random()`` would read every unlabelled row of the model for each call."""
+        p = predictions
+        columns = (p.c.id, p.c.created_at, p.c.version, p.c.track, p.c.features,
+                   p.c.predicted, p.c.probabilities, p.c.confidence)
+        query = (
+            select(*columns)
+            .select_from(p.outerjoin(feedback, feedback.c.prediction_id == p.c.id))
+            .where(feedback.c.prediction_id.is_(None))
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            if order == "random":
+                # SQLite has no statistics (no ANALYZE): given the owner's columns it takes
+                # their index and sorts all the model's rows by id. Compared as expressions
+                # there, they leave it the primary key; PostgreSQL's statistics choose well
+                # (and misjudge the expressions: measured in benchmarks/labelling_queue.py).
+                sqlite = self.engine.dialect.name == "sqlite"
+                query = query.where(*self._owner_filter(indexed=not sqlite))
+                pivot = secrets.token_urlsafe(16)
+                rows = list(conn.execute(query.where(p.c.id >= pivot).order_by(p.c.id)))
+                if len(rows) < limit:
+                    rows += conn.execute(query.where(p.c.id < pivot).order_by(p.c.id)
+                                         .limit(limit - len(rows))).all()
+            else:
+                rows = list(conn.execute(query.where(*self._owner_filter()).order_by(
+                    p.c.confidence.asc().nulls_last(), p.c.created_at.desc())))
+        return [PendingPrediction(pid, _utc(created), *rest) for pid, created, *rest in rows]
+
+    def _owner_filter(self, indexed: bool = True) -> list[Any]:
+        where = []
+        for column, value in ((predictions.c.namespace, self.namespace),
+                              (predictions.c.model, self.model)):
+            if value is not None:
+                where.append((column if indexed else column.concat("")) == value)
+        return where
 
     def _owns(self, namespace: str, model: str) -> bool:
         return self.namespace in (None, namespace) and self.model in (None, model)
@@ -539,6 +601,81 @@ def migrate_owner(conn: Connection) -> None:
         ))
 
 
+def migrate_confidence(conn: Connection) -> None:
+    """Give a prediction log created before the labelling queue its ``confidence`` column
+    and index; older rows keep a null confidence (the queue shows them last)."""
+    columns = {c["name"] for c in inspect(conn).get_columns(predictions.name)}
+    if "confidence" not in columns:
+        conn.execute(text(f"ALTER TABLE {predictions.name} ADD COLUMN confidence FLOAT"))
+        log.info("prediction log: added the confidence column to %s", predictions.name)
+    # Asked first: a namespace's own login (docs/security.md) may not create indexes.
+    if QUEUE_INDEX not in {i["name"] for i in inspect(conn).get_indexes(predictions.name)}:
+        conn.execute(text(
+            f"CREATE INDEX IF NOT EXISTS {QUEUE_INDEX} "
+            f"ON {predictions.name} (namespace, model, confidence)"
+        ))
+
+
+def migrate_correct(conn: Connection) -> None:
+    """Give a feedback table created before "correct" feedback its ``correct`` column,
+    filled in for the labels stored before."""
+    columns = {c["name"] for c in inspect(conn).get_columns(feedback.name)}
+    if "correct" in columns:
+        return
+    conn.execute(text(f"ALTER TABLE {feedback.name} ADD COLUMN correct BOOLEAN"))
+    conn.execute(text(
+        f"UPDATE {feedback.name} SET correct = (label = (SELECT p.predicted FROM "
+        f"{predictions.name} p WHERE p.id = {feedback.name}.prediction_id))"
+    ))
+    log.info("prediction log: added the correct column to %s", feedback.name)
+
+
+def relax_label(engine: Engine) -> None:
+    """Let a feedback table created before "wrong" without a label take a null label.
+    SQLite cannot drop a NOT NULL: the table is rebuilt, in one locked transaction."""
+    if _label_nullable(engine):
+        return
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {feedback.name} ALTER COLUMN label DROP NOT NULL"))
+        return
+    old = f"{feedback.name}_before_correct"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")  # another worker may be at the same
+        cursor.execute(f"SELECT \"notnull\" FROM pragma_table_info('{feedback.name}') "
+                       "WHERE name = 'label'")
+        if cursor.fetchone() == (1,):
+            for index in feedback.indexes:
+                cursor.execute(f"DROP INDEX IF EXISTS {index.name}")
+            cursor.execute(f"ALTER TABLE {feedback.name} RENAME TO {old}")
+            cursor.execute(str(CreateTable(feedback).compile(dialect=engine.dialect)))
+            for index in feedback.indexes:
+                cursor.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
+            names = ", ".join(c.name for c in feedback.columns)
+            cursor.execute(f"INSERT INTO {feedback.name} ({names}) SELECT {names} FROM {old}")
+            cursor.execute(f"DROP TABLE {old}")
+            log.info("prediction log: %s takes feedback without a label", feedback.name)
+        raw.commit()
+    except Exception:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def _label_nullable(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        columns = inspect(conn).get_columns(feedback.name)
+    return any(c["name"] == "label" and c["nullable"] for c in columns)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back times without their zone; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def chunked(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -553,35 +690,23 @@ def _record(data: dict[str, Any]) -> PredictionRecord:
     return PredictionRecord(**data)
 
 
-class Predicted(NamedTuple):
-    label: str
-    version: str
-    track: str
+class _ChangedMeanwhile(RuntimeError):
+    """A row this transaction read was changed by another before it wrote."""
 
 
-def _resolve(
-    items: Iterable[FeedbackItem],
-    predicted: dict[str, Predicted],
-    stored: dict[str, str],
-    now: datetime,
-) -> tuple[list[FeedbackResult], list[dict[str, Any]]]:
-    results: list[FeedbackResult] = []
-    new_rows: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        pid, label = item.prediction_id, item.label
-        if pid not in predicted:
-            raise UnknownPredictionError(index, pid)
-        previous = stored.get(pid)
-        if previous is not None and previous != label:
-            raise FeedbackConflictError(index, pid, previous, label)
-        made = predicted[pid]
-        results.append(
-            FeedbackResult(pid, label, made.label, previous is not None, made.version, made.track)
-        )
-        if previous is None:
-            stored[pid] = label
-            new_rows.append({"prediction_id": pid, "label": label, "received_at": now})
-    return results, new_rows
+def _write_feedback(conn: Connection, writes: Writes) -> None:
+    """Insert the new rows; a completed row replaces the stored one (delete and insert:
+    the grants of docs/security.md allow no UPDATE), only if it still lacks its label."""
+    if writes.replaced:
+        deleted = conn.execute(
+            delete(feedback).where(
+                feedback.c.prediction_id.in_(writes.replaced), feedback.c.label.is_(None)
+            )
+        ).rowcount
+        if deleted != len(writes.replaced):
+            raise _ChangedMeanwhile()
+    if writes.rows:
+        conn.execute(insert(feedback), list(writes.rows.values()))
 
 
 def _row(record: PredictionRecord) -> dict[str, Any]:
@@ -595,4 +720,5 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
         "features": record.features,
         "predicted": record.predicted,
         "probabilities": record.probabilities,
+        "confidence": max(record.probabilities.values(), default=None),
     }

@@ -1,16 +1,25 @@
 """Property-based fuzzing of the real server from its own OpenAPI document (schemathesis):
 bodies valid and invalid by the document, no 5xx, every answer as the document says
 (status codes, content type, body schema). Bounded: a fixed number of examples per
-operation, and a timeout per request."""
+operation, and a timeout per request.
+
+A GET's negative case is judged by the query it sent: schemathesis 3.39 marks the path
+parameters of an operation that has none as negated, which defeats its own exemption of
+cases that only add unknown parameters, and an added parameter whose value is null or an
+empty list never reaches the wire (the request sent is valid, and answered 200)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import DataGenerationMethod
+from schemathesis.specs.openapi.checks import negative_data_rejection
 from schemathesis.specs.openapi.schemas import BaseOpenAPISchema
 from vigia_serving.local import LocalServer
 
@@ -52,4 +61,20 @@ schema = schemathesis.from_pytest_fixture("api_schema")
     derandomize=True,
 )
 def test_the_api_keeps_to_its_document(case: schemathesis.Case) -> None:
-    case.call_and_validate(timeout=REQUEST_TIMEOUT_S)
+    response = case.call(timeout=REQUEST_TIMEOUT_S)
+    excluded = (negative_data_rejection,) if _sent_a_valid_query(case, response) else ()
+    case.validate_response(response, excluded_checks=excluded)
+
+
+def _sent_a_valid_query(case: schemathesis.Case, response: Any) -> bool:
+    """A GET whose query string, as sent, has only its declared parameters, once each, each
+    valid by its schema."""
+    if case.operation.method.upper() != "GET":
+        return False
+    sent = parse_qsl(urlsplit(response.request.url).query, keep_blank_values=True)
+    declared = {p.name: p.definition.get("schema", {}) for p in case.operation.query}
+    names = [name for name, _ in sent]
+    if len(set(names)) != len(names) or not set(names) <= set(declared):
+        return False
+    return all(jsonschema.Draft4Validator(declared[name]).is_valid(value)
+               for name, value in sent)

@@ -114,3 +114,22 @@ def test_a_log_without_the_namespace_column_is_named(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(RetrainInputError, match="no namespace column"):
         read_feedback(url, namespace="ns", model="m", since=NOW, schema=SCHEMA, classes=CLASSES)
+
+
+def test_feedback_without_a_true_class_is_not_read(tmp_path: Path) -> None:
+    """A model server stores "wrong" among more than two classes with a null label: it
+    counts for accuracy, but retraining has no class to learn, so it reads only the rest."""
+    url = f"sqlite:///{tmp_path}/p.db"
+    records, labels = traffic_records(3, seed=7)
+    write(url, [(f"r{i}", NOW - timedelta(minutes=3 - i), "sobaos", records[i], labels[i])
+                for i in range(2)])
+    write(url, [("wrong", NOW, "sobaos", records[2], None)])
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(feedback).values(prediction_id="wrong", label=None, correct=False,
+                                             received_at=NOW))
+    engine.dispose()
+    data = read_feedback(url, namespace="prod", model="sobaos", since=NOW - timedelta(days=1),
+                         schema=SCHEMA, classes=CLASSES)
+    assert data.counts() == {"labelled": 2, "withoutFeatures": 0, "invalid": 0, "used": 2}
+    assert list(data.y) == labels[:2]

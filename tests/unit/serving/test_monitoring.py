@@ -101,6 +101,25 @@ def test_feedback_counts_outcome_and_confusion_once(bundle: ModelBundle) -> None
     ) == 1
 
 
+def test_feedback_without_a_true_class_counts_for_accuracy_only(bundle: ModelBundle) -> None:
+    """"Wrong" among more classes: an incorrect outcome, no confusion cell, not labelled;
+    its class given later: the cell and the labelled count, not the outcome a second time."""
+    registry = CollectorRegistry()
+    monitor = make_monitor(bundle, registry)
+    monitor.observe_feedback([
+        FeedbackResult("a", None, "good", duplicate=False),
+        FeedbackResult("b", "good", "good", duplicate=False),
+    ])
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="incorrect") == 1
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="correct") == 1
+    assert value(registry, metrics.FEEDBACK_LABELLED_SERIES) == 1
+    assert value(registry, metrics.CONFUSION_SERIES, actual="good", predicted="good") == 1
+    monitor.observe_feedback([FeedbackResult("a", "defective", "good", False, completed=True)])
+    assert value(registry, metrics.FEEDBACK_SERIES, outcome="incorrect") == 1
+    assert value(registry, metrics.FEEDBACK_LABELLED_SERIES) == 2
+    assert value(registry, metrics.CONFUSION_SERIES, actual="defective", predicted="good") == 1
+
+
 def test_feedback_counts_under_the_version_that_predicted(bundle: ModelBundle) -> None:
     """Behind one Service a label may reach the other track's pod: it still counts for the
     version and track that made the prediction (the canary's accuracy gate needs that)."""

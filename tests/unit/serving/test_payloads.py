@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from vigia_serving.payloads import (
     MalformedBodyError,
+    PendingQuery,
     TooLargeError,
     UnsupportedMediaTypeError,
     check_content_type,
+    counting_pattern,
     parse_feedback,
+    parse_pending_query,
     parse_rows,
 )
 from vigia_serving.store import FeedbackItem
@@ -80,6 +85,11 @@ def test_integer_label_matches_a_stringified_class() -> None:
         (b'[{"prediction_id": "p", "label": "good"}, {"prediction_id": "q", "label": "x"}]',
          "[1].label"),
         (b'["p"]', "[0]"),
+        (b'{"prediction_id": "p", "label": "good", "correct": true}', "correct"),
+        (b'{"prediction_id": "p", "correct": "yes"}', "correct"),
+        (b'{"prediction_id": "p", "correct": 1}', "correct"),
+        (b'{"prediction_id": "p", "correct": null}', "correct"),
+        (b'[{"prediction_id": "p", "correct": true}, {"prediction_id": "q"}]', "[1].label"),
         (b"[]", "body"),
         (b'"p"', "body"),
     ],
@@ -122,3 +132,51 @@ def test_big_integers_are_numbers() -> None:
     assert parse_rows(b'{"rows": [[123456789012345678901234567890]]}', max_rows=2).rows == [
         [1.2345678901234568e29]
     ]
+
+
+def test_feedback_may_say_only_whether_the_prediction_was_right() -> None:
+    items = parse_feedback(
+        b'[{"prediction_id": "p1", "correct": true}, {"prediction_id": "p2", "correct": false},'
+        b' {"prediction_id": "p3", "label": "good"}]',
+        classes=CLASSES, max_items=5,
+    )
+    assert items == [FeedbackItem("p1", correct=True), FeedbackItem("p2", correct=False),
+                     FeedbackItem("p3", "good")]
+
+
+def test_pending_query_defaults_and_bounds() -> None:
+    assert parse_pending_query([], max_limit=1000) == PendingQuery(20, "uncertain")
+    assert parse_pending_query([("limit", "1000"), ("order", "random")], max_limit=1000) == (
+        PendingQuery(1000, "random"))
+    assert parse_pending_query([], max_limit=5).limit == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ([("limit", "0")], "limit"),
+        ([("limit", "1001")], "limit"),
+        ([("limit", "-1")], "limit"),
+        ([("limit", "ten")], "limit"),
+        ([("limit", "9" * 5000)], "limit"),
+        ([("limit", "²")], "limit"),
+        ([("limit", "01")], "limit"),
+        ([("limit", " 1")], "limit"),
+        ([("order", "confident")], "order"),
+        ([("order", "")], "order"),
+        ([("limit", "1"), ("limit", "2")], "limit"),
+        ([("sort", "random")], "sort"),
+    ],
+)
+def test_bad_pending_queries_name_the_parameter(params: list[tuple[str, str]], field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_pending_query(params, max_limit=1000)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("most", [1, 9, 10, 50, 99, 100, 1000, 1234])
+def test_the_limit_pattern_matches_exactly_one_to_the_most(most: int) -> None:
+    pattern = re.compile(counting_pattern(most))
+    matched = [n for n in range(3 * most + 30) if pattern.fullmatch(str(n))]
+    assert matched == list(range(1, most + 1))
+    assert not pattern.fullmatch("01") and not pattern.fullmatch("")
