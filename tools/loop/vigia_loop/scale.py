@@ -39,8 +39,9 @@ SCALED = Scale(
     analysis={
         "interval": "20s", "minSamples": 20, "minFeedback": 100, "failureLimit": 2,
         "onNoData": "Inconclusive",
-        # A shared two-core machine: latency moves by chance; accuracy is measured on a few
-        # hundred labels per track, the prediction mix on as many rows.
+        # A shared two-core machine: latency moves by chance; accuracyDrop is judged on
+        # every label since the canary started (a confidence sequence, docs/canary.md), a
+        # few hundred per track per analysis; the prediction mix on as many rows.
         "gates": {"errorRate": 0.01, "latencyP95": 3.0, "accuracyDrop": 0.05,
                   "predictionShift": 0.3, "inputDrift": 0.2},
     },
