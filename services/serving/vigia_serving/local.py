@@ -25,6 +25,10 @@ from .probes import PROBED_PATHS
 
 SERVICE = "vigia_serving.service:VigiaModel"
 HOST = "127.0.0.1"
+# How many times a server is started on newly picked ports when the ones it was given were
+# taken between their pick and its bind (another process picked them meanwhile).
+PORT_ATTEMPTS = 3
+ADDRESS_IN_USE = "Address already in use"
 
 
 # Listening ports come from below the kernel's ephemeral range, which outgoing connections
@@ -108,13 +112,25 @@ class LocalServer:
         return self
 
     def start_ready(self, timeout: float = 300) -> LocalServer:
-        """Start and wait until ready; a server that never gets there is stopped."""
-        self.start()
-        try:
-            return self.wait(timeout=timeout)
-        except BaseException:
-            self.stop()
-            raise
+        """Start and wait until ready; a server that never gets there is stopped. A port
+        taken between its pick and the server's bind is picked again (PORT_ATTEMPTS)."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.start()
+            try:
+                return self.wait(timeout=timeout)
+            except ServerFailed as failed:
+                self.stop()
+                if ADDRESS_IN_USE not in str(failed) or attempt == PORT_ATTEMPTS:
+                    raise
+                self._pick_ports()
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _pick_ports(self) -> None:
+        self.port, self.probe_port = free_port(), free_port()
+        self.__post_init__()
 
     def wait(self, path: str = "/readyz", timeout: float = 300) -> LocalServer:
         """Until ``path`` answers 200, on the server's port and (for a probe's path, when

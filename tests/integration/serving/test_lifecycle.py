@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from vigia_serving.local import LocalServer
+from vigia_serving.local import ADDRESS_IN_USE, HOST, LocalServer
 from vigia_serving.store import PredictionStore
 
 from tests.integration.serving.conftest import STORES, Sample, start_server, store_url
@@ -127,3 +129,24 @@ def test_two_workers_accept_feedback_right_after_prediction(
     finally:
         server.stop()
     assert PredictionStore(f"sqlite:///{work}/p.db").count("feedback") == 40
+
+
+def test_a_port_taken_between_its_pick_and_the_bind_is_picked_again(
+    sample: Sample, tmp_path: Path
+) -> None:
+    """Another process took the picked port first (another test worker's pick): the
+    server comes up on new ports instead of failing the test that started it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = LocalServer(tmp_path, {"VIGIA_MODEL_URI": sample.uri,
+                                        "VIGIA_STORE_URL": f"sqlite:///{tmp_path}/p.db"},
+                             port=port)
+        try:
+            server.start_ready()
+            assert server.port != port
+            assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
+            assert ADDRESS_IN_USE in (tmp_path / f"server-{port}.log").read_text()
+        finally:
+            server.stop()
