@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from vigia_loop import platform as loop
+from vigia_operator.decide.retraining.result import termination_message
 from vigia_testbed import realnode as p
 from vigia_testbed.kube import kubectl, wait_for
 from vigia_testbed.pods import IMAGES, apply, tool_pod, wait_ready
@@ -260,9 +261,6 @@ def _job_result(kubeconfig: Path, namespace: str, job: str) -> dict[str, Any]:
     """The JSON result the Job's container left in its termination message."""
     pods = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "pods", "-l",
                               f"batch.kubernetes.io/job-name={job}", "-o", "json"))["items"]
-    for pod in pods:
-        for state in pod["status"].get("containerStatuses") or []:
-            message = (state.get("state") or {}).get("terminated", {}).get("message")
-            if message:
-                return dict(json.loads(message))
-    raise AssertionError(f"no result in the termination message of Job {namespace}/{job}")
+    message = termination_message(pods)
+    assert message, f"no result in the termination message of Job {namespace}/{job}"
+    return dict(json.loads(message))

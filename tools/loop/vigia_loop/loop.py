@@ -298,14 +298,14 @@ def _events(loop: Loop, reason: str) -> list[dict[str, Any]]:
 def _said(loop: Loop, reason: str, containing: str = "") -> str:
     """The newest message of the model's Events of ``reason`` that contains ``containing``,
     awaited a little: a decision's Events follow the status that records it."""
-    deadline = time.monotonic() + EVENT_WAIT_S
-    while True:
-        said = [e for e in _events(loop, reason) if containing in str(e.get("message"))]
-        if said:
-            return str(said[-1]["message"])
-        if time.monotonic() > deadline:
-            return f"(no {reason} Event found)"
-        time.sleep(0.5)
+    def found() -> list[dict[str, Any]]:
+        return [e for e in _events(loop, reason) if containing in str(e.get("message"))]
+
+    try:
+        said = p.until(found, EVENT_WAIT_S, f"a {reason} Event", interval=0.5)
+    except TimeoutError:
+        return f"(no {reason} Event found)"
+    return str(said[-1]["message"])
 
 
 def _recovery(loop: Loop, timeline: Timeline, candidate: dict[str, Any],
