@@ -52,6 +52,7 @@ from vigia_operator.core.types import (  # noqa: E402
     Signals,
 )
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals  # noqa: E402
+from vigia_operator.engine.leader import Standalone  # noqa: E402
 from vigia_operator.engine.observed import Seen, seen  # noqa: E402
 from vigia_operator.engine.reconcile import Engine  # noqa: E402
 from vigia_operator.engine.tick import Tick  # noqa: E402
@@ -180,12 +181,9 @@ def bodies(count: int) -> list[dict[str, Any]]:
 
 
 def engine_for(kube: FakeKube, store: JsonStore) -> Engine:
-    class Leader:
-        is_leader = True
-
     recorder = EventRecorder(kube)
     return Engine(kube=kube, settings=OperatorSettings(), store=store,
-                  writer=StatusWriter(kube, recorder), post=recorder, leader=Leader())
+                  writer=StatusWriter(kube, recorder), post=recorder, leader=Standalone())
 
 
 async def converge(engine: Engine, kube: StatusKube, store: JsonStore,

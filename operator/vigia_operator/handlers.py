@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
@@ -28,9 +29,10 @@ from vigia_operator.core.types import ModelRef
 from vigia_operator.engine.leader import LeaseElection, Standalone
 from vigia_operator.engine.observed import compact, seen
 from vigia_operator.engine.reconcile import Engine
+from vigia_operator.engine.shards import ShardElection
 from vigia_operator.engine.store import IndexStore
 from vigia_operator.engine.tick import Tick, supervise
-from vigia_operator.kube.client import DiscoveryAPI, Kube
+from vigia_operator.kube.client import DiscoveryAPI, Kube, KubeError
 from vigia_operator.kube.events import EventRecorder
 from vigia_operator.prometheus.exporter import serve_metrics
 from vigia_operator.prometheus.providers import provider_for
@@ -38,6 +40,8 @@ from vigia_operator.status.writer import StatusWriter
 
 OWNED = {r.LABEL_MANAGED_BY: r.MANAGED_BY}
 TASKS = "tasks"
+ELECTION = "election"
+RELEASE_SECONDS = 5.0  # a graceful stop's hand-over of the shards
 # kopf's logger and line for handlers of resources its scan did not find (kopf 1.45).
 KOPF_OBSERVATION = "kopf._core.reactor.observation"
 KOPF_UNRESOLVED = "Unresolved resources cannot be served"
@@ -74,21 +78,32 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     except BaseException:
         await kube.close()  # retried with a new client
         raise
-    recorder = EventRecorder(kube)
-    leader: Any = Standalone()
+    recorder = EventRecorder(kube, config.identity)
     metrics = serve_metrics(config.metrics_port)
     engine = Engine(kube=kube, settings=config, store=IndexStore(kwargs),
-                    writer=StatusWriter(kube, recorder), post=recorder, leader=leader,
+                    writer=StatusWriter(kube, recorder), post=recorder, leader=Standalone(),
                     metrics=metrics, unserved=unserved)
     tick = Tick(engine, provider_for(config, metrics), config.tick_seconds)
     tasks = [asyncio.create_task(supervise("The tick", tick.run), name="vigia-tick")]
     tasks += [asyncio.create_task(engine.work(), name=f"vigia-worker-{n}")
               for n in range(config.concurrency)]
-    if config.leader_election:
-        election = LeaseElection(kube, config.lease_namespace, on_elected=tick.once)
+    election = elect(config, kube, on_elected=tick.once)
+    if election is not None:
         engine.leader = election
         tasks.append(asyncio.create_task(election.run(), name="vigia-lease"))
     memo["engine"], memo["kube"], memo["tick"], memo[TASKS] = engine, kube, tick, tasks
+    memo[ELECTION] = election
+
+
+def elect(config: OperatorSettings, kube: Kube,
+          on_elected: Callable[[], Awaitable[object]]) -> LeaseElection | ShardElection | None:
+    """Who decides which replica acts: shards, one leader, or (None) this one alone."""
+    if config.shards > 1:
+        return ShardElection(kube, config.lease_namespace, config.shards, config.identity,
+                             on_acquired=on_elected)
+    if config.leader_election:
+        return LeaseElection(kube, config.lease_namespace, on_elected, config.identity)
+    return None
 
 
 async def unserved_kinds(kube: DiscoveryAPI) -> frozenset[r.ChildKind]:
@@ -130,9 +145,20 @@ class SaidAlready(logging.Filter):
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.get(TASKS) or []:
         task.cancel()
+    election = memo.get(ELECTION)
+    if isinstance(election, ShardElection):
+        await release(election)
     kube = memo.get("kube")
     if isinstance(kube, Kube):
         await kube.close()
+
+
+async def release(election: ShardElection) -> None:
+    """Hand the shards over at a graceful stop (best effort: else they expire)."""
+    try:
+        await asyncio.wait_for(election.stop(), RELEASE_SECONDS)
+    except (TimeoutError, KubeError) as error:
+        logger.warning(f"Shards not released ({error!r}); they expire instead.")
 
 
 @kopf.on.probe(id="apiCalls")

@@ -8,6 +8,7 @@ cluster.
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated, Final
 
 from pydantic import Field, field_validator
@@ -35,6 +36,8 @@ RECONCILE_BUDGET_SECONDS: Final = 30.0
 COLLECT_BUDGET_SECONDS: Final = 30.0
 # Liveness fails when no tick has completed for this many intervals (plus the budgets).
 TICK_LIVENESS_INTERVALS: Final = 5
+# Most shards (VIGIA_OPERATOR_SHARDS): each is a Lease renewed every few seconds.
+MAX_SHARDS: Final = 64
 # The supervised tick's restarts after a crash wait 1, 2, 4, ... seconds, at most this.
 TICK_RESTART_MAX_SECONDS: Final = 60.0
 
@@ -106,6 +109,16 @@ class OperatorSettings(BaseSettings):
     )
     lease_namespace: str = Field(
         default="vigia-system", description="Namespace of the leader-election Lease."
+    )
+    shards: int = Field(
+        default=1, ge=1, le=MAX_SHARDS,
+        description="Shards the ModelDeployments are split into (by a hash of namespace/"
+        "name), each a Lease in lease_namespace that one replica holds; replicas share them "
+        "fairly and take over a dead one's within one lease period. 1: leader election.",
+    )
+    identity: str = Field(
+        default_factory=socket.gethostname,
+        description="This replica's name in Leases and Events (the pod's name).",
     )
 
     @field_validator("allowed_images", "allowed_gateways", "allowed_hostnames", "namespaces",

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from vigia_operator.core.clock import micro_iso, parse_micro_time
+from vigia_operator.core.types import ModelRef
 from vigia_operator.kube.client import Kube, KubeError
 
 LEASE_NAME: Final = "vigia-operator"
@@ -28,8 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 class Leadership(Protocol):
+    """Whether this replica acts: at all (it ticks), and for one ModelDeployment."""
+
     @property
     def is_leader(self) -> bool: ...
+
+    def acts_for(self, ref: ModelRef) -> bool: ...
 
 
 class Standalone:
@@ -37,6 +42,9 @@ class Standalone:
 
     @property
     def is_leader(self) -> bool:
+        return True
+
+    def acts_for(self, ref: ModelRef) -> bool:
         return True
 
 
@@ -57,6 +65,9 @@ class LeaseElection:
 
     @property
     def is_leader(self) -> bool:
+        return self._leader
+
+    def acts_for(self, ref: ModelRef) -> bool:
         return self._leader
 
     async def run(self) -> None:

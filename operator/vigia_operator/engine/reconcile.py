@@ -77,7 +77,7 @@ class ReconcileReport:
     applied: list[ChildKey] = field(default_factory=list)
     refused: str | None = None  # the reason, when the spec was not acted on
     status_written: bool = False
-    skipped: bool = False  # not the leader, or the object is gone
+    skipped: bool = False  # not this replica's to act on, or the object is gone
     unchanged: bool = False  # the inputs of an earlier reconcile that did nothing
 
 
@@ -121,7 +121,7 @@ class Engine:
 
     async def reconcile(self, ref: ModelRef, *, trigger: str,
                         signals: Signals | None = None) -> ReconcileReport:
-        if not self.leader.is_leader:
+        if not self.leader.acts_for(ref):
             return ReconcileReport(skipped=True)
         lock = self._locks.setdefault(ref, asyncio.Lock())
         async with lock, self._slots:

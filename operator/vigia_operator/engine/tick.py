@@ -3,7 +3,8 @@
 Each tick takes every ModelDeployment from the store, runs the collection step once for
 all of them (``SignalProvider.collect``), then reconciles each one with its signals
 through the one reconcile path; the engine's semaphore bounds the concurrency. Only the
-leader ticks. The tick is also the safety net for a missed watch event.
+leader ticks; with shards, each replica ticks over the objects of its own shards. The
+tick is also the safety net for a missed watch event.
 
 Monitoring evaluates each model at its own spec.monitoring.interval on this shared tick:
 a model is collected for (and judged by) monitoring only on the ticks where its interval
@@ -110,11 +111,14 @@ class Tick:
             return report
 
     def _views(self) -> list[ModelDeploymentView]:
+        """The ModelDeployments this replica acts for (all, unless shards split them)."""
         views = []
         for body in self._engine.store.models():
             # A spec it cannot parse is reported by its own reconcile; nothing to collect.
             with contextlib.suppress(Exception):
-                views.append(self._engine.specs.view(body))
+                view = self._engine.specs.view(body)
+                if self._engine.leader.acts_for(ModelRef.of(view)):
+                    views.append(view)
         return views
 
     def _due(self, views: list[ModelDeploymentView], now: float) -> list[ModelDeploymentView]:

@@ -48,9 +48,9 @@ def build_event(involved: Mapping[str, Any], type: str, reason: str, message: st
 
 
 class EventRecorder:
-    def __init__(self, kube: CreateAPI) -> None:
+    def __init__(self, kube: CreateAPI, instance: str | None = None) -> None:
         self._kube = kube
-        self._instance = socket.gethostname()[:128]
+        self._instance = (instance or socket.gethostname())[:128]
 
     async def __call__(self, involved: Mapping[str, Any], event: Event) -> None:
         now = iso(utcnow())

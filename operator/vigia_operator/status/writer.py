@@ -9,6 +9,8 @@ object never interleave.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -24,6 +26,7 @@ from vigia_operator.status.events import events_for
 from vigia_operator.status.sections import StatusUpdate
 
 Obj = dict[str, Any]
+REPLACED_KEPT = 8  # statuses remembered as replaced by our writes, per object
 Poster = Callable[[Mapping[str, Any], Event], Awaitable[None]]
 
 logger = logging.getLogger(__name__)
@@ -33,17 +36,22 @@ class StatusWriter:
     def __init__(self, kube: StatusAPI, post: Poster) -> None:
         self._kube = kube
         self._post = post
-        # uid -> (resourceVersion the write was based on, status written)
-        self._written: dict[str, tuple[str | None, Obj]] = {}
+        # uid -> (digests of the statuses our writes replaced, the status last written)
+        self._written: dict[str, tuple[tuple[str, ...], Obj]] = {}
         self._refusals: dict[str, str] = {}  # uid -> the refusal last reported
 
     def current(self, body: Mapping[str, Any]) -> Obj:
-        """The latest status of ``body``'s object: our own write if the body predates it."""
-        meta = body.get("metadata") or {}
-        remembered = self._written.get(str(meta.get("uid")))
-        if remembered is not None and remembered[0] == meta.get("resourceVersion"):
+        """The latest status of ``body``'s object: our own write if the body predates it.
+
+        Judged by the status, not the resourceVersion: the watch can deliver a body newer
+        than the one a write was based on that still predates the write (an earlier write
+        of ours, when two were made before the watch caught up), and deciding again from
+        its older status would repeat the decision and its Events."""
+        observed = dict(body.get("status") or {})
+        remembered = self._written.get(str((body.get("metadata") or {}).get("uid")))
+        if remembered is not None and digest(observed) in remembered[0]:
             return remembered[1]
-        return dict(body.get("status") or {})
+        return observed
 
     async def write(self, body: Mapping[str, Any], update: StatusUpdate, *,
                     now: datetime | None = None) -> bool:
@@ -65,12 +73,20 @@ class StatusWriter:
                 return False
             raise
         self._refusals.pop(str(meta.get("uid")), None)
-        self._written[str(meta.get("uid"))] = (meta.get("resourceVersion"), new)
+        self._written[str(meta.get("uid"))] = (self._replaced(body, previous), new)
         logger.info(f"Status of {meta['namespace']}/{meta['name']}: {new.get('phase')}, "
                     f"observedGeneration {new.get('observedGeneration')}")
         for event in events_for(previous, new, update.answered):
             await self._post(body, event)
         return True
+
+    def _replaced(self, body: Mapping[str, Any], previous: Obj) -> tuple[str, ...]:
+        """The statuses a write replaces: the body's, and, while the watch has not shown
+        our last write, the ones that write replaced too (a few: the watch catches up)."""
+        observed = digest(dict(body.get("status") or {}))
+        remembered = self._written.get(str((body.get("metadata") or {}).get("uid")))
+        older = remembered[0] if remembered and observed in remembered[0] else ()
+        return (*older, observed, digest(previous))[-REPLACED_KEPT:]
 
     async def _refused(self, body: Mapping[str, Any], error: KubeError) -> None:
         """Say once (per distinct refusal) that the status could not be written, and why:
@@ -89,6 +105,10 @@ class StatusWriter:
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
         self._refusals.pop(uid, None)
+
+
+def digest(status: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(status, sort_keys=True).encode()).hexdigest()
 
 
 def merge_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> Obj:

@@ -311,7 +311,8 @@ def test_operator_settings_reach_the_environment() -> None:
 def test_two_operators_need_leader_election() -> None:
     with pytest.raises(HelmError) as refused:
         template(sets=["operator.replicas=2"])
-    assert "operator.replicas > 1 needs operator.leaderElection=true" in refused.value.stderr
+    assert "operator.replicas > 1 needs operator.leaderElection=true or operator.shards > 1" in (
+        refused.value.stderr)
 
 
 LEASE_RULES = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
@@ -348,6 +349,21 @@ def test_leader_election_adds_the_lease_role(tmp_path: Path) -> None:
     if not (CHART / "files/rbac/leader_election_role.yaml").exists():
         with pytest.raises(HelmError, match=r"leader_election_role\.yaml is missing"):
             template(sets=["operator.leaderElection=true"])
+
+
+def test_shards_add_the_shard_role_and_each_pods_identity() -> None:
+    objects = template(sets=["operator.shards=12", "operator.replicas=3"])
+    deployment = one(objects, "Deployment", OPERATOR)
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = container(deployment)["env"]
+    assert env_of(container(deployment))["VIGIA_OPERATOR_SHARDS"] == "12"
+    identity = next(e for e in env if e["name"] == "VIGIA_OPERATOR_IDENTITY")
+    assert identity["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    role = one(objects, "Role", "vigia-operator-shards")
+    assert role["rules"] == load_yaml(ROOT / "manifests/rbac/shards_role.yaml")["rules"]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert one(objects, "RoleBinding", "vigia-operator-shards")["subjects"][0]["name"] == OPERATOR
+    assert not find(template(), "Role", "vigia-operator-shards")  # one shard: no Role
 
 
 CRD_SOURCE = load_yaml(ROOT / "manifests/crd/modeldeployments.vigia.dev.yaml")

@@ -9,6 +9,7 @@ from typing import Any
 from vigia_operator.core import reasons
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.types import ModelRef
+from vigia_operator.engine.leader import Standalone
 from vigia_operator.engine.observed import seen
 from vigia_operator.engine.reconcile import Engine
 from vigia_operator.kube.events import EventRecorder
@@ -23,9 +24,6 @@ STABLE = ("Deployment", "sobaos-stable")
 SCALING = {"minReplicas": 2, "maxReplicas": 5, "target": {"cpuUtilization": 70}}
 
 
-class Leader:
-    is_leader = True
-
 
 def autoscaled() -> dict[str, Any]:
     body = defaulted_sample()
@@ -39,7 +37,7 @@ def _engine(body: dict[str, Any]) -> tuple[Engine, FakeKube, DictStore]:
     store.bodies[REF] = body
     recorder = EventRecorder(kube)
     engine = Engine(kube=kube, settings=OperatorSettings(), store=store,
-                    writer=StatusWriter(kube, recorder), post=recorder, leader=Leader())
+                    writer=StatusWriter(kube, recorder), post=recorder, leader=Standalone())
     return engine, kube, store
 
 

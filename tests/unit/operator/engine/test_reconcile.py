@@ -12,6 +12,7 @@ from vigia_operator.core import reasons
 from vigia_operator.core.config import OperatorSettings
 from vigia_operator.core.types import MONITORING, MONITORING_AT, Event, ModelRef, Signals
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
+from vigia_operator.engine.leader import Standalone
 from vigia_operator.engine.observed import seen
 from vigia_operator.engine.reconcile import Engine, backoff, merge_events
 from vigia_operator.kube.events import EventRecorder
@@ -26,9 +27,9 @@ REF = ModelRef("ml", "sobaos")
 class Follower:
     is_leader = False
 
+    def acts_for(self, ref: ModelRef) -> bool:
+        return False
 
-class Leader:
-    is_leader = True
 
 
 def _engine(body: dict[str, Any], **settings: Any) -> tuple[Engine, FakeKube, DictStore]:
@@ -37,7 +38,7 @@ def _engine(body: dict[str, Any], **settings: Any) -> tuple[Engine, FakeKube, Di
     recorder = EventRecorder(kube)
     engine = Engine(kube=kube, settings=OperatorSettings(**settings),
                     store=store, writer=StatusWriter(kube, recorder),
-                    post=recorder, leader=Leader())
+                    post=recorder, leader=Standalone())
     return engine, kube, store
 
 

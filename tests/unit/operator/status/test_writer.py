@@ -104,3 +104,28 @@ def test_a_status_written_after_our_own_metadata_patch_is_current_at_its_version
     assert writer.current(cleared)["canary"] == promoting
     assert cleared["status"] == BODY["status"] and BODY["metadata"]["resourceVersion"] == "7"
     assert at_version(BODY, {"metadata": {}}) is BODY
+
+
+def test_a_body_showing_our_earlier_write_is_not_current_after_a_later_one() -> None:
+    """Two writes before the watch caught up: the body it delivers next shows the first,
+    and deciding from it again would repeat the second decision and its Events."""
+    posted: list[Event] = []
+
+    async def post(body: Mapping[str, Any], event: Event) -> None:
+        posted.append(event)
+
+    writer = StatusWriter(RecordingKube(), post)
+    promoting = {"version": "v2", "phase": "Promoting"}
+    asyncio.run(writer.write(BODY, StatusUpdate((SectionUpdate("canary", promoting),),
+                                                observed_generation=2)))
+    first = writer.current(BODY)
+    asyncio.run(writer.write(BODY, StatusUpdate((SectionUpdate("stable", {"version": "v2"}),),
+                                                observed_generation=2)))
+    latest = writer.current(BODY)
+    assert latest["stable"] == {"version": "v2"}
+    delivered = at_version({**BODY, "status": first}, {"metadata": {"resourceVersion": "9"}})
+    assert writer.current(delivered) == latest
+    caught_up = at_version({**BODY, "status": latest}, {"metadata": {"resourceVersion": "10"}})
+    assert writer.current(caught_up) == latest
+    theirs = {**latest, "phase": "Edited"}  # a status written by someone else is believed
+    assert writer.current({**BODY, "status": theirs}) == theirs
