@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,17 @@ def instances(events: list[dict[str, Any]]) -> set[str]:
     return {event["reportingInstance"] for event in events}
 
 
-def shard_holders(kubeconfig: Path) -> dict[str, str | None]:
+def shard_holders(kubeconfig: Path) -> dict[str, str]:
+    """Each shard Lease's holder ("" when released)."""
     leases = json.loads(kubectl(kubeconfig, "get", "leases", "-n", LEASES, "-o", "json",
                                 "-l", f"{LABEL_LEASE_ROLE}={ROLE_SHARD}"))["items"]
-    return {lease["metadata"]["name"]: lease["spec"].get("holderIdentity") for lease in leases}
+    return {lease["metadata"]["name"]: lease["spec"].get("holderIdentity") or ""
+            for lease in leases}
+
+
+def rollout_started(kubeconfig: Path, namespace: str, name: str) -> bool:
+    return any(e["reason"] == reasons.ROLLOUT_STARTED
+               for e in events_by(kubeconfig, namespace)[name])
 
 
 def test_a_killed_replicas_objects_continue_with_another_one(
@@ -84,9 +92,8 @@ def test_a_killed_replicas_objects_continue_with_another_one(
         kubectl(installed, "patch", "md", name, "-n", namespace, "--type=merge",
                 "-p", json.dumps({"spec": {"model": {"uri": "s3://models/iris/v2"}}}))
     for name in MODELS:
-        wait_for(lambda n=name: any(e["reason"] == reasons.ROLLOUT_STARTED
-                                    for e in events_by(installed, namespace)[n]),
-                 60, f"{name}'s rollout started")
+        wait_for(partial(rollout_started, installed, namespace, name), 60,
+                 f"{name}'s rollout started")
     victim = max(REPLICAS, key=lambda r: list(owners.values()).count(r))
     orphans = [name for name, by in owners.items() if by == victim]
     replicas[victim].kill()
