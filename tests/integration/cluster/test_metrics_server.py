@@ -121,3 +121,24 @@ def test_the_api_server_accepts_the_manifest_and_pod_security_restricted_admits_
            "spec": {**deployment["spec"]["template"]["spec"], "serviceAccountName": "default"}}
     out = kubectl(kubeconfig, "apply", "--dry-run=server", "-f", "-", input=json.dumps(pod))
     assert "created (server dry run)" in out
+
+
+def test_an_api_service_without_its_server_is_not_served_and_says_why(
+        kubeconfig: Path) -> None:
+    [api] = [o for o in ms.manifests("unused", ms.KubeletTls.CLUSTER_CA)
+             if o["kind"] == "APIService"]
+    kubectl(kubeconfig, "apply", "-f", "-", input=json.dumps(api))
+    try:
+        def why() -> str:
+            try:
+                ms.require_available(kubeconfig)
+            except RuntimeError as error:
+                return str(error)
+            return ""
+
+        said: str = wait_for(lambda: why() if "ServiceNotFound" in why() else "", 60,
+                             "the aggregator's verdict on the APIService")
+        assert said.startswith("v1beta1.metrics.k8s.io not Available: ServiceNotFound: ")
+        assert not ms.served(kubeconfig)
+    finally:
+        kubectl(kubeconfig, "delete", "apiservice", ms.API_SERVICE, "--ignore-not-found")

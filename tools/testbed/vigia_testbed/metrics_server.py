@@ -203,11 +203,23 @@ def _api_service(ca: pki.KeyPair) -> Obj:
 def served(kubeconfig: Path) -> bool:
     """The cluster's APIService for the resource metrics API is Available."""
     try:
-        service = json.loads(kubectl(kubeconfig, "get", "apiservice", API_SERVICE, "-o", "json"))
-    except KubectlError:
+        return require_available(kubeconfig)
+    except (KubectlError, RuntimeError):
         return False
+
+
+def require_available(kubeconfig: Path) -> bool:
+    """True when Available; else RuntimeError with the condition's reason and message (what
+    a wait that times out then reports, e.g. FailedDiscoveryCheck: the API server did not
+    reach the Service)."""
+    service = json.loads(kubectl(kubeconfig, "get", "apiservice", API_SERVICE, "-o", "json"))
     conditions = (service.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Available" and c["status"] == "True" for c in conditions)
+    available = [c for c in conditions if c["type"] == "Available"]
+    if available and available[0]["status"] == "True":
+        return True
+    said = available[0] if available else {}
+    raise RuntimeError(f"{API_SERVICE} not Available: {said.get('reason')}: "
+                       f"{said.get('message')}")
 
 
 def node_metrics(kubeconfig: Path) -> list[Obj]:
@@ -219,11 +231,23 @@ def install(kubeconfig: Path, image: str, kubelet_tls: KubeletTls, timeout: floa
     """Apply the manifest (the image already on the nodes), then wait until the API is
     Available and a node's usage is served (two scrapes: usage is a rate)."""
     apply(kubeconfig, *manifests(image, kubelet_tls))
-    kubectl(kubeconfig, "-n", NAMESPACE, "rollout", "status", f"deployment/{NAME}",
-            f"--timeout={timeout:.0f}s", timeout=timeout + 20)
-    wait_for(lambda: served(kubeconfig), timeout, f"APIService {API_SERVICE} Available")
-    wait_for(lambda: node_metrics(kubeconfig), timeout, "a node's usage from metrics-server",
-             interval=2)
+    try:
+        kubectl(kubeconfig, "-n", NAMESPACE, "rollout", "status", f"deployment/{NAME}",
+                f"--timeout={timeout:.0f}s", timeout=timeout + 20)
+        wait_for(lambda: require_available(kubeconfig), timeout,
+                 f"APIService {API_SERVICE} Available")
+        wait_for(lambda: node_metrics(kubeconfig), timeout,
+                 "a node's usage from metrics-server", interval=2)
+    except (AssertionError, KubectlError) as error:
+        raise AssertionError(f"{error}\nmetrics-server's log ends:\n{_log_tail(kubeconfig)}"
+                             ) from error
+
+
+def _log_tail(kubeconfig: Path) -> str:
+    try:
+        return kubectl(kubeconfig, "-n", NAMESPACE, "logs", f"deployment/{NAME}", "--tail=30")
+    except KubectlError as error:
+        return f"(no log: {error})"
 
 
 def provide_on_local_cluster(kubeconfig: Path, cluster: str) -> None:
