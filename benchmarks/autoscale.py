@@ -76,6 +76,8 @@ def run_load(kube: Path, namespace: str, model: str, seconds: float,
 
 def autoscaled_figures(kube: Path, namespace: str, seconds: float) -> None:
     deploy(kube, namespace, a.autoscaled(AUTOSCALED))
+    a.wait_scaling_active(kube, namespace, AUTOSCALED)
+    a.wait_settled(kube, namespace, AUTOSCALED, a.MIN_REPLICAS)
     result = run_load(kube, namespace, AUTOSCALED, seconds,
                       watch=lambda: a.ready_replicas(kube, namespace, AUTOSCALED) >= 2)
     print(f"autoscaled: {result['answered']} answered, {result['failed']} failed")

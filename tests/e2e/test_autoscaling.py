@@ -67,7 +67,8 @@ def test_a_cpu_target_scales_a_real_server_up_under_load_and_back_down(
     hpa = _get(platform, "hpa", f"{MODEL}-stable")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (
         a.MIN_REPLICAS, a.MAX_REPLICAS)
-    assert _ready(platform) == a.MIN_REPLICAS
+    a.wait_scaling_active(platform.kubeconfig, platform.namespace, MODEL)
+    a.wait_settled(platform.kubeconfig, platform.namespace, MODEL, a.MIN_REPLICAS)
 
     url = a.service_url(platform.kubeconfig, platform.namespace, MODEL)
     began = time.monotonic()

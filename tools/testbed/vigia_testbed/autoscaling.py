@@ -13,6 +13,7 @@ from vigia_devcluster.binaries import kubectl_path
 from vigia_devcluster.kubectl import get
 
 from vigia_testbed import realnode as p
+from vigia_testbed.kube import wait_for
 from vigia_testbed.pods import IMAGES, tool_pod
 
 MIN_REPLICAS: Final = 1
@@ -85,6 +86,29 @@ def ready_replicas(kubeconfig: Path, namespace: str, model: str) -> int:
 
 def desired_replicas(kubeconfig: Path, namespace: str, model: str) -> int:
     return int(stable(kubeconfig, namespace, model)["spec"]["replicas"])
+
+
+def wait_settled(kubeconfig: Path, namespace: str, model: str, replicas: int,
+                 timeout: float = 300) -> None:
+    """Until the stable Deployment wants and has ``replicas`` Ready (a server's start-up
+    work can look like load to the autoscaler for a while)."""
+    def settled() -> bool:
+        return (desired_replicas(kubeconfig, namespace, model) == replicas
+                and ready_replicas(kubeconfig, namespace, model) == replicas)
+
+    wait_for(settled, timeout, f"{model}-stable at {replicas} Ready replica(s)", interval=2)
+
+
+def wait_scaling_active(kubeconfig: Path, namespace: str, model: str,
+                        timeout: float = 180) -> None:
+    """Until the model's HorizontalPodAutoscaler reads its metric (ScalingActive=True): the
+    resource metrics API has its pods' usage."""
+    def active() -> bool:
+        hpa = get(kubeconfig, "-n", namespace, "hpa", f"{model}-stable")
+        conditions = (hpa.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "ScalingActive" and c["status"] == "True" for c in conditions)
+
+    wait_for(active, timeout, f"HPA {model}-stable ScalingActive", interval=2)
 
 
 def service_url(kubeconfig: Path, namespace: str, model: str) -> str:
