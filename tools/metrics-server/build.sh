@@ -6,7 +6,7 @@
 # The module is pinned by this directory's go.mod/go.sum (tool directive), not `go install
 # pkg@version`, so the checksums are ours. A stamp (version, Go version, hash of go.mod, go.sum,
 # ldflags) marks an up-to-date build; a fresh clone on the same machine reuses it.
-# The manifest is ours (tools/devcluster/addons/metrics-server.yaml), not the module's.
+# The manifest is ours (tools/testbed/vigia_testbed/metrics_server.py), not the module's.
 # Env: VIGIA_METRICS_SERVER_CACHE overrides the cache directory; VIGIA_BUILD_FORCE=1 rebuilds.
 set -euo pipefail
 
