@@ -104,6 +104,7 @@ def autoscaled_figures(kube: Path, namespace: str, seconds: float) -> None:
 
 def fixed_figures(kube: Path, namespace: str, seconds: float) -> None:
     deploy(kube, namespace, a.fixed(FIXED, 2))
+    a.wait_settled(kube, namespace, FIXED, 2)
     result = run_load(kube, namespace, FIXED, seconds)
     print(f"fixed 2 replicas: {result['answered']} answered, {result['failed']} failed")
     print(f"fixed 2 replicas, whole load: {percentiles([s for _, s in result['latencies']])}")
