@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vigia_testbed import metrics_server
 from vigia_testbed import pods as support
 
 
@@ -55,3 +56,21 @@ def local_cluster(kubeconfig: Path) -> str:
     import vigia_devcluster
 
     return vigia_devcluster.session_name(os.getpid(), "node")
+
+
+@pytest.fixture(scope="session")
+def metrics_api(kubeconfig: Path) -> None:
+    """The resource metrics API (metrics.k8s.io) that a CPU-target autoscaler reads: the
+    cluster's own when it serves one; on the session's local cluster, metrics-server built
+    from its Go module and installed (vigia_testbed.metrics_server), its image built and
+    imported here only, not with the E2E_IMAGES every session loads."""
+    if metrics_server.served(kubeconfig):
+        return
+    if os.environ.get("KUBECONFIG"):
+        pytest.skip(f"{kubeconfig} does not serve {metrics_server.API_SERVICE}: install "
+                    "metrics-server there (kind: its release manifest with "
+                    "--kubelet-insecure-tls), or run on the local real node")
+    import vigia_devcluster
+
+    metrics_server.provide_on_local_cluster(
+        kubeconfig, vigia_devcluster.session_name(os.getpid(), "node"))

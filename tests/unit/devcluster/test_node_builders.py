@@ -101,7 +101,8 @@ def test_archive_is_a_docker_save_image_with_its_name_and_config(tmp_path: Path)
 def test_every_image_is_fully_qualified_and_the_project_image_is_the_crds_default() -> None:
     references = images.references()
     assert set(references) == {"pause", "debian", "coredns", "vigia", "postgresql", "prometheus",
-                               "prometheus-operator", "prometheus-config-reloader", "traefik"}
+                               "prometheus-operator", "prometheus-config-reloader", "traefik",
+                               "metrics-server"}
     assert all(r.startswith("docker.io/vigia/") for r in references.values())
     crd = yaml.safe_load((ROOT / "manifests/crd/modeldeployments.vigia.dev.yaml").read_text())
     text = json.dumps(crd)
@@ -113,6 +114,7 @@ def test_every_image_is_fully_qualified_and_the_project_image_is_the_crds_defaul
     ("prometheus", "PROMETHEUS_VERSION"),
     ("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
     ("gateway", "TRAEFIK_VERSION"),
+    ("metrics-server", "METRICS_SERVER_VERSION"),
 ])
 def test_an_image_of_a_built_program_names_the_version_its_build_script_builds(
         tool: str, key: str) -> None:

@@ -2,9 +2,9 @@
 
 One Debian root file system (debootstrap, cached) is the base layer of the project image,
 PostgreSQL and the `debian` tool image; pause, CoreDNS, Prometheus, the Prometheus
-Operator's two programs and Traefik are single static binaries. Each image is a `docker save`
-archive under ~/.cache/vigia/images/ whose file name carries the hash of its inputs, so an
-unchanged image is never rebuilt. Recipes' own files live in tools/images/.
+Operator's two programs, Traefik and metrics-server are single static binaries. Each image
+is a `docker save` archive under ~/.cache/vigia/images/ whose file name carries the hash of
+its inputs, so an unchanged image is never rebuilt. Recipes' own files live in tools/images/.
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ def catalogue() -> list[Image]:
         Image("traefik", f"docker.io/vigia/traefik:{_v('TRAEFIK_VERSION')}",
               _binary_inputs(_traefik_binary),
               _static_binary_build(_traefik_binary, "/bin/traefik", (8000, 9000))),
+        # The resource metrics API that a CPU-target autoscaler reads (tests/e2e/test_autoscaling).
+        Image("metrics-server", f"docker.io/vigia/metrics-server:{_v('METRICS_SERVER_VERSION')}",
+              _binary_inputs(_metrics_server_binary),
+              _static_binary_build(_metrics_server_binary, "/bin/metrics-server", (10250,))),
     ]
 
 
@@ -511,6 +515,10 @@ def _operator_binary(name: str) -> Callable[[], Path]:
 
 def _traefik_binary() -> Path:
     return built_binary("traefik", "TRAEFIK_VERSION", "traefik", script="gateway")
+
+
+def _metrics_server_binary() -> Path:
+    return built_binary("metrics-server", "METRICS_SERVER_VERSION", "metrics-server")
 
 
 def _static_binary_build(binary: Callable[[], Path], target: str, ports: tuple[int, ...] = ()
