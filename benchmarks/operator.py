@@ -1,7 +1,8 @@
 """Operator benchmark: apply-to-Ready latency of ModelDeployments, operator memory and
 API calls.
 
-    python3 benchmarks/operator.py [--counts 1,200,1000] [--tick 20] [--keep]
+    python3 benchmarks/operator.py [--counts 1,200,1000] [--tick 20] [--replicas 3 --shards 12]
+                                   [--keep]
 
 Uses $KUBECONFIG when set, else starts (or reuses) a local cluster named "bench" with
 enough fake nodes for the pods. The operator runs as in the integration tests: a separate
@@ -10,7 +11,9 @@ count, so its RSS is that of N objects. For each count N, N ModelDeployments are
 once (8 client threads) in a fresh namespace; a watch records when each one's Ready
 condition turns True. Latency = Ready time - time its create returned. API calls are the
 operator's own requests (its `apiCalls` probe on /healthz), per object while converging,
-then over two idle ticks (a reconcile without drift should make none).
+then over two idle ticks (a reconcile without drift should make none). With --replicas R
+(and --shards N), R operator processes share the objects by shards (VIGIA_OPERATOR_SHARDS):
+API calls are summed over them and RSS is given per replica.
 Prints figures and the load average; asserts nothing.
 """
 
@@ -51,6 +54,7 @@ from vigia_testbed.operator import (  # noqa: E402
 BENCH_CLUSTER = "bench"
 PODS_PER_NODE = 110
 PROBE_CACHE_S = 11.0
+SHARED_AFTER_S = 25.0  # a lease period and a renewal: the shards shared out
 
 
 class Watch:
@@ -114,7 +118,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
+def probes(operators: list[OperatorProcess]) -> dict[str, Any]:
+    """The replicas' apiCalls and apiCallsBy, summed."""
+    calls = 0
+    by: dict[str, int] = {}
+    for operator in operators:
+        found = operator.probes()
+        calls += found["apiCalls"]
+        for kind, n in (found.get("apiCallsBy") or {}).items():
+            by[kind] = by.get(kind, 0) + n
+    return {"apiCalls": calls, "apiCallsBy": by}
+
+
+def run_batch(kubeconfig: Path, operators: list[OperatorProcess], count: int,
               tick: float) -> dict[str, Any]:
     namespace = f"bench-{count}-{uuid.uuid4().hex[:5]}"
     kubectl(kubeconfig, "create", "namespace", namespace)
@@ -134,7 +150,7 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
                                                "modeldeployments", obj)
         applied_at[name] = time.monotonic()
 
-    calls_before = operator.probes()["apiCalls"]
+    calls_before = probes(operators)["apiCalls"]
 
     # All at once, from a few client threads; each latency starts when its create returned.
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -145,12 +161,12 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
     except AssertionError:
         print(f"  only {len(watch.at)}/{count} reached Ready; phases now: "
               f"{phases(kubeconfig, namespace)}", flush=True)
-    rss = operator.rss_bytes()
+    rss = max(operator.rss_bytes() for operator in operators)
     time.sleep(PROBE_CACHE_S)  # the last status writes and Events; kopf caches probes 10 s
-    converged = operator.probes()
+    converged = probes(operators)
     calls_converging = converged["apiCalls"] - calls_before
     time.sleep(max(2 * tick + 1, PROBE_CACHE_S))  # two ticks over every object
-    idle = operator.probes()
+    idle = probes(operators)
     calls_idle = idle["apiCalls"] - calls_before - calls_converging
     by_before = converged.get("apiCallsBy") or {}
     idle_by = {k: v - by_before.get(k, 0) for k, v in (idle.get("apiCallsBy") or {}).items()
@@ -183,17 +199,28 @@ def run_batch(kubeconfig: Path, operator: OperatorProcess, count: int,
     }
 
 
-def bench_one(config: Path, log: Path, kubeconfig: Path, count: int, tick: float) -> None:
-    operator = OperatorProcess(config, log, env={"VIGIA_OPERATOR_TICK_SECONDS": str(tick)})
-    operator.start()
+def bench_one(config: Path, log: Path, kubeconfig: Path, count: int, tick: float,
+              replicas: int, shards: int) -> None:
+    env = {"VIGIA_OPERATOR_TICK_SECONDS": str(tick)}
+    if replicas > 1:
+        env["VIGIA_OPERATOR_SHARDS"] = str(shards)
+    operators = [OperatorProcess(config, log.with_suffix(f".{n}.log"),
+                                 env={**env, "VIGIA_OPERATOR_IDENTITY": f"bench-{n}"})
+                 for n in range(replicas)]
     try:
-        idle = operator.rss_bytes() / 2**20
-        result = run_batch(kubeconfig, operator, count, tick)
+        for operator in operators:
+            operator.start()
+        if replicas > 1:
+            time.sleep(SHARED_AFTER_S)  # the first replica's extra shards expire
+        idle = max(operator.rss_bytes() for operator in operators) / 2**20
+        result = run_batch(kubeconfig, operators, count, tick)
     finally:
-        operator.stop()
+        for operator in operators:
+            operator.stop()
     load = os.getloadavg()
+    shared = f" ({replicas} replicas, {shards} shards; RSS per replica)" if replicas > 1 else ""
     print(
-        f"{result['count']:>4} ModelDeployments: apply-to-Ready "
+        f"{result['count']:>4} ModelDeployments{shared}: apply-to-Ready "
         f"p50 {result['p50_s']:.2f} s, p95 {result['p95_s']:.2f} s, "
         f"max {result['max_s']:.2f} s; all Ready after {result['all_ready_s']:.1f} s; "
         f"operator RSS {result['operator_rss_mib']:.1f} MiB (idle {idle:.1f}); "
@@ -221,6 +248,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1,200,1000", help="batch sizes, comma-separated")
     parser.add_argument("--tick", type=float, default=20.0, help="the operator's tick, seconds")
+    parser.add_argument("--replicas", type=int, default=1, help="operator processes")
+    parser.add_argument("--shards", type=int, default=12, help="shards, with --replicas > 1")
     parser.add_argument("--keep", action="store_true", help="leave a started cluster up")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
@@ -231,7 +260,7 @@ def main() -> int:
             config = operator_kubeconfig(kubeconfig, Path(tmp) / "kubeconfig")
             for count in counts:
                 bench_one(config, Path(tmp) / f"operator-{count}.log", kubeconfig, count,
-                          args.tick)
+                          args.tick, args.replicas, args.shards)
     finally:
         if started and not args.keep:
             import vigia_devcluster
