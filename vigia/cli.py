@@ -107,7 +107,8 @@ def _add_bundle(commands: Any) -> None:
     create.add_argument("--estimator", required=True, help="the fitted estimator (joblib file)")
     create.add_argument("--train", required=True, help="training data, CSV (path or URI)")
     create.add_argument("--holdout", default=None, help="holdout data, CSV, for the metrics")
-    create.add_argument("--target", required=True, help="name of the label column")
+    create.add_argument("--target", required=True,
+                        help="name of the label column (a regressor's: the true values)")
     create.add_argument("--name", required=True)
     create.add_argument("--version", required=True)
     create.add_argument("--out", required=True, help="bundle URI (path, file://, s3://...)")
@@ -197,10 +198,11 @@ def _write_lines(path: str, lines: Any) -> None:
 def _cmd_bundle_create(args: argparse.Namespace) -> int:
     import joblib
 
-    from vigia.bundle import export_bundle, make_bundle
+    from vigia.bundle import export_bundle, make_bundle, model_task
 
     # The estimator file is the user's own: unpickling it here is their choice.
     estimator = joblib.load(args.estimator)
+    model_task(estimator)  # refused before any data is read, with the reason
     X, y = _read_labelled(args.train, args.target)
     X_hold, y_hold = _read_labelled(args.holdout, args.target) if args.holdout else (None, None)
     bundle = make_bundle(
