@@ -189,6 +189,7 @@ def _close(record: str, labels: dict[str, str], value: float) -> dict[str, Any]:
 
 def _render(template: str, labels: dict[str, str], value: float) -> str:
     text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], template)
+    text = text.replace("{{ $value | humanizePercentage }}", f"{value * 100:.4g}%")
     return text.replace('{{ $value | printf "%.3f" }}', f"{value:.3f}")
 
 
@@ -202,11 +203,17 @@ def expected_alerts(
     for labels, psi in values[Signal.FEATURE_PSI]:
         if psi > t.drift_psi and lookup(Signal.FEATURE_ROWS, labels) >= t.drift_min_samples:
             firing.setdefault("VigiaFeatureDrift", []).append((labels, psi))
+    regressors = [labels for labels, _ in values[Signal.MAE]]
     for labels, accuracy in values[Signal.ACCURACY]:
-        if accuracy < t.accuracy_min and (
+        if accuracy < t.accuracy_min and labels not in regressors and (
             lookup(Signal.FEEDBACK, labels) >= t.accuracy_min_feedback
         ):
             firing.setdefault("VigiaAccuracyLow", []).append((labels, accuracy))
+    for labels, beyond in values[Signal.BEYOND_TOLERANCE]:
+        if beyond > t.beyond_tolerance_max and (
+            lookup(Signal.FEEDBACK_VALUES, labels) >= t.error_min_feedback
+        ):
+            firing.setdefault("VigiaErrorHigh", []).append((labels, beyond))
     for labels, mean in values[Signal.CONFIDENCE_MEAN]:
         if mean < t.confidence_min and lookup(Signal.PREDICTIONS, labels) >= t.drift_min_samples:
             firing.setdefault("VigiaConfidenceLow", []).append((labels, mean))
@@ -264,7 +271,7 @@ def test_rules_compute_what_vigia_drift_computes(tmp_path: Path) -> None:
     document, firing = promtool_test(rule_file)
     # The scenario exercises every alert, and also leaves tracks that must not fire.
     assert set(firing) == {"VigiaFeatureDrift", "VigiaAccuracyLow", "VigiaConfidenceLow",
-                           "VigiaPredictionShift"}
+                           "VigiaPredictionShift", "VigiaErrorHigh"}
     test_file = tmp_path / "vigia-rules.test.yaml"
     test_file.write_text(yaml.safe_dump(document, sort_keys=False))
     check = subprocess.run([str(binary("promtool")), "check", "rules", str(rule_file)],
