@@ -19,7 +19,8 @@ from tests.integration.serving.conftest import STORES, Sample, start_server, sto
 from tests.integration.serving.harness import metric
 from vigia import metrics
 from vigia.bundle import export_bundle
-from vigia.sample import WEIGHT_TOLERANCE_KG, train_weight_model, weight_traffic_records
+from vigia.sample import WEIGHT, WEIGHT_TOLERANCE_KG, train_weight_model, weight_traffic_records
+from vigia.traffic import send
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +145,10 @@ def test_tolerance_defaults_to_the_bundles(weights: Sample, tmp_path: Path) -> N
     p90 = weights.bundle.metadata.training_metrics["abs_error_p90"]
     errors = np.abs(np.array(truth) - np.array([p["value"] for p in made]))
     assert metric(text, metrics.FEEDBACK_SERIES, outcome="incorrect") == int((errors > p90).sum())
+
+
+def test_the_sample_sender_sends_values_back(replicas: list[LocalServer]) -> None:
+    sent = send(replicas[0].url, 60, seed=46, drift=0.0, kind=WEIGHT, batch=20).as_dict()
+    assert (sent["rows"], sent["feedback"], sent["errors"]) == (60, 60, 0)
+    (scored,) = sent["byVersion"].values()
+    assert 0 < scored["mae"] < WEIGHT_TOLERANCE_KG and scored["accuracy"] > 0.8
