@@ -32,8 +32,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from vigia.estimators import CLASSIFICATION, REGRESSION, TASKS, ModelTask, UnservableEstimatorError
+from vigia.estimators import model_task as estimator_task
 from vigia.features import FeatureSchema
-from vigia.profile import TrainingProfile, build_profile
+from vigia.profile import TrainingProfile, build_profile, build_regression_profile
+from vigia.regression import regression_metrics
 from vigia.uris import REMOTE_SCHEMES, scheme_refusal, uri_scheme
 
 METADATA_KEY = "vigia"
@@ -57,6 +60,10 @@ class DigestMismatchError(BundleError):
     """The archive's sha256 is not the expected one (or no digest was available)."""
 
 
+class UnservableModelError(BundleError):
+    """An estimator Vigía cannot serve (unfitted, a clusterer, a transformer alone, ...)."""
+
+
 class SchemeNotAllowedError(BundleError):
     """The URI's scheme is not one the loader fetches."""
 
@@ -78,12 +85,19 @@ class BundleMetadata:
     training_metrics: dict[str, float]
     profile: TrainingProfile
     created_at: str
+    # classification (classes, probabilities) or regression (values; classes is empty).
+    task: ModelTask = CLASSIFICATION
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == REGRESSION
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,
             "name": self.name,
             "version": self.version,
+            "task": self.task,
             "schema": self.schema.to_dict(),
             "classes": list(self.classes),
             "training_metrics": dict(self.training_metrics),
@@ -95,6 +109,9 @@ class BundleMetadata:
     def from_dict(cls, data: dict[str, Any]) -> BundleMetadata:
         if data.get("format") != FORMAT_VERSION:
             raise BundleError("unsupported bundle format (not written by this Vigía version)")
+        task = data.get("task", CLASSIFICATION)  # bundles made before regression had none
+        if task not in TASKS:
+            raise BundleError(f"unsupported model task {task!r}; expected one of {TASKS}")
         return cls(
             name=str(data["name"]),
             version=str(data["version"]),
@@ -103,6 +120,7 @@ class BundleMetadata:
             training_metrics={k: float(v) for k, v in data["training_metrics"].items()},
             profile=TrainingProfile.from_dict(data["profile"]),
             created_at=str(data["created_at"]),
+            task=task,
         )
 
 
@@ -115,6 +133,25 @@ class ModelBundle:
         """Class probabilities, columns in ``metadata.classes`` order."""
         return np.asarray(self.estimator.predict_proba(frame))
 
+    def predict_values(self, frame: pd.DataFrame) -> np.ndarray:
+        """A regressor's predicted values, one float per row."""
+        return np.asarray(self.estimator.predict(frame), dtype=np.float64).reshape(len(frame))
+
+    def predict_output(self, frame: pd.DataFrame) -> np.ndarray:
+        """What the model outputs per row: probabilities [rows, classes] for a classifier,
+        values [rows] for a regressor."""
+        if self.metadata.is_regression:
+            return self.predict_values(frame)
+        return self.predict_proba(frame)
+
+
+def model_task(estimator: Any) -> ModelTask:
+    """The estimator's task, or UnservableModelError saying why it cannot be served."""
+    try:
+        return estimator_task(estimator)
+    except UnservableEstimatorError as err:
+        raise UnservableModelError(f"cannot bundle this model: {err}") from err
+
 
 def make_bundle(
     estimator: Any,
@@ -126,13 +163,17 @@ def make_bundle(
     X_holdout: pd.DataFrame | None = None,
     y_holdout: pd.Series | np.ndarray | None = None,
 ) -> ModelBundle:
-    """Describe an already fitted classifier: schema, profile, classes and metrics."""
+    """Describe an already fitted classifier or regressor: schema, profile, classes (for
+    a classifier) and metrics. Refuses (UnservableModelError) what cannot be served."""
     _check_names(name, version)
-    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
-        raise BundleError("estimator must be a fitted classifier with predict_proba")
+    task = model_task(estimator)
     if (X_holdout is None) != (y_holdout is None):
         raise BundleError("give both X_holdout and y_holdout, or neither")
     schema = FeatureSchema.from_frame(X_train)
+    if task == REGRESSION:
+        return _regression_bundle(
+            estimator, schema, X_train, y_train, X_holdout, y_holdout, name, version
+        )
     X_eval = X_train if X_holdout is None else X_holdout
     proba = np.asarray(estimator.predict_proba(X_eval))
     metadata = BundleMetadata(
@@ -145,6 +186,47 @@ def make_bundle(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return ModelBundle(estimator, metadata)
+
+
+def _regression_bundle(
+    estimator: Any,
+    schema: FeatureSchema,
+    X_train: pd.DataFrame,
+    y_train: pd.Series | np.ndarray,
+    X_holdout: pd.DataFrame | None,
+    y_holdout: pd.Series | np.ndarray | None,
+    name: str,
+    version: str,
+) -> ModelBundle:
+    y_fit = _numeric_target(y_train, "y_train")
+    fitted = np.asarray(estimator.predict(X_train), dtype=np.float64).reshape(len(X_train))
+    held = None
+    if X_holdout is not None and y_holdout is not None:
+        predicted = np.asarray(estimator.predict(X_holdout), dtype=np.float64)
+        held = (_numeric_target(y_holdout, "y_holdout"), predicted.reshape(len(X_holdout)))
+    metadata = BundleMetadata(
+        name=name,
+        version=version,
+        schema=schema,
+        classes=(),
+        training_metrics=regression_metrics((y_fit, fitted), held),
+        profile=build_regression_profile(X_train, fitted, schema=schema),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        task=REGRESSION,
+    )
+    return ModelBundle(estimator, metadata)
+
+
+def _numeric_target(y: pd.Series | np.ndarray, field: str) -> np.ndarray:
+    try:
+        values = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise BundleError(f"{field}: a regressor's target must be numbers") from err
+    if values.ndim != 1:
+        raise BundleError(f"{field}: one target column; multi-output regressors are not served")
+    if not np.isfinite(values).all():
+        raise BundleError(f"{field}: the target has missing or infinite values")
+    return values
 
 
 def _check_names(name: str, version: str) -> None:
@@ -204,13 +286,17 @@ def _save_archive(bundle: ModelBundle, work: Path) -> Path:
         bentoml.sklearn.save_model(
             tag,
             bundle.estimator,
-            signatures={"predict_proba": {"batchable": True}},
+            signatures={_signature(meta): {"batchable": True}},
             labels={"vigia.dev/version": meta.version},
             metadata={METADATA_KEY: json.dumps(meta.to_dict(), allow_nan=False)},
         )
     target = work / f"{meta.name}-{meta.version}{ARCHIVE_SUFFIX}"
     bentoml.models.export_model(tag, str(target), _model_store=store)
     return target
+
+
+def _signature(meta: BundleMetadata) -> str:
+    return "predict" if meta.is_regression else "predict_proba"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kind_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        # vigia.sample.SAMPLE_KINDS, spelled here: importing the sample loads scikit-learn.
+        "--kind", choices=("quality", "weight"), default="quality",
+        help="quality: classify each batch good or defective (default); weight: predict "
+        "its baked weight in kg (the regression sample)",
+    )
+
+
 def _home_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--home",
@@ -59,6 +68,7 @@ def _add_sample(commands: Any) -> None:
 
     bundle = sub.add_parser("bundle", help="train the sample model and export its bundle")
     bundle.add_argument("--out", required=True, help="bundle URI (path, file://, s3://...)")
+    _kind_option(bundle)
     bundle.add_argument("--rows", type=_positive_int, default=5000)
     bundle.add_argument("--seed", type=int, default=0)
     bundle.add_argument("--name", default=None, help="model name (default: sobaos)")
@@ -75,6 +85,7 @@ def _add_sample(commands: Any) -> None:
 
     traffic = sub.add_parser("traffic", help="write request rows as JSON lines")
     traffic.add_argument("--out", required=True, help="file to write, '-' for stdout")
+    _kind_option(traffic)
     traffic.add_argument("--rows", type=_positive_int, default=1000)
     traffic.add_argument("--seed", type=int, default=1)
     traffic.add_argument("--drift", type=float, default=0.0, help="0 = training-like, 1 = drifted")
@@ -88,6 +99,7 @@ def _add_sample(commands: Any) -> None:
         "send", help="send sample rows to a model server, each true label back as feedback"
     )
     send.add_argument("url", help="the server's base URL, e.g. http://sobaos.ml.svc")
+    _kind_option(send)
     send.add_argument("--rows", type=_positive_int, default=None,
                       help="rows to send (default: without end, until --until-file exists)")
     send.add_argument("--seed", type=int, default=1)
@@ -107,7 +119,8 @@ def _add_bundle(commands: Any) -> None:
     create.add_argument("--estimator", required=True, help="the fitted estimator (joblib file)")
     create.add_argument("--train", required=True, help="training data, CSV (path or URI)")
     create.add_argument("--holdout", default=None, help="holdout data, CSV, for the metrics")
-    create.add_argument("--target", required=True, help="name of the label column")
+    create.add_argument("--target", required=True,
+                        help="name of the label column (a regressor's: the true values)")
     create.add_argument("--name", required=True)
     create.add_argument("--version", required=True)
     create.add_argument("--out", required=True, help="bundle URI (path, file://, s3://...)")
@@ -135,6 +148,8 @@ def _cmd_sample_bundle(args: argparse.Namespace) -> int:
     from vigia.bundle import export_bundle
     from vigia.sample import reference_benchmark_model, train_sample_model, write_dataset
 
+    if args.kind == "weight":
+        return _weight_bundle(args)
     if args.benchmark:
         name = args.name or "sobaos-benchmark"
         bundle = reference_benchmark_model(
@@ -159,12 +174,33 @@ def _cmd_sample_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sample_traffic(args: argparse.Namespace) -> int:
-    from vigia.sample import traffic_records
+def _weight_bundle(args: argparse.Namespace) -> int:
+    from vigia.bundle import export_bundle
+    from vigia.sample import train_weight_model, write_weight_dataset
 
-    records, labels = traffic_records(
-        args.rows, seed=args.seed, drift=args.drift, numeric_only=args.numeric_only
-    )
+    name = args.name or "sobaos-weight"
+    bundle = train_weight_model(rows=args.rows, seed=args.seed, name=name, version=args.version)
+    summary: dict[str, Any] = {
+        "uri": args.out, "digest": export_bundle(bundle, args.out, home=args.home),
+        "name": name, "version": args.version, "task": bundle.metadata.task,
+        "training_metrics": bundle.metadata.training_metrics,
+    }
+    if args.dataset:
+        summary["dataset"] = write_weight_dataset(args.dataset, rows=args.rows, seed=args.seed)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_sample_traffic(args: argparse.Namespace) -> int:
+    from vigia.sample import sample_records, traffic_records
+
+    if args.kind == "weight":
+        records, truths = sample_records("weight", args.rows, seed=args.seed, drift=args.drift)
+        labels = [repr(t) for t in truths]
+    else:
+        records, labels = traffic_records(
+            args.rows, seed=args.seed, drift=args.drift, numeric_only=args.numeric_only
+        )
     _write_lines(args.out, (json.dumps(r, allow_nan=False) for r in records))
     if args.labels:
         _write_lines(args.labels, labels)
@@ -177,7 +213,7 @@ def _cmd_sample_send(args: argparse.Namespace) -> int:
     if args.rows is None and args.until_file is None:
         raise SystemExit("vigia sample send: give --rows, --until-file or both")
     stop_file = args.until_file
-    sent = send(args.url, args.rows, seed=args.seed, drift=args.drift,
+    sent = send(args.url, args.rows, seed=args.seed, drift=args.drift, kind=args.kind,
                 feedback=not args.no_feedback, batch=args.batch, pause=args.pause,
                 stop=lambda: stop_file is not None and os.path.exists(stop_file))
     print(json.dumps(sent.as_dict()))
@@ -197,10 +233,11 @@ def _write_lines(path: str, lines: Any) -> None:
 def _cmd_bundle_create(args: argparse.Namespace) -> int:
     import joblib
 
-    from vigia.bundle import export_bundle, make_bundle
+    from vigia.bundle import export_bundle, make_bundle, model_task
 
     # The estimator file is the user's own: unpickling it here is their choice.
     estimator = joblib.load(args.estimator)
+    model_task(estimator)  # refused before any data is read, with the reason
     X, y = _read_labelled(args.train, args.target)
     X_hold, y_hold = _read_labelled(args.holdout, args.target) if args.holdout else (None, None)
     bundle = make_bundle(

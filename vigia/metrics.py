@@ -56,6 +56,14 @@ CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
 FEEDBACK: Final = f"{PREFIX}_feedback"  # counter {outcome}
 CONFUSION: Final = f"{PREFIX}_confusion"  # counter {actual, predicted}
 FEEDBACK_LABELLED: Final = f"{PREFIX}_feedback_labelled"  # counter: true class known
+# A regressor's feedback (a true value): FEEDBACK's outcome is "correct" when the error is
+# within the tolerance (VIGIA_ERROR_TOLERANCE), FEEDBACK_LABELLED counts the values, and
+# these two sum |true - predicted| and (true - predicted)^2 in the model's own units, so
+# MAE and RMSE are sums over replicas divided by counts (docs/monitoring.md). A regressor's
+# PREDICTIONS and CLASS_PRIOR use the deciles of its training predictions as the ``class``
+# ("0".."9"): the prediction-shift rule judges its output's distribution like a classifier's.
+FEEDBACK_ABSOLUTE_ERROR: Final = f"{PREFIX}_feedback_absolute_error"  # counter (sum)
+FEEDBACK_SQUARED_ERROR: Final = f"{PREFIX}_feedback_squared_error"  # counter (sum)
 
 # Model server: its API requests, labelled by the server itself (SERVER_LABELS), so the
 # canary's error and latency gates work with any scrape configuration, relabelled or not.
@@ -112,3 +120,5 @@ FEEDBACK_SERIES: Final = series(FEEDBACK)
 REQUESTS_SERIES: Final = series(REQUESTS)
 CONFUSION_SERIES: Final = series(CONFUSION)
 FEEDBACK_LABELLED_SERIES: Final = series(FEEDBACK_LABELLED)
+FEEDBACK_ABSOLUTE_ERROR_SERIES: Final = series(FEEDBACK_ABSOLUTE_ERROR)
+FEEDBACK_SQUARED_ERROR_SERIES: Final = series(FEEDBACK_SQUARED_ERROR)

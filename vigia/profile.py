@@ -9,9 +9,9 @@ accounted for exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from vigia.features import FeatureSchema
 N_BINS = 10
 NUMERIC_BINS: tuple[str, ...] = tuple(str(i) for i in range(N_BINS))
 MISSING = -1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,19 @@ FeatureProfile = NumericProfile | CategoricalProfile
 
 @dataclass(frozen=True)
 class TrainingProfile:
-    """Per-feature reference distributions, class priors and confidence distribution."""
+    """Per-feature reference distributions, class priors and confidence distribution.
+
+    For a regressor, the output is binned like a numeric feature: ``prediction`` holds the
+    deciles of the training predictions, ``class_priors`` each of those bins' training
+    share (bins "0".."9", so the server's per-class counters and the prediction-shift
+    rule serve both kinds of model), and ``confidence`` is None."""
 
     numeric: Mapping[str, NumericProfile]
     categorical: Mapping[str, CategoricalProfile]
     class_priors: Mapping[str, float]
-    confidence: ConfidenceProfile
+    confidence: ConfidenceProfile | None
     rows: int
+    prediction: NumericProfile | None = None
 
     def feature(self, name: str) -> FeatureProfile:
         if name in self.numeric:
@@ -177,8 +184,9 @@ class TrainingProfile:
             "numeric": {k: v.to_dict() for k, v in self.numeric.items()},
             "categorical": {k: v.to_dict() for k, v in self.categorical.items()},
             "class_priors": dict(self.class_priors),
-            "confidence": self.confidence.to_dict(),
+            "confidence": None if self.confidence is None else self.confidence.to_dict(),
             "rows": self.rows,
+            "prediction": None if self.prediction is None else self.prediction.to_dict(),
         }
 
     @classmethod
@@ -189,9 +197,14 @@ class TrainingProfile:
                 k: CategoricalProfile.from_dict(v) for k, v in data["categorical"].items()
             },
             class_priors={str(k): float(v) for k, v in data["class_priors"].items()},
-            confidence=ConfidenceProfile.from_dict(data["confidence"]),
+            confidence=_optional(ConfidenceProfile.from_dict, data.get("confidence")),
             rows=int(data["rows"]),
+            prediction=_optional(NumericProfile.from_dict, data.get("prediction")),
         )
+
+
+def _optional(parse: Callable[[dict[str, Any]], T], data: dict[str, Any] | None) -> T | None:
+    return None if data is None else parse(data)
 
 
 def build_profile(
@@ -216,6 +229,23 @@ def build_profile(
         class_priors=build_class_priors(y),
         confidence=build_confidence_profile(proba),
         rows=len(X),
+    )
+
+
+def build_regression_profile(
+    X: pd.DataFrame, predictions: np.ndarray, *, schema: FeatureSchema | None = None
+) -> TrainingProfile:
+    """Profile a regressor's training data ``X`` and its predictions on those rows."""
+    schema = schema or FeatureSchema.from_frame(X)
+    features = build_profile(X, np.zeros(len(X)), np.ones((len(X), 1)), schema=schema)
+    output = build_numeric_profile(pd.Series(np.asarray(predictions, dtype=np.float64)))
+    return TrainingProfile(
+        numeric=features.numeric,
+        categorical=features.categorical,
+        class_priors=dict(zip(NUMERIC_BINS, output.shares, strict=True)),
+        confidence=None,
+        rows=len(X),
+        prediction=output,
     )
 
 

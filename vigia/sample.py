@@ -1,4 +1,5 @@
-"""The sample: sobaos (sponge cakes) on a production line, good or defective.
+"""The sample: sobaos (sponge cakes) on a production line, good or defective, and
+the weight of each baked batch (the regression sample, at the end of the module).
 
 A generated tabular data set with a known, noisy rule behind the target, used by
 tests, benchmarks and the demo. ``drift`` moves the traffic the way a hot summer
@@ -12,7 +13,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -162,3 +163,93 @@ def traffic_records(
         X = X[list(NUMERIC_FEATURES)]
     records = X.astype(object).where(X.notna(), None).to_dict(orient="records")
     return [{str(k): v for k, v in r.items()} for r in records], [str(v) for v in y]
+
+
+# The regression sample: the weight of a batch of sobaos after baking, in kg. Baking drives
+# moisture out: hotter and longer bakes lose more; wetter dough keeps more. Under ``drift``
+# (the same hot summer as the classification sample) demand grows and the line bakes larger
+# batches than it ever did (``WEIGHT_BATCH_GROWTH_KG`` more dough): the rule is unchanged, but
+# a forest cannot predict beyond the weights it learnt from, so its errors grow (MAE about
+# 2 kg -> 8 kg at drift 1) and so does the share off by more than the tolerance; a model
+# retrained on the drifted batches is back near its pre-drift error without losing the old
+# ones.
+WEIGHT_TARGET = "baked_weight"
+WEIGHT_UNIT = "kg"
+WEIGHT_TOLERANCE_KG = 5.0
+WEIGHT_BATCH_GROWTH_KG = 45.0
+
+
+def baked_weights(
+    n: int, *, seed: int, drift: float = 0.0, missing_rate: float = 0.01
+) -> tuple[pd.DataFrame, pd.Series]:
+    """``n`` production records and each batch's baked weight in kg."""
+    X, _ = production_line(n, seed=seed, drift=drift, missing_rate=0.0)
+    X["batch_weight"] += WEIGHT_BATCH_GROWTH_KG * drift
+    rng = np.random.default_rng(seed + 7919)
+    z = {name: (X[name].to_numpy() - m) / sd for name, (m, sd) in NUMERIC_FEATURES.items()}
+    loss = (
+        0.12
+        + 0.012 * z["oven_temperature"]
+        + 0.010 * z["baking_minutes"]
+        - 0.008 * z["dough_humidity"]
+        + 0.004 * z["oven_temperature"] * z["baking_minutes"]
+        + 0.006 * (X["shift"].to_numpy() == "night")
+    )
+    weight = X["batch_weight"].to_numpy() * (1.0 - loss) + rng.normal(0.0, 1.5, n)
+    if missing_rate > 0:
+        X.loc[rng.random(n) < missing_rate, NULLABLE_FEATURE] = np.nan
+    return X, pd.Series(weight, name=WEIGHT_TARGET)
+
+
+def weight_pipeline(seed: int = 0) -> Pipeline:
+    """The regression sample's unfitted model: the same preprocessing, a forest regressor."""
+    pipeline = sample_pipeline(seed)
+    forest = RandomForestRegressor(
+        n_estimators=60, min_samples_leaf=3, random_state=seed, n_jobs=1
+    )
+    return Pipeline([("preprocess", pipeline.steps[0][1]), ("regressor", forest)])
+
+
+def train_weight_model(
+    *, rows: int = 5000, seed: int = 0, name: str = "sobaos-weight", version: str = "1"
+) -> ModelBundle:
+    """Train the regression sample on ``rows`` records (a fifth held out) and bundle it."""
+    X, y = baked_weights(rows, seed=seed)
+    X_train, X_hold, y_train, y_hold = train_test_split(X, y, test_size=0.2, random_state=seed)
+    model = weight_pipeline(seed).fit(X_train, y_train)
+    return make_bundle(
+        model, X_train, y_train, name=name, version=version, X_holdout=X_hold, y_holdout=y_hold
+    )
+
+
+def weight_traffic_records(
+    n: int, *, seed: int, drift: float = 0.0
+) -> tuple[list[dict[str, object]], list[float]]:
+    """Request rows as JSON-ready records (NaN as None) and their true baked weights."""
+    X, y = baked_weights(n, seed=seed, drift=drift)
+    records = X.astype(object).where(X.notna(), None).to_dict(orient="records")
+    return [{str(k): v for k, v in r.items()} for r in records], [float(v) for v in y]
+
+
+def write_weight_dataset(uri: str, *, rows: int = 5000, seed: int = 0) -> dict[str, object]:
+    """Write the rows the regression sample of ``rows`` and ``seed`` learnt from (its
+    holdout included), features and baked weight, as CSV; return where and how many rows."""
+    X, y = baked_weights(rows, seed=seed)
+    with fsspec.open(uri, "w", compression="infer") as out:
+        X.assign(**{WEIGHT_TARGET: y}).to_csv(out, index=False)
+    return {"uri": uri, "rows": rows, "target": WEIGHT_TARGET}
+
+
+# The two samples by name: what `vigia sample ... --kind` chooses.
+QUALITY = "quality"  # classification: good or defective
+WEIGHT = "weight"  # regression: the baked weight in kg
+SAMPLE_KINDS = (QUALITY, WEIGHT)
+
+
+def sample_records(
+    kind: str, n: int, *, seed: int, drift: float = 0.0
+) -> tuple[list[dict[str, object]], list[str] | list[float]]:
+    """Request rows of the ``kind`` sample and their truths (labels, or weights in kg)."""
+    if kind == WEIGHT:
+        return weight_traffic_records(n, seed=seed, drift=drift)
+    return traffic_records(n, seed=seed, drift=drift)

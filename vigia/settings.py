@@ -59,6 +59,12 @@ class ServingSettings(BaseSettings):
     )
     log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     monitoring: bool = Field(default=True, description="Export monitoring metrics.")
+    error_tolerance: float | None = Field(
+        default=None, ge=0.0,
+        description="A regressor's tolerance, in the model's units: feedback off by more "
+        "counts as incorrect (spec.monitoring.error.tolerance); default: the bundle's "
+        "abs_error_p90. Ignored for a classifier.",
+    )
     runtime: Literal["sklearn", "onnx", "auto"] = Field(
         default="sklearn",
         description="What computes predictions: scikit-learn, the ONNX form (onnxruntime; "

@@ -99,7 +99,16 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("home"): SERVER_HOME,
         # Only when on: a key added for everyone would roll every server on upgrade.
         **({env_name("browser_page"): "true"} if serving.browser_page else {}),
+        **_tolerance(md),
     }
+
+
+def _tolerance(md: ModelDeploymentView) -> dict[str, str]:
+    """A regressor's tolerance, only when the spec names one (else the bundle's own)."""
+    error = md.monitoring.error
+    if error is None or error.tolerance is None:
+        return {}
+    return {env_name("error_tolerance"): repr(error.tolerance)}
 
 
 def build_configmap(md: ModelDeploymentView) -> Obj:

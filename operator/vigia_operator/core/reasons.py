@@ -44,6 +44,11 @@ ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
 ACCURACY_OK: Final = "AccuracyAcceptable"
 CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"
 CONFIDENCE_OK: Final = "ConfidenceAcceptable"
+# A regressor's AccuracyLow: its errors (in its own units) against spec.monitoring.error.
+ERROR_ABOVE_MAX: Final = "ErrorAboveMaximum"
+ERROR_OK: Final = "ErrorAcceptable"
+# A regressor's ConfidenceLow: it has no class probabilities, so nothing to be low.
+NO_CONFIDENCE: Final = "NoClassProbabilities"
 KPIS_VIOLATED: Final = "KPIsOutOfBounds"
 KPIS_MET: Final = "KPIsWithinBounds"
 NO_KPIS: Final = "NoKPIs"

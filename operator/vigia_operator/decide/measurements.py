@@ -19,6 +19,12 @@ class TrackSignals:
     prediction_shift: float | None = None
     feedback: float | None = None
     accuracy: float | None = None
+    # A regressor's (None for a classifier): feedback values, MAE and RMSE in the model's
+    # units, the share off by more than the tolerance.
+    feedback_values: float | None = None
+    mae: float | None = None
+    rmse: float | None = None
+    beyond_tolerance: float | None = None
     confidence_mean: float | None = None
     confidence_below: dict[float, float] = field(default_factory=dict)  # le -> share <= le
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds

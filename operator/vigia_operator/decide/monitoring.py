@@ -22,7 +22,7 @@ from vigia_operator.core.records import from_json, to_json
 from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.core.types import Condition
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
-from vigia_operator.view.monitoring import MonitoringSpec
+from vigia_operator.view.monitoring import ErrorSpec, MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
                           reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
@@ -65,6 +65,18 @@ class ConfidenceStatus:
 
 
 @dataclass(frozen=True)
+class ErrorStatus:
+    """A regressor's errors from feedback over the window, in its own units."""
+
+    tolerance: float | None = None
+    unit: str | None = None
+    values: int | None = None
+    beyond_tolerance: float | None = None
+    mae: float | None = None
+    rmse: float | None = None
+
+
+@dataclass(frozen=True)
 class KPIStatus:
     name: str
     min: float | None = None
@@ -91,6 +103,7 @@ class MonitoringStatus:
     accuracy: float | None = None
     feedback: int | None = None
     confidence: ConfidenceStatus | None = None
+    error: ErrorStatus | None = None
     prediction_shift: float | None = None
     kpis: tuple[KPIStatus, ...] = ()
     reason: str | None = None
@@ -171,8 +184,9 @@ def assess(
     of = "" if version is None else f" of version {version}"
     findings = [
         _drift(spec, measured, of),
-        _accuracy(spec, measured, of),
-        _confidence(spec, measured, of),
+        _accuracy(spec, measured, of) if spec.error is None else _error(spec.error, spec.window,
+                                                                          measured, of),
+        _confidence(spec, measured, of) if spec.error is None else _no_confidence(),
         kpi_finding,
         _prediction_log(measured),
     ]
@@ -187,9 +201,10 @@ def assess(
         drift=_drift_section(spec, measured),
         accuracy=_round(measured.accuracy),
         feedback=_count(measured.feedback),
-        confidence=ConfidenceStatus(
+        confidence=None if spec.error is not None else ConfidenceStatus(
             min=spec.confidence_min, mean=_round(measured.confidence_mean),
             below_min=_round(measured.confidence_share_below(spec.confidence_min))),
+        error=None if spec.error is None else _error_section(spec.error, measured),
         prediction_shift=_round(measured.prediction_shift),
         kpis=kpis,
     )
@@ -254,6 +269,44 @@ def _accuracy(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
     if m.accuracy < spec.accuracy_min:
         return Condition(reasons.ACCURACY_LOW, "True", reasons.ACCURACY_BELOW_MIN, detail)
     return Condition(reasons.ACCURACY_LOW, "False", reasons.ACCURACY_OK, detail)
+
+
+def _error(spec: ErrorSpec, window: str, m: TrackSignals, of: str = "") -> Condition:
+    """A regressor's AccuracyLow, in its units: "off by more than 5 kg on 212 of 3000
+    predictions (7.1%, maximum 10%); MAE 2.1 kg, RMSE 3.4 kg"."""
+    values = _count(m.feedback)
+    beyond = m.beyond_tolerance
+    if values < spec.min_feedback or beyond is None:
+        return Condition(reasons.ACCURACY_LOW, "Unknown", reasons.INSUFFICIENT_DATA,
+                         f"{values} feedback values{of} over {window}; the error needs"
+                         f" {spec.min_feedback}")
+    tolerance = ("its tolerance" if spec.tolerance is None
+                 else spec.amount(spec.tolerance))
+    errors = "" if m.mae is None or m.rmse is None else (
+        f"; MAE {spec.amount(m.mae)}, RMSE {spec.amount(m.rmse)}")
+    mae_limit = "" if spec.max_mae is None else f", MAE at most {spec.amount(spec.max_mae)}"
+    detail = one_sentence(
+        f"off by more than {tolerance} on {round(beyond * values)} of {values} predictions"
+        f"{of} ({beyond:.1%}, maximum {spec.max_beyond_tolerance:.1%}{mae_limit}) over"
+        f" {window}{errors}")
+    too_high = beyond > spec.max_beyond_tolerance or (
+        spec.max_mae is not None and m.mae is not None and m.mae > spec.max_mae)
+    if too_high:
+        return Condition(reasons.ACCURACY_LOW, "True", reasons.ERROR_ABOVE_MAX, detail)
+    return Condition(reasons.ACCURACY_LOW, "False", reasons.ERROR_OK, detail)
+
+
+def _error_section(spec: ErrorSpec, m: TrackSignals) -> ErrorStatus:
+    return ErrorStatus(tolerance=spec.tolerance, unit=spec.unit or None,
+                       values=_count(m.feedback_values) if m.feedback_values is not None
+                       else None,
+                       beyond_tolerance=_round(m.beyond_tolerance), mae=_round(m.mae),
+                       rmse=_round(m.rmse))
+
+
+def _no_confidence() -> Condition:
+    return Condition(reasons.CONFIDENCE_LOW, "False", reasons.NO_CONFIDENCE,
+                     "a regressor has no class probabilities; its errors are judged instead")
 
 
 def _confidence(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:

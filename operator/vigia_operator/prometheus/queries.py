@@ -41,6 +41,12 @@ class Signal(StrEnum):
     PREDICTION_SHIFT = "prediction_shift"
     FEEDBACK = "feedback"
     ACCURACY = "accuracy"
+    # A regressor's: feedback values, their mean absolute and root mean squared error (in
+    # the model's units) and the share off by more than the server's tolerance.
+    FEEDBACK_VALUES = "feedback_values"
+    MAE = "mae"
+    RMSE = "rmse"
+    BEYOND_TOLERANCE = "beyond_tolerance"
     CONFIDENCE_MEAN = "confidence_mean"
     CONFIDENCE_BELOW = "confidence_below"
     LAST_SCRAPE = "last_scrape"
@@ -124,6 +130,13 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
     "feedback_correct_increase": lambda w, r: _increase(
         metrics.FEEDBACK_SERIES, w, matcher=_CORRECT
     ),
+    "feedback_labelled_increase": lambda w, r: _increase(metrics.FEEDBACK_LABELLED_SERIES, w),
+    "feedback_absolute_error_increase": lambda w, r: _increase(
+        metrics.FEEDBACK_ABSOLUTE_ERROR_SERIES, w
+    ),
+    "feedback_squared_error_increase": lambda w, r: _increase(
+        metrics.FEEDBACK_SQUARED_ERROR_SERIES, w
+    ),
     "confidence_bucket_increase": lambda w, r: _increase(f"{_CONF}_bucket", w, "le"),
     "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
     "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
@@ -145,6 +158,20 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
     Signal.FEEDBACK: lambda w, r: r("feedback_increase"),
     Signal.ACCURACY: lambda w, r: (
         f"{r('feedback_correct_increase')} / ({r('feedback_increase')} > 0)"
+    ),
+    # Only where error sums exist (a regressor's servers): a classifier has no such series.
+    Signal.FEEDBACK_VALUES: lambda w, r: (
+        f"{r('feedback_labelled_increase')} and on ({KEY}) {r('feedback_absolute_error_increase')}"
+    ),
+    Signal.MAE: lambda w, r: (
+        f"{r('feedback_absolute_error_increase')} / ({r('feedback_labelled_increase')} > 0)"
+    ),
+    Signal.RMSE: lambda w, r: (
+        f"sqrt({r('feedback_squared_error_increase')} / ({r('feedback_labelled_increase')} > 0))"
+    ),
+    Signal.BEYOND_TOLERANCE: lambda w, r: (
+        f"({r('feedback_increase')} - {r('feedback_correct_increase')})"
+        f" / ({r('feedback_increase')} > 0) and on ({KEY}) {r('feedback_absolute_error_increase')}"
     ),
     Signal.CONFIDENCE_MEAN: lambda w, r: (
         f"{r('confidence_sum_increase')} / ({r('confidence_count_increase')} > 0)"

@@ -44,6 +44,9 @@ class AlertThresholds:
     accuracy_min: float = 0.85
     accuracy_min_feedback: int = 100
     confidence_min: float = 0.6
+    # A regressor's (spec.monitoring.error): share off by more than its servers' tolerance.
+    beyond_tolerance_max: float = 0.1
+    error_min_feedback: int = 100
 
 
 def recording_rules(window: str = RULES_WINDOW) -> list[dict[str, str]]:
@@ -74,13 +77,27 @@ def alerting_rules(t: AlertThresholds, window: str = RULES_WINDOW) -> list[dict[
         {
             "alert": "VigiaAccuracyLow",
             "expr": f"{r(Signal.ACCURACY)} < {t.accuracy_min}"
-            f" and on ({KEY}) {r(Signal.FEEDBACK)} >= {t.accuracy_min_feedback}",
+            f" and on ({KEY}) {r(Signal.FEEDBACK)} >= {t.accuracy_min_feedback}"
+            f" unless on ({KEY}) {r(Signal.MAE)}",  # a regressor: VigiaErrorHigh
             "for": ALERT_FOR,
             "labels": {"severity": "warning"},
             "annotations": {
                 "summary": f"{summary}: accuracy below {t.accuracy_min}",
                 "description": f"Accuracy {{{{ $value | printf \"%.3f\" }}}} from feedback"
                 f" over {window}.",
+            },
+        },
+        {
+            "alert": "VigiaErrorHigh",
+            "expr": f"{r(Signal.BEYOND_TOLERANCE)} > {t.beyond_tolerance_max}"
+            f" and on ({KEY}) {r(Signal.FEEDBACK_VALUES)} >= {t.error_min_feedback}",
+            "for": ALERT_FOR,
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"{summary}: more than {t.beyond_tolerance_max:.0%} of predictions"
+                " off by more than the tolerance",
+                "description": f"{{{{ $value | humanizePercentage }}}} of the feedback values"
+                f" over {window} are off by more than the servers' tolerance.",
             },
         },
         {

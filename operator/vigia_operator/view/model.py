@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from vigia_operator.core.fields import SpecError
 from vigia_operator.view.autoscaling import Autoscaling, parse_autoscaling
 from vigia_operator.view.monitoring import MonitoringSpec, parse_monitoring
+from vigia_operator.view.task import TASKS, Task
 
 if TYPE_CHECKING:
     from vigia_operator.view.rollout import RolloutSpec
@@ -39,6 +40,7 @@ class Model:
     uri: str
     digest: str | None
     version: str
+    task: Task = "Classification"
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,10 @@ def _parse_model(model: Mapping[str, Any]) -> Model:
     version = _optional(model, "version", str, "spec.model.version") or version_of(uri)
     if not LABEL_VALUE.match(version) or len(version) > 63:
         raise SpecError("spec.model.version", f"{version!r} is not a valid label value")
-    return Model(uri=uri, digest=digest, version=version)
+    task = model.get("task", "Classification")
+    if task not in TASKS:
+        raise SpecError("spec.model.task", f"unknown task {task!r}; one of {TASKS}")
+    return Model(uri=uri, digest=digest, version=version, task=task)
 
 
 def _parse_serving(serving: Mapping[str, Any]) -> Serving:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vigia_operator.core.fields import SpecError, parse_duration
+from vigia_operator.view.task import is_regression
 
 Statistic = Literal["PSI", "JensenShannon"]
 
@@ -39,6 +40,27 @@ class MonitoringSpec:
     accuracy_min_feedback: int = 100
     confidence_min: float = 0.6
     kpis: tuple[KPI, ...] = ()
+    # A regressor (spec.model.task Regression) is judged by its errors, not accuracy.
+    error: ErrorSpec | None = None
+
+    @property
+    def regression(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    """spec.monitoring.error: a regressor's errors, in the model's own units."""
+
+    tolerance: float | None = None  # None: the server uses the bundle's abs_error_p90
+    unit: str = ""
+    max_beyond_tolerance: float = 0.1
+    max_mae: float | None = None
+    min_feedback: int = 100
+
+    def amount(self, value: float) -> str:
+        """``value`` in the model's units, e.g. "5 kg"."""
+        return f"{value:.4g} {self.unit}".rstrip()
 
 
 def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
@@ -70,6 +92,23 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
         ),
         confidence_min=_number(confidence, "min", d.confidence_min, "spec.monitoring.confidence"),
         kpis=tuple(_kpi(k, i) for i, k in enumerate(body.get("kpis") or [])),
+        error=_error(_section(body, "error", "spec.monitoring.error")) if is_regression(spec)
+        else None,
+    )
+
+
+def _error(body: Mapping[str, Any]) -> ErrorSpec:
+    path = "spec.monitoring.error"
+    d = ErrorSpec()
+    tolerance = _optional_number(body, "tolerance", path)
+    if tolerance is not None and tolerance <= 0:
+        raise SpecError(f"{path}.tolerance", f"must be above 0, not {tolerance}")
+    return ErrorSpec(
+        tolerance=tolerance,
+        unit=_get(body, "unit", str, d.unit, f"{path}.unit"),
+        max_beyond_tolerance=_number(body, "maxBeyondTolerance", d.max_beyond_tolerance, path),
+        max_mae=_optional_number(body, "maxMae", path),
+        min_feedback=_get(body, "minFeedback", int, d.min_feedback, f"{path}.minFeedback"),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
 from vigia_operator.core.fields import SpecError, parse_duration
+from vigia_operator.view.task import is_regression
 
 # Manual control: `kubectl annotate md NAME vigia.dev/rollout=promote --overwrite`.
 COMMAND_ANNOTATION: Final = "vigia.dev/rollout"
@@ -23,9 +24,15 @@ FULL_WEIGHT: Final = 100
 ERROR_RATE = "errorRate"
 LATENCY_P95 = "latencyP95"
 ACCURACY_DROP = "accuracyDrop"
+# A regressor's feedback gate: the rise of its share off by more than its tolerance, judged by
+# the accuracy drop's test (that share is 1 - the accuracy its servers count).
+MAX_ERROR_INCREASE = "maxErrorIncrease"
 PREDICTION_SHIFT = "predictionShift"
 INPUT_DRIFT = "inputDrift"
-GATE_NAMES = (ERROR_RATE, LATENCY_P95, ACCURACY_DROP, PREDICTION_SHIFT, INPUT_DRIFT)
+GATE_NAMES = (ERROR_RATE, LATENCY_P95, ACCURACY_DROP, MAX_ERROR_INCREASE, PREDICTION_SHIFT,
+              INPUT_DRIFT)
+FEEDBACK_GATES = (ACCURACY_DROP, MAX_ERROR_INCREASE)
+DEFAULT_FEEDBACK_MARGIN: Final = 0.02
 
 DEFAULT_MIN_FEEDBACK: Final = 50
 DEFAULT_INPUT_DRIFT: Final = 0.1
@@ -46,6 +53,18 @@ class Gates:
     accuracy_drop: float | None
     prediction_shift: float | None
     input_drift: float | None
+    # A regressor's (then accuracy_drop is None): margin on the rise of the share off by more
+    # than the tolerance.
+    error_increase: float | None = None
+
+    @property
+    def feedback_gate(self) -> tuple[str, float] | None:
+        """The gate judged on feedback, by name, with its margin (None: skipped)."""
+        if self.error_increase is not None:
+            return MAX_ERROR_INCREASE, self.error_increase
+        if self.accuracy_drop is not None:
+            return ACCURACY_DROP, self.accuracy_drop
+        return None
 
 
 @dataclass(frozen=True)
@@ -94,7 +113,8 @@ def parse_rollout(spec: Mapping[str, Any]) -> RolloutSpec:
         steps=_steps(rollout.get("steps")),
         router=cast(Router, router),
         http_route=None if route is None else _http_route(route),
-        analysis=_analysis(_mapping(rollout.get("analysis", {}), "spec.rollout.analysis")),
+        analysis=_analysis(_mapping(rollout.get("analysis", {}), "spec.rollout.analysis"),
+                           is_regression(spec)),
     )
 
 
@@ -124,7 +144,7 @@ def _steps(value: Any) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def _analysis(a: Mapping[str, Any]) -> AnalysisSpec:
+def _analysis(a: Mapping[str, Any], regression: bool = False) -> AnalysisSpec:
     path = "spec.rollout.analysis"
     on_no_data = a.get("onNoData", "Inconclusive")
     if on_no_data not in ("Inconclusive", "Pass", "Fail"):
@@ -135,7 +155,7 @@ def _analysis(a: Mapping[str, Any]) -> AnalysisSpec:
         min_feedback=_int(a, "minFeedback", DEFAULT_MIN_FEEDBACK, 1, path),
         on_no_data=cast(NoDataPolicy, on_no_data),
         failure_limit=_int(a, "failureLimit", 2, 1, path),
-        gates=_gates(_mapping(a.get("gates", {}), f"{path}.gates"), _skip(a, path)),
+        gates=_gates(_mapping(a.get("gates", {}), f"{path}.gates"), _skip(a, path), regression),
     )
 
 
@@ -149,10 +169,13 @@ def _skip(a: Mapping[str, Any], path: str) -> frozenset[str]:
     return frozenset(skip)
 
 
-def _gates(g: Mapping[str, Any], skip: frozenset[str]) -> Gates:
+def _gates(g: Mapping[str, Any], skip: frozenset[str], regression: bool = False) -> Gates:
+    """The limits; the feedback gate is accuracyDrop for a classifier, maxErrorIncrease for
+    a regressor (the CRD refuses the other one; here it is ignored)."""
     path = "spec.rollout.analysis.gates"
+    feedback_gate = MAX_ERROR_INCREASE if regression else ACCURACY_DROP
     defaults = {
-        ERROR_RATE: 0.01, LATENCY_P95: 1.5, ACCURACY_DROP: 0.02,
+        ERROR_RATE: 0.01, LATENCY_P95: 1.5, feedback_gate: DEFAULT_FEEDBACK_MARGIN,
         PREDICTION_SHIFT: 0.2, INPUT_DRIFT: DEFAULT_INPUT_DRIFT,
     }
     limits = {
@@ -162,9 +185,10 @@ def _gates(g: Mapping[str, Any], skip: frozenset[str]) -> Gates:
     return Gates(
         error_rate=limits[ERROR_RATE],
         latency_p95=limits[LATENCY_P95],
-        accuracy_drop=limits[ACCURACY_DROP],
+        accuracy_drop=limits.get(ACCURACY_DROP),
         prediction_shift=limits[PREDICTION_SHIFT],
         input_drift=limits[INPUT_DRIFT],
+        error_increase=limits.get(MAX_ERROR_INCREASE),
     )
 
 

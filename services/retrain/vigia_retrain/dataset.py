@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import fsspec
+import numpy as np
 import pandas as pd
 
 from vigia.uris import scheme_refusal
@@ -24,9 +25,10 @@ MIN_ROWS = 20
 
 
 def read_dataset(
-    uri: str, target: str, features: Sequence[str]
+    uri: str, target: str, features: Sequence[str], *, numeric: bool = False
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """The model's ``features`` (in that order) and the ``target`` labels, as strings."""
+    """The model's ``features`` (in that order) and the ``target`` labels, as strings (a
+    regressor's, ``numeric``: as numbers; a row whose target is not one is refused)."""
     frame = _read_frame(uri)
     if target not in frame.columns:
         raise RetrainInputError(
@@ -42,8 +44,22 @@ def read_dataset(
         raise RetrainInputError(
             "dataset_uri", f"{uri} has {len(frame)} labelled rows; at least {MIN_ROWS} needed"
         )
+    if numeric:
+        return frame[list(features)].reset_index(drop=True), _numbers(frame[target], uri)
     y = frame[target].astype(str).rename(target).reset_index(drop=True)
     return frame[list(features)].reset_index(drop=True), y
+
+
+def _numbers(column: pd.Series, uri: str) -> pd.Series:
+    values = pd.to_numeric(column, errors="coerce")
+    bad = int((~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))).sum())
+    if bad:
+        raise RetrainInputError(
+            "target", f"{uri}: {bad} target values are not finite numbers (a regressor's "
+            "target must be)")
+    numbers: pd.Series = values.astype(np.float64).reset_index(drop=True)
+    numbers.name = column.name
+    return numbers
 
 
 def _read_frame(uri: str) -> pd.DataFrame:

@@ -11,12 +11,14 @@ label (it counts for accuracy, it teaches no class).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     JSON,
@@ -84,12 +86,16 @@ class FeedbackData:
 
 def read_feedback(
     url: str, *, namespace: str, model: str, since: datetime, schema: FeatureSchema,
-    classes: Sequence[str],
+    classes: Sequence[str], numeric: bool = False,
 ) -> FeedbackData:
-    """Labelled predictions of ``model`` in ``namespace`` made at or after ``since``."""
+    """Labelled predictions of ``model`` in ``namespace`` made at or after ``since``; a
+    regressor's (``numeric``): their true values, as numbers."""
     rows = _labelled_rows(url, namespace, model, since)
     with_features = [(f, label) for f, label in rows if f is not None]
-    X, y, invalid = _checked(schema, set(classes), with_features)
+    X, y, invalid = _checked(schema, _is_number if numeric else set(classes).__contains__,
+                             with_features)
+    if numeric:
+        y = y.astype(np.float64)
     return FeedbackData(
         X=X,
         y=y,
@@ -168,11 +174,20 @@ def safe_url(url: str) -> str:
         return "<unparsable URL>"
 
 
+def _is_number(label: str) -> bool:
+    """A regressor's stored true value (vigia_serving writes the float's text)."""
+    try:
+        return math.isfinite(float(label))
+    except ValueError:
+        return False
+
+
 def _checked(
-    schema: FeatureSchema, classes: set[str], rows: list[tuple[Any, str]]
+    schema: FeatureSchema, usable: Callable[[str], bool], rows: list[tuple[Any, str]]
 ) -> tuple[pd.DataFrame, pd.Series, int]:
-    """Rows whose features fit the schema and whose label is a class; and how many did not."""
-    kept = [(f, label) for f, label in rows if label in classes and isinstance(f, dict)]
+    """Rows whose features fit the schema and whose label is usable (a class, or a
+    number); and how many did not."""
+    kept = [(f, label) for f, label in rows if usable(label) and isinstance(f, dict)]
     if not kept:
         return _empty(schema), pd.Series([], dtype=str), len(rows)
     try:

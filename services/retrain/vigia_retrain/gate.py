@@ -18,6 +18,7 @@ from typing import Any
 
 from vigia.retraining import Reason
 from vigia_retrain.fairness import FeatureFairness
+from vigia_retrain.regression import is_error_comparison
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ def _improvement(
     gain = judged["improvement"]
     if gain >= limits.min_improvement:
         return []
+    if is_error_comparison(judged):
+        return [Finding(
+            Reason.NOT_ENOUGH_IMPROVEMENT,
+            f"MAE on {where} ({judged['rows']} rows) {_units(judged['current']['mae'])} "
+            f"-> {_units(judged['candidate']['mae'])}: reduction {gain:+.2%} is below "
+            f"minImprovement {limits.min_improvement:+.2%}",
+        )]
     return [Finding(
         Reason.NOT_ENOUGH_IMPROVEMENT,
         f"accuracy on {where} ({judged['rows']} rows) {_pct(judged['current']['accuracy'])} "
@@ -78,6 +86,13 @@ def _holdout_loss(holdout: dict[str, Any], limits: Thresholds) -> list[Finding]:
     loss = -holdout["improvement"]
     if loss <= limits.max_holdout_loss:
         return []
+    if is_error_comparison(holdout):
+        return [Finding(
+            Reason.HOLDOUT_REGRESSION,
+            f"MAE on the original holdout ({holdout['rows']} rows) "
+            f"{_units(holdout['current']['mae'])} -> {_units(holdout['candidate']['mae'])}: "
+            f"{loss:.2%} more error exceeds maxHoldoutLoss {limits.max_holdout_loss:.2%}",
+        )]
     return [Finding(
         Reason.HOLDOUT_REGRESSION,
         f"accuracy on the original holdout ({holdout['rows']} rows) "
@@ -106,6 +121,11 @@ def _fairness(feature: FeatureFairness, limits: Thresholds) -> list[Finding]:
         for name, value in gaps.items()
         if value > limits.max_parity_difference
     ]
+
+
+def _units(value: float) -> str:
+    """An error in the model's own units (the unit itself is the spec's, not the Job's)."""
+    return f"{value:.4g}"
 
 
 def _pct(value: float) -> str:

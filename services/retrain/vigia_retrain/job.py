@@ -26,7 +26,7 @@ from vigia.retraining import (
     parse_duration,
 )
 from vigia.settings import RetrainSettings
-from vigia_retrain import evaluation, explain, gate, output
+from vigia_retrain import evaluation, explain, gate, output, regression
 from vigia_retrain.dataset import read_dataset
 from vigia_retrain.errors import RetrainInputError, UnavailableError
 from vigia_retrain.fairness import FeatureFairness, feature_fairness
@@ -81,7 +81,8 @@ def _retrain(settings: RetrainSettings, report: dict[str, Any]) -> ExitCode:
             model=meta.name, currentVersion=meta.version, currentUri=settings.model_uri
         )
         _check_sensitive(settings, current)
-        X, y = read_dataset(settings.dataset_uri, settings.target, meta.schema.names)
+        X, y = read_dataset(settings.dataset_uri, settings.target, meta.schema.names,
+                            numeric=meta.is_regression)
         feedback = _feedback(settings, current, report)
         output.prepare_output(settings.output_uri)
     splits = make_splits(
@@ -99,7 +100,7 @@ def _retrain(settings: RetrainSettings, report: dict[str, Any]) -> ExitCode:
         verdict=REFUSED if findings else ACCEPTED, reasons=[f.to_dict() for f in findings]
     )
     with _timed(timing, "explainSeconds"):
-        _explain(settings, candidate, splits, report)
+        _explain(settings, candidate, splits, report, current.metadata.is_regression)
     with _timed(timing, "writeSeconds"):
         _write(settings, current, candidate, splits, report)
     return ExitCode.REFUSED if findings else ExitCode.ACCEPTED
@@ -128,6 +129,10 @@ def _load_current(settings: RetrainSettings) -> ModelBundle:
 def _check_sensitive(settings: RetrainSettings, current: ModelBundle) -> None:
     names = current.metadata.schema.names
     unknown = [f for f in settings.sensitive_features if f not in names]
+    if settings.sensitive_features and current.metadata.is_regression:
+        raise RetrainInputError(
+            "sensitive_features", "fairness is measured for classifiers only; this model is a "
+            "regressor (remove spec.retraining.gate.fairness)")
     if unknown:
         raise RetrainInputError(
             "sensitive_features", f"{unknown} are not features of the model ({', '.join(names)})"
@@ -146,6 +151,7 @@ def _feedback(
     feedback = read_feedback(
         settings.store_url, namespace=settings.feedback_namespace, model=model, since=since,
         schema=current.metadata.schema, classes=current.metadata.classes,
+        numeric=current.metadata.is_regression,
     )
     report["data"] = {"feedback": {**feedback.counts(), "model": model,
                                    "namespace": settings.feedback_namespace,
@@ -178,12 +184,14 @@ def _judge(
     settings: RetrainSettings, current: ModelBundle, candidate: Any, splits: Splits,
     report: dict[str, Any],
 ) -> list[gate.Finding]:
-    holdout = evaluation.compare(current.estimator, candidate, splits.X_holdout, splits.y_holdout)
+    compare = regression.compare if current.metadata.is_regression else evaluation.compare
+    holdout = compare(current.estimator, candidate, splits.X_holdout, splits.y_holdout)
     recent = (
-        evaluation.compare(current.estimator, candidate, splits.X_recent, splits.y_recent)
+        compare(current.estimator, candidate, splits.X_recent, splits.y_recent)
         if len(splits.X_recent) else None
     )
-    fairness = _fairness(settings, current, candidate, splits)
+    fairness = [] if current.metadata.is_regression else _fairness(
+        settings, current, candidate, splits)
     limits = gate.Thresholds(
         min_improvement=settings.min_improvement,
         max_holdout_loss=settings.max_holdout_loss,
@@ -220,14 +228,16 @@ def _fairness(
 
 
 def _explain(
-    settings: RetrainSettings, candidate: Any, splits: Splits, report: dict[str, Any]
+    settings: RetrainSettings, candidate: Any, splits: Splits, report: dict[str, Any],
+    is_regression: bool = False,
 ) -> None:
     importance = explain.feature_importance(
-        candidate, splits.X_eval, splits.y_eval, seed=settings.seed
+        candidate, splits.X_eval, splits.y_eval, seed=settings.seed, regression=is_regression
     )
     names = explain.droppable(importance, settings.drop_tolerance)
     check = explain.drop_check(
-        candidate, names, splits.X_train, splits.y_train, splits.X_eval, splits.y_eval
+        candidate, names, splits.X_train, splits.y_train, splits.X_eval, splits.y_eval,
+        regression=is_regression,
     )
     report["importance"] = importance
     report["drop"] = {**check, "tolerance": settings.drop_tolerance}
@@ -244,9 +254,13 @@ def _write(
     digest = output.write_candidate(bundle, uris.bundle, home=settings.home)
     report["candidate"] = {
         "version": version, "uri": uris.bundle, "digest": digest, "reportUri": uris.report,
-        "htmlReportUri": uris.html_report,
+        "htmlReportUri": None if meta.is_regression else uris.html_report,
     }
     timing = report["timing"]
+    if meta.is_regression:  # the HTML report and the ONNX export speak of classes
+        report["settings"] = _shown_settings(settings)
+        output.write_report(report, uris.report)
+        return
     if settings.export_onnx:
         with _timed(timing, "onnxSeconds"):
             report["onnx"] = export_candidate(

@@ -241,7 +241,8 @@ def build_app(state: ServerState) -> Starlette:
 
     async def feedback(request: Request, runtime: ModelRuntime) -> Response:
         body = await read_body(request, state.max_body_bytes)
-        items = parse_feedback(body, classes=runtime.classes, max_items=state.max_rows)
+        items = parse_feedback(body, classes=runtime.classes, max_items=state.max_rows,
+                               regression=runtime.regression)
         try:
             results = await _record(runtime, items, state.unknown_id_wait_s)
         except UnknownPredictionError as exc:

@@ -48,6 +48,14 @@ def select_runtime(bundle: ModelBundle, runtime: str) -> ModelBundle:
     """The bundle as ``runtime`` asks (see the module's docstring)."""
     if runtime == "sklearn":
         return bundle
+    if bundle.metadata.is_regression:
+        reason = "the compiled runtime serves classifiers only; this model is a regressor"
+        if runtime == "onnx":
+            from vigia.onnx.convert import UnsupportedModelError as NotCompiled
+
+            raise NotCompiled(reason)
+        log.warning("runtime auto: serving with scikit-learn because %s", reason)
+        return bundle
     # skl2onnx is imported only when asked for: a scikit-learn server never pays for it.
     from vigia.onnx.convert import UnsupportedModelError
     from vigia.onnx.export import ParityError, compile_bundle

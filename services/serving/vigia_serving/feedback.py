@@ -5,6 +5,10 @@ prediction was right (``correct``). "Right" implies the true class is the predic
 "wrong" implies it for a model of two classes (the other one) and leaves it unknown among
 more. A stored verdict is never changed: the same again is a duplicate, a contradiction a
 conflict; only an unknown true class may be filled in later (``completed``).
+
+For a regressor people give the true value (``value``). It is stored as the label (its
+shortest round-trip text, like the predicted value's), and the prediction counts as
+"correct" when it is off by at most the tolerance, in the model's own units.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class FeedbackItem:
     prediction_id: str
     label: str | None = None
     correct: bool | None = None
+    value: float | None = None  # a regressor's true value
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,14 @@ class FeedbackResult:
     version: str | None = None
     track: str | None = None
     completed: bool = False
+    # A regressor's error (true minus predicted value) and whether it is within tolerance.
+    error: float | None = None
+    within_tolerance: bool | None = None
 
     @property
     def correct(self) -> bool:
+        if self.within_tolerance is not None:
+            return self.within_tolerance
         return self.label == self.predicted
 
 
@@ -89,8 +99,22 @@ class Writes(NamedTuple):
     replaced: set[str]
 
 
+def value_text(value: float) -> str:
+    """How a regressor's value is stored (the shortest text that reads back the same)."""
+    return repr(float(value))
+
+
+def error_of(item: FeedbackItem, made: Predicted) -> float | None:
+    """A regressor's error on the item (true minus predicted), None for a class label."""
+    if item.value is None:
+        return None
+    return float(item.value) - float(made.label)
+
+
 def true_label(item: FeedbackItem, made: Predicted) -> str | None:
     """The true class the item gives or implies; None when only "wrong" among many."""
+    if item.value is not None:
+        return value_text(item.value)
     if item.label is not None:
         return item.label
     if item.correct:
@@ -104,8 +128,10 @@ def resolve(
     predicted: dict[str, Predicted],
     stored: dict[str, Stored],
     now: datetime,
+    tolerance: float = 0.0,
 ) -> tuple[list[FeedbackResult], Writes]:
     """Results of ``items`` against ``stored`` (updated in place), and the rows to write.
+    A true value is correct when within ``tolerance`` of the predicted one.
 
     Raises UnknownPredictionError or FeedbackConflictError for the first item that is."""
     results: list[FeedbackResult] = []
@@ -116,7 +142,8 @@ def resolve(
         if made is None:
             raise UnknownPredictionError(index, pid)
         label = true_label(item, made)
-        correct = label == made.label
+        error = error_of(item, made)
+        correct = label == made.label if error is None else abs(error) <= tolerance
         previous = stored.get(pid)
         duplicate = completed = False
         if previous is not None:
@@ -132,7 +159,8 @@ def resolve(
                 "prediction_id": pid, "label": label, "correct": correct, "received_at": now,
             }
         results.append(
-            FeedbackResult(pid, label, made.label, duplicate, made.version, made.track, completed)
+            FeedbackResult(pid, label, made.label, duplicate, made.version, made.track, completed,
+                           error, None if error is None else correct)
         )
     return results, writes
 
@@ -146,6 +174,9 @@ def _check(
     )
     if agrees:
         return
+    if item.value is not None:
+        raise FeedbackConflictError(index, item.prediction_id, f"true value {previous.label}",
+                                    f"value {value_text(item.value)}", "value")
     field = "label" if item.label is not None else "correct"
     given = f"label {item.label!r}" if item.label is not None else f"correct: {_json(correct)}"
     if previous.label is not None:

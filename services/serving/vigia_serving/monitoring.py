@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from vigia import metrics
 from vigia.features import FeatureSchema
-from vigia.profile import NumericProfile, TrainingProfile
+from vigia.profile import NUMERIC_BINS, NumericProfile, TrainingProfile
 
 from .feedback import FeedbackResult
 
@@ -69,6 +69,8 @@ class Monitor:
         classes: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
+        """For a regressor (``profile.prediction`` set) the predictions are counted by
+        the training decile of their value, and feedback adds up its errors."""
         base = (namespace, model, version, track)
         labels = list(metrics.SERVER_LABELS)
         predictions = Counter(
@@ -109,8 +111,12 @@ class Monitor:
             metrics.REJECTED_REQUESTS, "Requests refused before prediction, by reason.",
             [*labels, metrics.LABEL_REASON], registry=registry,
         )
+        self._output = profile.prediction
+        if self._output is not None:
+            classes = NUMERIC_BINS
         self._classes = [predictions.labels(*base, c) for c in classes]
-        self._confidence = confidence.labels(*base)
+        self._confidence = None if self._output is not None else confidence.labels(*base)
+        self._errors = None if self._output is None else _error_counters(labels, base, registry)
         self._features = [
             _FeatureCounters(name, profile, bins, missing, out_of_range, base)
             for name in schema.names
@@ -129,13 +135,19 @@ class Monitor:
         export_reference(profile, schema.names, base, registry)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
-        """Count one batch of inputs (checked columns) and their predicted probabilities."""
-        winners = np.bincount(proba.argmax(axis=1), minlength=len(self._classes))
+        """Count one batch of inputs (checked columns) and their predicted probabilities
+        (a regressor's: its predicted values)."""
+        if self._output is not None:
+            bins = self._output.bin_indices(proba)
+            winners = np.bincount(bins[bins >= 0], minlength=len(self._classes))
+        else:
+            winners = np.bincount(proba.argmax(axis=1), minlength=len(self._classes))
         for child, count in zip(self._classes, winners.tolist(), strict=True):
             if count:
                 child.inc(count)
-        for value in proba.max(axis=1).tolist():
-            self._confidence.observe(value)
+        if self._confidence is not None:
+            for value in proba.max(axis=1).tolist():
+                self._confidence.observe(value)
         for counters in self._features:
             counters.observe(columns[counters.name])
 
@@ -149,7 +161,12 @@ class Monitor:
             if not result.completed:  # a completed one's outcome was counted before
                 outcome = metrics.OUTCOME_CORRECT if result.correct else metrics.OUTCOME_INCORRECT
                 self._feedback.labels(*made_by, outcome).inc()
-            if result.label is not None:
+            if result.error is not None and self._errors is not None:
+                absolute, squared = self._errors
+                absolute.labels(*made_by).inc(abs(result.error))
+                squared.labels(*made_by).inc(result.error * result.error)
+                self._labelled.labels(*made_by).inc()
+            elif result.label is not None:
                 self._confusion.labels(*made_by, result.label, result.predicted).inc()
                 self._labelled.labels(*made_by).inc()
 
@@ -161,6 +178,25 @@ class Monitor:
 
     def reject(self, reason: str) -> None:
         self._rejected.labels(*self._base, reason).inc()
+
+
+def _error_counters(
+    labels: list[str], base: tuple[str, ...], registry: CollectorRegistry
+) -> tuple[Counter, Counter]:
+    """A regressor's error sums, exported at zero from the start."""
+    absolute = Counter(
+        metrics.FEEDBACK_ABSOLUTE_ERROR,
+        "Sum of |true - predicted| over feedback values, in the model's units.",
+        labels, registry=registry,
+    )
+    squared = Counter(
+        metrics.FEEDBACK_SQUARED_ERROR,
+        "Sum of (true - predicted)^2 over feedback values, in the model's units squared.",
+        labels, registry=registry,
+    )
+    absolute.labels(*base).inc(0)
+    squared.labels(*base).inc(0)
+    return absolute, squared
 
 
 def export_reference(

@@ -105,6 +105,18 @@ def _feedback_item(classes: list[str]) -> dict[str, Any]:
     ]}
 
 
+def _value_item() -> dict[str, Any]:
+    """A regressor's feedback item: the true value."""
+    return {
+        "type": "object",
+        "properties": {
+            "prediction_id": {"type": "string", "description": "The id /predict returned"},
+            "value": {"type": "number", "description": "The true value, in the model's units"},
+        },
+        "required": ["prediction_id", "value"], "additionalProperties": False,
+    }
+
+
 def _pending(max_limit: int) -> dict[str, Any]:
     row = {
         "type": "object",
@@ -150,6 +162,19 @@ def _pending(max_limit: int) -> dict[str, Any]:
     }}
 
 
+_CLASSIFICATION_SAYS = {
+    "predict": "Class, probabilities and prediction id for each row",
+    "feedback": "",
+    "explain": "SHAP attributions of each feature towards the predicted class",
+}
+_REGRESSION_SAYS = {
+    "predict": "Value, prediction interval (when the bundle has one) and prediction id "
+               "for each row",
+    "feedback": "The true value of earlier predictions, in the model's units",
+    "explain": "SHAP attributions of each feature towards the predicted value",
+}
+
+
 def build_openapi(meta: BundleMetadata | None, max_pending: int = 1000) -> dict[str, Any]:
     """The OpenAPI 3.0 document for the model described by ``meta`` (None: not loaded);
     the labelling queue gives at most ``max_pending`` predictions at once."""
@@ -160,25 +185,29 @@ def build_openapi(meta: BundleMetadata | None, max_pending: int = 1000) -> dict[
         "required": ["rows"],
     }
     classes = list(meta.classes) if meta else []
-    item = _feedback_item(classes)
+    regression = meta is not None and meta.is_regression
+    item = _value_item() if regression else _feedback_item(classes)
     title = f"Vigía model server: {meta.name} {meta.version}" if meta else "Vigía model server"
+    said = _REGRESSION_SAYS if regression else _CLASSIFICATION_SAYS
+    feedback_says = said["feedback"] or (
+        f"The true label ({', '.join(classes) or 'a class'}) of earlier predictions, "
+        "or whether they were right")
     return {
         "openapi": "3.0.3",
         "info": {"title": title, "version": meta.version if meta else "unloaded"},
         "paths": {
             "/predict": _post(
-                "Class, probabilities and prediction id for each row",
+                said["predict"],
                 rows, {"type": "object"}, "400 413 415 422 503",
             ),
             "/feedback": _post(
-                f"The true label ({', '.join(classes) or 'a class'}) of earlier predictions, "
-                "or whether they were right",
+                feedback_says,
                 {"oneOf": [item, {"type": "array", "items": item}]},
                 {"type": "object"}, "400 404 409 413 415 422 503",
             ),
             "/feedback/pending": _pending(max_pending),
             "/explain": _post(
-                "SHAP attributions of each feature towards the predicted class",
+                said["explain"],
                 rows, {"type": "object"}, "400 413 415 422 501 503",
             ),
         },

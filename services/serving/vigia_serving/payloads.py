@@ -7,6 +7,7 @@ Row contents are checked against the model's schema by vigia.features afterwards
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from .store import PENDING_ORDERS, PendingOrder
 
 MAX_ID_LENGTH = 64
 FEEDBACK_FIELDS = ("prediction_id", "label", "correct")
+VALUE_FEEDBACK_FIELDS = ("prediction_id", "value")  # a regressor's
 DEFAULT_PENDING_LIMIT = 20
 RowKind = Literal["records", "arrays"]
 JSON_MEDIA_TYPES = frozenset({"application/json"})
@@ -159,12 +161,16 @@ def parse_rows(body: bytes, *, max_rows: int) -> RowsRequest:
     return RowsRequest(kind, rows)
 
 
-def parse_feedback(body: bytes, *, classes: Sequence[str], max_items: int) -> list[FeedbackItem]:
+def parse_feedback(
+    body: bytes, *, classes: Sequence[str], max_items: int, regression: bool = False
+) -> list[FeedbackItem]:
     """``{"prediction_id": ..., "label": ...}`` or ``{"prediction_id": ..., "correct":
-    true|false}``, or an array of such objects."""
+    true|false}``, or an array of such objects; for a regressor ``{"prediction_id": ...,
+    "value": <the true value>}``."""
     data = load_json(body)
+    item_of = _value_item if regression else _feedback_item
     if isinstance(data, dict):
-        return [_feedback_item(data, "", classes)]
+        return [item_of(data, "", classes)]
     if not isinstance(data, list):
         raise MalformedBodyError(
             "body", 'expected {"prediction_id": ..., "label": ...} or an array of them'
@@ -173,7 +179,34 @@ def parse_feedback(body: bytes, *, classes: Sequence[str], max_items: int) -> li
         raise InvalidInputError("body", "expected at least one feedback item")
     if len(data) > max_items:
         raise TooLargeError("body", f"{len(data)} items; at most {max_items} per request")
-    return [_feedback_item(item, f"[{i}]", classes) for i, item in enumerate(data)]
+    return [item_of(item, f"[{i}]", classes) for i, item in enumerate(data)]
+
+
+def _value_item(item: Any, where: str, _classes: Sequence[str]) -> FeedbackItem:
+    if not isinstance(item, dict):
+        raise InvalidInputError(where or "body", "expected an object with prediction_id and value")
+    prefix = f"{where}." if where else ""
+    for key in item:
+        if key not in VALUE_FEEDBACK_FIELDS:
+            hint = "; this model is a regressor: give value, the true value" if key in (
+                "label", "correct") else ""
+            raise InvalidInputError(f"{prefix}{key}", f"unknown field{hint}")
+    pid = _prediction_id(item, prefix)
+    value = item.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(f"{prefix}value", "required: the true value, a number")
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{prefix}value", "must be a finite number")
+    return FeedbackItem(pid, value=float(value))
+
+
+def _prediction_id(item: dict[str, Any], prefix: str) -> str:
+    pid = item.get("prediction_id")
+    if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"{prefix}prediction_id", "required: the id returned by /predict (a string)"
+        )
+    return pid
 
 
 def _feedback_item(item: Any, where: str, classes: Sequence[str]) -> FeedbackItem:
@@ -185,11 +218,7 @@ def _feedback_item(item: Any, where: str, classes: Sequence[str]) -> FeedbackIte
     for key in item:
         if key not in FEEDBACK_FIELDS:
             raise InvalidInputError(f"{prefix}{key}", "unknown field")
-    pid = item.get("prediction_id")
-    if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_LENGTH:
-        raise InvalidInputError(
-            f"{prefix}prediction_id", "required: the id returned by /predict (a string)"
-        )
+    pid = _prediction_id(item, prefix)
     if "correct" in item:
         if "label" in item:
             raise InvalidInputError(

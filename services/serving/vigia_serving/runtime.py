@@ -16,11 +16,12 @@ import pandas as pd
 
 from vigia.bundle import ModelBundle
 from vigia.features import Columns, array_columns, columns_to_frame, record_columns
+from vigia.regression import ABS_ERROR_P90, INTERVAL_COVERAGE, INTERVAL_HALFWIDTH
 from vigia.settings import ServingSettings
 
 from .batching import Gone, MicroBatcher
 from .explain import TreeAttributor
-from .feedback import FeedbackItem, FeedbackResult
+from .feedback import FeedbackItem, FeedbackResult, value_text
 from .monitoring import Monitor
 from .payloads import RowsRequest
 from .store import PendingOrder, PendingPrediction, PredictionRecord, PredictionStore
@@ -70,6 +71,9 @@ class ModelRuntime:
         self.name = settings.model_name or meta.name
         self.version = settings.model_version or meta.version
         self.classes = list(meta.classes)
+        self.regression = meta.is_regression
+        self.tolerance = error_tolerance(bundle, settings)
+        self._interval = meta.training_metrics.get(INTERVAL_HALFWIDTH)
         self.feature_names = list(meta.schema.names)
         self.batcher: MicroBatcher[Columns, np.ndarray] = MicroBatcher(
             self._predict_batch,
@@ -100,8 +104,10 @@ class ModelRuntime:
 
     def answer(self, request: RowsRequest, proba: np.ndarray) -> dict[str, Any]:
         """The answer, the predictions queued for the log (Python work per row: the caller
-        runs a large one in a thread)."""
+        runs a large one in a thread). ``proba`` is a regressor's values."""
         ids = [new_prediction_id() for _ in range(len(request.rows))]
+        if self.regression:
+            return self._answer_values(request, ids, proba)
         winners = [self.classes[i] for i in proba.argmax(axis=1).tolist()]
         probabilities = [dict(zip(self.classes, p, strict=True)) for p in proba.tolist()]
         self.store.log(self._records(request, ids, winners, probabilities))
@@ -114,9 +120,31 @@ class ModelRuntime:
             ],
         }
 
+    def _answer_values(
+        self, request: RowsRequest, ids: list[str], values: np.ndarray
+    ) -> dict[str, Any]:
+        numbers = values.tolist()
+        texts = [value_text(v) for v in numbers]
+        self.store.log(self._records(request, ids, texts, [{}] * len(ids)))
+        return {
+            "model": self.name,
+            "version": self.version,
+            "predictions": [
+                {"prediction_id": i, "value": v, **self._interval_of(v)}
+                for i, v in zip(ids, numbers, strict=True)
+            ],
+        }
+
+    def _interval_of(self, value: float) -> dict[str, Any]:
+        if self._interval is None:
+            return {}
+        width = self._interval
+        return {"interval": {"lower": value - width, "upper": value + width,
+                             "coverage": INTERVAL_COVERAGE}}
+
     def record_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
         """Blocking: returns once the labels are committed (run it in a thread)."""
-        results = self.store.record_feedback(items)
+        results = self.store.record_feedback(items, self.tolerance)
         if self.monitor is not None:
             self.monitor.observe_feedback(results)
         return results
@@ -135,8 +163,11 @@ class ModelRuntime:
         self._explain_executor.shutdown(wait=False, cancel_futures=True)
 
     def explain_now(self, request: RowsRequest) -> dict[str, Any]:
-        """Blocking (SHAP): per-row attributions towards the predicted class."""
+        """Blocking (SHAP): per-row attributions towards the predicted class (a regressor's:
+        towards its value, in the model's units)."""
         frame = self._frame(validate(self.bundle, request))
+        if self.regression:
+            return self._explain_values(frame)
         proba = self.bundle.predict_proba(frame)
         values, base = self._explainer().explain(frame)
         winners = proba.argmax(axis=1)
@@ -154,6 +185,20 @@ class ModelRuntime:
             )
         return {"model": self.name, "version": self.version, "explanations": rows}
 
+    def _explain_values(self, frame: pd.DataFrame) -> dict[str, Any]:
+        predicted = self.bundle.predict_values(frame)
+        values, base = self._explainer().explain(frame)
+        rows = [
+            {
+                "value": float(predicted[r]),
+                "base_value": float(base[r, 0]),
+                "attributions": dict(zip(self.feature_names, values[r, :, 0].tolist(),
+                                         strict=True)),
+            }
+            for r in range(len(frame))
+        ]
+        return {"model": self.name, "version": self.version, "explanations": rows}
+
     def _explainer(self) -> TreeAttributor:
         with self._attributor_lock:
             if self._attributor is None:
@@ -169,7 +214,7 @@ class ModelRuntime:
         if self._predict_columns is not None:
             proba = self._predict_columns(columns)
         else:
-            proba = self.bundle.predict_proba(self._frame(columns))
+            proba = self.bundle.predict_output(self._frame(columns))
         if self.monitor is not None:
             self.monitor.observe_batch(columns, proba)
         first = self.feature_names[0]
@@ -201,6 +246,14 @@ class ModelRuntime:
         if isinstance(row, dict):
             return row
         return dict(zip(self.feature_names, row, strict=True))
+
+
+def error_tolerance(bundle: ModelBundle, settings: ServingSettings) -> float:
+    """A regressor's tolerance: the configured one, else the bundle's 90th percentile of
+    absolute errors (0 for a classifier, which never uses it)."""
+    if settings.error_tolerance is not None:
+        return settings.error_tolerance
+    return float(bundle.metadata.training_metrics.get(ABS_ERROR_P90, 0.0))
 
 
 def _pending(row: PendingPrediction) -> dict[str, Any]:

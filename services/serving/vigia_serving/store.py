@@ -440,8 +440,11 @@ class PredictionStore:
             claimed.unlink()
             log.info("prediction log: read back %d spilled rows from %s", len(records), path)
 
-    def record_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
+    def record_feedback(
+        self, items: Sequence[FeedbackItem], tolerance: float = 0.0
+    ) -> list[FeedbackResult]:
         """Store labels for logged predictions, all or nothing, and return once committed.
+        A regressor's true value is correct within ``tolerance`` of the predicted one.
 
         Raises UnknownPredictionError or FeedbackConflictError (nothing is stored then).
         """
@@ -451,12 +454,14 @@ class PredictionStore:
         if unflushed:
             self.flush()
         try:
-            return self._store_feedback(items)
+            return self._store_feedback(items, tolerance)
         except (IntegrityError, _ChangedMeanwhile):
             # A concurrent request stored the same id between our read and our write.
-            return self._store_feedback(items)
+            return self._store_feedback(items, tolerance)
 
-    def _store_feedback(self, items: Sequence[FeedbackItem]) -> list[FeedbackResult]:
+    def _store_feedback(
+        self, items: Sequence[FeedbackItem], tolerance: float
+    ) -> list[FeedbackResult]:
         ids = list(dict.fromkeys(item.prediction_id for item in items))
         now = datetime.now(UTC)
         predicted: dict[str, Predicted] = {}
@@ -472,7 +477,7 @@ class PredictionStore:
                         made = predicted.get(pid)
                         correct = made is not None and label == made.label
                     stored[pid] = Stored(label, bool(correct))
-            results, writes = resolve(items, predicted, stored, now)
+            results, writes = resolve(items, predicted, stored, now, tolerance)
             _write_feedback(conn, writes)
         return results
 

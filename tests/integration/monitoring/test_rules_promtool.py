@@ -41,6 +41,9 @@ class Track:
     correct: float  # feedback per minute
     incorrect: float
     confidences: dict[float, float]  # confidence value -> predictions per minute
+    # A regressor's: per replica, (values, sum of |error|, sum of error^2) per minute; its
+    # "classes" are then the training deciles of its predictions and it has no confidence.
+    errors: dict[str, tuple[float, float, float]] | None = None
 
     @property
     def key(self) -> dict[str, str]:
@@ -78,7 +81,17 @@ TRACKS = [
                           "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
           classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
           confidences={0.52: 40, 0.62: 20}),
+    # A regressor on two replicas: its errors are summed across them, never averaged per pod.
+    Track("bakery", "weights", "stable",
+          replicas={"e": {"oven": {"0": 5, "1": 5, "2": 5, "3": 5},
+                          "supplier": {"acme": 10, "bolt": 6, "corn": 4}},
+                    "f": {"oven": {"0": 5, "1": 5, "2": 5, "3": 5},
+                          "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
+          classes={"0": 20, "1": 10, "2": 6, "3": 4}, correct=7, incorrect=3,
+          confidences={}, errors={"e": (8.0, 24.0, 100.0), "f": (2.0, 26.0, 500.0)}),
 ]
+# A regressor's training output deciles (its "class priors"), here four bins.
+OUTPUT_PRIORS = {"0": 0.25, "1": 0.25, "2": 0.25, "3": 0.25}
 
 
 def _selector(name: str, labels: dict[str, str]) -> str:
@@ -103,14 +116,21 @@ def input_series(t: Track) -> list[dict[str, str]]:
                 labels = {**base, "feature": feature, "bin": b}
                 out.append(_counter(metrics.FEATURE_BIN_SERIES, labels, rate))
                 out.append(_gauge(metrics.FEATURE_REFERENCE, labels, REFERENCE[feature][b]))
-        for c, prior in PRIORS.items():
+        for c, prior in (OUTPUT_PRIORS if t.errors else PRIORS).items():
             out.append(_gauge(metrics.CLASS_PRIOR, {**base, "class": c}, prior))
+        if t.errors:
+            values, absolute, squared = t.errors[instance]
+            out.append(_counter(metrics.FEEDBACK_LABELLED_SERIES, base, values))
+            out.append(_counter(metrics.FEEDBACK_ABSOLUTE_ERROR_SERIES, base, absolute))
+            out.append(_counter(metrics.FEEDBACK_SQUARED_ERROR_SERIES, base, squared))
     # Predictions, feedback and confidence: all on the first replica (sums are what count).
     base = {**t.key, "instance": replicas[0]}
     for c, rate in t.classes.items():
         out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
     out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, t.correct))
     out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, t.incorrect))
+    if not t.confidences:
+        return out
     total = sum(t.confidences.values())
     for le in (*BUCKETS, float("inf")):
         below = sum(r for v, r in t.confidences.items() if v <= le)
@@ -133,10 +153,21 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
         out[Signal.FEATURE_JENSEN_SHANNON].append((labels, drift.jensen_shannon(reference, counts)))
     predictions = sum(t.classes.values())
     out[Signal.PREDICTIONS].append((t.key, WINDOW_MINUTES * predictions))
-    out[Signal.PREDICTION_SHIFT].append((t.key, drift.psi(PRIORS, t.classes)))
+    priors = OUTPUT_PRIORS if t.errors else PRIORS
+    out[Signal.PREDICTION_SHIFT].append((t.key, drift.psi(priors, t.classes)))
     labelled = t.correct + t.incorrect
     out[Signal.FEEDBACK].append((t.key, WINDOW_MINUTES * labelled))
     out[Signal.ACCURACY].append((t.key, t.correct / labelled))
+    out[Signal.LAST_SCRAPE].append((t.key, MINUTES * 60.0))
+    if t.errors:
+        values = sum(v for v, _, _ in t.errors.values())
+        absolute = sum(a for _, a, _ in t.errors.values())
+        squared = sum(q for _, _, q in t.errors.values())
+        out[Signal.FEEDBACK_VALUES].append((t.key, WINDOW_MINUTES * values))
+        out[Signal.MAE].append((t.key, absolute / values))
+        out[Signal.RMSE].append((t.key, (squared / values) ** 0.5))
+        out[Signal.BEYOND_TOLERANCE].append((t.key, t.incorrect / labelled))
+        return out
     total = sum(t.confidences.values())
     weighted = sum(v * r for v, r in t.confidences.items())
     out[Signal.CONFIDENCE_MEAN].append((t.key, weighted / total))
@@ -144,7 +175,6 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
         below = sum(r for v, r in t.confidences.items() if v <= le)
         label = "+Inf" if le == float("inf") else repr(le)
         out[Signal.CONFIDENCE_BELOW].append(({**t.key, "le": label}, below / total))
-    out[Signal.LAST_SCRAPE].append((t.key, MINUTES * 60.0))
     return out
 
 
@@ -159,6 +189,7 @@ def _close(record: str, labels: dict[str, str], value: float) -> dict[str, Any]:
 
 def _render(template: str, labels: dict[str, str], value: float) -> str:
     text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], template)
+    text = text.replace("{{ $value | humanizePercentage }}", f"{value * 100:.4g}%")
     return text.replace('{{ $value | printf "%.3f" }}', f"{value:.3f}")
 
 
@@ -172,11 +203,17 @@ def expected_alerts(
     for labels, psi in values[Signal.FEATURE_PSI]:
         if psi > t.drift_psi and lookup(Signal.FEATURE_ROWS, labels) >= t.drift_min_samples:
             firing.setdefault("VigiaFeatureDrift", []).append((labels, psi))
+    regressors = [labels for labels, _ in values[Signal.MAE]]
     for labels, accuracy in values[Signal.ACCURACY]:
-        if accuracy < t.accuracy_min and (
+        if accuracy < t.accuracy_min and labels not in regressors and (
             lookup(Signal.FEEDBACK, labels) >= t.accuracy_min_feedback
         ):
             firing.setdefault("VigiaAccuracyLow", []).append((labels, accuracy))
+    for labels, beyond in values[Signal.BEYOND_TOLERANCE]:
+        if beyond > t.beyond_tolerance_max and (
+            lookup(Signal.FEEDBACK_VALUES, labels) >= t.error_min_feedback
+        ):
+            firing.setdefault("VigiaErrorHigh", []).append((labels, beyond))
     for labels, mean in values[Signal.CONFIDENCE_MEAN]:
         if mean < t.confidence_min and lookup(Signal.PREDICTIONS, labels) >= t.drift_min_samples:
             firing.setdefault("VigiaConfidenceLow", []).append((labels, mean))
@@ -234,7 +271,7 @@ def test_rules_compute_what_vigia_drift_computes(tmp_path: Path) -> None:
     document, firing = promtool_test(rule_file)
     # The scenario exercises every alert, and also leaves tracks that must not fire.
     assert set(firing) == {"VigiaFeatureDrift", "VigiaAccuracyLow", "VigiaConfidenceLow",
-                           "VigiaPredictionShift"}
+                           "VigiaPredictionShift", "VigiaErrorHigh"}
     test_file = tmp_path / "vigia-rules.test.yaml"
     test_file.write_text(yaml.safe_dump(document, sort_keys=False))
     check = subprocess.run([str(binary("promtool")), "check", "rules", str(rule_file)],

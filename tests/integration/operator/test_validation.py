@@ -14,10 +14,15 @@ from vigia_testbed.operator import model_deployment
 pytestmark = pytest.mark.integration
 
 VALID = model_deployment("ok", "s3://models/iris/v1")
+# Issue 28: a regressor is judged by its errors, in its units.
+REGRESSOR = model_deployment("weights", "s3://models/weights/v1",
+                             monitoring={"error": {"tolerance": 5, "unit": "kg"}},
+                             rollout={"analysis": {"gates": {"maxErrorIncrease": 0.03}}})
+REGRESSOR["spec"]["model"]["task"] = "Regression"
 
 
-def _with(path: str, value: Any) -> dict[str, Any]:
-    obj = copy.deepcopy(VALID)
+def _with(path: str, value: Any, base: dict[str, Any] = VALID) -> dict[str, Any]:
+    obj = copy.deepcopy(base)
     *parents, last = path.split(".")
     target = obj
     for key in parents:
@@ -71,6 +76,18 @@ MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
                              "spec.monitoring.drift.threshold"),
     "interval too short": (_with("spec.monitoring.interval", "1s"), "spec.monitoring.interval"),
     "name too long": (_with("metadata.name", "m" * 60), "metadata.name"),
+    "accuracy gate on a regressor": (
+        _with("spec.rollout.analysis.gates.accuracyDrop", 0.02, REGRESSOR),
+        "spec.rollout.analysis.gates.accuracyDrop"),
+    "minimum accuracy of a regressor": (_with("spec.monitoring.accuracy.min", 0.9, REGRESSOR),
+                                        "spec.monitoring.accuracy.min"),
+    "error limits on a classifier": (_with("spec.monitoring.error", {"tolerance": 5}),
+                                     "spec.monitoring.error"),
+    "error gate on a classifier": (_with("spec.rollout.analysis.gates.maxErrorIncrease", 0.02),
+                                   "spec.rollout.analysis.gates.maxErrorIncrease"),
+    "zero tolerance": (_with("spec.monitoring.error.tolerance", 0, REGRESSOR),
+                       "spec.monitoring.error.tolerance"),
+    "unknown task": (_with("spec.model.task", "Clustering"), "spec.model.task"),
     "bad secret name": (_with("spec.serving.predictionLog",
                               {"storeSecretRef": {"name": "Not_A_Name", "key": "url"}}),
                         "spec.serving.predictionLog.storeSecretRef.name"),
@@ -89,6 +106,17 @@ def test_the_valid_one_is_accepted(installed: Path, namespace: str) -> None:
         assert "created" in _create(installed, namespace, _with("spec.retraining", dataset))
     page = _with("spec.serving.browserPage", {"enabled": True})
     assert "created" in _create(installed, namespace, page)
+    assert "created" in _create(installed, namespace, REGRESSOR)
+
+
+def test_the_accuracy_gate_refusal_says_what_judges_a_regressor(
+    installed: Path, namespace: str,
+) -> None:
+    obj, _ = MISTAKES["accuracy gate on a regressor"]
+    with pytest.raises(KubectlError) as refused:
+        _create(installed, namespace, obj)
+    assert "a regressor (model.task Regression) has no accuracy" in refused.value.stderr
+    assert "gates.maxErrorIncrease" in refused.value.stderr
 
 
 def test_the_dataset_uri_refusal_says_the_policy(installed: Path, namespace: str) -> None:

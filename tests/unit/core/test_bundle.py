@@ -195,7 +195,7 @@ def test_missing_bundle_is_a_bundle_error(tmp_path: Path) -> None:
 
 def test_make_bundle_refuses_an_unfitted_estimator() -> None:
     X, y = production_line(50, seed=1)
-    with pytest.raises(BundleError, match="fitted classifier"):
+    with pytest.raises(BundleError, match="not fitted"):
         make_bundle(UnpickleCountingClassifier(), X, y, name="m", version="1")
 
 

@@ -85,6 +85,7 @@ def test_class_priors(profile: TrainingProfile) -> None:
 
 def test_confidence_distribution(profile: TrainingProfile) -> None:
     confidence = profile.confidence
+    assert confidence is not None
     assert confidence.buckets == tuple(float(b) for b in metrics.CONFIDENCE_BUCKETS)
     assert list(confidence.cumulative_shares) == sorted(confidence.cumulative_shares)
     assert confidence.cumulative_shares[-1] == 1.0
@@ -109,3 +110,14 @@ def test_profile_round_trips_through_json(profile: TrainingProfile) -> None:
 def test_unknown_feature_is_a_key_error(profile: TrainingProfile) -> None:
     with pytest.raises(KeyError, match="nope"):
         profile.reference_shares("nope")
+
+
+def test_a_regressors_output_is_profiled_like_a_numeric_feature() -> None:
+    from vigia.profile import build_regression_profile
+
+    X = pd.DataFrame({"a": np.arange(100.0)})
+    profile = build_regression_profile(X, np.linspace(0.0, 50.0, 100))
+    assert profile.prediction is not None and profile.confidence is None
+    assert profile.class_priors == pytest.approx({str(i): 0.1 for i in range(10)})
+    again = TrainingProfile.from_dict(profile.to_dict())
+    assert again.prediction == profile.prediction and again.confidence is None

@@ -96,3 +96,19 @@ def test_reference_benchmark_model() -> None:
     proba = bundle.predict_proba(validate_records(bundle.metadata.schema, records))
     assert proba.shape == (5, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_the_weight_sample_drifts_into_larger_errors() -> None:
+    from vigia.sample import SAMPLE_KINDS, baked_weights, train_weight_model
+
+    bundle = train_weight_model(rows=1500, seed=4)
+    assert bundle.metadata.task == "regression"
+    errors = []
+    for drift in (0.0, 1.0):
+        X, y = baked_weights(1500, seed=9, drift=drift)
+        errors.append(float(np.mean(np.abs(bundle.predict_values(X) - y))))
+    assert errors[0] < 3.0 and errors[1] > 2 * errors[0]
+    from vigia import cli
+
+    kinds = cli.build_parser().parse_args(["sample", "traffic", "--out", "-", "--kind", "weight"])
+    assert kinds.kind in SAMPLE_KINDS

@@ -34,6 +34,7 @@ from vigia_operator.decide.rollout.model import (
 from vigia_operator.view.rollout import (
     ACCURACY_DROP,
     ERROR_RATE,
+    FEEDBACK_GATES,
     INPUT_DRIFT,
     LATENCY_P95,
     PREDICTION_SHIFT,
@@ -155,7 +156,7 @@ def _short_of_data(spec: AnalysisSpec, gate_count: int, missing: list[GateResult
     short = (listed([g.name for g in lacking]) if len(lacking) <= 2
              else f"{len(lacking)} of {gate_count} gates")
     feedback = ""
-    if any(g.name == ACCURACY_DROP for g in lacking):
+    if any(g.name in FEEDBACK_GATES for g in lacking):
         canary, stable = labels
         feedback = (f"; {int(canary.total)}/{spec.min_feedback} canary feedback, "
                     f"{int(stable.total)} stable")
@@ -184,9 +185,11 @@ def _gates(spec: AnalysisSpec, m: Measurements, canary_labels: sequential.Labels
         for name, threshold, value, samples in candidates
         if threshold is not None
     ]
-    if limits.accuracy_drop is not None:  # in the order of the spec's gates: third
+    feedback_gate = limits.feedback_gate
+    if feedback_gate is not None:  # in the order of the spec's gates: third
+        name, margin = feedback_gate
         judged.insert(min(2, len(judged)), _accuracy_drop(
-            limits.accuracy_drop, spec.min_feedback, canary_labels, stable_labels))
+            margin, spec.min_feedback, canary_labels, stable_labels, name))
     return judged
 
 
@@ -209,14 +212,16 @@ def _latency_ratio(m: Measurements) -> float | None:
 
 
 def _accuracy_drop(margin: float, min_feedback: int, canary: sequential.Labels,
-                   stable: sequential.Labels) -> GateResult:
+                   stable: sequential.Labels, name: str = ACCURACY_DROP) -> GateResult:
     """Stable - canary accuracy on the labels since the canary started, with its
-    confidence sequence, judged against the margin."""
+    confidence sequence, judged against the margin. For a regressor (``name``
+    maxErrorIncrease) "correct" is within the tolerance, so the same difference is the
+    rise of the canary's share off by more than it."""
     if canary.total < min_feedback or stable.total < min_feedback:
-        return GateResult(ACCURACY_DROP, None, margin, NO_DATA, int(canary.total))
+        return GateResult(name, None, margin, NO_DATA, int(canary.total))
     interval = sequential.drop_interval(canary, stable)
     outcome = OUTCOME_OF_DROP[sequential.judge_drop(interval, margin)]
-    return GateResult(ACCURACY_DROP, interval.estimate, margin, outcome, int(canary.total),
+    return GateResult(name, interval.estimate, margin, outcome, int(canary.total),
                       low=interval.low, high=interval.high, stable_samples=int(stable.total))
 
 

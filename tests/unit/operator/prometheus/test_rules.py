@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,12 @@ def test_parts_are_recorded_before_the_signals_that_read_them() -> None:
                     rule["record"])
 
 
+def _described_default(node: dict[str, Any]) -> float:
+    found = re.search(r"\(default ([0-9.]+)\)", node["description"])
+    assert found is not None, node["description"]
+    return float(found[1])
+
+
 def _monitoring_defaults() -> dict[str, Any]:
     crd = yaml.safe_load(CRD.read_text())
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
@@ -73,9 +80,12 @@ def _monitoring_defaults() -> dict[str, Any]:
     return {
         "drift_psi": default("drift", "threshold"),
         "drift_min_samples": default("drift", "minSamples"),
-        "accuracy_min": default("accuracy", "min"),
+        # No schema default (a regressor must not have one): the operator's, in the text.
+        "accuracy_min": _described_default(props["accuracy"]["properties"]["min"]),
         "accuracy_min_feedback": default("accuracy", "minFeedback"),
         "confidence_min": default("confidence", "min"),
+        "beyond_tolerance_max": props["error"]["properties"]["maxBeyondTolerance"]["default"],
+        "error_min_feedback": props["error"]["properties"]["minFeedback"]["default"],
     }
 
 

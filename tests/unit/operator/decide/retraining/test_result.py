@@ -96,3 +96,21 @@ def test_the_record_fits_the_crds_result_schema_and_the_event_fits_a_line() -> N
     said = result_sentence(record, "2")
     assert said.startswith("Candidate 2 accepted: 83.3% → 88.5%") and len(said) < 200
     assert said.count(". ") == 0 and said.endswith(".")
+
+
+def _errors(rows: int, current: float, candidate: float) -> dict[str, Any]:
+    return {"rows": rows, "metric": "mae", "current": {"mae": current, "rmse": 2 * current},
+            "candidate": {"mae": candidate, "rmse": 2 * candidate},
+            "improvement": (current - candidate) / current}
+
+
+def test_a_regressors_candidate_is_said_by_its_mae() -> None:
+    run = from_result(_result(ACCEPTED, recent=_errors(300, 5.7, 2.0),
+                              holdout=_errors(600, 1.94, 1.9)))
+    assert run.metrics is None
+    assert run.message == ("MAE 5.7 → 2 on 300 recent labelled items (-64.9%); MAE 1.94 → 1.9 "
+                           "on the original holdout (-2.1%).")
+    small = {"code": Reason.NOT_ENOUGH_IMPROVEMENT, "message": "MAE on recent feedback ..."}
+    refused = from_result(_result(REFUSED, recent=_errors(300, 5.7, 5.6),
+                                  holdout=_errors(600, 1.94, 1.9), reasons=[small]))
+    assert "(-1.8%), below the 0% reduction required" in refused.message
