@@ -48,6 +48,10 @@ FEATURE_OUT_OF_RANGE: Final = f"{PREFIX}_feature_out_of_range"  # counter {featu
 # constant for a version), so drift is computed from Prometheus alone.
 FEATURE_REFERENCE: Final = f"{PREFIX}_feature_reference_share"  # gauge {feature, bin}
 CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
+# The model's own confidence on its holdout, binned at bundle time like CONFIDENCE: the
+# share at or below each bucket bound (cumulative, as the histogram), and the rows behind it.
+CONFIDENCE_REFERENCE: Final = f"{PREFIX}_confidence_reference_share"  # gauge {le}
+CONFIDENCE_REFERENCE_ROWS: Final = f"{PREFIX}_confidence_reference_rows"  # gauge
 
 # Model server: ground truth sent back by applications. Every feedback counts in FEEDBACK
 # (a label, or only "correct": true|false); those whose true class is known (given, or implied)

@@ -25,7 +25,11 @@ LATENCY_P95 = "latencyP95"
 ACCURACY_DROP = "accuracyDrop"
 PREDICTION_SHIFT = "predictionShift"
 INPUT_DRIFT = "inputDrift"
-GATE_NAMES = (ERROR_RATE, LATENCY_P95, ACCURACY_DROP, PREDICTION_SHIFT, INPUT_DRIFT)
+# Canary minus stable expected cost per 1,000 predictions, in spec.monitoring.costs.unit;
+# judged only when spec.monitoring.costs is given.
+COST_INCREASE = "costIncrease"
+GATE_NAMES = (ERROR_RATE, LATENCY_P95, ACCURACY_DROP, PREDICTION_SHIFT, INPUT_DRIFT,
+              COST_INCREASE)
 
 DEFAULT_MIN_FEEDBACK: Final = 50
 DEFAULT_INPUT_DRIFT: Final = 0.1
@@ -46,6 +50,7 @@ class Gates:
     accuracy_drop: float | None
     prediction_shift: float | None
     input_drift: float | None
+    cost_increase: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ def _gates(g: Mapping[str, Any], skip: frozenset[str]) -> Gates:
     path = "spec.rollout.analysis.gates"
     defaults = {
         ERROR_RATE: 0.01, LATENCY_P95: 1.5, ACCURACY_DROP: 0.02,
-        PREDICTION_SHIFT: 0.2, INPUT_DRIFT: DEFAULT_INPUT_DRIFT,
+        PREDICTION_SHIFT: 0.2, INPUT_DRIFT: DEFAULT_INPUT_DRIFT, COST_INCREASE: 0.0,
     }
     limits = {
         name: None if name in skip else _limit(g, name, default, path)
@@ -165,6 +170,7 @@ def _gates(g: Mapping[str, Any], skip: frozenset[str]) -> Gates:
         accuracy_drop=limits[ACCURACY_DROP],
         prediction_shift=limits[PREDICTION_SHIFT],
         input_drift=limits[INPUT_DRIFT],
+        cost_increase=limits[COST_INCREASE],
     )
 
 
