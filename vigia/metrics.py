@@ -91,6 +91,9 @@ OPERATOR_DRIFT: Final = f"{PREFIX}_operator_drift_score"  # gauge {feature, stat
 OPERATOR_ACCURACY: Final = f"{PREFIX}_operator_accuracy"  # gauge
 OPERATOR_CONFIDENCE: Final = f"{PREFIX}_operator_confidence_mean"  # gauge
 OPERATOR_KPI: Final = f"{PREFIX}_operator_kpi"  # gauge {kpi}
+# Expected cost of errors per 1,000 predictions, in spec.monitoring.costs.unit (label unit).
+OPERATOR_COST: Final = f"{PREFIX}_operator_cost_per_thousand"  # gauge {unit}
+LABEL_UNIT: Final = "unit"
 OPERATOR_STATE: Final = f"{PREFIX}_operator_monitoring_state"  # gauge {condition}: 1 when True
 OPERATOR_DECISIONS: Final = f"{PREFIX}_operator_decisions"  # counter {decision}
 OPERATOR_TICK_SECONDS: Final = f"{PREFIX}_operator_tick_duration_seconds"  # histogram

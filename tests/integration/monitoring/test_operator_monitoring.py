@@ -228,6 +228,9 @@ def test_costly_errors_are_cost_high_in_the_business_unit(monitored: Monitored) 
     assert f"expected cost {figure(cost['value'])} {COST_UNIT}" in high["message"]
     assert f"(maximum {COST_MAX})" in high["message"]
     assert reasons.COST_ABOVE_MAX in monitored.events("shifted")
+    gauge = (f"vigia_operator_cost_per_thousand{{model=shifted,namespace={monitored.namespace},"
+             f"unit={COST_UNIT}}}")
+    assert abs(monitored.metrics()[gauge] - expected) <= 0.05 * expected
     steady = monitored.wait("steady", reasons.COST_HIGH, "False")
     assert condition(steady, reasons.COST_HIGH)["reason"] == reasons.COST_OK
     assert steady["status"]["monitoring"]["cost"]["value"] == 0.0
