@@ -48,6 +48,10 @@ FEATURE_OUT_OF_RANGE: Final = f"{PREFIX}_feature_out_of_range"  # counter {featu
 # constant for a version), so drift is computed from Prometheus alone.
 FEATURE_REFERENCE: Final = f"{PREFIX}_feature_reference_share"  # gauge {feature, bin}
 CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
+# The model's own confidence on its holdout, binned at bundle time like CONFIDENCE: the
+# share at or below each bucket bound (cumulative, as the histogram), and the rows behind it.
+CONFIDENCE_REFERENCE: Final = f"{PREFIX}_confidence_reference_share"  # gauge {le}
+CONFIDENCE_REFERENCE_ROWS: Final = f"{PREFIX}_confidence_reference_rows"  # gauge
 
 # Model server: ground truth sent back by applications. Every feedback counts in FEEDBACK
 # (a label, or only "correct": true|false); those whose true class is known (given, or implied)
@@ -95,6 +99,9 @@ OPERATOR_DRIFT: Final = f"{PREFIX}_operator_drift_score"  # gauge {feature, stat
 OPERATOR_ACCURACY: Final = f"{PREFIX}_operator_accuracy"  # gauge
 OPERATOR_CONFIDENCE: Final = f"{PREFIX}_operator_confidence_mean"  # gauge
 OPERATOR_KPI: Final = f"{PREFIX}_operator_kpi"  # gauge {kpi}
+# Expected cost of errors per 1,000 predictions, in spec.monitoring.costs.unit (label unit).
+OPERATOR_COST: Final = f"{PREFIX}_operator_cost_per_thousand"  # gauge {unit}
+LABEL_UNIT: Final = "unit"
 OPERATOR_STATE: Final = f"{PREFIX}_operator_monitoring_state"  # gauge {condition}: 1 when True
 OPERATOR_DECISIONS: Final = f"{PREFIX}_operator_decisions"  # counter {decision}
 OPERATOR_TICK_SECONDS: Final = f"{PREFIX}_operator_tick_duration_seconds"  # histogram

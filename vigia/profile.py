@@ -117,6 +117,7 @@ class ConfidenceProfile:
     cumulative_shares: tuple[float, ...]
     deciles: tuple[float, ...]
     mean: float
+    rows: int = 0  # the rows binned (0: a bundle from before the count was kept)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +125,7 @@ class ConfidenceProfile:
             "cumulative_shares": list(self.cumulative_shares),
             "deciles": list(self.deciles),
             "mean": self.mean,
+            "rows": self.rows,
         }
 
     @classmethod
@@ -133,6 +135,7 @@ class ConfidenceProfile:
             cumulative_shares=tuple(float(s) for s in data["cumulative_shares"]),
             deciles=tuple(float(d) for d in data["deciles"]),
             mean=float(data["mean"]),
+            rows=int(data.get("rows", 0)),
         )
 
 
@@ -289,7 +292,8 @@ def build_confidence_profile(proba: np.ndarray) -> ConfidenceProfile:
     buckets = tuple(float(b) for b in metrics.CONFIDENCE_BUCKETS)
     cumulative = tuple(float(np.mean(confidence <= b)) for b in buckets)
     deciles = tuple(float(d) for d in np.quantile(confidence, np.arange(1, N_BINS) / N_BINS))
-    return ConfidenceProfile(buckets, cumulative, deciles, float(confidence.mean()))
+    return ConfidenceProfile(buckets, cumulative, deciles, float(confidence.mean()),
+                             rows=len(confidence))
 
 
 def _uniform(n: int) -> tuple[float, ...]:

@@ -49,6 +49,7 @@ class Reason:
     UNAVAILABLE: Final = "Unavailable"
     NOT_ENOUGH_IMPROVEMENT: Final = "NotEnoughImprovement"
     HOLDOUT_REGRESSION: Final = "HoldoutRegression"
+    COST_INCREASE: Final = "CostIncrease"  # the candidate's errors cost more (maxCostIncrease)
     UNFAIR: Final = "Unfair"
     FAIRNESS_NOT_EVALUABLE: Final = "FairnessNotEvaluable"
     ERROR: Final = "Error"

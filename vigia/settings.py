@@ -236,6 +236,17 @@ class RetrainSettings(BaseSettings):
         le=1.0,
         description="Largest demographic parity and equalized odds difference between groups.",
     )
+    error_costs: str | None = Field(
+        default=None,
+        description="spec.monitoring.costs as JSON ({unit, errors: [{predicted, actual, "
+        "cost}]}): each error's cost, for the candidate's expected cost.",
+    )
+    max_cost_increase: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Most the candidate's expected cost per 1,000 predictions may exceed the "
+        "current model's (with error_costs; unset: the cost is reported, not judged).",
+    )
     min_group_size: int = Field(
         default=30, ge=1, description="Groups with fewer evaluation rows are left out."
     )

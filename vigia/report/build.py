@@ -12,6 +12,7 @@ import pandas as pd
 
 from vigia import metrics
 from vigia.bundle import ModelBundle
+from vigia.costs import CostTable
 from vigia.features import FeatureSchema
 from vigia.report import analysis, figures
 from vigia.report.analysis import Terms
@@ -34,6 +35,7 @@ class ReportRequest:
     terms: Terms = field(default_factory=Terms)
     sensitive: tuple[str, ...] = ()  # categorical features to compare groups by
     kpis: Mapping[str, str] = field(default_factory=dict)  # name -> PromQL
+    costs: CostTable | None = None  # each error's cost (spec.monitoring.costs)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def _sections(bundle: ModelBundle, frame: pd.DataFrame, request: ReportRequest) 
     frequency = analysis.bucket_frequency(request.window.seconds)
     features = analysis.feature_frame(frame, meta.schema)
     builders: list[Callable[[], Section]] = [
-        lambda: _confusion(frame, list(meta.classes), terms),
+        lambda: _confusion(frame, list(meta.classes), terms, request.costs),
         lambda: _mistakes(frame, terms),
         lambda: _trends(frame, frequency, terms),
         lambda: _drift(frame, features, bundle, frequency),
@@ -113,7 +115,8 @@ def _sections(bundle: ModelBundle, frame: pd.DataFrame, request: ReportRequest) 
     return [build() for build in builders]
 
 
-def _confusion(frame: pd.DataFrame, classes: list[str], terms: Terms) -> Section:
+def _confusion(frame: pd.DataFrame, classes: list[str], terms: Terms,
+               costs: CostTable | None = None) -> Section:
     section = Section("confusion", "What the model got right and wrong")
     confusion = analysis.confusion(frame, classes, terms)
     if confusion is None:
@@ -122,7 +125,9 @@ def _confusion(frame: pd.DataFrame, classes: list[str], terms: Terms) -> Section
             "wrong cannot be counted yet."
         )
         return section
-    section.lede = confusion.sentence
+    cost = None if costs is None else analysis.cost_sentence(frame, costs)
+    section.lede = " ".join(part for part in (
+        confusion.sentence, cost, analysis.class_rates_sentence(confusion, terms)) if part)
     section.parts.append(figures.confusion_figure(confusion, terms.items))
     return section
 

@@ -27,6 +27,10 @@ def add_report(commands: Any, home_option: Callable[[argparse.ArgumentParser], N
     report.add_argument(
         "--kpi", action="append", default=[], metavar="NAME=PROMQL", help="a business KPI"
     )
+    report.add_argument(
+        "--costs", default=None, metavar="JSON",
+        help='each error\'s cost, as spec.monitoring.costs: {"unit": "EUR per 1,000 cakes", '
+        '"errors": [{"predicted": "good", "actual": "defective", "cost": 10}]}')
     report.add_argument("--out", required=True, help="HTML file to write")
     home_option(report)
     report.set_defaults(func=_cmd_report)
@@ -44,6 +48,7 @@ def _kpis(pairs: list[str]) -> dict[str, str]:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from vigia.bundle import load_bundle
+    from vigia.costs import CostTable
     from vigia.report.analysis import Terms
     from vigia.report.build import ReportRequest, build_report, write_report
     from vigia.report.sources import NoMetrics, PrometheusSource, StoreSource, Window, utc
@@ -61,6 +66,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         terms=Terms(items=args.items, bad_class=args.bad_class),
         sensitive=tuple(s.strip() for s in args.sensitive.split(",") if s.strip()),
         kpis=_kpis(args.kpi),
+        costs=CostTable.from_json(args.costs) if args.costs else None,
     )
     metrics = PrometheusSource(args.prometheus) if args.prometheus else NoMetrics()
     store = StoreSource(args.store, args.namespace)

@@ -81,6 +81,11 @@ def job_env(md: ModelDeploymentView, spec: RetrainingSpec, version: str) -> list
     }
     if md.model.digest is not None:
         values["model_digest"] = md.model.digest
+    costs = md.monitoring.costs
+    if costs is not None:  # the candidate's cost is reported, and judged with a limit
+        values["error_costs"] = costs.table.to_json()
+        if spec.gate.max_cost_increase is not None:
+            values["max_cost_increase"] = repr(spec.gate.max_cost_increase)
     env: list[Obj] = [{"name": retrain_env_name(k), "value": v} for k, v in values.items()]
     store = md.serving.store
     if store is not None:

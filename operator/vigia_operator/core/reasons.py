@@ -22,6 +22,10 @@ RETRAINING: Final = "Retraining"
 # The prediction log cannot be written (its database is down): predictions are still
 # served and buffered, feedback is refused (status/monitoring.py, from the servers' metric).
 PREDICTION_LOG_FAILING: Final = "PredictionLogFailing"
+# The expected cost of the errors (spec.monitoring.costs) is above its maximum.
+COST_HIGH: Final = "CostHigh"
+# The confidence distribution moved from the model's own holdout reference (either way).
+CONFIDENCE_SHIFT: Final = "ConfidenceShift"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -35,6 +39,8 @@ HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
     CONFIDENCE_LOW: "False",
     KPI_VIOLATED: "False",
     PREDICTION_LOG_FAILING: "False",
+    COST_HIGH: "False",
+    CONFIDENCE_SHIFT: "False",
 }
 
 # Monitoring reasons: what was measured, or why nothing could be decided.
@@ -60,6 +66,13 @@ KPI_QUERY_FAILED: Final = "KPIQueryFailed"
 MONITORING_DISABLED: Final = "MonitoringDisabled"
 LOG_UNWRITABLE: Final = "DatabaseUnreachable"
 LOG_WRITABLE: Final = "PredictionLogWritable"
+COST_ABOVE_MAX: Final = "CostAboveMaximum"
+COST_OK: Final = "CostAcceptable"
+COST_UNBOUNDED: Final = "CostMeasured"  # costs given without a maximum: reported only
+NO_COSTS: Final = "NoCosts"
+CONFIDENCE_SHIFTED: Final = "ConfidenceShifted"
+CONFIDENCE_STEADY: Final = "ConfidenceSteady"
+NO_CONFIDENCE_REFERENCE: Final = "NoConfidenceReference"
 
 # Serving reasons.
 AVAILABLE: Final = "Available"
@@ -155,3 +168,5 @@ SKIP_NO_DURABLE_STORE: Final = "NoDurableStore"
 TRIGGER_DRIFT: Final = "Drift"
 TRIGGER_ACCURACY: Final = "Accuracy"
 TRIGGER_SCHEDULE: Final = "Schedule"
+TRIGGER_COST: Final = "Cost"
+TRIGGER_CONFIDENCE: Final = "Confidence"

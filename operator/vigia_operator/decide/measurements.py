@@ -27,6 +27,15 @@ class TrackSignals:
     beyond_tolerance: float | None = None
     confidence_mean: float | None = None
     confidence_below: dict[float, float] = field(default_factory=dict)  # le -> share <= le
+    # The version's confidence on its holdout, binned at bundle time (le -> share <= le),
+    # and the holdout rows behind it (None: servers or a bundle without it).
+    confidence_reference: dict[float, float] = field(default_factory=dict)
+    confidence_reference_rows: float | None = None
+    # From the confusion counters: labelled predictions per (actual, predicted) class, and
+    # per class its recall (by true class) and precision (by predicted class).
+    confusion: dict[tuple[str, str], float] = field(default_factory=dict)
+    class_recall: dict[str, float] = field(default_factory=dict)
+    class_precision: dict[str, float] = field(default_factory=dict)
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
     # The prediction log: 1 when every replica can write it, 0 when one cannot; None: no
     # such series (a server older than the metric).

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from vigia import metrics
+from vigia.confidence import ShiftTest, shift_test
+from vigia.costs import figure
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
 from vigia_operator.core.records import from_json, to_json
@@ -25,9 +27,11 @@ from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.view.monitoring import ErrorSpec, MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
-                          reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
+                          reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING,
+                          reasons.COST_HIGH, reasons.CONFIDENCE_SHIFT)
 # Conditions whose Unknown does not make the whole verdict Unknown.
-_OPTIONAL: Final = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
+_OPTIONAL: Final = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING, reasons.COST_HIGH,
+                    reasons.CONFIDENCE_SHIFT)
 
 # status.monitoring.state, one word; the worst finding wins.
 STATE_HEALTHY: Final = "Healthy"
@@ -58,10 +62,55 @@ class DriftStatus:
 
 
 @dataclass(frozen=True)
+class ConfidenceShiftStatus:
+    """The live confidence distribution against the version's holdout reference: the
+    chi-square of their bin counts, its p-value, the PSI of the bin mixes, the direction
+    and the binned means."""
+
+    direction: str
+    psi: float
+    statistic: float
+    df: int
+    p_value: float
+    live_mean: float
+    reference_mean: float
+    reference_rows: int
+    alpha: float
+    min_psi: float
+
+
+@dataclass(frozen=True)
 class ConfidenceStatus:
     min: float
     mean: float | None = None
     below_min: float | None = None  # share of predictions below ``min``
+    shift: ConfidenceShiftStatus | None = None
+
+
+@dataclass(frozen=True)
+class ClassStatus:
+    """One class's recall (of its true rows, the share predicted as it) and precision (of
+    the rows predicted as it, the share truly it), from the labelled feedback."""
+
+    name: str
+    recall: float | None = None
+    precision: float | None = None
+
+
+@dataclass(frozen=True)
+class CostStatus:
+    """The expected cost of the errors per 1,000 predictions, in spec.monitoring.costs.unit,
+    from ``labels`` labelled predictions (95% interval ``low``..``high``), and the first
+    value measured for the judged version (``reference``, at ``referenceAt``)."""
+
+    unit: str
+    max: float | None = None
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    labels: int | None = None
+    reference: float | None = None
+    reference_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +154,8 @@ class MonitoringStatus:
     confidence: ConfidenceStatus | None = None
     error: ErrorStatus | None = None
     prediction_shift: float | None = None
+    classes: tuple[ClassStatus, ...] = ()
+    cost: CostStatus | None = None
     kpis: tuple[KPIStatus, ...] = ()
     reason: str | None = None
     message: str | None = None
@@ -182,6 +233,8 @@ def assess(
                                 f" (limit {stale_after_s:.0f}s)")
     kpis, kpi_finding = _kpis(spec, signals or ModelSignals())
     of = "" if version is None else f" of version {version}"
+    cost = _cost_status(spec, measured, version, previous, now)
+    shift = _shift_test(spec, measured)
     findings = [
         _drift(spec, measured, of),
         _accuracy(spec, measured, of) if spec.error is None else _error(spec.error, spec.window,
@@ -189,6 +242,8 @@ def assess(
         _confidence(spec, measured, of) if spec.error is None else _no_confidence(),
         kpi_finding,
         _prediction_log(measured),
+        _cost(spec, cost, of),
+        _confidence_shift(spec, measured, shift, of),
     ]
     status = MonitoringStatus(
         state=_state(findings),
@@ -203,9 +258,12 @@ def assess(
         feedback=_count(measured.feedback),
         confidence=None if spec.error is not None else ConfidenceStatus(
             min=spec.confidence_min, mean=_round(measured.confidence_mean),
-            below_min=_round(measured.confidence_share_below(spec.confidence_min))),
+            below_min=_round(measured.confidence_share_below(spec.confidence_min)),
+            shift=_shift_status(spec, shift)),
         error=None if spec.error is None else _error_section(spec.error, measured),
         prediction_shift=_round(measured.prediction_shift),
+        classes=_classes(measured),
+        cost=cost,
         kpis=kpis,
     )
     return MonitoringVerdict(status, tuple(findings))
@@ -354,6 +412,111 @@ def _kpis(spec: MonitoringSpec,
     met = listed([f"{r.name} = {r.value:.4g}" for r in rows if r.value is not None], 3)
     return tuple(rows), Condition(reasons.KPI_VIOLATED, "False",
                            reasons.KPIS_MET, one_sentence(f"all KPIs within bounds: {met}"))
+
+
+def _shift_test(spec: MonitoringSpec, m: TrackSignals) -> ShiftTest | None:
+    rows = _count(m.predictions)
+    if rows < spec.drift_min_samples or not m.confidence_reference:
+        return None
+    return shift_test(m.confidence_reference, _count(m.confidence_reference_rows),
+                      m.confidence_below, rows)
+
+
+def _shift_status(spec: MonitoringSpec, test: ShiftTest | None) -> ConfidenceShiftStatus | None:
+    if test is None:
+        return None
+    return ConfidenceShiftStatus(
+        direction=test.direction, psi=round(test.psi, 4), statistic=round(test.statistic, 2),
+        df=test.df, p_value=float(f"{test.p_value:.3g}"), live_mean=round(test.live_mean, 4),
+        reference_mean=round(test.reference_mean, 4), reference_rows=test.reference_rows,
+        alpha=spec.confidence_shift_alpha, min_psi=spec.confidence_shift_min_psi)
+
+
+def _confidence_shift(spec: MonitoringSpec, m: TrackSignals, test: ShiftTest | None,
+                      of: str = "") -> Condition:
+    rows = _count(m.predictions)
+    if rows < spec.drift_min_samples:
+        return Condition(reasons.CONFIDENCE_SHIFT, "Unknown", reasons.INSUFFICIENT_DATA,
+                         f"{rows} predictions{of} over {spec.window}; the confidence shift"
+                         f" needs {spec.drift_min_samples}")
+    if test is None:
+        return Condition(reasons.CONFIDENCE_SHIFT, "Unknown", reasons.NO_CONFIDENCE_REFERENCE,
+                         "the model servers export no holdout confidence reference "
+                         f"({metrics.CONFIDENCE_REFERENCE}: a bundle or server older than it)")
+    holdout = (f"{test.reference_rows} holdout rows" if test.reference_rows
+               else "the holdout (rows unknown)")
+    detail = (f"binned mean {test.live_mean:.3f} against {test.reference_mean:.3f} on "
+              f"{holdout}, PSI {test.psi:.3f}, chi-square {test.statistic:.1f} ({test.df} df, "
+              f"p {_p(test.p_value)}), {rows} predictions{of} over {spec.window}")
+    if test.shifted(spec.confidence_shift_alpha, spec.confidence_shift_min_psi):
+        return Condition(reasons.CONFIDENCE_SHIFT, "True", reasons.CONFIDENCE_SHIFTED,
+                         one_sentence(f"confidence {test.direction}: {detail}"))
+    # The limits applied (alpha, minPsi) are in status.monitoring.confidence.shift.
+    return Condition(reasons.CONFIDENCE_SHIFT, "False", reasons.CONFIDENCE_STEADY,
+                     one_sentence(f"confidence as on the holdout: {detail}"))
+
+
+def _p(value: float) -> str:
+    return "< 0.0001" if value < 1e-4 else f"= {value:.2g}"
+
+
+def _cost_status(spec: MonitoringSpec, m: TrackSignals, version: str | None,
+                 previous: Mapping[str, Any] | None, now: float) -> CostStatus | None:
+    """The cost of the judged version's labelled errors; its reference is the first value
+    measured for that version (kept from the previous section while the version stays)."""
+    if spec.costs is None:
+        return None
+    table = spec.costs.table
+    base = CostStatus(unit=table.unit, max=spec.costs.max)
+    estimate = table.estimate(m.confusion)
+    if estimate is None or estimate.rows < spec.accuracy_min_feedback:
+        return replace(base, labels=estimate.rows if estimate else 0)
+    last = MonitoringStatus.from_status(previous) if previous else None
+    kept = last.cost if last is not None and last.version == version else None
+    reference, reference_at = (
+        (kept.reference, kept.reference_at) if kept is not None and kept.reference is not None
+        else (_round(estimate.value), iso_from_unix(now)))
+    return replace(base, value=_round(estimate.value),
+                   low=_round(estimate.value - estimate.half_width),
+                   high=_round(estimate.value + estimate.half_width),
+                   labels=estimate.rows, reference=reference, reference_at=reference_at)
+
+
+def _cost(spec: MonitoringSpec, cost: CostStatus | None, of: str = "") -> Condition:
+    if spec.costs is None or cost is None:
+        return Condition(reasons.COST_HIGH, "False", reasons.NO_COSTS,
+                         "no error costs in spec.monitoring.costs")
+    table = spec.costs.table
+    if cost.value is None:
+        return Condition(reasons.COST_HIGH, "Unknown", reasons.INSUFFICIENT_DATA,
+                         f"{cost.labels or 0} labelled predictions{of} over {spec.window};"
+                         f" the cost needs {spec.accuracy_min_feedback}")
+    detail = f"expected cost {table.amount(cost.value)}{_trend(cost)}"
+    where = f"from {cost.labels} labelled predictions{of} over {spec.window}"
+    if spec.costs.max is None:
+        return Condition(reasons.COST_HIGH, "False", reasons.COST_UNBOUNDED, one_sentence(
+            f"{detail} {where} (no maximum set)"))
+    bound = f"{where} (maximum {figure(spec.costs.max)})"
+    if cost.value > spec.costs.max:
+        return Condition(reasons.COST_HIGH, "True", reasons.COST_ABOVE_MAX,
+                         one_sentence(f"{detail} {bound}"))
+    return Condition(reasons.COST_HIGH, "False", reasons.COST_OK,
+                     one_sentence(f"{detail} {bound}"))
+
+
+def _trend(cost: CostStatus) -> str:
+    """", up from 230" against the version's first measured cost, when it moved."""
+    if cost.reference is None or cost.value is None or round(cost.value) == round(
+            cost.reference):
+        return ""
+    direction = "up" if cost.value > cost.reference else "down"
+    return f", {direction} from {figure(cost.reference)}"
+
+
+def _classes(m: TrackSignals) -> tuple[ClassStatus, ...]:
+    names = sorted({*m.class_recall, *m.class_precision})
+    return tuple(ClassStatus(n, _round(m.class_recall.get(n)), _round(m.class_precision.get(n)))
+                 for n in names)
 
 
 def _scores(spec: MonitoringSpec, m: TrackSignals) -> dict[str, float]:

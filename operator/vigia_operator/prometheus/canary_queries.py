@@ -40,6 +40,7 @@ class CanarySignal(StrEnum):
     FEEDBACK = "canary_feedback"
     PREDICTIONS = "canary_predictions"
     INPUT_DRIFT = "canary_input_drift"
+    CONFUSION = "canary_confusion"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ def render(signal: CanarySignal, window: str) -> str:
             return _increase(metrics.PREDICTIONS_SERIES, window, NAMESPACED, metrics.LABEL_CLASS)
         case CanarySignal.INPUT_DRIFT:
             return _input_drift(window)
+        case CanarySignal.CONFUSION:
+            return _increase(metrics.CONFUSION_SERIES, window, NAMESPACED,
+                             metrics.LABEL_ACTUAL, metrics.LABEL_PREDICTED)
     raise AssertionError(signal)
 
 
@@ -153,4 +157,7 @@ def _file(signal: CanarySignal, track: TrackMeasurements, labels: Mapping[str, s
             return replace(track, predictions=predictions)
         case CanarySignal.INPUT_DRIFT:
             return replace(track, input_drift=value)
+        case CanarySignal.CONFUSION:
+            cell = (labels.get(metrics.LABEL_ACTUAL, ""), labels.get(metrics.LABEL_PREDICTED, ""))
+            return replace(track, confusion={**track.confusion, cell: value})
     raise AssertionError(signal)

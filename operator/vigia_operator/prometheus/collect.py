@@ -167,6 +167,14 @@ _PER_FEATURE: dict[str, str] = {
     Signal.FEATURE_PSI: "feature_psi",
     Signal.FEATURE_JENSEN_SHANNON: "feature_jensen_shannon",
 }
+_PER_BOUND: dict[str, str] = {  # by histogram bucket bound (le)
+    Signal.CONFIDENCE_BELOW: "confidence_below",
+    Signal.CONFIDENCE_REFERENCE: "confidence_reference",
+}
+_PER_CLASS: dict[str, str] = {
+    Signal.CLASS_RECALL: "class_recall",
+    Signal.CLASS_PRECISION: "class_precision",
+}
 _SCALAR: dict[str, str] = {
     Signal.PREDICTIONS: "predictions",
     Signal.PREDICTION_SHIFT: "prediction_shift",
@@ -180,6 +188,7 @@ _SCALAR: dict[str, str] = {
     Signal.LAST_SCRAPE: "last_scrape",
     Signal.LOG_UP: "log_up",
     Signal.LOG_BUFFERED: "log_buffered",
+    Signal.CONFIDENCE_REFERENCE_ROWS: "confidence_reference_rows",
     RULES_EVALUATED: "rules_evaluated",
 }
 
@@ -211,9 +220,16 @@ def add_samples(
         if signal in _PER_FEATURE:
             per_feature: dict[str, float] = getattr(track, _PER_FEATURE[signal])
             per_feature[labels.get(metrics.LABEL_FEATURE, "")] = sample.value
-        elif signal == Signal.CONFIDENCE_BELOW:
+        elif signal in _PER_CLASS:
+            per_class: dict[str, float] = getattr(track, _PER_CLASS[signal])
+            per_class[labels.get(metrics.LABEL_CLASS, "")] = sample.value
+        elif signal == Signal.CONFUSION:
+            cell = (labels.get(metrics.LABEL_ACTUAL, ""), labels.get(metrics.LABEL_PREDICTED, ""))
+            track.confusion[cell] = sample.value
+        elif signal in _PER_BOUND:
             le = float(labels.get("le", "nan"))
             if not math.isinf(le) and not math.isnan(le):
-                track.confidence_below[le] = sample.value
+                per_bound: dict[float, float] = getattr(track, _PER_BOUND[signal])
+                per_bound[le] = sample.value
         else:
             setattr(track, _SCALAR[signal], sample.value)

@@ -42,6 +42,9 @@ class OperatorMetrics:
                                 _KEY, registry=registry)
         self.kpi = Gauge(metrics.OPERATOR_KPI, "Business KPI values.",
                          [*_KEY, metrics.LABEL_KPI], registry=registry)
+        self.cost = Gauge(metrics.OPERATOR_COST,
+                          "Expected cost of errors per 1,000 predictions (stable), in its unit.",
+                          [*_KEY, metrics.LABEL_UNIT], registry=registry)
         self.state = Gauge(metrics.OPERATOR_STATE,
                            "Monitoring conditions: 1 True, 0 False, -1 Unknown.",
                            [*_KEY, metrics.LABEL_CONDITION], registry=registry)
@@ -84,6 +87,10 @@ class OperatorMetrics:
             if value is not None:
                 gauge.labels(*key).set(value)
                 children.setdefault(name, set()).add(key)
+        cost: dict[str, Any] = section.get("cost") or {}
+        if cost.get("value") is not None:
+            self.cost.labels(*key, str(cost.get("unit", ""))).set(cost["value"])
+            children.setdefault("cost", set()).add((*key, str(cost.get("unit", ""))))
         for row in section.get("kpis") or []:
             if "value" in row:
                 self.kpi.labels(*key, row["name"]).set(row["value"])
@@ -108,7 +115,8 @@ class OperatorMetrics:
 
     def _remove(self, children: dict[str, set[tuple[str, ...]]]) -> None:
         gauges = {"drift": self.drift, "accuracy": self.accuracy,
-                  "confidence": self.confidence, "kpi": self.kpi, "state": self.state}
+                  "confidence": self.confidence, "kpi": self.kpi, "state": self.state,
+                  "cost": self.cost}
         for name, labelsets in children.items():
             for labels in labelsets:
                 with contextlib.suppress(KeyError):

@@ -49,15 +49,24 @@ class Signal(StrEnum):
     BEYOND_TOLERANCE = "beyond_tolerance"
     CONFIDENCE_MEAN = "confidence_mean"
     CONFIDENCE_BELOW = "confidence_below"
+    # From the confusion counters (feedback whose true class is known), per class:
+    CONFUSION = "confusion"  # labelled predictions per (actual, predicted) cell
+    CLASS_RECALL = "class_recall"  # share of a true class's rows predicted as it
+    CLASS_PRECISION = "class_precision"  # share of a predicted class's rows truly it
+    # The model's confidence on its holdout (bundle time): cumulative share per le, its rows.
+    CONFIDENCE_REFERENCE = "confidence_reference"
+    CONFIDENCE_REFERENCE_ROWS = "confidence_reference_rows"
     LAST_SCRAPE = "last_scrape"
     LOG_UP = "log_up"
     LOG_BUFFERED = "log_buffered"
 
 
 # Signals that need no window (instant facts), queried once per tick.
-INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE, Signal.LOG_UP, Signal.LOG_BUFFERED})
+INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE, Signal.LOG_UP, Signal.LOG_BUFFERED,
+                             Signal.CONFIDENCE_REFERENCE, Signal.CONFIDENCE_REFERENCE_ROWS})
 # Instant signals the shipped rules do not record (a plain selector costs nothing).
-UNRECORDED_SIGNALS = frozenset({Signal.LOG_UP, Signal.LOG_BUFFERED})
+UNRECORDED_SIGNALS = frozenset({Signal.LOG_UP, Signal.LOG_BUFFERED, Signal.CONFIDENCE_REFERENCE,
+                                Signal.CONFIDENCE_REFERENCE_ROWS})
 # With recorded signals: when the rules last ran (their series' timestamps).
 RULES_EVALUATED = "rules_evaluated"
 
@@ -111,8 +120,35 @@ def _jensen_shannon(p: str, q: str, *group: str) -> str:
     return f"sqrt(clamp_min(({half_p} + {half_q}) / 2, 0))"
 
 
+def _as_label(expr: str, target: str, source: str) -> str:
+    """``expr`` with label ``target`` set to the value of label ``source``."""
+    return f'label_replace({expr}, "{target}", "$1", "{source}", "(.*)")'
+
+
+def _diagonal(cells: str) -> str:
+    """The confusion cells whose actual class is the predicted one. PromQL cannot compare
+    two labels: each actual class's total is relabelled as the cell (actual=c, predicted=c)
+    and the cells are matched against it."""
+    actual = _as_label(f"sum by ({_by(metrics.LABEL_ACTUAL)}) ({cells})",
+                       metrics.LABEL_PREDICTED, metrics.LABEL_ACTUAL)
+    return f"{cells} and on ({_by(metrics.LABEL_ACTUAL, metrics.LABEL_PREDICTED)}) {actual}"
+
+
+def _per_class(cells: str, axis: str) -> str:
+    """``cells`` summed per class along ``axis`` (actual or predicted), labelled ``class``."""
+    return f"sum by ({_by(metrics.LABEL_CLASS)}) ({_as_label(cells, metrics.LABEL_CLASS, axis)})"
+
+
+def _class_rate(hits: str, cells: str, axis: str) -> str:
+    """Per class along ``axis``: the diagonal's count over the axis total (recall for actual,
+    precision for predicted). A class with rows but no hit (no diagonal cell yet) is 0."""
+    total = _per_class(cells, axis)
+    return f"({_per_class(hits, axis)} or ({total} * 0)) / ({total} > 0)"
+
+
 _FEATURE, _BIN, _CLASS = metrics.LABEL_FEATURE, metrics.LABEL_BIN, metrics.LABEL_CLASS
 _CORRECT = f'{{{metrics.LABEL_OUTCOME}="{metrics.OUTCOME_CORRECT}"}}'
+_ACTUAL, _PREDICTED = metrics.LABEL_ACTUAL, metrics.LABEL_PREDICTED
 _CONF = metrics.CONFIDENCE
 
 # Intermediate series, in dependency order: name -> (window, ref) -> PromQL.
@@ -137,6 +173,10 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
     "feedback_squared_error_increase": lambda w, r: _increase(
         metrics.FEEDBACK_SQUARED_ERROR_SERIES, w
     ),
+    "confusion_increase": lambda w, r: _increase(
+        metrics.CONFUSION_SERIES, w, _ACTUAL, _PREDICTED
+    ),
+    "confusion_diagonal": lambda w, r: _diagonal(r("confusion_increase")),
     "confidence_bucket_increase": lambda w, r: _increase(f"{_CONF}_bucket", w, "le"),
     "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
     "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
@@ -180,10 +220,24 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
         f"{r('confidence_bucket_increase')} / ignoring (le) group_left ()"
         f" ({r('confidence_count_increase')} > 0)"
     ),
+    Signal.CONFUSION: lambda w, r: r("confusion_increase"),
+    Signal.CLASS_RECALL: lambda w, r: _class_rate(
+        r("confusion_diagonal"), r("confusion_increase"), _ACTUAL
+    ),
+    Signal.CLASS_PRECISION: lambda w, r: _class_rate(
+        r("confusion_diagonal"), r("confusion_increase"), _PREDICTED
+    ),
     Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
     # The prediction log: writable in every replica (min), rows waiting in all (sum).
     Signal.LOG_UP: lambda w, r: f"min by ({KEY}) ({metrics.PREDICTION_LOG_UP})",
     Signal.LOG_BUFFERED: lambda w, r: f"sum by ({KEY}) ({metrics.PREDICTION_LOG_BUFFERED})",
+    # Every replica of a version exports its reference: one value per version.
+    Signal.CONFIDENCE_REFERENCE: lambda w, r: (
+        f"max by ({_by('le')}) ({metrics.CONFIDENCE_REFERENCE})"
+    ),
+    Signal.CONFIDENCE_REFERENCE_ROWS: lambda w, r: (
+        f"max by ({KEY}) ({metrics.CONFIDENCE_REFERENCE_ROWS})"
+    ),
 }
 
 

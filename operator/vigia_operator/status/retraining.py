@@ -23,10 +23,12 @@ from vigia_operator.core.fields import SpecError
 from vigia_operator.core.text import one_sentence
 from vigia_operator.core.types import CONDITIONS, Condition, Event, Signals
 from vigia_operator.decide.retraining.policy import (
+    TRIGGER_CONDITIONS,
     Monitoring,
     ObservedJob,
     Skip,
     Start,
+    allowed_triggers,
     decide,
     next_version,
 )
@@ -57,7 +59,7 @@ SECTION: Final = "retraining"
 ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
 # A Job the operator just created may not be in the watch's index yet: not "gone" before this.
 WATCH_GRACE_SECONDS: Final = 120
-TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW)
+TRIGGER_TYPES: Final = tuple(type_ for type_, _ in TRIGGER_CONDITIONS)
 # Skips only a spec change ends: a Warning Event and the Retraining condition say so.
 REFUSED_SKIPS: Final = frozenset({reasons.SKIP_NO_DURABLE_STORE})
 NO_DURABLE_STORE: Final = (
@@ -148,9 +150,8 @@ def answered_by(spec: RetrainingSpec | None) -> frozenset[str]:
     """``answered_conditions`` of a parsed spec.retraining."""
     if spec is None:
         return frozenset()
-    triggers = spec.triggers
-    return frozenset(type_ for type_, on in ((reasons.DRIFTED, triggers.drift),
-                                             (reasons.ACCURACY_LOW, triggers.accuracy)) if on)
+    allowed = allowed_triggers(spec)
+    return frozenset(type_ for type_, trigger in TRIGGER_CONDITIONS if allowed[trigger])
 
 
 def monitoring_of(signals: Signals | None,

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vigia.confidence import DEFAULT_ALPHA, DEFAULT_MIN_PSI
+from vigia.costs import CostTable, table_from_spec
 from vigia_operator.core.fields import SpecError, parse_duration
 from vigia_operator.view.task import is_regression
 
@@ -29,6 +31,15 @@ class KPI:
 
 
 @dataclass(frozen=True)
+class CostSpec:
+    """spec.monitoring.costs: each error's cost, and the highest acceptable expected cost
+    per 1,000 predictions (None: measured and reported only)."""
+
+    table: CostTable
+    max: float | None = None
+
+
+@dataclass(frozen=True)
 class MonitoringSpec:
     enabled: bool = True
     interval_s: float = 60.0
@@ -39,7 +50,11 @@ class MonitoringSpec:
     accuracy_min: float = 0.85
     accuracy_min_feedback: int = 100
     confidence_min: float = 0.6
+    # ConfidenceShift: the test's significance level and the least PSI worth reporting.
+    confidence_shift_alpha: float = DEFAULT_ALPHA
+    confidence_shift_min_psi: float = DEFAULT_MIN_PSI
     kpis: tuple[KPI, ...] = ()
+    costs: CostSpec | None = None
     # A regressor (spec.model.task Regression) is judged by its errors, not accuracy.
     error: ErrorSpec | None = None
 
@@ -69,6 +84,7 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
     drift = _section(body, "drift", "spec.monitoring.drift")
     accuracy = _section(body, "accuracy", "spec.monitoring.accuracy")
     confidence = _section(body, "confidence", "spec.monitoring.confidence")
+    shift = _section(confidence, "shift", "spec.monitoring.confidence.shift")
     d = MonitoringSpec()
     window = _get(body, "window", str, d.window, "spec.monitoring.window")
     interval = _get(body, "interval", str, "1m", "spec.monitoring.interval")
@@ -91,7 +107,12 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
             "spec.monitoring.accuracy.minFeedback",
         ),
         confidence_min=_number(confidence, "min", d.confidence_min, "spec.monitoring.confidence"),
+        confidence_shift_alpha=_number(shift, "alpha", d.confidence_shift_alpha,
+                                       "spec.monitoring.confidence.shift"),
+        confidence_shift_min_psi=_number(shift, "minPsi", d.confidence_shift_min_psi,
+                                         "spec.monitoring.confidence.shift"),
         kpis=tuple(_kpi(k, i) for i, k in enumerate(body.get("kpis") or [])),
+        costs=_costs(body.get("costs")),
         error=_error(_section(body, "error", "spec.monitoring.error")) if is_regression(spec)
         else None,
     )
@@ -110,6 +131,36 @@ def _error(body: Mapping[str, Any]) -> ErrorSpec:
         max_mae=_optional_number(body, "maxMae", path),
         min_feedback=_get(body, "minFeedback", int, d.min_feedback, f"{path}.minFeedback"),
     )
+
+
+def _costs(body: Any) -> CostSpec | None:
+    field = "spec.monitoring.costs"
+    if body is None:
+        return None
+    if not isinstance(body, Mapping):
+        raise SpecError(field, "must be an object")
+    errors = body.get("errors")
+    if not isinstance(errors, list) or not errors:
+        raise SpecError(f"{field}.errors", "must list at least one kind of error")
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(errors):
+        path = f"{field}.errors[{i}]"
+        if not isinstance(item, Mapping):
+            raise SpecError(path, "must be an object")
+        pair = (_get(item, "predicted", str, None, f"{path}.predicted"),
+                _get(item, "actual", str, None, f"{path}.actual"))
+        if pair[0] == pair[1]:
+            raise SpecError(f"{path}.actual", "a correct prediction has no error cost")
+        if pair in seen:
+            raise SpecError(f"{field}.errors", f"two costs for predicted {pair[0]!r}, "
+                            f"actual {pair[1]!r}")
+        seen.add(pair)
+        if _number(item, "cost", 0.0, path) < 0:
+            raise SpecError(f"{path}.cost", "must be at least 0")
+    unit = body.get("unit")
+    if unit is not None and not isinstance(unit, str):
+        raise SpecError(f"{field}.unit", "must be a string")
+    return CostSpec(table_from_spec(errors, unit), _optional_number(body, "max", field))
 
 
 def _kpi(item: Any, index: int) -> KPI:

@@ -28,6 +28,8 @@ SCHEDULE_REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 class Triggers:
     drift: bool = True
     accuracy: bool = True
+    cost: bool = True  # CostHigh (spec.monitoring.costs with a max)
+    confidence_shift: bool = False  # ConfidenceShift: an early warning, off unless asked
     schedule: str | None = None
 
 
@@ -44,6 +46,9 @@ class Gate:
     min_improvement: float = 0.0
     sensitive_features: tuple[str, ...] = ()
     max_parity_difference: float = 0.1
+    # The candidate's expected cost (spec.monitoring.costs) may exceed the current model's by
+    # at most this much per 1,000 predictions; None: not judged.
+    max_cost_increase: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,10 @@ def _triggers(triggers: Mapping[str, Any]) -> Triggers:
     if schedule is not None:
         check_schedule(schedule)
     return Triggers(drift=bool(triggers.get("drift", True)),
-                    accuracy=bool(triggers.get("accuracy", True)), schedule=schedule)
+                    accuracy=bool(triggers.get("accuracy", True)),
+                    cost=bool(triggers.get("cost", True)),
+                    confidence_shift=bool(triggers.get("confidenceShift", False)),
+                    schedule=schedule)
 
 
 def _job(job: Mapping[str, Any]) -> JobSpec:
@@ -138,4 +146,6 @@ def _gate(gate: Mapping[str, Any]) -> Gate:
         min_improvement=float(gate.get("minImprovement", 0.0)),
         sensitive_features=tuple(fairness.get("sensitiveFeatures") or ()),
         max_parity_difference=float(fairness.get("maxParityDifference", 0.1)),
+        max_cost_increase=(None if gate.get("maxCostIncrease") is None
+                           else float(gate["maxCostIncrease"])),
     )

@@ -29,8 +29,11 @@ ACCURACY_DROP = "accuracyDrop"
 MAX_ERROR_INCREASE = "maxErrorIncrease"
 PREDICTION_SHIFT = "predictionShift"
 INPUT_DRIFT = "inputDrift"
+# Canary minus stable expected cost per 1,000 predictions, in spec.monitoring.costs.unit;
+# judged only when spec.monitoring.costs is given.
+COST_INCREASE = "costIncrease"
 GATE_NAMES = (ERROR_RATE, LATENCY_P95, ACCURACY_DROP, MAX_ERROR_INCREASE, PREDICTION_SHIFT,
-              INPUT_DRIFT)
+              INPUT_DRIFT, COST_INCREASE)
 FEEDBACK_GATES = (ACCURACY_DROP, MAX_ERROR_INCREASE)
 DEFAULT_FEEDBACK_MARGIN: Final = 0.02
 
@@ -53,6 +56,7 @@ class Gates:
     accuracy_drop: float | None
     prediction_shift: float | None
     input_drift: float | None
+    cost_increase: float | None = None
     # A regressor's (then accuracy_drop is None): margin on the rise of the share off by more
     # than the tolerance.
     error_increase: float | None = None
@@ -176,7 +180,7 @@ def _gates(g: Mapping[str, Any], skip: frozenset[str], regression: bool = False)
     feedback_gate = MAX_ERROR_INCREASE if regression else ACCURACY_DROP
     defaults = {
         ERROR_RATE: 0.01, LATENCY_P95: 1.5, feedback_gate: DEFAULT_FEEDBACK_MARGIN,
-        PREDICTION_SHIFT: 0.2, INPUT_DRIFT: DEFAULT_INPUT_DRIFT,
+        PREDICTION_SHIFT: 0.2, INPUT_DRIFT: DEFAULT_INPUT_DRIFT, COST_INCREASE: 0.0,
     }
     limits = {
         name: None if name in skip else _limit(g, name, default, path)
@@ -189,6 +193,7 @@ def _gates(g: Mapping[str, Any], skip: frozenset[str], regression: bool = False)
         prediction_shift=limits[PREDICTION_SHIFT],
         input_drift=limits[INPUT_DRIFT],
         error_increase=limits.get(MAX_ERROR_INCREASE),
+        cost_increase=limits[COST_INCREASE],
     )
 
 

@@ -5,6 +5,9 @@ A candidate is accepted when every check passes:
   model is at least ``min_improvement`` (without usable feedback, on the original holdout);
 - on the original holdout it loses at most ``max_holdout_loss`` accuracy (adapting to
   drift must not forget the original data);
+- with error costs (spec.monitoring.costs) and ``max_cost_increase``, the candidate's
+  expected cost per 1,000 predictions exceeds the current model's by at most that much, on
+  the same rows as the accuracy gain;
 - for every sensitive feature, both its demographic parity difference and its equalized
   odds difference are at most ``max_parity_difference``; a feature whose groups are too
   small to measure refuses too: a check that cannot be made is never a silent pass.
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vigia.costs import figure
 from vigia.retraining import Reason
 from vigia_retrain.fairness import FeatureFairness
 from vigia_retrain.regression import is_error_comparison
@@ -27,14 +31,18 @@ class Thresholds:
     max_holdout_loss: float
     max_parity_difference: float
     min_group_size: int
+    max_cost_increase: float | None = None  # None: the cost is not judged
 
     def to_dict(self) -> dict[str, float]:
-        return {
+        found = {
             "minImprovement": self.min_improvement,
             "maxHoldoutLoss": self.max_holdout_loss,
             "maxParityDifference": self.max_parity_difference,
             "minGroupSize": self.min_group_size,
         }
+        if self.max_cost_increase is not None:
+            found["maxCostIncrease"] = self.max_cost_increase
+        return found
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ def decide(
     return [
         *_improvement(holdout, recent, limits),
         *_holdout_loss(holdout, limits),
+        *_cost(holdout, recent, limits),
         *(f for feature in fairness for f in _fairness(feature, limits)),
     ]
 
@@ -79,6 +88,26 @@ def _improvement(
         f"accuracy on {where} ({judged['rows']} rows) {_pct(judged['current']['accuracy'])} "
         f"-> {_pct(judged['candidate']['accuracy'])}: gain {gain:+.4f} is below "
         f"minImprovement {limits.min_improvement:+.4f}",
+    )]
+
+
+def _cost(
+    holdout: dict[str, Any], recent: dict[str, Any] | None, limits: Thresholds
+) -> list[Finding]:
+    """The candidate may cost at most ``max_cost_increase`` more per 1,000 predictions than
+    the current model, judged on the rows the accuracy gain is judged on."""
+    judged, where = (recent, "recent feedback") if recent else (holdout, "the holdout")
+    if limits.max_cost_increase is None or "costIncrease" not in judged:
+        return []
+    increase = judged["costIncrease"]
+    if increase <= limits.max_cost_increase:
+        return []
+    unit = judged.get("costUnit", "")
+    return [Finding(
+        Reason.COST_INCREASE,
+        f"expected cost on {where} ({judged['rows']} rows) "
+        f"{figure(judged['current']['cost'])} -> {figure(judged['candidate']['cost'])} {unit}: "
+        f"increase {figure(increase)} exceeds maxCostIncrease {limits.max_cost_increase:g}",
     )]
 
 

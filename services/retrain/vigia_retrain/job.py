@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vigia.bundle import BundleError, DigestMismatchError, ModelBundle, load_bundle, make_bundle
+from vigia.costs import CostTable
 from vigia.retraining import (
     ACCEPTED,
     FAILED,
@@ -184,10 +185,16 @@ def _judge(
     settings: RetrainSettings, current: ModelBundle, candidate: Any, splits: Splits,
     report: dict[str, Any],
 ) -> list[gate.Finding]:
-    compare = regression.compare if current.metadata.is_regression else evaluation.compare
-    holdout = compare(current.estimator, candidate, splits.X_holdout, splits.y_holdout)
+    costs = CostTable.from_json(settings.error_costs) if settings.error_costs else None
+
+    def compare(X: Any, y: Any) -> dict[str, Any]:
+        if current.metadata.is_regression:
+            return regression.compare(current.estimator, candidate, X, y)
+        return evaluation.compare(current.estimator, candidate, X, y, costs)
+
+    holdout = compare(splits.X_holdout, splits.y_holdout)
     recent = (
-        compare(current.estimator, candidate, splits.X_recent, splits.y_recent)
+        compare(splits.X_recent, splits.y_recent)
         if len(splits.X_recent) else None
     )
     fairness = [] if current.metadata.is_regression else _fairness(
@@ -197,6 +204,7 @@ def _judge(
         max_holdout_loss=settings.max_holdout_loss,
         max_parity_difference=settings.max_parity_difference,
         min_group_size=settings.min_group_size,
+        max_cost_increase=settings.max_cost_increase,
     )
     report["metrics"] = {"holdout": holdout, "recent": recent}
     report["gate"] = limits.to_dict()

@@ -22,6 +22,11 @@ REASON_TOO_LARGE = "too_large"
 REASON_NOT_READY = "not_ready"
 
 
+# Up to this many classes, every confusion cell is exported at zero from the start (k²
+# series); beyond, a cell appears with its first label and increase() misses that label.
+CONFUSION_AT_ZERO_MAX_CLASSES = 20
+
+
 class _FeatureCounters:
     """Bound counter children of one feature: one per bin, plus missing and out-of-range."""
 
@@ -132,6 +137,12 @@ class Monitor:
         for outcome in outcomes:
             feedback.labels(*base, outcome).inc(0)
         labelled.labels(*base).inc(0)
+        if len(classes) <= CONFUSION_AT_ZERO_MAX_CLASSES:
+            # Every cell at zero before the first feedback, so increase() counts the first
+            # label of each cell too (per-class recall and precision, the error cost).
+            for actual in classes:
+                for predicted in classes:
+                    confusion.labels(*base, actual, predicted).inc(0)
         export_reference(profile, schema.names, base, registry)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
@@ -222,3 +233,25 @@ def export_reference(
             shares.labels(*base, feature, label).set(share)
     for label, prior in profile.class_priors.items():
         priors.labels(*base, label).set(prior)
+    export_confidence_reference(profile, base, registry)
+
+
+def export_confidence_reference(
+    profile: TrainingProfile, base: tuple[str, ...], registry: CollectorRegistry
+) -> None:
+    """The model's confidence on its holdout, binned at bundle time as the live histogram
+    (share at or below each bound), and the rows behind it: the ConfidenceShift reference."""
+    labels = list(metrics.SERVER_LABELS)
+    shares = Gauge(
+        metrics.CONFIDENCE_REFERENCE,
+        "Share of the holdout's predictions with confidence at or below le (bundle time).",
+        [*labels, "le"], registry=registry, multiprocess_mode="max",
+    )
+    rows = Gauge(
+        metrics.CONFIDENCE_REFERENCE_ROWS, "Holdout predictions behind the confidence reference.",
+        labels, registry=registry, multiprocess_mode="max",
+    )
+    reference = profile.confidence
+    for bound, share in zip(reference.buckets, reference.cumulative_shares, strict=True):
+        shares.labels(*base, repr(float(bound))).set(share)
+    rows.labels(*base).set(reference.rows)

@@ -41,6 +41,7 @@ from tests.integration.monitoring.conftest import (
     Fleet,
     start_fleet,
 )
+from vigia.costs import figure
 
 TICK_S = 3
 WINDOW = "5m"  # not a rule window: the operator's queries are inlined, no rule lag
@@ -59,10 +60,24 @@ def predictions_kpi(namespace: str, name: str, bound: str, value: int) -> dict[s
     return {"name": "predictions", "query": query, bound: value}
 
 
-def monitoring_spec(namespace: str, name: str) -> dict[str, Any]:
+# A first-class item predicted as the second costs 10, the other way 1 (classes of the
+# sample model, in its order: the fleet's feedback on "shifted" contradicts every prediction).
+COST_UNIT = "EUR per 1,000 cakes"
+COST_MAX = 300
+
+
+def costs(classes: list[str]) -> dict[str, Any]:
+    first, second = classes
+    return {"unit": COST_UNIT, "max": COST_MAX, "errors": [
+        {"predicted": second, "actual": first, "cost": 10},
+        {"predicted": first, "actual": second, "cost": 1}]}
+
+
+def monitoring_spec(namespace: str, name: str, classes: list[str]) -> dict[str, Any]:
     kpis = {"steady": [predictions_kpi(namespace, name, "min", 100)],
             "shifted": [predictions_kpi(namespace, name, "max", 100)]}.get(name)
-    return {**MONITORING, "kpis": kpis} if kpis else MONITORING
+    spec = {**MONITORING, "kpis": kpis} if kpis else MONITORING
+    return {**spec, "costs": costs(classes)}
 
 
 @dataclass
@@ -132,7 +147,8 @@ def monitored(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
             fleet.prometheus.wait_for(
                 f'sum(vigia_predictions_total{{namespace="{namespace}"}}) >= {total}')
             for name in NAMES:
-                body = model_deployment(name, monitoring=monitoring_spec(namespace, name))
+                body = model_deployment(
+                    name, monitoring=monitoring_spec(namespace, name, fleet.classes))
                 body["spec"]["model"]["version"] = FLEET_VERSION  # judged on its own series
                 kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-",
                         input=json.dumps(body))
@@ -189,9 +205,54 @@ def test_wrong_feedback_is_accuracy_low_with_the_numbers(monitored: Monitored) -
     section = shifted["status"]["monitoring"]
     assert section["accuracy"] == 0.0
     assert abs(section["feedback"] - ROWS) <= 0.08 * ROWS
+    # Every class truly present was never found: recall 0 from the confusion counters.
+    assert section["classes"] and all(c["recall"] == 0.0 for c in section["classes"])
     kpi = condition(shifted, reasons.KPI_VIOLATED)
     assert kpi["status"] == "True" and "predictions = " in kpi["message"]
     assert section["kpis"][0]["violated"] is True
+
+
+def test_costly_errors_are_cost_high_in_the_business_unit(monitored: Monitored) -> None:
+    shifted = monitored.wait("shifted", reasons.COST_HIGH, "True")
+    high = condition(shifted, reasons.COST_HIGH)
+    assert high["reason"] == reasons.COST_ABOVE_MAX
+    # Every prediction was wrong: a first-class one predicted as the second costs 10.
+    first, second = monitored.fleet.classes
+    model = monitored.fleet.models[(monitored.namespace, "shifted")]
+    predicted = [p["class"] for p in model.predictions]
+    expected = 1000 * (10 * predicted.count(second) + predicted.count(first)) / len(predicted)
+    cost = shifted["status"]["monitoring"]["cost"]
+    assert cost["unit"] == COST_UNIT and cost["max"] == COST_MAX
+    assert abs(cost["value"] - expected) <= 0.05 * expected, (cost, expected)
+    assert cost["low"] <= cost["value"] <= cost["high"]
+    assert f"expected cost {figure(cost['value'])} {COST_UNIT}" in high["message"]
+    assert f"(maximum {COST_MAX})" in high["message"]
+    assert reasons.COST_ABOVE_MAX in monitored.events("shifted")
+    gauge = (f"vigia_operator_cost_per_thousand{{model=shifted,namespace={monitored.namespace},"
+             f"unit={COST_UNIT}}}")
+    assert abs(monitored.metrics()[gauge] - expected) <= 0.05 * expected
+    steady = monitored.wait("steady", reasons.COST_HIGH, "False")
+    assert condition(steady, reasons.COST_HIGH)["reason"] == reasons.COST_OK
+    assert steady["status"]["monitoring"]["cost"]["value"] == 0.0
+
+
+def test_confidence_is_judged_against_the_models_own_holdout(monitored: Monitored) -> None:
+    """The servers export the bundle's holdout confidence (binned at bundle time); the
+    operator tests the live histogram against it, with both sample sizes."""
+    steady = monitored.wait("steady", reasons.CONFIDENCE_SHIFT, "False")
+    assert condition(steady, reasons.CONFIDENCE_SHIFT)["reason"] == reasons.CONFIDENCE_STEADY
+    shift = steady["status"]["monitoring"]["confidence"]["shift"]
+    assert (shift["referenceRows"] > 0 and shift["pValue"] >= shift["alpha"]) or (
+        shift["psi"] < shift["minPsi"])
+    said = condition(steady, reasons.CONFIDENCE_SHIFT)["message"]
+    assert f"on {shift['referenceRows']} holdout rows" in said
+    shifted = monitored.wait("shifted", reasons.CONFIDENCE_SHIFT, "True")
+    moved = shifted["status"]["monitoring"]["confidence"]["shift"]
+    assert moved["pValue"] < moved["alpha"] and moved["psi"] >= moved["minPsi"]
+    assert condition(shifted, reasons.CONFIDENCE_SHIFT)["message"].startswith(
+        f"confidence {moved['direction']}: binned mean {moved['liveMean']:.3f} against "
+        f"{moved['referenceMean']:.3f}")
+    assert reasons.CONFIDENCE_SHIFTED in monitored.events("shifted")
 
 
 def test_stationary_traffic_stays_clean(monitored: Monitored) -> None:
@@ -204,6 +265,8 @@ def test_stationary_traffic_stays_clean(monitored: Monitored) -> None:
     assert section["drift"]["features"] == []
     assert section["drift"]["score"] <= 0.2
     assert section["accuracy"] == 1.0
+    assert section["classes"] and all(
+        c["recall"] == 1.0 and c["precision"] == 1.0 for c in section["classes"])
     assert condition(steady, reasons.DRIFTED)["reason"] == reasons.NO_DRIFT
     assert condition(steady, reasons.ACCURACY_LOW)["status"] == "False"
     assert condition(steady, reasons.KPI_VIOLATED)["status"] == "False"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,22 @@ class Track:
     # A regressor's: per replica, (values, sum of |error|, sum of error^2) per minute; its
     # "classes" are then the training deciles of its predictions and it has no confidence.
     errors: dict[str, tuple[float, float, float]] | None = None
+    # per replica: (actual, predicted) -> labelled predictions per minute
+    confusion: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
 
     @property
     def key(self) -> dict[str, str]:
         """What every recorded series is split by: a version is judged on its own."""
         return {"namespace": self.namespace, "model": self.model, "track": self.track,
                 "version": "1"}
+
+    def cells(self) -> dict[tuple[str, str], float]:
+        """The confusion matrix over all replicas, per minute."""
+        total: dict[tuple[str, str], float] = {}
+        for cells in self.confusion.values():
+            for cell, rate in cells.items():
+                total[cell] = total.get(cell, 0.0) + rate
+        return total
 
     def counts(self, feature: str) -> dict[str, float]:
         total: dict[str, float] = {}
@@ -69,18 +79,26 @@ TRACKS = [
                     "supplier": {"acme": 14, "bolt": 9, "corn": 5}},
           },
           classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
-          confidences={0.55: 5, 0.75: 15, 0.97: 30}),
+          confidences={0.55: 5, 0.75: 15, 0.97: 30},
+          # Cells split over both replicas: precision and recall are of their sums.
+          confusion={"a": {("good", "good"): 4, ("defective", "defective"): 1,
+                           ("good", "defective"): 1},
+                     "b": {("good", "good"): 3, ("defective", "defective"): 1,
+                           ("defective", "good"): 2, ("good", "defective"): 0.5}}),
     Track("bakery", "sobaos", "canary",
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
           classes={"good": 12, "defective": 8}, correct=1, incorrect=0,
-          confidences={0.65: 10, 0.85: 10}),
+          confidences={0.65: 10, 0.85: 10},
+          confusion={"c": {("defective", "defective"): 1}}),
     # Same model name in another namespace: must never mix with bakery/sobaos.
     Track("lab", "sobaos", "stable",
           replicas={"d": {"oven": {"0": 0, "1": 3, "2": 17, "3": 40},
                           "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
           classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
-          confidences={0.52: 40, 0.62: 20}),
+          confidences={0.52: 40, 0.62: 20},
+          # No defective one found: its recall is 0, and it has no precision (never predicted).
+          confusion={"d": {("good", "good"): 2, ("defective", "good"): 3}}),
     # A regressor on two replicas: its errors are summed across them, never averaged per pod.
     Track("bakery", "weights", "stable",
           replicas={"e": {"oven": {"0": 5, "1": 5, "2": 5, "3": 5},
@@ -129,6 +147,10 @@ def input_series(t: Track) -> list[dict[str, str]]:
         out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
     out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, t.correct))
     out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, t.incorrect))
+    for instance, cells in t.confusion.items():
+        for (actual, predicted), rate in cells.items():
+            labels = {**t.key, "instance": instance, "actual": actual, "predicted": predicted}
+            out.append(_counter(metrics.CONFUSION_SERIES, labels, rate))
     if not t.confidences:
         return out
     total = sum(t.confidences.values())
@@ -175,6 +197,14 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
         below = sum(r for v, r in t.confidences.items() if v <= le)
         label = "+Inf" if le == float("inf") else repr(le)
         out[Signal.CONFIDENCE_BELOW].append(({**t.key, "le": label}, below / total))
+    cells = t.cells()
+    for (actual, predicted), rate in cells.items():
+        labels = {**t.key, "actual": actual, "predicted": predicted}
+        out[Signal.CONFUSION].append((labels, WINDOW_MINUTES * rate))
+    for signal, axis in ((Signal.CLASS_RECALL, 0), (Signal.CLASS_PRECISION, 1)):
+        for c in sorted({cell[axis] for cell in cells}):
+            rows = sum(r for cell, r in cells.items() if cell[axis] == c)
+            out[signal].append(({**t.key, "class": c}, cells.get((c, c), 0.0) / rows))
     return out
 
 

@@ -72,6 +72,25 @@ MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
     "kpi min above max": (_with("spec.monitoring.kpis",
                                 [{"name": "k", "query": "up", "min": 2, "max": 1}]),
                           "spec.monitoring.kpis[0].min"),
+    "cost of a correct prediction": (_with("spec.monitoring.costs", {"errors": [
+        {"predicted": "good", "actual": "good", "cost": 1}]}),
+        "spec.monitoring.costs.errors[0].actual"),
+    "two costs for one error": (_with("spec.monitoring.costs", {"errors": [
+        {"predicted": "good", "actual": "defective", "cost": 10},
+        {"predicted": "good", "actual": "defective", "cost": 3}]}),
+        "spec.monitoring.costs.errors"),
+    "negative cost": (_with("spec.monitoring.costs", {"errors": [
+        {"predicted": "good", "actual": "defective", "cost": -1}]}),
+        "spec.monitoring.costs.errors[0].cost"),
+    "costs without errors": (_with("spec.monitoring.costs", {"unit": "EUR"}),
+                             "spec.monitoring.costs.errors"),
+    "negative cost gate": (_with("spec.rollout.analysis", {"gates": {"costIncrease": -1}}),
+                           "spec.rollout.analysis.gates.costIncrease"),
+    "negative retraining cost limit": (_with("spec.retraining", {
+        "enabled": True, "dataset": {"uri": "s3://b/d.csv", "target": "y"},
+        "gate": {"maxCostIncrease": -5}}), "spec.retraining.gate.maxCostIncrease"),
+    "zero confidence shift alpha": (_with("spec.monitoring.confidence", {"shift": {"alpha": 0}}),
+                                    "spec.monitoring.confidence.shift.alpha"),
     "zero drift threshold": (_with("spec.monitoring.drift", {"threshold": 0}),
                              "spec.monitoring.drift.threshold"),
     "interval too short": (_with("spec.monitoring.interval", "1s"), "spec.monitoring.interval"),
@@ -104,6 +123,10 @@ def test_the_valid_one_is_accepted(installed: Path, namespace: str) -> None:
     for uri in ("pvc://data/sobaos/train.csv", "s3://data/train.csv", "file:///data/t.csv"):
         dataset = {"enabled": True, "dataset": {"uri": uri, "target": "y"}}
         assert "created" in _create(installed, namespace, _with("spec.retraining", dataset))
+    costs = {"unit": "EUR per 1,000 cakes", "max": 300, "errors": [
+        {"predicted": "good", "actual": "defective", "cost": 10},
+        {"predicted": "defective", "actual": "good", "cost": 1}]}
+    assert "created" in _create(installed, namespace, _with("spec.monitoring.costs", costs))
     page = _with("spec.serving.browserPage", {"enabled": True})
     assert "created" in _create(installed, namespace, page)
     assert "created" in _create(installed, namespace, REGRESSOR)

@@ -30,6 +30,8 @@ from vigia_testbed.kube import kubectl
 from vigia_testbed.operator import OperatorProcess
 from vigia_testbed.prometheus import PrometheusServer
 
+from vigia.sample import DEFECTIVE, GOOD
+
 pytestmark = pytest.mark.integration
 
 
@@ -41,6 +43,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "v1": export_version(work, "v1", seed=1),
         "v2": export_version(work, "v2", seed=2),
         "bad": export_version(work, "bad", seed=3, wrong_labels=True),
+        "careful": export_version(work, "careful", seed=4, constant=DEFECTIVE),
     }
 
 
@@ -141,6 +144,54 @@ def test_lower_accuracy_is_rolled_back_within_failure_limit(
     assert stable["spec"]["replicas"] == 4
     assert stable["spec"]["template"]["metadata"]["annotations"]["vigia.dev/model-uri"] == (
         bundles["v1"])
+
+
+# A defective sobao passed as good costs 30; a good one thrown away costs 1.
+COSTS = {"unit": "EUR per 1,000 cakes", "errors": [
+    {"predicted": GOOD, "actual": DEFECTIVE, "cost": 30},
+    {"predicted": DEFECTIVE, "actual": GOOD, "cost": 1}]}
+
+
+def test_more_accurate_but_costlier_is_rolled_back_by_its_cost(
+        installed: Path, namespace: str, fleet: Fleet, bundles: dict[str, str],
+        rollout_operator: OperatorProcess) -> None:
+    """Stable: a model that discards every sobao (22% accurate on this line, about 780 EUR
+    per 1,000); canary: the sample model (87% accurate) whose misses are defective ones
+    passed (about 3,200 EUR per 1,000). The accuracy gate would promote it; the cost gate
+    rolls it back, with the numbers in the unit. predictionShift is skipped: the two
+    models' class mixes differ by construction."""
+    spec: dict[str, Any] = {"monitoring": {"costs": COSTS},
+                            "skipGates": ["predictionShift"]}
+    stable_v1(installed, namespace, fleet, {"v1": bundles["careful"]}, **spec)
+    fleet.serve("canary", "v2", bundles["v2"])
+    client = client_for(fleet, installed, namespace)
+    try:
+        apply_md(installed, namespace, bundles["v2"], "v2", **spec)
+        failures: list[dict[str, Any]] = []
+
+        def ended(status: dict[str, Any]) -> bool:
+            analysis = (status.get("canary") or {}).get("lastAnalysis") or {}
+            if analysis.get("verdict") == "Fail" and analysis not in failures:
+                failures.append(analysis)
+            return bool(status.get("history")) and status["history"][0]["version"] == "v2"
+
+        status = wait_status(installed, namespace, ended, 240, "v2 rolled back")
+    finally:
+        client.stop()
+    entry = status["history"][0]
+    assert entry["outcome"] == "RolledBack", entry
+    assert "costIncrease" in entry["message"] and "EUR per 1,000 cakes > 0" in entry["message"]
+    assert (status.get("stable") or {}).get("version") == "v1"
+    failed = [e for e in events_after(installed, namespace, "RolledBack")
+              if e["reason"] == "AnalysisFailed"]
+    assert failed and all("costIncrease" in e["message"] for e in failed), failed
+    assert failures, "no failed analysis seen in status.canary.lastAnalysis"
+    for analysis in failures:
+        gates = {g["name"]: g for g in analysis["gates"]}
+        assert gates["costIncrease"]["verdict"] == "Fail" and gates["costIncrease"]["value"] > 0
+        assert gates["costIncrease"]["unit"] == COSTS["unit"]
+        # More accurate than the stable: the accuracy gate never fails it.
+        assert gates["accuracyDrop"]["verdict"] != "Fail", gates
 
 
 def test_no_traffic_is_inconclusive_and_never_promoted(

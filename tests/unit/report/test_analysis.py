@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from vigia.bundle import ModelBundle
+from vigia.costs import CostTable, ErrorCost
 from vigia.report import analysis
 from vigia.report.analysis import Terms
 from vigia.sample import production_line, train_sample_model
@@ -154,3 +155,32 @@ def test_buckets_grow_with_the_window() -> None:
     assert analysis.bucket_frequency(86400) == "1h"
     assert analysis.bucket_frequency(7 * 86400) == "6h"
     assert analysis.bucket_frequency(30 * 86400) == "1D"
+
+
+def test_per_class_recall_and_precision_from_the_confusion_counts() -> None:
+    rows = [("good", "defective", 0.8)] * 20 + [("defective", "good", 0.7)] * 30
+    rows += [("good", "good", 0.9)] * 1900 + [("defective", "defective", 0.9)] * 50
+    confusion = analysis.confusion(frame(rows), ["defective", "good"], TERMS)
+    assert confusion is not None
+    rates = analysis.class_rates(confusion)
+    assert rates["defective"] == (50 / 70, 50 / 80)
+    assert rates["good"] == (1900 / 1930, 1900 / 1920)
+    assert analysis.class_rates_sentence(confusion, TERMS).endswith(
+        "defective 71% found, 62% right; good 98% found, 99% right.")
+
+
+def test_the_errors_cost_in_the_business_unit_and_how_it_moved() -> None:
+    costs = CostTable((ErrorCost("good", "defective", 10.0), ErrorCost("defective", "good", 1.0)),
+                      "EUR per 1,000 cakes")
+    # First half: 1,000 labelled, 20 defective passed and 30 good discarded (230 per 1,000);
+    # second half: 50 passed, 20 discarded (520 per 1,000).
+    # Rows are (predicted, label): ("good", "defective") is a defective one passed.
+    first = [("good", "defective", 0.8)] * 20 + [("defective", "good", 0.7)] * 30
+    first += [("good", "good", 0.9)] * 900 + [("defective", "defective", 0.9)] * 50
+    second = [("good", "defective", 0.8)] * 50 + [("defective", "good", 0.7)] * 20
+    second += [("good", "good", 0.9)] * 880 + [("defective", "defective", 0.9)] * 50
+    data = frame(first + second)
+    assert analysis.cost_sentence(data, costs) == (
+        "The errors cost 375 EUR per 1,000 cakes over the window (2,000 labelled), up from 230 "
+        "in its first half to 520 in its second.")
+    assert analysis.cost_sentence(frame([("good", None, 0.9)]), costs) is None

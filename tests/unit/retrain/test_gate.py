@@ -72,3 +72,25 @@ def test_fairness_that_cannot_be_measured_refuses() -> None:
     findings = decide(comparison(0.8, 0.9), comparison(0.8, 0.9), [unmeasured], LIMITS)
     assert codes(findings) == [Reason.FAIRNESS_NOT_EVALUABLE]
     assert "north" in findings[0].message and "30" in findings[0].message
+
+
+def costed(current: float, candidate: float, cost_now: float, cost_new: float,
+           rows: int = 500) -> dict[str, Any]:
+    return {**comparison(current, candidate, rows),
+            "current": {"accuracy": current, "cost": cost_now},
+            "candidate": {"accuracy": candidate, "cost": cost_new},
+            "costIncrease": cost_new - cost_now, "costUnit": "EUR per 1,000 cakes"}
+
+
+def test_more_accurate_but_costlier_is_refused_in_the_business_unit() -> None:
+    limits = Thresholds(min_improvement=0.0, max_holdout_loss=0.02, max_parity_difference=0.1,
+                        min_group_size=30, max_cost_increase=0.0)
+    findings = decide(comparison(0.89, 0.89), costed(0.95, 0.97, 230.0, 300.0), [], limits)
+    assert codes(findings) == [Reason.COST_INCREASE]
+    assert findings[0].message == (
+        "expected cost on recent feedback (500 rows) 230 -> 300 EUR per 1,000 cakes: "
+        "increase 70 exceeds maxCostIncrease 0")
+    assert decide(comparison(0.89, 0.89), costed(0.95, 0.96, 230.0, 130.0), [], limits) == []
+    # Without a limit the cost is reported, not judged.
+    assert decide(comparison(0.89, 0.89), costed(0.95, 0.97, 230.0, 300.0), [], LIMITS) == []
+    assert "maxCostIncrease" in limits.to_dict() and "maxCostIncrease" not in LIMITS.to_dict()

@@ -154,3 +154,27 @@ def test_plain_forest_attributions() -> None:
     frame = pd.DataFrame(records)[names].fillna(20.0)
     values, base = TreeAttributor(bundle.estimator, names).explain(frame)
     np.testing.assert_allclose(base + values.sum(axis=1), bundle.predict_proba(frame), atol=1e-6)
+
+
+def test_every_confusion_cell_is_exported_at_zero_before_any_feedback(
+        bundle: ModelBundle) -> None:
+    """increase() needs a series' zero to count its first label (per-class rates, cost)."""
+    registry = CollectorRegistry()
+    make_monitor(bundle, registry)
+    classes = bundle.metadata.classes
+    for actual in classes:
+        for predicted in classes:
+            found = registry.get_sample_value(
+                metrics.CONFUSION_SERIES, {**LABELS, "actual": actual, "predicted": predicted})
+            assert found == 0.0
+
+
+def test_the_holdout_confidence_reference_is_exported_as_gauges(bundle: ModelBundle) -> None:
+    registry = CollectorRegistry()
+    make_monitor(bundle, registry)
+    reference = bundle.metadata.profile.confidence
+    assert reference.rows > 0
+    for bound, share in zip(reference.buckets, reference.cumulative_shares, strict=True):
+        assert value(registry, metrics.CONFIDENCE_REFERENCE, le=repr(float(bound))) == (
+            pytest.approx(share))
+    assert value(registry, metrics.CONFIDENCE_REFERENCE_ROWS) == reference.rows

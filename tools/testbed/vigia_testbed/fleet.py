@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from sklearn.dummy import DummyClassifier
 from vigia_serving.local import LocalServer
 
 from vigia.bundle import export_bundle, make_bundle
@@ -43,13 +44,17 @@ ANALYSIS = {
 STEPS = [{"weight": 25, "pause": "10s"}, {"weight": 50, "pause": "10s"}]
 
 
-def export_version(work: Path, version: str, *, seed: int, wrong_labels: bool = False) -> str:
+def export_version(work: Path, version: str, *, seed: int, wrong_labels: bool = False,
+                   constant: str | None = None) -> str:
     """A sample bundle named ``version``; ``wrong_labels`` trains it on inverted targets
-    (a model whose accuracy on feedback is far below the stable's)."""
+    (a model whose accuracy on feedback is far below the stable's); ``constant`` makes it a
+    model that always predicts that class (e.g. one that discards every sobao: inaccurate,
+    but it never passes a defective one)."""
     X, y = production_line(1500, seed=seed)
     if wrong_labels:
         y = y.map({GOOD: DEFECTIVE, DEFECTIVE: GOOD})
-    model = sample_pipeline(seed).fit(X, y)
+    model = (sample_pipeline(seed) if constant is None
+             else DummyClassifier(strategy="constant", constant=constant)).fit(X, y)
     bundle = make_bundle(model, X, y, name=MODEL_NAME, version=version)
     uri = f"file://{work}/{version}.bentomodel"
     export_bundle(bundle, uri, home=work / "home")
@@ -173,22 +178,25 @@ def _plain(row: dict) -> dict:
 
 
 def apply_md(kubeconfig: Path, namespace: str, uri: str, version: str,
-           steps: list[dict[str, Any]] = STEPS, **analysis: Any) -> None:
+           steps: list[dict[str, Any]] = STEPS, monitoring: dict[str, Any] | None = None,
+           **analysis: Any) -> None:
     secret = {
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "store", "namespace": namespace,
                      "labels": {"vigia.dev/model-access": "true"}},
         "stringData": {"url": "postgresql+psycopg://store/predictions"},
     }
+    spec: dict[str, Any] = {
+        "model": {"uri": uri, "version": version},
+        "serving": {"replicas": 4, "predictionLog": {
+            "storeSecretRef": {"name": "store", "key": "url"}}},
+        "rollout": {"steps": steps, "analysis": {**ANALYSIS, **analysis}},
+    }
+    if monitoring is not None:
+        spec["monitoring"] = monitoring
     body = {
         "apiVersion": "vigia.dev/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": NAME, "namespace": namespace},
-        "spec": {
-            "model": {"uri": uri, "version": version},
-            "serving": {"replicas": 4, "predictionLog": {
-                "storeSecretRef": {"name": "store", "key": "url"}}},
-            "rollout": {"steps": steps, "analysis": {**ANALYSIS, **analysis}},
-        },
+        "metadata": {"name": NAME, "namespace": namespace}, "spec": spec,
     }
     kubectl(kubeconfig, "apply", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "List", "items": [secret, body]}))
@@ -241,9 +249,10 @@ def events_after(kubeconfig: Path, namespace: str, last: str,
     return wait_for(posted, timeout, f"a {last} Event on {namespace}/{NAME}")
 
 
-def stable_v1(kubeconfig: Path, namespace: str, fleet: Fleet, bundles: dict[str, str]) -> None:
+def stable_v1(kubeconfig: Path, namespace: str, fleet: Fleet, bundles: dict[str, str],
+              **spec: Any) -> None:
     fleet.serve("stable", "v1", bundles["v1"])
-    apply_md(kubeconfig, namespace, bundles["v1"], "v1")
+    apply_md(kubeconfig, namespace, bundles["v1"], "v1", **spec)
     wait_status(kubeconfig, namespace,
                  lambda s: (s.get("stable") or {}).get("version") == "v1", 120, "stable v1")
 

@@ -2,7 +2,8 @@
 conditions, the observed Jobs, now) -> start a Job, skip (with the reason and the numbers),
 or nothing.
 
-Triggers, in order: Drifted and AccuracyLow (when spec.retraining.triggers allows; from
+Triggers, in order: Drifted, AccuracyLow, CostHigh and ConfidenceShift (when
+spec.retraining.triggers allows; from
 the tick's ``Signals.values["conditions"]`` when the provider hands them, else from
 status.conditions as the monitoring section wrote them), then the schedule, evaluated by
 the operator itself on the tick (croniter; see docs/operator.md "Retraining"). Guards:
@@ -30,8 +31,11 @@ MAX_LABEL: Final = 63  # a version is a label value on the servers' pods and ser
 TRIGGER_CONDITIONS: Final = (
     (reasons.DRIFTED, reasons.TRIGGER_DRIFT),
     (reasons.ACCURACY_LOW, reasons.TRIGGER_ACCURACY),
+    (reasons.COST_HIGH, reasons.TRIGGER_COST),
+    (reasons.CONFIDENCE_SHIFT, reasons.TRIGGER_CONFIDENCE),
 )
 _SHORT: Final = {reasons.TRIGGER_DRIFT: "drift", reasons.TRIGGER_ACCURACY: "accuracy",
+                 reasons.TRIGGER_COST: "cost", reasons.TRIGGER_CONFIDENCE: "confidence",
                  reasons.TRIGGER_SCHEDULE: "schedule"}
 
 
@@ -130,10 +134,17 @@ def schedule_state(spec: RetrainingSpec, previous: RetrainingStatus, created: da
     return trigger, next_fire(schedule, now)
 
 
+def allowed_triggers(spec: RetrainingSpec) -> dict[str, bool]:
+    """Which condition triggers spec.retraining.triggers turns on, by trigger name."""
+    return {reasons.TRIGGER_DRIFT: spec.triggers.drift,
+            reasons.TRIGGER_ACCURACY: spec.triggers.accuracy,
+            reasons.TRIGGER_COST: spec.triggers.cost,
+            reasons.TRIGGER_CONFIDENCE: spec.triggers.confidence_shift}
+
+
 def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,
                       now: datetime) -> Trigger | Skip | None:
-    allowed = {reasons.TRIGGER_DRIFT: spec.triggers.drift,
-               reasons.TRIGGER_ACCURACY: spec.triggers.accuracy}
+    allowed = allowed_triggers(spec)
     for type_, reason in TRIGGER_CONDITIONS:
         if not allowed[reason]:
             continue

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vigia.costs import CostTable, difference
 from vigia.drift import psi
 from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.decide.rollout import sequential
@@ -33,6 +34,7 @@ from vigia_operator.decide.rollout.model import (
 )
 from vigia_operator.view.rollout import (
     ACCURACY_DROP,
+    COST_INCREASE,
     ERROR_RATE,
     FEEDBACK_GATES,
     INPUT_DRIFT,
@@ -56,6 +58,8 @@ class TrackMeasurements:
     feedback_total: float = 0.0
     predictions: Mapping[str, float] = field(default_factory=dict)  # by predicted class
     input_drift: float | None = None  # highest feature drift score against its own profile
+    # Labelled predictions per (actual, predicted) class: the expected cost of its errors.
+    confusion: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float | None:
@@ -93,9 +97,10 @@ class LabelsSoFar:
 
 def analyse(
     spec: AnalysisSpec, measured: Measurements | None, now: datetime, *, error: str = "",
-    so_far: LabelsSoFar | None = None,
+    so_far: LabelsSoFar | None = None, costs: CostTable | None = None,
 ) -> Analysis:
-    """The analysis of one window; ``measured`` None means the numbers could not be read."""
+    """The analysis of one window; ``measured`` None means the numbers could not be read.
+    ``costs`` (spec.monitoring.costs) turns the costIncrease gate on."""
     so_far = so_far or LabelsSoFar()
     if measured is None:
         return Analysis(
@@ -105,7 +110,7 @@ def analyse(
             no_data=True, canary_labels=so_far.canary, stable_labels=so_far.stable,
         )
     canary_labels, stable_labels = so_far.with_window(measured)
-    gates = _gates(spec, measured, canary_labels, stable_labels)
+    gates = _gates(spec, measured, canary_labels, stable_labels, costs)
     canary_n, stable_n = int(measured.canary.requests), int(measured.stable.requests)
     labels = (canary_labels, stable_labels)
     failed = [g for g in gates if g.outcome == FAIL]
@@ -166,7 +171,8 @@ def _short_of_data(spec: AnalysisSpec, gate_count: int, missing: list[GateResult
 
 
 def _gates(spec: AnalysisSpec, m: Measurements, canary_labels: sequential.Labels,
-           stable_labels: sequential.Labels) -> list[GateResult]:
+           stable_labels: sequential.Labels, costs: CostTable | None = None
+           ) -> list[GateResult]:
     limits = spec.gates
     enough = m.canary.requests >= spec.min_samples
     both = enough and m.stable.requests >= spec.min_samples
@@ -190,7 +196,24 @@ def _gates(spec: AnalysisSpec, m: Measurements, canary_labels: sequential.Labels
         name, margin = feedback_gate
         judged.insert(min(2, len(judged)), _accuracy_drop(
             margin, spec.min_feedback, canary_labels, stable_labels, name))
+    if limits.cost_increase is not None and costs is not None:
+        judged.append(_cost_increase(limits.cost_increase, spec.min_feedback, m, costs))
     return judged
+
+
+def _cost_increase(limit: float, min_feedback: int, m: Measurements,
+                   costs: CostTable) -> GateResult:
+    """Canary minus stable expected cost per 1,000 predictions over the window, with its 95%
+    interval; judged on the estimate once each track has ``min_feedback`` labels."""
+    canary, stable = costs.estimate(m.canary.confusion), costs.estimate(m.stable.confusion)
+    canary_n, stable_n = (canary.rows if canary else 0), (stable.rows if stable else 0)
+    if canary is None or stable is None or min(canary_n, stable_n) < min_feedback:
+        return GateResult(COST_INCREASE, None, limit, NO_DATA, canary_n,
+                          stable_samples=stable_n, unit=costs.unit)
+    found = difference(canary, stable)
+    outcome: GateOutcome = PASS if found.value <= limit else FAIL
+    return GateResult(COST_INCREASE, found.value, limit, outcome, canary_n, low=found.low,
+                      high=found.high, stable_samples=stable_n, unit=costs.unit)
 
 
 def _judge(name: str, value: float | None, threshold: float, samples: float) -> GateResult:

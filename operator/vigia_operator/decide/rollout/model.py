@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal
 
+from vigia.costs import figure
 from vigia_operator.core.types import Event
 from vigia_operator.decide.rollout.sequential import Labels
 from vigia_operator.view.rollout import NoDataPolicy, Router  # noqa: F401  (re-read by the machine)
@@ -52,10 +53,13 @@ class GateResult:
     low: float | None = None
     high: float | None = None
     stable_samples: int | None = None
+    unit: str | None = None  # a value in the business's unit (costIncrease)
 
     def describe(self) -> str:
         if self.value is None:
             return f"{self.name} no data ({self.samples} samples)"
+        if self.unit is not None:
+            return self._amount(self.value)
         if self.low is not None and self.high is not None:
             return self._interval(self.value, self.low, self.high)
         sign = "≤" if self.outcome == PASS else ">"
@@ -67,6 +71,16 @@ class GateResult:
         judged = {PASS: "≤", FAIL: ">"}.get(self.outcome)
         limit = f"{judged} {self.threshold:g}" if judged else f"undecided at {self.threshold:g}"
         return (f"{self.name} {_two(value)} [{_two(low)}, {_two(high)}] {limit} "
+                f"({self.samples} canary, {self.stable_samples or 0} stable labels)")
+
+
+    def _amount(self, value: float) -> str:
+        """"costIncrease 182 [132, 232] per 1,000 cakes > 0 (380 canary, 1510 stable
+        labels)": the difference, its 95% interval and the counts behind it."""
+        sign = "≤" if self.outcome == PASS else ">"
+        interval = ("" if self.low is None or self.high is None
+                    else f" [{figure(self.low)}, {figure(self.high)}]")
+        return (f"{self.name} {figure(value)}{interval} {self.unit} {sign} {self.threshold:g} "
                 f"({self.samples} canary, {self.stable_samples or 0} stable labels)")
 
 

@@ -77,6 +77,8 @@ def _gate_to_status(gate: GateResult) -> Obj:
         out["low"], out["high"] = round(gate.low, 6), round(gate.high, 6)
     if gate.stable_samples is not None:
         out["stableSamples"] = gate.stable_samples
+    if gate.unit is not None:
+        out["unit"] = gate.unit
     return out
 
 
@@ -91,6 +93,7 @@ def analysis_from_status(section: Mapping[str, Any] | None) -> Analysis | None:
             outcome=cast(GateOutcome, g.get("verdict", "NoData")),
             samples=int(g.get("samples", 0)),
             low=g.get("low"), high=g.get("high"), stable_samples=g.get("stableSamples"),
+            unit=g.get("unit"),
         )
         for g in section.get("gates") or []
     )

@@ -129,8 +129,10 @@ def step(md: ModelDeploymentView, spec: RolloutSpec, status: Mapping[str, Any],
     observed = observe_tracks(stable_deployment, canary_deployment)
     analysis = None
     if measured is not None and canary is not None and canary.phase == PROGRESSING:
+        costs = md.monitoring.costs
         analysis = analyse(spec.analysis, measured.measurements, now, error=measured.error,
-                           so_far=labels_so_far(canary, spec.analysis.interval_s, now))
+                           so_far=labels_so_far(canary, spec.analysis.interval_s, now),
+                           costs=None if costs is None else costs.table)
     fleet = stable_fleet(md, stable_deployment)
     scaling = md.serving.autoscaling
     ceiling = None if scaling is None else scaling.max_replicas

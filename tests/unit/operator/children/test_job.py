@@ -9,6 +9,7 @@ from vigia_operator.view.policy import store_uri
 from vigia_operator.view.retraining import parse_retraining
 
 from tests.unit.operator.schema import defaulted_sample
+from vigia.costs import CostTable
 from vigia.retraining import ExitCode
 from vigia.settings import RetrainSettings, retrain_env_name
 
@@ -163,3 +164,21 @@ def test_uris_beside_the_bundle_and_back() -> None:
     assert store_uri("file:///var/run/vigia/bundles/models/sobaos/c.bentomodel") == (
         "pvc://models/sobaos/c.bentomodel")
     assert store_uri("s3://bucket/c.bentomodel") == "s3://bucket/c.bentomodel"
+
+
+def test_error_costs_and_the_cost_limit_reach_the_job() -> None:
+    costs = {"unit": "EUR per 1,000 cakes",
+             "errors": [{"predicted": "good", "actual": "defective", "cost": 10}]}
+    assert retrain_env_name("error_costs") not in _env(_job())
+    env = _env(_job(spec__monitoring__costs=costs,
+                    spec__retraining__gate={"maxCostIncrease": 0}))
+    settings = RetrainSettings.model_validate(
+        {k.removeprefix("VIGIA_RETRAIN_").lower(): v for k, v in env.items()
+         if isinstance(v, str)})
+    assert settings.max_cost_increase == 0.0
+    assert settings.error_costs is not None
+    table = CostTable.from_json(settings.error_costs)
+    assert table.unit == "EUR per 1,000 cakes" and table.cost_of("defective", "good") == 10.0
+    reported = _env(_job(spec__monitoring__costs=costs))
+    assert retrain_env_name("error_costs") in reported
+    assert retrain_env_name("max_cost_increase") not in reported

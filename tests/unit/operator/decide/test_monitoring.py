@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vigia_operator.core import reasons
 from vigia_operator.decide import monitoring as ev
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
-from vigia_operator.view.monitoring import KPI, MonitoringSpec
+from vigia_operator.view.monitoring import KPI, CostSpec, MonitoringSpec
+
+from vigia.costs import CostTable, ErrorCost
 
 NOW = 1_800_000_000.0
 SPEC = MonitoringSpec()
@@ -220,3 +224,104 @@ def test_a_prediction_log_that_cannot_be_written_is_a_condition_with_the_rows_wa
     assert status_of(older, reasons.PREDICTION_LOG_FAILING) == (
         "Unknown", reasons.INSUFFICIENT_DATA)
     assert older.section["state"] == ev.STATE_HEALTHY
+
+
+def test_per_class_recall_and_precision_are_in_the_status() -> None:
+    track = healthy_track(class_recall={"good": 0.98, "defective": 0.4},
+                          class_precision={"good": 0.91234567})
+    section = ev.assess(SPEC, signals(track), now=NOW).section
+    assert section["classes"] == [
+        {"name": "defective", "recall": 0.4},
+        {"name": "good", "recall": 0.98, "precision": 0.9123},
+    ]
+
+
+COSTS = CostSpec(CostTable((ErrorCost("good", "defective", 10.0),
+                            ErrorCost("defective", "good", 1.0)), "per 1,000 cakes"), max=300.0)
+CHEAP = {("good", "good"): 900.0, ("defective", "defective"): 50.0,
+         ("defective", "good"): 20.0, ("good", "defective"): 30.0}  # 230 per 1,000
+DEAR = {("good", "good"): 930.0, ("defective", "defective"): 30.0,
+        ("defective", "good"): 40.0, ("good", "defective"): 0.0}  # 400 per 1,000
+
+
+def test_cost_above_its_maximum_speaks_in_the_unit_up_from_the_first_measure() -> None:
+    spec = replace(SPEC, costs=COSTS)
+    first = ev.assess(spec, signals(healthy_track(confusion=CHEAP)), now=NOW, version="1")
+    assert status_of(first, reasons.COST_HIGH) == ("False", reasons.COST_OK)
+    assert first.section["cost"]["value"] == 230.0 and first.section["cost"]["reference"] == 230.0
+    assert message(first, reasons.COST_HIGH) == (
+        "expected cost 230 per 1,000 cakes from 1000 labelled predictions of version 1 over 1h"
+        " (maximum 300)")
+    later = ev.assess(spec, signals(healthy_track(confusion=DEAR)), now=NOW + 60, version="1",
+                      previous=first.section)
+    assert status_of(later, reasons.COST_HIGH) == ("True", reasons.COST_ABOVE_MAX)
+    assert message(later, reasons.COST_HIGH).startswith(
+        "expected cost 400 per 1,000 cakes, up from 230 from 1000 labelled")
+    assert later.section["state"] == ev.STATE_DEGRADED
+    assert later.section["cost"]["referenceAt"] == first.section["cost"]["referenceAt"]
+    low, high = later.section["cost"]["low"], later.section["cost"]["high"]
+    assert low < 400 < high
+    # A new version starts its own reference.
+    other = ev.assess(spec, ModelSignals(tracks={("stable", "2"): healthy_track(
+        confusion=DEAR)}), now=NOW + 120, version="2", previous=later.section)
+    assert other.section["cost"]["reference"] == 400.0
+
+
+def test_cost_without_enough_labels_or_without_costs() -> None:
+    few = {("good", "good"): 40.0, ("defective", "good"): 10.0}
+    verdict = ev.assess(replace(SPEC, costs=COSTS), signals(healthy_track(confusion=few)),
+                        now=NOW)
+    assert status_of(verdict, reasons.COST_HIGH) == ("Unknown", reasons.INSUFFICIENT_DATA)
+    assert "50 labelled predictions" in message(verdict, reasons.COST_HIGH)
+    assert verdict.section["state"] == ev.STATE_HEALTHY  # optional: not the whole verdict
+    plain = ev.assess(SPEC, signals(healthy_track(confusion=CHEAP)), now=NOW)
+    assert status_of(plain, reasons.COST_HIGH) == ("False", reasons.NO_COSTS)
+    assert "cost" not in plain.section
+    unbounded = ev.assess(replace(SPEC, costs=replace(COSTS, max=None)),
+                          signals(healthy_track(confusion=CHEAP)), now=NOW)
+    assert status_of(unbounded, reasons.COST_HIGH) == ("False", reasons.COST_UNBOUNDED)
+
+
+REFERENCE = {0.5: 0.0, 0.6: 0.05, 0.7: 0.1, 0.8: 0.2, 0.9: 0.4, 0.95: 0.6, 0.99: 0.85, 1.0: 1.0}
+LESS_SURE = {0.5: 0.0, 0.6: 0.2, 0.7: 0.4, 0.8: 0.6, 0.9: 0.8, 0.95: 0.9, 0.99: 0.97, 1.0: 1.0}
+
+
+def test_a_confidence_shift_names_its_direction_and_size() -> None:
+    track = healthy_track(confidence_reference=REFERENCE, confidence_reference_rows=1500.0,
+                          confidence_below=LESS_SURE)
+    verdict = ev.assess(SPEC, signals(track), now=NOW, version="1")
+    assert status_of(verdict, reasons.CONFIDENCE_SHIFT) == ("True", reasons.CONFIDENCE_SHIFTED)
+    said = message(verdict, reasons.CONFIDENCE_SHIFT)
+    shift = verdict.section["confidence"]["shift"]
+    assert shift["direction"] == "down" and shift["liveMean"] < shift["referenceMean"]
+    assert shift["referenceRows"] == 1500 and shift["df"] == 6 and shift["pValue"] < 0.001
+    assert said.startswith(f"confidence down: binned mean {shift['liveMean']:.3f} against "
+                           f"{shift['referenceMean']:.3f} on 1500 holdout rows, PSI ")
+    assert said.endswith("), 2000 predictions of version 1 over 1h")
+    assert verdict.section["state"] == ev.STATE_DEGRADED
+
+
+def test_the_same_confidence_is_steady_and_a_surer_one_shifts_up() -> None:
+    same = healthy_track(confidence_reference=REFERENCE, confidence_reference_rows=1500.0,
+                         confidence_below=REFERENCE)
+    steady = ev.assess(SPEC, signals(same), now=NOW)
+    assert status_of(steady, reasons.CONFIDENCE_SHIFT) == ("False", reasons.CONFIDENCE_STEADY)
+    assert message(steady, reasons.CONFIDENCE_SHIFT).startswith(
+        "confidence as on the holdout: binned mean")
+    assert steady.section["confidence"]["shift"]["alpha"] == 0.001
+    surer = {**REFERENCE, 0.9: 0.1, 0.95: 0.15, 0.99: 0.3}
+    up = ev.assess(SPEC, signals(healthy_track(
+        confidence_reference=REFERENCE, confidence_reference_rows=1500.0,
+        confidence_below=surer)), now=NOW)
+    assert up.section["confidence"]["shift"]["direction"] == "up"
+    assert message(up, reasons.CONFIDENCE_SHIFT).startswith("confidence up:")
+
+
+def test_a_confidence_shift_needs_samples_and_a_reference() -> None:
+    quiet = healthy_track(predictions=100.0, confidence_reference=REFERENCE)
+    verdict = ev.assess(SPEC, signals(quiet), now=NOW)
+    assert status_of(verdict, reasons.CONFIDENCE_SHIFT) == ("Unknown", reasons.INSUFFICIENT_DATA)
+    old = ev.assess(SPEC, signals(healthy_track()), now=NOW)
+    assert status_of(old, reasons.CONFIDENCE_SHIFT) == (
+        "Unknown", reasons.NO_CONFIDENCE_REFERENCE)
+    assert old.section["state"] == ev.STATE_HEALTHY  # optional: not the whole verdict

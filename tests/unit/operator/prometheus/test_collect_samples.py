@@ -59,3 +59,18 @@ def test_each_version_of_a_track_is_filed_apart_and_series_without_one_are_left_
     ])
     versions = into[("a", "m")].versions("stable")
     assert {v: t.accuracy for v, t in versions.items()} == {"1": 0.84, "2": 0.97}
+
+
+def test_confusion_cells_and_per_class_rates_are_filed_by_their_labels() -> None:
+    into: dict[tuple[str, str], ModelSignals] = {}
+    key = {"namespace": "a", "model": "m", "track": "stable", "version": "1"}
+    add_samples(into, Signal.CONFUSION, [
+        sample(30.0, **key, actual="defective", predicted="good"),
+        sample(400.0, **key, actual="good", predicted="good"),
+    ])
+    add_samples(into, Signal.CLASS_RECALL, [sample(0.25, **key, **{"class": "defective"})])
+    add_samples(into, Signal.CLASS_PRECISION, [sample(0.9, **key, **{"class": "good"})])
+    track = into[("a", "m")].tracks[("stable", "1")]
+    assert track.confusion == {("defective", "good"): 30.0, ("good", "good"): 400.0}
+    assert track.class_recall == {"defective": 0.25}
+    assert track.class_precision == {"good": 0.9}

@@ -21,7 +21,8 @@ def verdict(drifted: ConditionStatus, psi: float) -> ev.MonitoringVerdict:
         ev.MonitoringStatus(
             state=ev.STATE_HEALTHY, drift=ev.DriftStatus("PSI", 0.2, scores={"oven": psi}),
             accuracy=0.9, confidence=ev.ConfidenceStatus(min=0.6, mean=0.8),
-            kpis=(ev.KPIStatus("scrap", value=0.01),)),
+            kpis=(ev.KPIStatus("scrap", value=0.01),),
+            cost=ev.CostStatus("EUR per 1,000 cakes", value=412.0)),
         (Condition(reasons.DRIFTED, drifted, "r", "m"),),
     )
 
@@ -38,6 +39,7 @@ def test_gauges_transitions_and_forgetting() -> None:
     assert value(metrics.OPERATOR_DRIFT, feature="oven", statistic="PSI") == 0.4
     assert value(metrics.OPERATOR_ACCURACY) == 0.9
     assert value(metrics.OPERATOR_KPI, kpi="scrap") == 0.01
+    assert value(metrics.OPERATOR_COST, unit="EUR per 1,000 cakes") == 412.0
     assert value(metrics.OPERATOR_STATE, condition=reasons.DRIFTED) == 1.0
     transitions = registry.get_sample_value(
         f"{metrics.OPERATOR_DECISIONS}_total", {"condition": reasons.DRIFTED, "decision": "True"}
@@ -45,6 +47,7 @@ def test_gauges_transitions_and_forgetting() -> None:
     assert transitions == 1.0
     exported.retain([])
     assert value(metrics.OPERATOR_ACCURACY) is None
+    assert value(metrics.OPERATOR_COST, unit="EUR per 1,000 cakes") is None
     assert value(metrics.OPERATOR_DRIFT, feature="oven", statistic="PSI") is None
 
 

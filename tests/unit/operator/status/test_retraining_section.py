@@ -206,8 +206,9 @@ def test_an_invalid_retraining_spec_is_a_condition_and_one_event_not_a_crash() -
 
 def test_the_conditions_a_retraining_trigger_answers() -> None:
     body = _body()
-    assert answered_conditions(body) == {reasons.DRIFTED, reasons.ACCURACY_LOW}
+    assert answered_conditions(body) == {reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.COST_HIGH}
     body["spec"]["retraining"]["triggers"]["accuracy"] = False
+    body["spec"]["retraining"]["triggers"]["cost"] = False
     assert answered_conditions(body) == {reasons.DRIFTED}
     body["spec"]["retraining"]["enabled"] = False
     assert answered_conditions(body) == frozenset()

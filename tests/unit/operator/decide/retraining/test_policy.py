@@ -162,3 +162,20 @@ def test_bad_spec_names_the_field() -> None:
 def test_the_next_candidate_version_is_short_and_monotonic(current: str, used: list[str],
                                                            expected: str) -> None:
     assert next_version(current, used) == expected
+
+
+def test_cost_high_triggers_by_default_and_confidence_shift_when_asked() -> None:
+    dear = Monitoring({"Drifted": ("False", ""), "AccuracyLow": ("False", ""),
+                       "CostHigh": ("True", "expected cost 412 EUR per 1,000 cakes")})
+    decision = _decide(monitoring=dear)
+    assert decision.action.trigger.reason == reasons.TRIGGER_COST
+    assert decision.action.job_name == "sobaos-cost-202611231800"
+    assert "CostHigh: expected cost 412 EUR per 1,000 cakes" in decision.action.trigger.message
+    assert _decide(replace(SPEC, triggers=Triggers(cost=False)), monitoring=dear).action is None
+    shifted = Monitoring({"Drifted": ("False", ""), "AccuracyLow": ("False", ""),
+                          "ConfidenceShift": ("True", "confidence down: ...")})
+    assert _decide(monitoring=shifted).action is None  # off unless asked
+    asked = replace(SPEC, triggers=Triggers(confidence_shift=True))
+    found = _decide(asked, monitoring=shifted).action
+    assert found.trigger.reason == reasons.TRIGGER_CONFIDENCE
+    assert found.job_name == "sobaos-confidence-202611231800"
