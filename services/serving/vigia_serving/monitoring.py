@@ -252,6 +252,8 @@ def export_confidence_reference(
         labels, registry=registry, multiprocess_mode="max",
     )
     reference = profile.confidence
+    if reference is None:  # a regressor: no class probabilities, no confidence
+        return
     for bound, share in zip(reference.buckets, reference.cumulative_shares, strict=True):
         shares.labels(*base, repr(float(bound))).set(share)
     rows.labels(*base).set(reference.rows)

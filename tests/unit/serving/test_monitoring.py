@@ -173,7 +173,7 @@ def test_the_holdout_confidence_reference_is_exported_as_gauges(bundle: ModelBun
     registry = CollectorRegistry()
     make_monitor(bundle, registry)
     reference = bundle.metadata.profile.confidence
-    assert reference.rows > 0
+    assert reference is not None and reference.rows > 0
     for bound, share in zip(reference.buckets, reference.cumulative_shares, strict=True):
         assert value(registry, metrics.CONFIDENCE_REFERENCE, le=repr(float(bound))) == (
             pytest.approx(share))
