@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Protocol
 
 from vigia.onnx.manifest import MANIFEST_FILE, MODEL_FILE, Manifest
+from vigia.onnx.release import RELEASE_FILE, release_of
 
 STATIC = Path(__file__).parent / "static"
 ORT_DIR = STATIC / "ort"
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
-PAGE_FILES = ("index.html", "app.js", "app.css")
+PAGE_FILES = ("index.html", "app.js", "telemetry.js", "app.css")
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -71,4 +72,5 @@ def export_web(compiled: CompiledModel, folder: Path) -> Path:
         shutil.copyfile(ORT_DIR / name, folder / "ort" / name)
     (folder / MODEL_FILE).write_bytes(compiled.model)
     compiled.manifest.write(folder / MANIFEST_FILE)
+    (folder / RELEASE_FILE).write_bytes(release_of(compiled.model, compiled.manifest).to_json())
     return folder

@@ -1,15 +1,17 @@
 """The shipped recording and alerting rules under `promtool test rules`.
 
 Inputs are counters of several ModelDeployments (two namespaces holding a model of the same
-name, two replicas, a canary track); every expected value is computed here by vigia.drift
-and plain arithmetic, never by PromQL, and compared within 1e-9 relative.
+name, two replicas, a canary track; part of the stable track's counts come from devices
+and browsers, ``source="edge"|"browser"``, as POST /telemetry folds them); every expected
+value is computed here by vigia.drift and plain arithmetic, never by PromQL, and compared
+within 1e-9 relative.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,10 @@ class Track:
     correct: float  # feedback per minute
     incorrect: float
     confidences: dict[float, float]  # confidence value -> predictions per minute
+    # replica -> source of its bin counts; and the share of predictions, feedback and
+    # confidence counted from browsers' reports: the rules must sum over ``source``.
+    sources: dict[str, str] = field(default_factory=dict)
+    browser_share: float = 0.0
 
     @property
     def key(self) -> dict[str, str]:
@@ -66,7 +72,8 @@ TRACKS = [
                     "supplier": {"acme": 14, "bolt": 9, "corn": 5}},
           },
           classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
-          confidences={0.55: 5, 0.75: 15, 0.97: 30}),
+          confidences={0.55: 5, 0.75: 15, 0.97: 30},
+          sources={"b": metrics.SOURCE_EDGE}, browser_share=0.25),
     Track("bakery", "sobaos", "canary",
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
@@ -98,25 +105,38 @@ def input_series(t: Track) -> list[dict[str, str]]:
     replicas = list(t.replicas)
     for instance, features in t.replicas.items():
         base = {**t.key, "instance": instance}
+        source = {metrics.LABEL_SOURCE: t.sources.get(instance, metrics.SOURCE_SERVER)}
         for feature, bins in features.items():
             for b, rate in bins.items():
                 labels = {**base, "feature": feature, "bin": b}
-                out.append(_counter(metrics.FEATURE_BIN_SERIES, labels, rate))
+                out.append(_counter(metrics.FEATURE_BIN_SERIES, {**labels, **source}, rate))
                 out.append(_gauge(metrics.FEATURE_REFERENCE, labels, REFERENCE[feature][b]))
         for c, prior in PRIORS.items():
             out.append(_gauge(metrics.CLASS_PRIOR, {**base, "class": c}, prior))
-    # Predictions, feedback and confidence: all on the first replica (sums are what count).
-    base = {**t.key, "instance": replicas[0]}
-    for c, rate in t.classes.items():
+    # Predictions, feedback and confidence: on the first replica (sums are what count), part
+    # of them from browsers.
+    for origin, share in ((metrics.SOURCE_SERVER, 1 - t.browser_share),
+                          (metrics.SOURCE_BROWSER, t.browser_share)):
+        if share:
+            counted = {**t.key, "instance": replicas[0], metrics.LABEL_SOURCE: origin}
+            out += _outcomes(t, counted, share)
+    return out
+
+
+def _outcomes(t: Track, base: dict[str, str], share: float) -> list[dict[str, str]]:
+    out = []
+    for c, whole in t.classes.items():
+        rate = whole * share
         out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
-    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, t.correct))
-    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, t.incorrect))
-    total = sum(t.confidences.values())
+    correct, incorrect = t.correct * share, t.incorrect * share
+    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, correct))
+    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, incorrect))
+    total = sum(t.confidences.values()) * share
     for le in (*BUCKETS, float("inf")):
-        below = sum(r for v, r in t.confidences.items() if v <= le)
+        below = sum(r for v, r in t.confidences.items() if v <= le) * share
         label = "+Inf" if le == float("inf") else repr(le)
         out.append(_counter(f"{metrics.CONFIDENCE}_bucket", {**base, "le": label}, below))
-    weighted = sum(v * r for v, r in t.confidences.items())
+    weighted = sum(v * r for v, r in t.confidences.items()) * share
     out.append(_counter(f"{metrics.CONFIDENCE}_sum", base, weighted))
     out.append(_counter(f"{metrics.CONFIDENCE}_count", base, total))
     return out

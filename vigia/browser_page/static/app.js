@@ -2,18 +2,24 @@
 // model.onnx come from this page's own folder; the inputs never leave the page.
 "use strict";
 
-const state = { session: null, manifest: null };
+const state = { session: null, manifest: null, release: null, aggregates: null };
 const $ = (id) => document.getElementById(id);
 
 ort.env.wasm.wasmPaths = new URL("ort/", document.baseURI).href;
 ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a plain host lacks
 
 async function load() {
+  const released = await fetch("release.json");
+  state.release = released.ok ? await released.json() : null;
   const manifest = await (await fetch("model.json")).json();
   const bytes = new Uint8Array(await (await fetch("model.onnx")).arrayBuffer());
   state.session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   state.manifest = manifest;
   $("model").textContent = `Model ${manifest.name}, version ${manifest.version}`;
+  if (state.release && state.release.telemetry) {
+    state.aggregates = new Aggregates(manifest);
+    $("share-box").hidden = false;
+  }
   buildForm(manifest.features);
   $("predict").disabled = false;
   document.body.dataset.ready = "true";
@@ -94,6 +100,11 @@ async function predictRows(rows) {
     const best = p.indexOf(Math.max(...p));
     return { class: state.manifest.classes[best], probabilities: p };
   });
+  if (state.aggregates && $("share").checked) {
+    state.aggregates.observe(rows, predictions);
+    await sendReport(state.release.telemetry, state.aggregates.takeReport("browser"));
+    document.body.dataset.reported = String(Number(document.body.dataset.reported || 0) + 1);
+  }
   return { predictions, ms: elapsed };
 }
 
