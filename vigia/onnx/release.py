@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from vigia.onnx.manifest import MANIFEST_FILE, MODEL_FILE, Manifest
@@ -66,3 +68,34 @@ def release_of(model: bytes, manifest: Manifest, telemetry: str | None = None) -
         parity_passed=bool(manifest.parity and manifest.parity.passed),
         telemetry=telemetry,
     )
+
+
+VERSIONS_DIR = "versions"
+
+
+def publish_version(site: Path, model: bytes, manifest: Manifest) -> Path:
+    """A version's files under ``site/versions/<version>/``; devices do not see it yet."""
+    folder = site / VERSIONS_DIR / manifest.version
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MODEL_FILE).write_bytes(model)
+    (folder / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+    return folder
+
+
+def point_release(site: Path, version: str, telemetry: str | None = None) -> Release:
+    """Make ``version`` (published before) the one devices follow: ``site/release.json``
+    replaced atomically. Promoting and rolling back are both this call."""
+    folder = site / VERSIONS_DIR / version
+    model = (folder / MODEL_FILE).read_bytes()
+    manifest = Manifest.read(folder / MANIFEST_FILE)
+    prefix = f"{VERSIONS_DIR}/{version}/"
+    release = Release(
+        name=manifest.name, version=manifest.version, model=prefix + MODEL_FILE,
+        model_digest=sha256(model), manifest=prefix + MANIFEST_FILE,
+        manifest_digest=sha256((folder / MANIFEST_FILE).read_bytes()),
+        parity_passed=bool(manifest.parity and manifest.parity.passed), telemetry=telemetry,
+    )
+    partial = site / f".{RELEASE_FILE}.partial"
+    partial.write_bytes(release.to_json())
+    os.replace(partial, site / RELEASE_FILE)
+    return release

@@ -8,11 +8,33 @@ const $ = (id) => document.getElementById(id);
 ort.env.wasm.wasmPaths = new URL("ort/", document.baseURI).href;
 ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a plain host lacks
 
+async function sha256(buffer) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
+  return "sha256:" + Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The release names the promoted version's files and digests: the page runs that version
+// only if both digests match and its parity passed at export.
+async function fetchVerified(path, digest) {
+  const answer = await fetch(path, { cache: "no-store" });
+  if (!answer.ok) throw new Error(`${path}: ${answer.status}`);
+  const buffer = await answer.arrayBuffer();
+  if (digest && (await sha256(buffer)) !== digest) {
+    throw new Error(`${path}: digest does not match the release; not loaded`);
+  }
+  return buffer;
+}
+
 async function load() {
-  const released = await fetch("release.json");
+  const released = await fetch("release.json", { cache: "no-store" });
   state.release = released.ok ? await released.json() : null;
-  const manifest = await (await fetch("model.json")).json();
-  const bytes = new Uint8Array(await (await fetch("model.onnx")).arrayBuffer());
+  const release = state.release || { model: "model.onnx", manifest: "model.json" };
+  if (state.release && !state.release.parity_passed) {
+    throw new Error(`version ${state.release.version}: parity did not pass; not loaded`);
+  }
+  const manifestBytes = await fetchVerified(release.manifest, release.manifest_digest);
+  const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+  const bytes = new Uint8Array(await fetchVerified(release.model, release.model_digest));
   state.session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   state.manifest = manifest;
   $("model").textContent = `Model ${manifest.name}, version ${manifest.version}`;
