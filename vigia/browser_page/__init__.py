@@ -3,8 +3,10 @@
 ``static/`` holds the page (index.html, app.js, app.css); ``static/ort/`` holds the
 onnxruntime-web files the page loads (the wasm build), copied there from the npm
 package (tools/onnxruntime-web) by scripts/setup, so they ship with the Python package
-and no CDN is used. The page fetches ``model.onnx`` and ``model.json`` from its own
-folder and sends nothing anywhere.
+and no CDN is used. The page reads ``release.json`` from its own folder, fetches the
+``model.onnx`` and ``model.json`` it names (checking their sha256) and never sends an input;
+when the server accepts telemetry and the visitor opts in, it posts counts only
+(``telemetry.js``, vigia/telemetry.py).
 """
 
 from __future__ import annotations

@@ -99,6 +99,7 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("home"): SERVER_HOME,
         # Only when on: a key added for everyone would roll every server on upgrade.
         **({env_name("browser_page"): "true"} if serving.browser_page else {}),
+        **({env_name("telemetry"): "true"} if serving.telemetry else {}),
     }
 
 
