@@ -120,19 +120,28 @@ def test_a_runner_and_a_page_follow_a_promotion_a_tampered_release_and_a_rollbac
     assert answered["version"] == "2"
     expected = fleet.versions["2"].runner().predict(rows)
     assert [p["class"] for p in answered["predictions"]] == [p["class"] for p in expected]
-    assert page_version(playwright_driver, fleet) == "Model sobaos, version 2"
     assert [(s["version"], s["previous"]) for s in status["switches"]] == [("1", None),
                                                                             ("2", "1")]
-
-    # A release whose graph is not the one it names: the device keeps version 2, the page
-    # refuses to run it.
-    publish_version(fleet.site, fleet.versions["2"].model,
-                    _renamed(fleet.versions["2"], "3"))
-    point_release(fleet.site, "3")
-    (fleet.site / VERSIONS_DIR / "3" / MODEL_FILE).write_bytes(fleet.versions["1"].model)
+    with open_page(playwright_driver, fleet.base + "/") as (page, _):
+        page.goto(fleet.base + "/index.html", wait_until="load")
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        assert page.inner_text("#model") == "Model sobaos, version 2"
+        # A release whose graph is not the one it names: the device keeps version 2; the
+        # page, reloaded, refuses it and runs the version it verified last.
+        publish_version(fleet.site, fleet.versions["2"].model,
+                        _renamed(fleet.versions["2"], "3"))
+        point_release(fleet.site, "3")
+        (fleet.site / VERSIONS_DIR / "3" / MODEL_FILE).write_bytes(fleet.versions["1"].model)
+        page.reload(wait_until="load")
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        assert page.inner_text("#model") == "Model sobaos, version 2"
+        assert page.inner_text("#status") == ("versions/3/model.onnx: digest does not match "
+                                              "the release; not loaded; running the previous "
+                                              "version 2")
     time.sleep(4 * CHECK_INTERVAL_S)
     status = httpx.get(fleet.device + "/status", timeout=5).json()
     assert status["version"] == "2" and "digest" in status["last_error"]
+    # A page that never ran a good version has nothing to fall back to: it refuses.
     assert "digest does not match the release" in page_version(playwright_driver, fleet)
 
     point_release(fleet.site, "1")  # rolled back

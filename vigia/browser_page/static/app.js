@@ -25,17 +25,42 @@ async function fetchVerified(path, digest) {
   return buffer;
 }
 
-async function load() {
-  const released = await fetch("release.json", { cache: "no-store" });
-  state.release = released.ok ? await released.json() : null;
-  const release = state.release || { model: "model.onnx", manifest: "model.json" };
-  if (state.release && !state.release.parity_passed) {
-    throw new Error(`version ${state.release.version}: parity did not pass; not loaded`);
+// The last release this page verified and ran, per origin: the one to fall back to when a
+// newer release fails its checks (its files stay on the host beside the newer ones).
+const LAST_GOOD = "vigia-last-good-release";
+
+async function loadRelease(release) {
+  if (release.parity_passed === false) {
+    throw new Error(`version ${release.version}: parity did not pass; not loaded`);
   }
   const manifestBytes = await fetchVerified(release.manifest, release.manifest_digest);
   const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
   const bytes = new Uint8Array(await fetchVerified(release.model, release.model_digest));
-  state.session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  return { manifest, session };
+}
+
+function lastGood() {
+  try { return JSON.parse(localStorage.getItem(LAST_GOOD)); } catch { return null; }
+}
+
+async function load() {
+  const released = await fetch("release.json", { cache: "no-store" });
+  state.release = released.ok ? await released.json() : null;
+  const release = state.release || { model: "model.onnx", manifest: "model.json" };
+  let loaded;
+  try {
+    loaded = await loadRelease(release);
+    if (state.release) localStorage.setItem(LAST_GOOD, JSON.stringify(state.release));
+  } catch (error) {
+    const previous = lastGood();
+    if (!previous || !state.release || previous.version === state.release.version) throw error;
+    loaded = await loadRelease(previous);
+    $("status").className = "error";
+    $("status").textContent = `${error.message}; running the previous version ${previous.version}`;
+  }
+  const { manifest, session } = loaded;
+  state.session = session;
   state.manifest = manifest;
   $("model").textContent = `Model ${manifest.name}, version ${manifest.version}`;
   if (state.release && state.release.telemetry) {
