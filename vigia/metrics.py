@@ -23,6 +23,15 @@ TRACK_STABLE: Final = "stable"
 TRACK_CANARY: Final = "canary"
 TRACKS: Final = (TRACK_STABLE, TRACK_CANARY)
 
+# Where a monitoring series was counted: the server's own predictions, or aggregates sent
+# back by a device runner or the browser page (POST /telemetry). Every rule and query sums
+# over it, so models outside the cluster are judged with the server's traffic.
+LABEL_SOURCE: Final = "source"
+SOURCE_SERVER: Final = "server"
+SOURCE_EDGE: Final = "edge"
+SOURCE_BROWSER: Final = "browser"
+DEVICE_SOURCES: Final = (SOURCE_EDGE, SOURCE_BROWSER)
+
 # Per-series labels.
 LABEL_CLASS: Final = "class"
 LABEL_FEATURE: Final = "feature"

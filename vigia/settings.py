@@ -97,6 +97,15 @@ class ServingSettings(BaseSettings):
         "(model.onnx, and model.json with the training ranges) to whoever reaches the "
         "server; off: /app/ is 404 (spec.serving.browserPage.enabled).",
     )
+    telemetry: bool = Field(
+        default=False,
+        description="Accept POST /telemetry: aggregates (counts on the training bins, never "
+        "an input) from device runners and browser pages, counted with source=edge|browser.",
+    )
+    telemetry_reports_per_minute: int = Field(
+        default=60, ge=1, description="Telemetry reports accepted per minute per worker; "
+        "more get 429 with Retry-After.",
+    )
     tracing: bool = Field(
         default=False, description="OpenTelemetry spans for every request (costly per request)."
     )

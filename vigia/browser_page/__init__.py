@@ -3,8 +3,10 @@
 ``static/`` holds the page (index.html, app.js, app.css); ``static/ort/`` holds the
 onnxruntime-web files the page loads (the wasm build), copied there from the npm
 package (tools/onnxruntime-web) by scripts/setup, so they ship with the Python package
-and no CDN is used. The page fetches ``model.onnx`` and ``model.json`` from its own
-folder and sends nothing anywhere.
+and no CDN is used. The page reads ``release.json`` from its own folder, fetches the
+``model.onnx`` and ``model.json`` it names (checking their sha256) and never sends an input;
+when the server accepts telemetry and the visitor opts in, it posts counts only
+(``telemetry.js``, vigia/telemetry.py).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from pathlib import Path
 from typing import Protocol
 
 from vigia.onnx.manifest import MANIFEST_FILE, MODEL_FILE, Manifest
+from vigia.onnx.release import RELEASE_FILE, release_of
 
 STATIC = Path(__file__).parent / "static"
 ORT_DIR = STATIC / "ort"
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
-PAGE_FILES = ("index.html", "app.js", "app.css")
+PAGE_FILES = ("index.html", "app.js", "telemetry.js", "app.css")
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -71,4 +74,5 @@ def export_web(compiled: CompiledModel, folder: Path) -> Path:
         shutil.copyfile(ORT_DIR / name, folder / "ort" / name)
     (folder / MODEL_FILE).write_bytes(compiled.model)
     compiled.manifest.write(folder / MANIFEST_FILE)
+    (folder / RELEASE_FILE).write_bytes(release_of(compiled.model, compiled.manifest).to_json())
     return folder

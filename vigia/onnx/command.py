@@ -19,6 +19,16 @@ def add_export(commands: Any, home_option: Callable[[argparse.ArgumentParser], N
     onnx.add_argument("--target", default=None, help="label column of --holdout, dropped")
     onnx.add_argument("--threshold", type=float, default=None, help="max probability difference")
     onnx.set_defaults(func=_cmd_export_onnx)
+    small = sub.add_parser(
+        "small", help="the smallest forest within a point of the bundle's accuracy, as ONNX")
+    _common(small, home_option)
+    small.add_argument("--train", required=True, help="CSV of the training rows (refitted on)")
+    small.add_argument("--holdout", required=True, help="CSV of the holdout rows (judged on)")
+    small.add_argument("--target", required=True, help="label column of both CSVs")
+    small.add_argument("--tolerance", type=float, default=None, help="accuracy loss allowed")
+    small.add_argument("--trees", default=None, help="tree counts to try, e.g. 5,10,20")
+    small.add_argument("--depths", default=None, help="depths to try, e.g. 4,8,none")
+    small.set_defaults(func=_cmd_export_small)
     web = sub.add_parser("web", help="a static folder that runs the model in the browser")
     _common(web, home_option)
     web.set_defaults(func=_cmd_export_web)
@@ -64,6 +74,43 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if not compiled.parity.passed:
         write_compiled(compiled, Path(args.out))  # raises ParityError with the figures
+    return 0
+
+
+def _cmd_export_small(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from vigia.bundle import load_bundle
+    from vigia.onnx.export import write_compiled
+    from vigia.onnx.small import DEFAULT_TOLERANCE, smallest_forest
+
+    bundle = load_bundle(args.uri, args.digest, home=args.home)
+    names = list(bundle.metadata.schema.names)
+    frames = {}
+    for option in ("train", "holdout"):
+        frame = pd.read_csv(getattr(args, option))
+        missing = [n for n in (*names, args.target) if n not in frame.columns]
+        if missing:
+            raise ValueError(f"--{option}: no column {missing[0]!r} in {getattr(args, option)}")
+        frames[option] = (frame[names], frame[args.target].astype(str))
+    grid: dict[str, Any] = {}
+    if args.trees:
+        grid["trees"] = tuple(int(n) for n in args.trees.split(","))
+    if args.depths:
+        grid["depths"] = tuple(None if d.strip().lower() == "none" else int(d)
+                               for d in args.depths.split(","))
+    small = smallest_forest(bundle, *frames["train"], *frames["holdout"],
+                            tolerance=args.tolerance or DEFAULT_TOLERANCE, **grid)
+    summary: dict[str, Any] = {
+        "full": small.full.__dict__, "small": small.chosen.__dict__,
+        "accuracy_loss": round(small.accuracy_loss, 6),
+        "parity": small.compiled.manifest.parity.__dict__,
+    }
+    if small.compiled.parity.passed:
+        path = write_compiled(small.compiled, Path(args.out))
+        summary.update(file=str(path), bytes=path.stat().st_size)
+    print(json.dumps(summary, indent=2))
+    write_compiled(small.compiled, Path(args.out))  # raises ParityError when it failed
     return 0
 
 

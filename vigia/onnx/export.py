@@ -17,6 +17,7 @@ from vigia.onnx.convert import to_onnx
 from vigia.onnx.holdout import profile_rows
 from vigia.onnx.manifest import MANIFEST_FILE, MODEL_FILE, Manifest
 from vigia.onnx.parity import DEFAULT_THRESHOLD, ParityReport, check_parity, manifest_for
+from vigia.onnx.release import RELEASE_FILE, release_of
 from vigia.onnx.runner import OnnxModel
 
 PROFILE_ROWS = 2000
@@ -71,4 +72,5 @@ def write_compiled(compiled: Compiled, folder: Path) -> Path:
     target = folder / MODEL_FILE
     target.write_bytes(compiled.model)
     compiled.manifest.write(folder / MANIFEST_FILE)
+    (folder / RELEASE_FILE).write_bytes(release_of(compiled.model, compiled.manifest).to_json())
     return target

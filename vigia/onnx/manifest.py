@@ -41,6 +41,10 @@ class Manifest:
     input_mode: InputMode
     parity: ParitySummary | None = None
     opset: dict[str, int] = field(default_factory=dict)
+    # The training bins the server counts on, per feature: numeric {"edges", "minimum",
+    # "maximum"} (bin i holds values with i edges at or below them), categorical
+    # {"categories"}. A device counts its inputs on them for telemetry (vigia.telemetry).
+    bins: dict[str, dict[str, Any]] = field(default_factory=dict)
     format: int = MANIFEST_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +63,7 @@ class Manifest:
             input_mode=data["input_mode"],
             parity=ParitySummary(**parity) if parity else None,
             opset={str(k): int(v) for k, v in data.get("opset", {}).items()},
+            bins=dict(data.get("bins") or {}),
         )
 
     def write(self, path: Path) -> None:

@@ -14,6 +14,7 @@ either way in either form and is not a disagreement.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ import pandas as pd
 from vigia.bundle import ModelBundle
 from vigia.onnx.manifest import Manifest, ParitySummary
 from vigia.onnx.runner import OnnxModel, columns_feed
+from vigia.profile import NumericProfile, TrainingProfile
 
 DEFAULT_THRESHOLD = 1e-3
 
@@ -91,4 +93,13 @@ def manifest_for(bundle: ModelBundle, mode: str, opsets: dict[str, int]) -> Mani
         features=[f.to_dict() for f in meta.schema.features],
         input_mode="columns" if mode == "columns" else "matrix",
         opset=opsets,
+        bins={name: training_bins(meta.profile, name) for name in meta.schema.names},
     )
+
+
+def training_bins(profile: TrainingProfile, feature: str) -> dict[str, Any]:
+    """The bins the server counts ``feature`` on, as the manifest carries them."""
+    found = profile.feature(feature)
+    if isinstance(found, NumericProfile):
+        return {"edges": list(found.edges), "minimum": found.minimum, "maximum": found.maximum}
+    return {"categories": list(found.categories)}

@@ -5,16 +5,18 @@ are checked against the bundle's schema (a clear error names the row and feature
 then fed to the graph the way the exporter declared its inputs.
 
     python3 -m vigia.onnx.runner DIR < rows.jsonl > predictions.jsonl
+    python3 -m vigia.onnx.runner DIR --telemetry URL < rows.jsonl   # opt-in: aggregates only
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
@@ -26,6 +28,9 @@ from vigia.onnx.manifest import (
     PROBABILITIES_OUTPUT,
     Manifest,
 )
+
+if TYPE_CHECKING:
+    from vigia.onnx.telemetry import Aggregates
 
 
 class RowError(ValueError):
@@ -49,6 +54,8 @@ class OnnxModel:
         )
         self.manifest = manifest
         self.classes = list(manifest.classes)
+        # Opt-in telemetry: counts of what was predicted (vigia.onnx.telemetry), never rows.
+        self.aggregates: Aggregates | None = None
 
     @classmethod
     def load(cls, folder: str | Path) -> OnnxModel:
@@ -61,7 +68,11 @@ class OnnxModel:
         return np.asarray(proba, dtype=np.float64)
 
     def predict_proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return self.predict_proba_feed(self.feed(rows))
+        columns = check_rows(self.manifest.features, rows)
+        proba = self.predict_proba_feed(columns_feed(self.manifest, columns))
+        if self.aggregates is not None:
+            self.aggregates.observe(columns, proba)
+        return proba
 
     def feed(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         columns = check_rows(self.manifest.features, rows)
@@ -141,11 +152,16 @@ def _check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        sys.stderr.write("usage: python3 -m vigia.onnx.runner DIR < rows.jsonl\n")
-        return 2
-    model = OnnxModel.load(args[0])
+    parser = argparse.ArgumentParser(prog="python3 -m vigia.onnx.runner")
+    parser.add_argument("folder", help="model.onnx + model.json")
+    parser.add_argument("--telemetry", metavar="URL", default=None,
+                        help="opt-in: POST the predictions' aggregates (never a row) here")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    model = OnnxModel.load(args.folder)
+    if args.telemetry:
+        from vigia.onnx.telemetry import Aggregates
+
+        model.aggregates = Aggregates(model.manifest)
     rows = [json.loads(line) for line in sys.stdin if line.strip()]
     try:
         predictions = model.predict(rows)
@@ -154,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for prediction in predictions:
         sys.stdout.write(json.dumps({"version": model.manifest.version, **prediction}) + "\n")
+    if model.aggregates is not None:
+        from vigia.onnx.telemetry import send_report
+
+        send_report(args.telemetry, model.aggregates.take_report())
     return 0
 
 

@@ -100,6 +100,7 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         # Only when on: a key added for everyone would roll every server on upgrade.
         **({env_name("browser_page"): "true"} if serving.browser_page else {}),
         **_tolerance(md),
+        **({env_name("telemetry"): "true"} if serving.telemetry else {}),
     }
 
 

@@ -57,6 +57,7 @@ class Serving:
     store: SecretKey | None
     runtime: str = "sklearn"
     browser_page: bool = False  # spec.serving.browserPage.enabled
+    telemetry: bool = False  # spec.serving.telemetry.enabled
     # None: ``replicas`` is fixed; else the HPA sets the stable track's count and
     # ``replicas`` is its minimum (what a new stable Deployment starts with).
     autoscaling: Autoscaling | None = None
@@ -136,6 +137,7 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
         raise SpecError("spec.serving.predictionLog.features", f"unknown value {features!r}")
     store = _optional(log, "storeSecretRef", dict, "spec.serving.predictionLog.storeSecretRef")
     page = _optional(serving, "browserPage", dict, "spec.serving.browserPage") or {}
+    telemetry = _optional(serving, "telemetry", dict, "spec.serving.telemetry") or {}
     autoscaling = parse_autoscaling(serving)
     # No schema default: spec.serving.replicas is absent when an autoscaler sets the count.
     replicas = _optional(serving, "replicas", int, "spec.serving.replicas")
@@ -155,6 +157,7 @@ def _parse_serving(serving: Mapping[str, Any]) -> Serving:
         log_features=cast(LogFeatures, features),
         runtime=_optional(serving, "runtime", str, "spec.serving.runtime") or "sklearn",
         browser_page=bool(_optional(page, "enabled", bool, "spec.serving.browserPage.enabled")),
+        telemetry=bool(_optional(telemetry, "enabled", bool, "spec.serving.telemetry.enabled")),
         log_sample_rate=float(
             _typed(log, "sampleRate", (int, float), "spec.serving.predictionLog.sampleRate")
         ),

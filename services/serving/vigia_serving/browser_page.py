@@ -12,7 +12,6 @@ import threading
 from typing import Any
 
 import anyio.to_thread
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -20,6 +19,7 @@ from starlette.routing import Route
 
 from vigia.browser_page import CONTENT_TYPES, WebAssetsMissingError, check_assets, static_file
 from vigia.onnx.manifest import MANIFEST_FILE, MODEL_FILE
+from vigia.onnx.release import RELEASE_FILE, manifest_bytes, release_of
 
 from .compiled import compiled_of
 
@@ -46,8 +46,9 @@ class CompiledCache:
             return self._compiled
 
 
-def build_page_app(state: Any) -> Starlette:
-    """Routes of the page; ``state.runtime`` is the loaded ModelRuntime (or None)."""
+def build_page_app(state: Any, telemetry: str | None = None) -> Starlette:
+    """Routes of the page; ``state.runtime`` is the loaded ModelRuntime (or None);
+    ``telemetry`` the path reports may be posted to, named in release.json (None: off)."""
     cache = CompiledCache()
 
     async def model_file(name: str) -> Response:
@@ -58,12 +59,15 @@ def build_page_app(state: Any) -> Starlette:
         headers = {"Cache-Control": _CACHE["model"]}
         if name == MODEL_FILE:
             return Response(compiled.model, media_type=CONTENT_TYPES[".onnx"], headers=headers)
-        manifest = orjson.dumps(compiled.manifest.to_dict())
+        if name == RELEASE_FILE:
+            release = release_of(compiled.model, compiled.manifest, telemetry)
+            return Response(release.to_json(), media_type=CONTENT_TYPES[".json"], headers=headers)
+        manifest = manifest_bytes(compiled.manifest)
         return Response(manifest, media_type=CONTENT_TYPES[".json"], headers=headers)
 
     async def asset(request: Request) -> Response:
         name = request.path_params.get("name") or "index.html"
-        if name in (MODEL_FILE, MANIFEST_FILE):
+        if name in (MODEL_FILE, MANIFEST_FILE, RELEASE_FILE):
             return await model_file(name)
         path = static_file(name)
         if path is None:

@@ -7,6 +7,7 @@ children bound once at start-up, so the cost per row stays a few microseconds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -59,6 +60,20 @@ class _FeatureCounters:
                 self.out_of_range.inc(outside)
 
 
+@dataclass(frozen=True)
+class MonitoringFamilies:
+    """The families a device's aggregates are folded into (vigia_serving.telemetry), and
+    the server labels (without ``source``) of the version this server serves."""
+
+    predictions: Counter
+    confidence: Histogram
+    bins: Counter
+    missing: Counter
+    out_of_range: Counter
+    feedback: Counter
+    base: tuple[str, str, str, str]
+
+
 class Monitor:
     """Prometheus counters for predictions, input drift, confidence and feedback."""
 
@@ -77,7 +92,9 @@ class Monitor:
         """For a regressor (``profile.prediction`` set) the predictions are counted by
         the training decile of their value, and feedback adds up its errors."""
         base = (namespace, model, version, track)
-        labels = list(metrics.SERVER_LABELS)
+        server = (*base, metrics.SOURCE_SERVER)
+        # The monitoring families carry ``source``; devices' aggregates count under theirs.
+        labels = [*metrics.SERVER_LABELS, metrics.LABEL_SOURCE]
         predictions = Counter(
             metrics.PREDICTIONS, "Predictions by predicted class.",
             [*labels, metrics.LABEL_CLASS], registry=registry,
@@ -114,16 +131,19 @@ class Monitor:
         )
         rejected = Counter(
             metrics.REJECTED_REQUESTS, "Requests refused before prediction, by reason.",
-            [*labels, metrics.LABEL_REASON], registry=registry,
+            [*metrics.SERVER_LABELS, metrics.LABEL_REASON], registry=registry,
         )
         self._output = profile.prediction
         if self._output is not None:
             classes = NUMERIC_BINS
-        self._classes = [predictions.labels(*base, c) for c in classes]
-        self._confidence = None if self._output is not None else confidence.labels(*base)
-        self._errors = None if self._output is None else _error_counters(labels, base, registry)
+        self.families = MonitoringFamilies(
+            predictions, confidence, bins, missing, out_of_range, feedback, base
+        )
+        self._classes = [predictions.labels(*server, c) for c in classes]
+        self._confidence = None if self._output is not None else confidence.labels(*server)
+        self._errors = None if self._output is None else _error_counters(labels, server, registry)
         self._features = [
-            _FeatureCounters(name, profile, bins, missing, out_of_range, base)
+            _FeatureCounters(name, profile, bins, missing, out_of_range, server)
             for name in schema.names
         ]
         outcomes = (metrics.OUTCOME_CORRECT, metrics.OUTCOME_INCORRECT)
@@ -135,14 +155,14 @@ class Monitor:
         for name in (REASON_INVALID, REASON_TOO_LARGE, REASON_NOT_READY):
             rejected.labels(*base, name)  # exported at zero from the start
         for outcome in outcomes:
-            feedback.labels(*base, outcome).inc(0)
-        labelled.labels(*base).inc(0)
+            feedback.labels(*server, outcome).inc(0)
+        labelled.labels(*server).inc(0)
         if len(classes) <= CONFUSION_AT_ZERO_MAX_CLASSES:
             # Every cell at zero before the first feedback, so increase() counts the first
             # label of each cell too (per-class recall and precision, the error cost).
             for actual in classes:
                 for predicted in classes:
-                    confusion.labels(*base, actual, predicted).inc(0)
+                    confusion.labels(*server, actual, predicted).inc(0)
         export_reference(profile, schema.names, base, registry)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
@@ -181,11 +201,12 @@ class Monitor:
                 self._confusion.labels(*made_by, result.label, result.predicted).inc()
                 self._labelled.labels(*made_by).inc()
 
-    def _made_by(self, result: FeedbackResult) -> tuple[str, str, str, str]:
+    def _made_by(self, result: FeedbackResult) -> tuple[str, str, str, str, str]:
         """The server labels of the version that made the prediction, which a label sent
         through a Service shared by two tracks may not have reached."""
         namespace, model, version, track = self._base
-        return namespace, model, result.version or version, result.track or track
+        version, track = result.version or version, result.track or track
+        return namespace, model, version, track, metrics.SOURCE_SERVER
 
     def reject(self, reason: str) -> None:
         self._rejected.labels(*self._base, reason).inc()

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from vigia.bundle import BundleError, DigestMismatchError, DownloadLimits, load_bundle
 from vigia.settings import ServingSettings, env_name
+from vigia.telemetry import TELEMETRY_PATH
 
 from .app import ServerState, build_app
 from .bounds import derive_bounds, memory_limit
@@ -40,6 +41,7 @@ from .probes import keep_running as keep_probes_running
 from .requestmetrics import RequestMetrics
 from .runtime import ModelRuntime
 from .store import PredictionStore
+from .telemetry import build_telemetry_route, start_at_zero
 
 T = TypeVar("T")
 
@@ -161,6 +163,8 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
                 classes=meta.classes,
             )
         runtime = ModelRuntime(bundle, settings, store, monitor)
+        if monitor is not None and settings.telemetry:
+            start_at_zero(monitor.families, runtime)
         # The model and everything loaded so far live as long as the process: moving them
         # out of the collector's generations keeps full collections short.
         gc.collect()
@@ -195,7 +199,10 @@ STATE = ServerState(
 )
 app = build_app(STATE)
 if SETTINGS.browser_page:  # opt-in: the page hands out the model itself
-    app.mount(PAGE_PATH, build_page_app(STATE))
+    app.mount(PAGE_PATH, build_page_app(STATE, TELEMETRY_PATH if SETTINGS.telemetry else None))
+if SETTINGS.telemetry:  # opt-in: devices' aggregates counted with the server's own
+    app.add_route(TELEMETRY_PATH, build_telemetry_route(
+        STATE, SETTINGS.telemetry_reports_per_minute), methods=["POST"])
 
 
 def listening_address() -> tuple[str, int] | None:

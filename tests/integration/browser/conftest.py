@@ -34,7 +34,8 @@ def server(
     uri = f"file://{work}/sobaos.bentomodel"
     export_bundle(sample_bundle, uri, home=work / "home")
     env = {"VIGIA_MODEL_URI": uri, "VIGIA_STORE_URL": f"sqlite:///{work}/predictions.db",
-           "VIGIA_BROWSER_PAGE": "true"}  # an opt-in (spec.serving.browserPage.enabled)
+           "VIGIA_BROWSER_PAGE": "true",  # an opt-in (spec.serving.browserPage.enabled)
+           "VIGIA_TELEMETRY": "true"}  # the page offers telemetry; the visitor opts in
     running = LocalServer(work, env).start_ready()
     yield running
     running.stop()

@@ -25,6 +25,8 @@ PAGE_FILES = {
     "/app/",
     "/app/app.css",
     "/app/app.js",
+    "/app/telemetry.js",
+    "/app/release.json",
     "/app/model.json",
     "/app/model.onnx",
     "/app/ort/ort.wasm.min.js",
@@ -162,3 +164,46 @@ def test_exported_folder_runs_from_any_static_host(
     assert_same(browser, server_predictions(server, records))
     assert recorder.errors == []
     assert_inputs_stayed(recorder, base, [])
+
+
+def input_values(records: list[dict[str, Any]]) -> list[str]:
+    """Every numeric input as a request could carry it (its first 5 significant digits)."""
+    found = []
+    for record in records:
+        for value in record.values():
+            if isinstance(value, float) and abs(value) >= 1e-3:
+                found.append(f"{value:.5g}")
+    return found
+
+
+def test_opted_in_page_sends_only_aggregates_and_the_server_counts_them(
+    playwright_driver: Any, server: LocalServer, tmp_path: Path
+) -> None:
+    records, _ = traffic_records(40, seed=15)
+    records[0]["oven_temperature"] = 187.654321
+    csv = write_csv(tmp_path / "shared.csv", records)
+    # The whole server is let through: a request anywhere on it is seen and answered.
+    with open_page(playwright_driver, server.url + "/") as (page, recorder):
+        page.goto(server.url + "/app/")
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        page.check("#share")  # the visitor's opt-in
+        page.set_input_files("#csv", str(csv))
+        page.wait_for_selector("body[data-reported='1']", state="attached")
+        browser = page_predictions(page)
+    assert recorder.errors == []
+    posts = [r for r in recorder.requests if r.method != "GET"]
+    assert [(r.method, r.url) for r in posts] == [("POST", server.url + "/telemetry")]
+    report = json.loads(posts[0].body or "")
+    assert report["source"] == "browser" and report["predictions"] == 40
+    assert set(report) <= {"model", "version", "source", "predictions", "classes",
+                           "confidence", "features", "feedback"}
+    assert report["classes"] == {c: [p for p, _ in browser].count(c) for c in report["classes"]}
+    secrets = input_values(records)
+    assert "187.65" in secrets
+    for request in recorder.requests:  # every request the page made, its URL and its body
+        assert not any(s in request.url or s in (request.body or "") for s in secrets), request
+    exposed = httpx.get(server.url + "/metrics", timeout=30).text
+    counted = [line for line in exposed.splitlines()
+               if line.startswith("vigia_prediction_confidence_count{")
+               and 'source="browser"' in line]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) == 40

@@ -1,8 +1,10 @@
 """The shipped recording and alerting rules under `promtool test rules`.
 
 Inputs are counters of several ModelDeployments (two namespaces holding a model of the same
-name, two replicas, a canary track); every expected value is computed here by vigia.drift
-and plain arithmetic, never by PromQL, and compared within 1e-9 relative.
+name, two replicas, a canary track; part of the stable track's counts come from devices
+and browsers, ``source="edge"|"browser"``, as POST /telemetry folds them); every expected
+value is computed here by vigia.drift and plain arithmetic, never by PromQL, and compared
+within 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class Track:
     errors: dict[str, tuple[float, float, float]] | None = None
     # per replica: (actual, predicted) -> labelled predictions per minute
     confusion: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
+    # replica -> source of its bin counts; and the share of predictions, feedback and
+    # confidence counted from browsers' reports: the rules must sum over ``source``.
+    sources: dict[str, str] = field(default_factory=dict)
+    browser_share: float = 0.0
 
     @property
     def key(self) -> dict[str, str]:
@@ -84,7 +90,8 @@ TRACKS = [
           confusion={"a": {("good", "good"): 4, ("defective", "defective"): 1,
                            ("good", "defective"): 1},
                      "b": {("good", "good"): 3, ("defective", "defective"): 1,
-                           ("defective", "good"): 2, ("good", "defective"): 0.5}}),
+                           ("defective", "good"): 2, ("good", "defective"): 0.5}},
+          sources={"b": metrics.SOURCE_EDGE}, browser_share=0.25),
     Track("bakery", "sobaos", "canary",
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
@@ -129,36 +136,51 @@ def input_series(t: Track) -> list[dict[str, str]]:
     replicas = list(t.replicas)
     for instance, features in t.replicas.items():
         base = {**t.key, "instance": instance}
+        source = {metrics.LABEL_SOURCE: t.sources.get(instance, metrics.SOURCE_SERVER)}
         for feature, bins in features.items():
             for b, rate in bins.items():
                 labels = {**base, "feature": feature, "bin": b}
-                out.append(_counter(metrics.FEATURE_BIN_SERIES, labels, rate))
+                out.append(_counter(metrics.FEATURE_BIN_SERIES, {**labels, **source}, rate))
                 out.append(_gauge(metrics.FEATURE_REFERENCE, labels, REFERENCE[feature][b]))
         for c, prior in (OUTPUT_PRIORS if t.errors else PRIORS).items():
             out.append(_gauge(metrics.CLASS_PRIOR, {**base, "class": c}, prior))
         if t.errors:
             values, absolute, squared = t.errors[instance]
-            out.append(_counter(metrics.FEEDBACK_LABELLED_SERIES, base, values))
-            out.append(_counter(metrics.FEEDBACK_ABSOLUTE_ERROR_SERIES, base, absolute))
-            out.append(_counter(metrics.FEEDBACK_SQUARED_ERROR_SERIES, base, squared))
-    # Predictions, feedback and confidence: all on the first replica (sums are what count).
-    base = {**t.key, "instance": replicas[0]}
-    for c, rate in t.classes.items():
-        out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
-    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, t.correct))
-    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, t.incorrect))
+            counted = {**base, metrics.LABEL_SOURCE: metrics.SOURCE_SERVER}
+            out.append(_counter(metrics.FEEDBACK_LABELLED_SERIES, counted, values))
+            out.append(_counter(metrics.FEEDBACK_ABSOLUTE_ERROR_SERIES, counted, absolute))
+            out.append(_counter(metrics.FEEDBACK_SQUARED_ERROR_SERIES, counted, squared))
     for instance, cells in t.confusion.items():
         for (actual, predicted), rate in cells.items():
-            labels = {**t.key, "instance": instance, "actual": actual, "predicted": predicted}
+            labels = {**t.key, "instance": instance, metrics.LABEL_SOURCE: metrics.SOURCE_SERVER,
+                      "actual": actual, "predicted": predicted}
             out.append(_counter(metrics.CONFUSION_SERIES, labels, rate))
+    # Predictions, feedback and confidence: on the first replica (sums are what count), part
+    # of them from browsers.
+    for origin, share in ((metrics.SOURCE_SERVER, 1 - t.browser_share),
+                          (metrics.SOURCE_BROWSER, t.browser_share)):
+        if share:
+            counted = {**t.key, "instance": replicas[0], metrics.LABEL_SOURCE: origin}
+            out += _outcomes(t, counted, share)
+    return out
+
+
+def _outcomes(t: Track, base: dict[str, str], share: float) -> list[dict[str, str]]:
+    out = []
+    for c, whole in t.classes.items():
+        rate = whole * share
+        out.append(_counter(metrics.PREDICTIONS_SERIES, {**base, "class": c}, rate))
+    correct, incorrect = t.correct * share, t.incorrect * share
+    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "correct"}, correct))
+    out.append(_counter(metrics.FEEDBACK_SERIES, {**base, "outcome": "incorrect"}, incorrect))
     if not t.confidences:
         return out
-    total = sum(t.confidences.values())
+    total = sum(t.confidences.values()) * share
     for le in (*BUCKETS, float("inf")):
-        below = sum(r for v, r in t.confidences.items() if v <= le)
+        below = sum(r for v, r in t.confidences.items() if v <= le) * share
         label = "+Inf" if le == float("inf") else repr(le)
         out.append(_counter(f"{metrics.CONFIDENCE}_bucket", {**base, "le": label}, below))
-    weighted = sum(v * r for v, r in t.confidences.items())
+    weighted = sum(v * r for v, r in t.confidences.items()) * share
     out.append(_counter(f"{metrics.CONFIDENCE}_sum", base, weighted))
     out.append(_counter(f"{metrics.CONFIDENCE}_count", base, total))
     return out

@@ -82,3 +82,26 @@ def test_export_onnx_refuses_an_unsupported_estimator(tmp_path: Path) -> None:
     assert "LabelSpreading has no ONNX converter" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_export_small_writes_the_smallest_forest_within_a_point(
+    bundle_uri: tuple[str, Path],
+) -> None:
+    from sklearn.model_selection import train_test_split
+
+    uri, base = bundle_uri
+    X, y = production_line(800, seed=2)  # the rows train_sample_model(rows=800, seed=2) used
+    X_train, X_hold, y_train, y_hold = train_test_split(
+        X, y, test_size=0.2, random_state=2, stratify=y)
+    X_train.assign(label=y_train).to_csv(base / "train.csv", index=False)
+    X_hold.assign(label=y_hold).to_csv(base / "holdout.csv", index=False)
+    out = base / "small"
+    done = vigia("export", "small", uri, "--train", str(base / "train.csv"), "--holdout",
+                 str(base / "holdout.csv"), "--target", "label", "--out", str(out),
+                 "--trees", "10,30", "--depths", "6,none", "--home", str(base / "home"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["accuracy_loss"] <= 0.01
+    assert summary["small"]["nodes"] <= summary["full"]["nodes"]
+    assert summary["parity"]["passed"] and (out / MODEL_FILE).stat().st_size == summary["bytes"]
+    assert json.loads((out / MANIFEST_FILE).read_text())["version"].endswith("-small")

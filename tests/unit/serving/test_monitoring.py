@@ -32,7 +32,11 @@ def make_monitor(bundle: ModelBundle, registry: CollectorRegistry) -> Monitor:
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
-    found = registry.get_sample_value(name, {**LABELS, **labels})
+    # The training reference is the version's; what was counted says where (source).
+    reference = name in (metrics.FEATURE_REFERENCE, metrics.CLASS_PRIOR, metrics.REJECTED_REQUESTS)
+    source = {} if reference or name.startswith(metrics.REJECTED_REQUESTS) else {
+        metrics.LABEL_SOURCE: metrics.SOURCE_SERVER}
+    found = registry.get_sample_value(name, {**LABELS, **source, **labels})
     return 0.0 if found is None else found
 
 

@@ -2,18 +2,71 @@
 // model.onnx come from this page's own folder; the inputs never leave the page.
 "use strict";
 
-const state = { session: null, manifest: null };
+const state = { session: null, manifest: null, release: null, aggregates: null };
 const $ = (id) => document.getElementById(id);
 
 ort.env.wasm.wasmPaths = new URL("ort/", document.baseURI).href;
 ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a plain host lacks
 
+async function sha256(buffer) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
+  return "sha256:" + Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The release names the promoted version's files and digests: the page runs that version
+// only if both digests match and its parity passed at export.
+async function fetchVerified(path, digest) {
+  const answer = await fetch(path, { cache: "no-store" });
+  if (!answer.ok) throw new Error(`${path}: ${answer.status}`);
+  const buffer = await answer.arrayBuffer();
+  if (digest && (await sha256(buffer)) !== digest) {
+    throw new Error(`${path}: digest does not match the release; not loaded`);
+  }
+  return buffer;
+}
+
+// The last release this page verified and ran, per origin: the one to fall back to when a
+// newer release fails its checks (its files stay on the host beside the newer ones).
+const LAST_GOOD = "vigia-last-good-release";
+
+async function loadRelease(release) {
+  if (release.parity_passed === false) {
+    throw new Error(`version ${release.version}: parity did not pass; not loaded`);
+  }
+  const manifestBytes = await fetchVerified(release.manifest, release.manifest_digest);
+  const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+  const bytes = new Uint8Array(await fetchVerified(release.model, release.model_digest));
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  return { manifest, session };
+}
+
+function lastGood() {
+  try { return JSON.parse(localStorage.getItem(LAST_GOOD)); } catch { return null; }
+}
+
 async function load() {
-  const manifest = await (await fetch("model.json")).json();
-  const bytes = new Uint8Array(await (await fetch("model.onnx")).arrayBuffer());
-  state.session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  const released = await fetch("release.json", { cache: "no-store" });
+  state.release = released.ok ? await released.json() : null;
+  const release = state.release || { model: "model.onnx", manifest: "model.json" };
+  let loaded;
+  try {
+    loaded = await loadRelease(release);
+    if (state.release) localStorage.setItem(LAST_GOOD, JSON.stringify(state.release));
+  } catch (error) {
+    const previous = lastGood();
+    if (!previous || !state.release || previous.version === state.release.version) throw error;
+    loaded = await loadRelease(previous);
+    $("status").className = "error";
+    $("status").textContent = `${error.message}; running the previous version ${previous.version}`;
+  }
+  const { manifest, session } = loaded;
+  state.session = session;
   state.manifest = manifest;
   $("model").textContent = `Model ${manifest.name}, version ${manifest.version}`;
+  if (state.release && state.release.telemetry) {
+    state.aggregates = new Aggregates(manifest);
+    $("share-box").hidden = false;
+  }
   buildForm(manifest.features);
   $("predict").disabled = false;
   document.body.dataset.ready = "true";
@@ -94,6 +147,11 @@ async function predictRows(rows) {
     const best = p.indexOf(Math.max(...p));
     return { class: state.manifest.classes[best], probabilities: p };
   });
+  if (state.aggregates && $("share").checked) {
+    state.aggregates.observe(rows, predictions);
+    await sendReport(state.release.telemetry, state.aggregates.takeReport("browser"));
+    document.body.dataset.reported = String(Number(document.body.dataset.reported || 0) + 1);
+  }
   return { predictions, ms: elapsed };
 }
 

@@ -202,3 +202,11 @@ def test_the_browser_page_is_off_unless_the_spec_enables_it() -> None:
     sample = defaulted_sample()
     sample["spec"]["serving"]["browserPage"] = {"enabled": True}
     assert build_configmap(parse(sample))["data"][env_name("browser_page")] == "true"
+
+
+def test_telemetry_is_off_unless_the_spec_enables_it() -> None:
+    assert defaulted_sample()["spec"]["serving"]["telemetry"] == {"enabled": False}
+    assert env_name("telemetry") not in build_configmap(MD)["data"]
+    sample = defaulted_sample()
+    sample["spec"]["serving"]["telemetry"] = {"enabled": True}
+    assert build_configmap(parse(sample))["data"][env_name("telemetry")] == "true"
