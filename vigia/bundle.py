@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from vigia.calibration.check import Calibration, check_calibration
 from vigia.features import FeatureSchema
 from vigia.profile import TrainingProfile, build_profile
 from vigia.uris import REMOTE_SCHEMES, scheme_refusal, uri_scheme
@@ -78,6 +79,8 @@ class BundleMetadata:
     training_metrics: dict[str, float]
     profile: TrainingProfile
     created_at: str
+    # The calibration check on the holdout (vigia.calibration); None: bundled without one.
+    calibration: Calibration | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,7 @@ class BundleMetadata:
             "training_metrics": dict(self.training_metrics),
             "profile": self.profile.to_dict(),
             "created_at": self.created_at,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     @classmethod
@@ -103,6 +107,7 @@ class BundleMetadata:
             training_metrics={k: float(v) for k, v in data["training_metrics"].items()},
             profile=TrainingProfile.from_dict(data["profile"]),
             created_at=str(data["created_at"]),
+            calibration=_calibration(data.get("calibration")),
         )
 
 
@@ -143,8 +148,14 @@ def make_bundle(
         training_metrics=_metrics(estimator, X_train, y_train, X_holdout, y_holdout),
         profile=build_profile(X_train, y_train, proba, schema=schema),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        calibration=None if y_holdout is None else check_calibration(
+            proba, [str(c) for c in estimator.classes_], np.asarray(y_holdout).astype(str)),
     )
     return ModelBundle(estimator, metadata)
+
+
+def _calibration(data: Any) -> Calibration | None:
+    return None if data is None else Calibration.from_dict(data)
 
 
 def _check_names(name: str, version: str) -> None:

@@ -49,6 +49,15 @@ FEATURE_OUT_OF_RANGE: Final = f"{PREFIX}_feature_out_of_range"  # counter {featu
 FEATURE_REFERENCE: Final = f"{PREFIX}_feature_reference_share"  # gauge {feature, bin}
 CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
 
+# Model server: estimated accuracy without labels (vigia.calibration). The chance each
+# prediction is right (its top probability through the bundle's calibration map), summed;
+# divided by the predictions, the accuracy to expect. Exported only by a bundle whose
+# calibration check passed. CALIBRATION_ERROR (gauge, constant for a version): the check's
+# cross-fitted expected calibration error on the holdout, exported whenever the bundle has a
+# check, so the operator can say why there is no estimate.
+EXPECTED_CORRECT: Final = f"{PREFIX}_expected_correct"  # counter
+CALIBRATION_ERROR: Final = f"{PREFIX}_calibration_error"  # gauge
+
 # Model server: ground truth sent back by applications. Every feedback counts in FEEDBACK
 # (a label, or only "correct": true|false); those whose true class is known (given, or implied)
 # also in CONFUSION and FEEDBACK_LABELLED. Divided by PREDICTIONS (all by the version that
@@ -112,3 +121,4 @@ FEEDBACK_SERIES: Final = series(FEEDBACK)
 REQUESTS_SERIES: Final = series(REQUESTS)
 CONFUSION_SERIES: Final = series(CONFUSION)
 FEEDBACK_LABELLED_SERIES: Final = series(FEEDBACK_LABELLED)
+EXPECTED_CORRECT_SERIES: Final = series(EXPECTED_CORRECT)

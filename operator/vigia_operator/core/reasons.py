@@ -22,6 +22,9 @@ RETRAINING: Final = "Retraining"
 # The prediction log cannot be written (its database is down): predictions are still
 # served and buffered, feedback is refused (status/monitoring.py, from the servers' metric).
 PREDICTION_LOG_FAILING: Final = "PredictionLogFailing"
+# The accuracy expected without labels (calibrated probabilities) is below the minimum
+# (decide/estimate.py); blind to concept drift.
+ESTIMATED_ACCURACY_LOW: Final = "EstimatedAccuracyLow"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -35,6 +38,7 @@ HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
     CONFIDENCE_LOW: "False",
     KPI_VIOLATED: "False",
     PREDICTION_LOG_FAILING: "False",
+    ESTIMATED_ACCURACY_LOW: "False",
 }
 
 # Monitoring reasons: what was measured, or why nothing could be decided.
@@ -55,6 +59,10 @@ KPI_QUERY_FAILED: Final = "KPIQueryFailed"
 MONITORING_DISABLED: Final = "MonitoringDisabled"
 LOG_UNWRITABLE: Final = "DatabaseUnreachable"
 LOG_WRITABLE: Final = "PredictionLogWritable"
+ESTIMATE_BELOW_MIN: Final = "EstimatedAccuracyBelowMinimum"
+ESTIMATE_OK: Final = "EstimatedAccuracyAcceptable"
+# The model's bundle has no estimate: its calibration check failed, or it has none.
+NO_ESTIMATE: Final = "NoEstimate"
 
 # Serving reasons.
 AVAILABLE: Final = "Available"
@@ -149,4 +157,5 @@ SKIP_MONITORING_UNKNOWN: Final = "MonitoringUnknown"
 SKIP_NO_DURABLE_STORE: Final = "NoDurableStore"
 TRIGGER_DRIFT: Final = "Drift"
 TRIGGER_ACCURACY: Final = "Accuracy"
+TRIGGER_ESTIMATED_ACCURACY: Final = "EstimatedAccuracy"
 TRIGGER_SCHEDULE: Final = "Schedule"

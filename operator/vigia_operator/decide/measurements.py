@@ -21,6 +21,10 @@ class TrackSignals:
     accuracy: float | None = None
     confidence_mean: float | None = None
     confidence_below: dict[float, float] = field(default_factory=dict)  # le -> share <= le
+    # Without labels (vigia.calibration): the expected accuracy (None: the version's bundle
+    # has no estimate) and the bundle's calibration error (None: no calibration check).
+    estimated_accuracy: float | None = None
+    calibration_error: float | None = None
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
     # The prediction log: 1 when every replica can write it, 0 when one cannot; None: no
     # such series (a server older than the metric).

@@ -21,13 +21,16 @@ from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
 from vigia_operator.core.records import from_json, to_json
 from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.core.types import Condition
+from vigia_operator.decide.estimate import EstimateStatus, estimate
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
 from vigia_operator.view.monitoring import MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
-                          reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
+                          reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING,
+                          reasons.ESTIMATED_ACCURACY_LOW)
 # Conditions whose Unknown does not make the whole verdict Unknown.
-_OPTIONAL: Final = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING)
+_OPTIONAL: Final = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING,
+                    reasons.ESTIMATED_ACCURACY_LOW)
 
 # status.monitoring.state, one word; the worst finding wins.
 STATE_HEALTHY: Final = "Healthy"
@@ -91,6 +94,7 @@ class MonitoringStatus:
     accuracy: float | None = None
     feedback: int | None = None
     confidence: ConfidenceStatus | None = None
+    estimated_accuracy: EstimateStatus | None = None
     prediction_shift: float | None = None
     kpis: tuple[KPIStatus, ...] = ()
     reason: str | None = None
@@ -169,12 +173,14 @@ def assess(
                                 f" (limit {stale_after_s:.0f}s)")
     kpis, kpi_finding = _kpis(spec, signals or ModelSignals())
     of = "" if version is None else f" of version {version}"
+    estimated, estimate_finding = estimate(spec, measured, _count(measured.predictions), of)
     findings = [
         _drift(spec, measured, of),
         _accuracy(spec, measured, of),
         _confidence(spec, measured, of),
         kpi_finding,
         _prediction_log(measured),
+        estimate_finding,
     ]
     status = MonitoringStatus(
         state=_state(findings),
@@ -190,6 +196,7 @@ def assess(
         confidence=ConfidenceStatus(
             min=spec.confidence_min, mean=_round(measured.confidence_mean),
             below_min=_round(measured.confidence_share_below(spec.confidence_min))),
+        estimated_accuracy=estimated,
         prediction_shift=_round(measured.prediction_shift),
         kpis=kpis,
     )

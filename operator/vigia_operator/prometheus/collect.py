@@ -173,6 +173,8 @@ _SCALAR: dict[str, str] = {
     Signal.FEEDBACK: "feedback",
     Signal.ACCURACY: "accuracy",
     Signal.CONFIDENCE_MEAN: "confidence_mean",
+    Signal.ESTIMATED_ACCURACY: "estimated_accuracy",
+    Signal.CALIBRATION_ERROR: "calibration_error",
     Signal.LAST_SCRAPE: "last_scrape",
     Signal.LOG_UP: "log_up",
     Signal.LOG_BUFFERED: "log_buffered",

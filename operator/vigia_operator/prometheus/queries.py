@@ -43,15 +43,20 @@ class Signal(StrEnum):
     ACCURACY = "accuracy"
     CONFIDENCE_MEAN = "confidence_mean"
     CONFIDENCE_BELOW = "confidence_below"
+    # Estimated accuracy without labels (vigia.calibration): only versions whose bundle
+    # passed its calibration check export the counter, so only they have an estimate.
+    ESTIMATED_ACCURACY = "estimated_accuracy"
+    CALIBRATION_ERROR = "calibration_error"
     LAST_SCRAPE = "last_scrape"
     LOG_UP = "log_up"
     LOG_BUFFERED = "log_buffered"
 
 
 # Signals that need no window (instant facts), queried once per tick.
-INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE, Signal.LOG_UP, Signal.LOG_BUFFERED})
+INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE, Signal.LOG_UP, Signal.LOG_BUFFERED,
+                             Signal.CALIBRATION_ERROR})
 # Instant signals the shipped rules do not record (a plain selector costs nothing).
-UNRECORDED_SIGNALS = frozenset({Signal.LOG_UP, Signal.LOG_BUFFERED})
+UNRECORDED_SIGNALS = frozenset({Signal.LOG_UP, Signal.LOG_BUFFERED, Signal.CALIBRATION_ERROR})
 # With recorded signals: when the rules last ran (their series' timestamps).
 RULES_EVALUATED = "rules_evaluated"
 
@@ -127,6 +132,7 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
     "confidence_bucket_increase": lambda w, r: _increase(f"{_CONF}_bucket", w, "le"),
     "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
     "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
+    "expected_correct_increase": lambda w, r: _increase(metrics.EXPECTED_CORRECT_SERIES, w),
 }
 
 # The parts that hold a range computation; recorded for a rule window.
@@ -153,6 +159,11 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
         f"{r('confidence_bucket_increase')} / ignoring (le) group_left ()"
         f" ({r('confidence_count_increase')} > 0)"
     ),
+    Signal.ESTIMATED_ACCURACY: lambda w, r: (
+        f"{r('expected_correct_increase')} / ({r('confidence_count_increase')} > 0)"
+    ),
+    # Constant for a version: the cross-fitted calibration error of its bundle's check.
+    Signal.CALIBRATION_ERROR: lambda w, r: f"max by ({KEY}) ({metrics.CALIBRATION_ERROR})",
     Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
     # The prediction log: writable in every replica (min), rows waiting in all (sum).
     Signal.LOG_UP: lambda w, r: f"min by ({KEY}) ({metrics.PREDICTION_LOG_UP})",

@@ -57,7 +57,7 @@ SECTION: Final = "retraining"
 ANNOTATION_APPROVE: Final = f"{r.GROUP}/approve-candidate"
 # A Job the operator just created may not be in the watch's index yet: not "gone" before this.
 WATCH_GRACE_SECONDS: Final = 120
-TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW)
+TRIGGER_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.ESTIMATED_ACCURACY_LOW)
 # Skips only a spec change ends: a Warning Event and the Retraining condition say so.
 REFUSED_SKIPS: Final = frozenset({reasons.SKIP_NO_DURABLE_STORE})
 NO_DURABLE_STORE: Final = (
@@ -149,8 +149,9 @@ def answered_by(spec: RetrainingSpec | None) -> frozenset[str]:
     if spec is None:
         return frozenset()
     triggers = spec.triggers
-    return frozenset(type_ for type_, on in ((reasons.DRIFTED, triggers.drift),
-                                             (reasons.ACCURACY_LOW, triggers.accuracy)) if on)
+    return frozenset(type_ for type_, on in (
+        (reasons.DRIFTED, triggers.drift), (reasons.ACCURACY_LOW, triggers.accuracy),
+        (reasons.ESTIMATED_ACCURACY_LOW, triggers.estimated_accuracy)) if on)
 
 
 def monitoring_of(signals: Signals | None,

@@ -28,6 +28,8 @@ SCHEDULE_REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 class Triggers:
     drift: bool = True
     accuracy: bool = True
+    # The accuracy estimated without labels (EstimatedAccuracyLow): off unless asked for.
+    estimated_accuracy: bool = False
     schedule: str | None = None
 
 
@@ -119,7 +121,9 @@ def _triggers(triggers: Mapping[str, Any]) -> Triggers:
     if schedule is not None:
         check_schedule(schedule)
     return Triggers(drift=bool(triggers.get("drift", True)),
-                    accuracy=bool(triggers.get("accuracy", True)), schedule=schedule)
+                    accuracy=bool(triggers.get("accuracy", True)),
+                    estimated_accuracy=bool(triggers.get("estimatedAccuracy", False)),
+                    schedule=schedule)
 
 
 def _job(job: Mapping[str, Any]) -> JobSpec:

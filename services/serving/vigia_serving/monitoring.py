@@ -12,9 +12,11 @@ import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from vigia import metrics
+from vigia.calibration.check import Calibration
 from vigia.features import FeatureSchema
 from vigia.profile import NumericProfile, TrainingProfile
 
+from .estimate import EstimateCounters
 from .feedback import FeedbackResult
 
 REASON_INVALID = "invalid_input"
@@ -68,6 +70,7 @@ class Monitor:
         profile: TrainingProfile,
         classes: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
+        calibration: Calibration | None = None,
     ) -> None:
         base = (namespace, model, version, track)
         labels = list(metrics.SERVER_LABELS)
@@ -127,6 +130,8 @@ class Monitor:
             feedback.labels(*base, outcome).inc(0)
         labelled.labels(*base).inc(0)
         export_reference(profile, schema.names, base, registry)
+        self._estimate = (None if calibration is None
+                          else EstimateCounters(calibration, base, registry))
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
         """Count one batch of inputs (checked columns) and their predicted probabilities."""
@@ -136,6 +141,8 @@ class Monitor:
                 child.inc(count)
         for value in proba.max(axis=1).tolist():
             self._confidence.observe(value)
+        if self._estimate is not None:
+            self._estimate.observe(proba)
         for counters in self._features:
             counters.observe(columns[counters.name])
 

@@ -159,6 +159,7 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
                 schema=meta.schema,
                 profile=meta.profile,
                 classes=meta.classes,
+                calibration=meta.calibration,
             )
         runtime = ModelRuntime(bundle, settings, store, monitor)
         # The model and everything loaded so far live as long as the process: moving them

@@ -41,6 +41,10 @@ class Track:
     correct: float  # feedback per minute
     incorrect: float
     confidences: dict[float, float]  # confidence value -> predictions per minute
+    # Estimated accuracy: the calibration check's error, and the expected-correct counter per
+    # minute (None: the bundle failed its check, so the server exports no counter).
+    calibration_error: float = 0.03
+    expected_correct: float | None = None
 
     @property
     def key(self) -> dict[str, str]:
@@ -66,18 +70,18 @@ TRACKS = [
                     "supplier": {"acme": 14, "bolt": 9, "corn": 5}},
           },
           classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
-          confidences={0.55: 5, 0.75: 15, 0.97: 30}),
+          confidences={0.55: 5, 0.75: 15, 0.97: 30}, expected_correct=42.5),
     Track("bakery", "sobaos", "canary",
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
           classes={"good": 12, "defective": 8}, correct=1, incorrect=0,
-          confidences={0.65: 10, 0.85: 10}),
+          confidences={0.65: 10, 0.85: 10}, calibration_error=0.09),
     # Same model name in another namespace: must never mix with bakery/sobaos.
     Track("lab", "sobaos", "stable",
           replicas={"d": {"oven": {"0": 0, "1": 3, "2": 17, "3": 40},
                           "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
           classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
-          confidences={0.52: 40, 0.62: 20}),
+          confidences={0.52: 40, 0.62: 20}, expected_correct=31.25),
 ]
 
 
@@ -119,6 +123,9 @@ def input_series(t: Track) -> list[dict[str, str]]:
     weighted = sum(v * r for v, r in t.confidences.items())
     out.append(_counter(f"{metrics.CONFIDENCE}_sum", base, weighted))
     out.append(_counter(f"{metrics.CONFIDENCE}_count", base, total))
+    out.append(_gauge(metrics.CALIBRATION_ERROR, base, t.calibration_error))
+    if t.expected_correct is not None:
+        out.append(_counter(metrics.EXPECTED_CORRECT_SERIES, base, t.expected_correct))
     return out
 
 
@@ -144,6 +151,8 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
         below = sum(r for v, r in t.confidences.items() if v <= le)
         label = "+Inf" if le == float("inf") else repr(le)
         out[Signal.CONFIDENCE_BELOW].append(({**t.key, "le": label}, below / total))
+    if t.expected_correct is not None:  # no counter, no estimate (count() checks it)
+        out[Signal.ESTIMATED_ACCURACY].append((t.key, t.expected_correct / total))
     out[Signal.LAST_SCRAPE].append((t.key, MINUTES * 60.0))
     return out
 

@@ -16,7 +16,8 @@ NOT_REASONS = {"PHASE_", "TRIGGER_", "SKIP_", "NORMAL", "WARNING", "HEALTHY_STAT
                "ROUTINE_REASONS"}
 CONDITION_TYPES = {reasons.READY, reasons.PROGRESSING, reasons.DEGRADED, reasons.DRIFTED,
                    reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW, reasons.KPI_VIOLATED,
-                   reasons.RETRAINING, reasons.PREDICTION_LOG_FAILING}
+                   reasons.RETRAINING, reasons.PREDICTION_LOG_FAILING,
+                   reasons.ESTIMATED_ACCURACY_LOW}
 
 
 def _section() -> str:

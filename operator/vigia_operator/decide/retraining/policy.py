@@ -2,13 +2,14 @@
 conditions, the observed Jobs, now) -> start a Job, skip (with the reason and the numbers),
 or nothing.
 
-Triggers, in order: Drifted and AccuracyLow (when spec.retraining.triggers allows; from
-the tick's ``Signals.values["conditions"]`` when the provider hands them, else from
-status.conditions as the monitoring section wrote them), then the schedule, evaluated by
-the operator itself on the tick (croniter; see docs/operator.md "Retraining"). Guards:
-monitoring Unknown (Prometheus unavailable) never triggers; at most one Job at a time;
-spec.retraining.cooldown since the last start. The Job's name is the trigger and its time
-bucket, so the same trigger never creates two Jobs, even if a status write was lost.
+Triggers, in order: Drifted, AccuracyLow and EstimatedAccuracyLow (when
+spec.retraining.triggers allows; from the tick's ``Signals.values["conditions"]`` when the
+provider hands them, else from status.conditions as the monitoring section wrote them),
+then the schedule, evaluated by the operator itself on the tick (croniter; see
+docs/operator.md "Retraining"). Guards: monitoring Unknown (Prometheus unavailable) never
+triggers; at most one Job at a time; spec.retraining.cooldown since the last start. The
+Job's name is the trigger and its time bucket, so the same trigger never creates two Jobs,
+even if a status write was lost.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ MAX_LABEL: Final = 63  # a version is a label value on the servers' pods and ser
 TRIGGER_CONDITIONS: Final = (
     (reasons.DRIFTED, reasons.TRIGGER_DRIFT),
     (reasons.ACCURACY_LOW, reasons.TRIGGER_ACCURACY),
+    (reasons.ESTIMATED_ACCURACY_LOW, reasons.TRIGGER_ESTIMATED_ACCURACY),
 )
 _SHORT: Final = {reasons.TRIGGER_DRIFT: "drift", reasons.TRIGGER_ACCURACY: "accuracy",
+                 reasons.TRIGGER_ESTIMATED_ACCURACY: "estimate",
                  reasons.TRIGGER_SCHEDULE: "schedule"}
 
 
@@ -133,7 +136,8 @@ def schedule_state(spec: RetrainingSpec, previous: RetrainingStatus, created: da
 def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,
                       now: datetime) -> Trigger | Skip | None:
     allowed = {reasons.TRIGGER_DRIFT: spec.triggers.drift,
-               reasons.TRIGGER_ACCURACY: spec.triggers.accuracy}
+               reasons.TRIGGER_ACCURACY: spec.triggers.accuracy,
+               reasons.TRIGGER_ESTIMATED_ACCURACY: spec.triggers.estimated_accuracy}
     for type_, reason in TRIGGER_CONDITIONS:
         if not allowed[reason]:
             continue
