@@ -58,6 +58,14 @@ CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
 EXPECTED_CORRECT: Final = f"{PREFIX}_expected_correct"  # counter
 CALIBRATION_ERROR: Final = f"{PREFIX}_calibration_error"  # gauge
 
+# Model server: segments (vigia.segments, spec.monitoring.segments). The input bins counted
+# within each value of a segment feature, and each value's own training reference (gauge).
+# counter {segment, segment_value, feature, bin}
+SEGMENT_FEATURE_BIN: Final = f"{PREFIX}_segment_feature_bin"
+SEGMENT_REFERENCE: Final = f"{PREFIX}_segment_reference_share"  # gauge, the same labels
+LABEL_SEGMENT: Final = "segment"  # the segment feature's name
+LABEL_SEGMENT_VALUE: Final = "segment_value"
+
 # Model server: ground truth sent back by applications. Every feedback counts in FEEDBACK
 # (a label, or only "correct": true|false); those whose true class is known (given, or implied)
 # also in CONFUSION and FEEDBACK_LABELLED. Divided by PREDICTIONS (all by the version that
@@ -122,3 +130,4 @@ REQUESTS_SERIES: Final = series(REQUESTS)
 CONFUSION_SERIES: Final = series(CONFUSION)
 FEEDBACK_LABELLED_SERIES: Final = series(FEEDBACK_LABELLED)
 EXPECTED_CORRECT_SERIES: Final = series(EXPECTED_CORRECT)
+SEGMENT_FEATURE_BIN_SERIES: Final = series(SEGMENT_FEATURE_BIN)

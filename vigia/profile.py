@@ -9,8 +9,8 @@ accounted for exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 
 from vigia import metrics
 from vigia.features import FeatureSchema
+from vigia.segments import SegmentProfile, segmentable
 
 N_BINS = 10
 NUMERIC_BINS: tuple[str, ...] = tuple(str(i) for i in range(N_BINS))
@@ -147,6 +148,9 @@ class TrainingProfile:
     class_priors: Mapping[str, float]
     confidence: ConfidenceProfile
     rows: int
+    # Per-value references of each categorical feature with at most MAX_SEGMENT_VALUES
+    # categories: what spec.monitoring.segments may name (vigia.segments).
+    segments: Mapping[str, SegmentProfile] = field(default_factory=dict)
 
     def feature(self, name: str) -> FeatureProfile:
         if name in self.numeric:
@@ -179,6 +183,7 @@ class TrainingProfile:
             "class_priors": dict(self.class_priors),
             "confidence": self.confidence.to_dict(),
             "rows": self.rows,
+            "segments": {k: v.to_dict() for k, v in self.segments.items()},
         }
 
     @classmethod
@@ -191,6 +196,8 @@ class TrainingProfile:
             class_priors={str(k): float(v) for k, v in data["class_priors"].items()},
             confidence=ConfidenceProfile.from_dict(data["confidence"]),
             rows=int(data["rows"]),
+            segments={k: SegmentProfile.from_dict(v)
+                      for k, v in (data.get("segments") or {}).items()},
         )
 
 
@@ -210,13 +217,39 @@ def build_profile(
             numeric[spec.name] = build_numeric_profile(X[spec.name])
         else:
             categorical[spec.name] = build_categorical_profile(X[spec.name], spec.categories or ())
-    return TrainingProfile(
+    profile = TrainingProfile(
         numeric=numeric,
         categorical=categorical,
         class_priors=build_class_priors(y),
         confidence=build_confidence_profile(proba),
         rows=len(X),
     )
+    segments = {name: build_segment_profile(X, profile, name, schema.names)
+                for name, cat in categorical.items() if segmentable(cat.categories)}
+    return replace(profile, segments=segments)
+
+
+def build_segment_profile(X: pd.DataFrame, profile: TrainingProfile, segment: str,
+                          features: Sequence[str]) -> SegmentProfile:
+    """The training reference within each value of ``segment``: per value, every feature's
+    share of rows in each of the population's bins (missing values left out)."""
+    values = profile.categorical[segment].categories
+    column = X[segment].astype(object).where(X[segment].notna(), None).astype(str).to_numpy()
+    rows: dict[str, int] = {}
+    shares: dict[str, dict[str, dict[str, float]]] = {}
+    for value in values:
+        inside = column == value
+        rows[value] = int(inside.sum())
+        shares[value] = {}
+        for feature in features:
+            labels = profile.bin_labels(feature)
+            index = profile.bin_indices(feature, X[feature].to_numpy()[inside])
+            counts = np.bincount(index[index >= 0], minlength=len(labels))
+            total = counts.sum()
+            shares[value][feature] = {
+                b: float(c) / float(total) if total else 0.0
+                for b, c in zip(labels, counts.tolist(), strict=True)}
+    return SegmentProfile(tuple(values), rows, shares)
 
 
 def build_numeric_profile(column: pd.Series) -> NumericProfile:

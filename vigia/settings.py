@@ -59,6 +59,13 @@ class ServingSettings(BaseSettings):
     )
     log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     monitoring: bool = Field(default=True, description="Export monitoring metrics.")
+    segments: str = Field(
+        default="",
+        description="Comma-separated categorical features whose values are also counted on "
+        "their own (spec.monitoring.segments; vigia.segments). Each must have a segment "
+        "reference in the bundle's profile (categorical, at most 20 values), else the server "
+        "refuses to start.",
+    )
     runtime: Literal["sklearn", "onnx", "auto"] = Field(
         default="sklearn",
         description="What computes predictions: scikit-learn, the ONNX form (onnxruntime; "

@@ -99,6 +99,8 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         env_name("home"): SERVER_HOME,
         # Only when on: a key added for everyone would roll every server on upgrade.
         **({env_name("browser_page"): "true"} if serving.browser_page else {}),
+        **({env_name("segments"): ",".join(md.monitoring.segments)}
+           if md.monitoring.segments else {}),
     }
 
 

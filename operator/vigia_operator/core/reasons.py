@@ -44,6 +44,8 @@ HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
 # Monitoring reasons: what was measured, or why nothing could be decided.
 FEATURES_DRIFTED: Final = "FeaturesDrifted"
 NO_DRIFT: Final = "NoDrift"
+# Drift within one value of a segment feature (spec.monitoring.segments), the population not.
+SEGMENT_DRIFTED: Final = "SegmentDrifted"
 ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
 ACCURACY_OK: Final = "AccuracyAcceptable"
 CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"

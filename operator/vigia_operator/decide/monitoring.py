@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from vigia import metrics
+from vigia.segments import label
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
 from vigia_operator.core.records import from_json, to_json
@@ -23,6 +24,7 @@ from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.core.types import Condition
 from vigia_operator.decide.estimate import EstimateStatus, estimate
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
+from vigia_operator.decide.segments import SHOWN, SegmentDrift, drifted_segments
 from vigia_operator.view.monitoring import MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
@@ -58,6 +60,7 @@ class DriftStatus:
     features: tuple[str, ...] = ()  # drifted, worst first
     scores: Mapping[str, float] = field(default_factory=dict)  # every feature's score
     score: float | None = None  # the highest
+    segments: tuple[SegmentDrift, ...] = ()  # drifted segment values, worst first
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,14 @@ def _drift(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
     drifted = _drifted(spec, scores)
     name = spec.statistic
     over = f"over {spec.window} ({rows} predictions{of})"
+    segments = drifted_segments(spec, m)
+    if segments and not drifted:
+        first = segments[0]
+        named = listed([d.named for d in segments])
+        return Condition(reasons.DRIFTED, "True", reasons.SEGMENT_DRIFTED, one_sentence(
+            f"{name} above {spec.drift_threshold:g} for {named} over {spec.window}"
+            f" ({first.rows} predictions in {label(first.segment, first.value)}{of});"
+            f" the whole population's highest is {max(scores.values()):.3f}"))
     if drifted:
         # Every feature's score is in status.monitoring.drift.scores.
         shown = listed([f"{f} ({scores[f]:.3f})" for f in drifted])
@@ -328,6 +339,7 @@ def _drift_section(spec: MonitoringSpec, m: TrackSignals) -> DriftStatus:
         score=_round(max(scores.values())) if scores else None,
         features=tuple(_drifted(spec, scores)) if enough else (),
         scores={f: round(s, 4) for f, s in sorted(scores.items())},
+        segments=tuple(drifted_segments(spec, m)[:SHOWN]) if enough else (),
     )
 
 

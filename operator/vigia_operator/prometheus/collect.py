@@ -167,6 +167,11 @@ _PER_FEATURE: dict[str, str] = {
     Signal.FEATURE_PSI: "feature_psi",
     Signal.FEATURE_JENSEN_SHANNON: "feature_jensen_shannon",
 }
+_PER_SEGMENT: dict[str, str] = {
+    Signal.SEGMENT_ROWS: "segment_rows",
+    Signal.SEGMENT_PSI: "segment_psi",
+    Signal.SEGMENT_JENSEN_SHANNON: "segment_jensen_shannon",
+}
 _SCALAR: dict[str, str] = {
     Signal.PREDICTIONS: "predictions",
     Signal.PREDICTION_SHIFT: "prediction_shift",
@@ -209,6 +214,11 @@ def add_samples(
         if signal in _PER_FEATURE:
             per_feature: dict[str, float] = getattr(track, _PER_FEATURE[signal])
             per_feature[labels.get(metrics.LABEL_FEATURE, "")] = sample.value
+        elif signal in _PER_SEGMENT:
+            per_segment: dict[tuple[str, str, str], float] = getattr(track, _PER_SEGMENT[signal])
+            per_segment[(labels.get(metrics.LABEL_SEGMENT, ""),
+                         labels.get(metrics.LABEL_SEGMENT_VALUE, ""),
+                         labels.get(metrics.LABEL_FEATURE, ""))] = sample.value
         elif signal == Signal.CONFIDENCE_BELOW:
             le = float(labels.get("le", "nan"))
             if not math.isinf(le) and not math.isnan(le):

@@ -47,6 +47,10 @@ class Signal(StrEnum):
     # passed its calibration check export the counter, so only they have an estimate.
     ESTIMATED_ACCURACY = "estimated_accuracy"
     CALIBRATION_ERROR = "calibration_error"
+    # Per value of each segment feature (vigia.segments): rows and drift of every feature.
+    SEGMENT_ROWS = "segment_rows"
+    SEGMENT_PSI = "segment_psi"
+    SEGMENT_JENSEN_SHANNON = "segment_jensen_shannon"
     LAST_SCRAPE = "last_scrape"
     LOG_UP = "log_up"
     LOG_BUFFERED = "log_buffered"
@@ -111,6 +115,7 @@ def _jensen_shannon(p: str, q: str, *group: str) -> str:
 
 
 _FEATURE, _BIN, _CLASS = metrics.LABEL_FEATURE, metrics.LABEL_BIN, metrics.LABEL_CLASS
+_SEGMENT = (metrics.LABEL_SEGMENT, metrics.LABEL_SEGMENT_VALUE)
 _CORRECT = f'{{{metrics.LABEL_OUTCOME}="{metrics.OUTCOME_CORRECT}"}}'
 _CONF = metrics.CONFIDENCE
 
@@ -133,6 +138,13 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
     "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
     "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
     "expected_correct_increase": lambda w, r: _increase(metrics.EXPECTED_CORRECT_SERIES, w),
+    "segment_bin_increase": lambda w, r: _increase(
+        metrics.SEGMENT_FEATURE_BIN_SERIES, w, *_SEGMENT, _FEATURE, _BIN),
+    "segment_bin_share": lambda w, r: _shares(r("segment_bin_increase"), _BIN, *_SEGMENT,
+                                              _FEATURE),
+    "segment_reference_share": lambda w, r: (
+        f"max by ({_by(*_SEGMENT, _FEATURE, _BIN)}) ({metrics.SEGMENT_REFERENCE})"
+    ),
 }
 
 # The parts that hold a range computation; recorded for a rule window.
@@ -164,6 +176,15 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
     ),
     # Constant for a version: the cross-fitted calibration error of its bundle's check.
     Signal.CALIBRATION_ERROR: lambda w, r: f"max by ({KEY}) ({metrics.CALIBRATION_ERROR})",
+    Signal.SEGMENT_ROWS: lambda w, r: (
+        f"sum by ({_by(*_SEGMENT, _FEATURE)}) ({r('segment_bin_increase')})"
+    ),
+    Signal.SEGMENT_PSI: lambda w, r: _psi(
+        r("segment_bin_share"), r("segment_reference_share"), *_SEGMENT, _FEATURE
+    ),
+    Signal.SEGMENT_JENSEN_SHANNON: lambda w, r: _jensen_shannon(
+        r("segment_reference_share"), r("segment_bin_share"), *_SEGMENT, _FEATURE
+    ),
     Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
     # The prediction log: writable in every replica (min), rows waiting in all (sum).
     Signal.LOG_UP: lambda w, r: f"min by ({KEY}) ({metrics.PREDICTION_LOG_UP})",

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vigia.segments import MAX_SEGMENTS
 from vigia_operator.core.fields import SpecError, parse_duration
 
 Statistic = Literal["PSI", "JensenShannon"]
@@ -39,6 +40,8 @@ class MonitoringSpec:
     accuracy_min_feedback: int = 100
     confidence_min: float = 0.6
     kpis: tuple[KPI, ...] = ()
+    # Categorical features judged per value too (vigia.segments; the CRD bounds them).
+    segments: tuple[str, ...] = ()
 
 
 def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
@@ -70,7 +73,16 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
         ),
         confidence_min=_number(confidence, "min", d.confidence_min, "spec.monitoring.confidence"),
         kpis=tuple(_kpi(k, i) for i, k in enumerate(body.get("kpis") or [])),
+        segments=_segments(body.get("segments") or []),
     )
+
+
+def _segments(items: Any) -> tuple[str, ...]:
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise SpecError("spec.monitoring.segments", "must be a list of feature names")
+    if len(items) > MAX_SEGMENTS:
+        raise SpecError("spec.monitoring.segments", f"at most {MAX_SEGMENTS} features")
+    return tuple(dict.fromkeys(items))
 
 
 def _kpi(item: Any, index: int) -> KPI:

@@ -18,6 +18,7 @@ from vigia.profile import NumericProfile, TrainingProfile
 
 from .estimate import EstimateCounters
 from .feedback import FeedbackResult
+from .segments import SegmentCounters
 
 REASON_INVALID = "invalid_input"
 REASON_TOO_LARGE = "too_large"
@@ -71,6 +72,7 @@ class Monitor:
         classes: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
         calibration: Calibration | None = None,
+        segments: Sequence[str] = (),
     ) -> None:
         base = (namespace, model, version, track)
         labels = list(metrics.SERVER_LABELS)
@@ -132,6 +134,8 @@ class Monitor:
         export_reference(profile, schema.names, base, registry)
         self._estimate = (None if calibration is None
                           else EstimateCounters(calibration, base, registry))
+        self._segments = (SegmentCounters(profile, schema.names, segments, base, registry)
+                          if segments else None)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
         """Count one batch of inputs (checked columns) and their predicted probabilities."""
@@ -145,6 +149,8 @@ class Monitor:
             self._estimate.observe(proba)
         for counters in self._features:
             counters.observe(columns[counters.name])
+        if self._segments is not None:
+            self._segments.observe(columns)
 
     def observe_feedback(self, results: Iterable[FeedbackResult]) -> None:
         """Count new (not repeated) feedback: its outcome, and once the true class is known

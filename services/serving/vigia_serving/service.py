@@ -160,6 +160,7 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
                 profile=meta.profile,
                 classes=meta.classes,
                 calibration=meta.calibration,
+                segments=[n for n in settings.segments.split(",") if n],
             )
         runtime = ModelRuntime(bundle, settings, store, monitor)
         # The model and everything loaded so far live as long as the process: moving them

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class Track:
     # minute (None: the bundle failed its check, so the server exports no counter).
     calibration_error: float = 0.03
     expected_correct: float | None = None
+    # Segment "supplier": value -> feature -> bin -> rows per minute (first replica).
+    segments: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def key(self) -> dict[str, str]:
@@ -61,6 +63,9 @@ class Track:
 
 
 REFERENCE = {"oven": OVEN, "supplier": SUPPLIER}
+# Each supplier's own training reference of the oven bins (the profile's segments).
+SEGMENT_REFERENCE = {"acme": {"oven": {"0": 0.3, "1": 0.3, "2": 0.2, "3": 0.2}},
+                     "bolt": {"oven": {"0": 0.1, "1": 0.2, "2": 0.3, "3": 0.4}}}
 TRACKS = [
     Track("bakery", "sobaos", "stable",
           replicas={
@@ -70,7 +75,9 @@ TRACKS = [
                     "supplier": {"acme": 14, "bolt": 9, "corn": 5}},
           },
           classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
-          confidences={0.55: 5, 0.75: 15, 0.97: 30}, expected_correct=42.5),
+          confidences={0.55: 5, 0.75: 15, 0.97: 30}, expected_correct=42.5,
+          segments={"acme": {"oven": {"0": 7, "1": 6, "2": 6, "3": 6}},
+                    "bolt": {"oven": {"0": 0, "1": 1, "2": 4, "3": 10}}}),
     Track("bakery", "sobaos", "canary",
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
@@ -81,7 +88,8 @@ TRACKS = [
           replicas={"d": {"oven": {"0": 0, "1": 3, "2": 17, "3": 40},
                           "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
           classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
-          confidences={0.52: 40, 0.62: 20}, expected_correct=31.25),
+          confidences={0.52: 40, 0.62: 20}, expected_correct=31.25,
+          segments={"acme": {"oven": {"0": 9, "1": 9, "2": 6, "3": 6}}}),
 ]
 
 
@@ -124,6 +132,14 @@ def input_series(t: Track) -> list[dict[str, str]]:
     out.append(_counter(f"{metrics.CONFIDENCE}_sum", base, weighted))
     out.append(_counter(f"{metrics.CONFIDENCE}_count", base, total))
     out.append(_gauge(metrics.CALIBRATION_ERROR, base, t.calibration_error))
+    for value, features in t.segments.items():
+        for feature, bins in features.items():
+            for b, rate in bins.items():
+                labels = {**base, "segment": "supplier", "segment_value": value,
+                          "feature": feature, "bin": b}
+                out.append(_counter(metrics.SEGMENT_FEATURE_BIN_SERIES, labels, rate))
+                out.append(_gauge(metrics.SEGMENT_REFERENCE, labels,
+                                  SEGMENT_REFERENCE[value][feature][b]))
     if t.expected_correct is not None:
         out.append(_counter(metrics.EXPECTED_CORRECT_SERIES, base, t.expected_correct))
     return out
@@ -153,6 +169,15 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
         out[Signal.CONFIDENCE_BELOW].append(({**t.key, "le": label}, below / total))
     if t.expected_correct is not None:  # no counter, no estimate (count() checks it)
         out[Signal.ESTIMATED_ACCURACY].append((t.key, t.expected_correct / total))
+    for value, features in t.segments.items():
+        for feature, bins in features.items():
+            labels = {**t.key, "segment": "supplier", "segment_value": value,
+                      "feature": feature}
+            reference = SEGMENT_REFERENCE[value][feature]
+            out[Signal.SEGMENT_ROWS].append((labels, WINDOW_MINUTES * sum(bins.values())))
+            out[Signal.SEGMENT_PSI].append((labels, drift.psi(reference, bins)))
+            out[Signal.SEGMENT_JENSEN_SHANNON].append(
+                (labels, drift.jensen_shannon(reference, bins)))
     out[Signal.LAST_SCRAPE].append((t.key, MINUTES * 60.0))
     return out
 
