@@ -63,6 +63,8 @@ CALIBRATION_ERROR: Final = f"{PREFIX}_calibration_error"  # gauge
 # counter {segment, segment_value, feature, bin}
 SEGMENT_FEATURE_BIN: Final = f"{PREFIX}_segment_feature_bin"
 SEGMENT_REFERENCE: Final = f"{PREFIX}_segment_reference_share"  # gauge, the same labels
+# Feedback by the segment value of the prediction it labels (its logged inputs).
+SEGMENT_FEEDBACK: Final = f"{PREFIX}_segment_feedback"  # counter {segment, segment_value, outcome}
 LABEL_SEGMENT: Final = "segment"  # the segment feature's name
 LABEL_SEGMENT_VALUE: Final = "segment_value"
 
@@ -131,3 +133,4 @@ CONFUSION_SERIES: Final = series(CONFUSION)
 FEEDBACK_LABELLED_SERIES: Final = series(FEEDBACK_LABELLED)
 EXPECTED_CORRECT_SERIES: Final = series(EXPECTED_CORRECT)
 SEGMENT_FEATURE_BIN_SERIES: Final = series(SEGMENT_FEATURE_BIN)
+SEGMENT_FEEDBACK_SERIES: Final = series(SEGMENT_FEEDBACK)

@@ -48,6 +48,8 @@ NO_DRIFT: Final = "NoDrift"
 SEGMENT_DRIFTED: Final = "SegmentDrifted"
 ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
 ACCURACY_OK: Final = "AccuracyAcceptable"
+# Accuracy below the minimum within one value of a segment feature, the population's not.
+SEGMENT_ACCURACY_BELOW_MIN: Final = "SegmentAccuracyBelowMinimum"
 CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"
 CONFIDENCE_OK: Final = "ConfidenceAcceptable"
 KPIS_VIOLATED: Final = "KPIsOutOfBounds"

@@ -30,6 +30,9 @@ class TrackSignals:
     segment_rows: dict[SegmentKey, float] = field(default_factory=dict)
     segment_psi: dict[SegmentKey, float] = field(default_factory=dict)
     segment_jensen_shannon: dict[SegmentKey, float] = field(default_factory=dict)
+    # (segment feature, its value) -> feedback labels, accuracy.
+    segment_feedback: dict[tuple[str, str], float] = field(default_factory=dict)
+    segment_accuracy: dict[tuple[str, str], float] = field(default_factory=dict)
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
     # The prediction log: 1 when every replica can write it, 0 when one cannot; None: no
     # such series (a server older than the metric).

@@ -24,7 +24,14 @@ from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.core.types import Condition
 from vigia_operator.decide.estimate import EstimateStatus, estimate
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
-from vigia_operator.decide.segments import SHOWN, SegmentDrift, drifted_segments
+from vigia_operator.decide.segments import (
+    SHOWN,
+    SegmentAccuracy,
+    SegmentDrift,
+    drifted_segments,
+    low_accuracy,
+    segment_accuracies,
+)
 from vigia_operator.view.monitoring import MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
@@ -98,6 +105,7 @@ class MonitoringStatus:
     feedback: int | None = None
     confidence: ConfidenceStatus | None = None
     estimated_accuracy: EstimateStatus | None = None
+    segment_accuracy: tuple[SegmentAccuracy, ...] = ()  # lowest first, at most SHOWN
     prediction_shift: float | None = None
     kpis: tuple[KPIStatus, ...] = ()
     reason: str | None = None
@@ -200,6 +208,7 @@ def assess(
             min=spec.confidence_min, mean=_round(measured.confidence_mean),
             below_min=_round(measured.confidence_share_below(spec.confidence_min))),
         estimated_accuracy=estimated,
+        segment_accuracy=tuple(segment_accuracies(spec, measured)[:SHOWN]),
         prediction_shift=_round(measured.prediction_shift),
         kpis=kpis,
     )
@@ -271,6 +280,15 @@ def _accuracy(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
               f" (minimum {spec.accuracy_min})")
     if m.accuracy < spec.accuracy_min:
         return Condition(reasons.ACCURACY_LOW, "True", reasons.ACCURACY_BELOW_MIN, detail)
+    low = low_accuracy(spec, m)
+    if low:
+        worst = low[0]
+        return Condition(reasons.ACCURACY_LOW, "True", reasons.SEGMENT_ACCURACY_BELOW_MIN,
+                         one_sentence(
+            f"accuracy {worst.accuracy:.2f} for {label(worst.segment, worst.value)} over"
+            f" {spec.window}, {worst.feedback} labels{of} (minimum {spec.accuracy_min}; the"
+            f" whole population's {m.accuracy:.3f} from {labels} labels)"
+            + (f"; also {listed([a.named for a in low[1:]])}" if len(low) > 1 else "")))
     return Condition(reasons.ACCURACY_LOW, "False", reasons.ACCURACY_OK, detail)
 
 

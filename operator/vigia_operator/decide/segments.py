@@ -46,3 +46,33 @@ def drifted_segments(spec: MonitoringSpec, m: TrackSignals) -> list[SegmentDrift
         and m.segment_rows.get(key, 0.0) >= spec.drift_min_samples
     ]
     return sorted(found, key=lambda d: -d.score)
+
+
+@dataclass(frozen=True)
+class SegmentAccuracy:
+    """status.monitoring.segmentAccuracy[]: one segment value's accuracy from feedback."""
+
+    segment: str
+    value: str
+    accuracy: float
+    feedback: int
+
+    @property
+    def named(self) -> str:
+        return (f"accuracy {self.accuracy:.2f} for {label(self.segment, self.value)}"
+                f" ({self.feedback} labels)")
+
+
+def segment_accuracies(spec: MonitoringSpec, m: TrackSignals) -> list[SegmentAccuracy]:
+    """Each asked-for segment value with at least ``accuracy.minFeedback`` labels of its
+    own, lowest accuracy first."""
+    wanted = set(spec.segments)
+    found = [SegmentAccuracy(key[0], key[1], round(accuracy, 4),
+                             round(m.segment_feedback.get(key, 0.0)))
+             for key, accuracy in m.segment_accuracy.items()
+             if key[0] in wanted and m.segment_feedback.get(key, 0.0) >= spec.accuracy_min_feedback]
+    return sorted(found, key=lambda a: a.accuracy)
+
+
+def low_accuracy(spec: MonitoringSpec, m: TrackSignals) -> list[SegmentAccuracy]:
+    return [a for a in segment_accuracies(spec, m) if a.accuracy < spec.accuracy_min]

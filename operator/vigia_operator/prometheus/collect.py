@@ -172,6 +172,10 @@ _PER_SEGMENT: dict[str, str] = {
     Signal.SEGMENT_PSI: "segment_psi",
     Signal.SEGMENT_JENSEN_SHANNON: "segment_jensen_shannon",
 }
+_PER_SEGMENT_VALUE: dict[str, str] = {
+    Signal.SEGMENT_FEEDBACK: "segment_feedback",
+    Signal.SEGMENT_ACCURACY: "segment_accuracy",
+}
 _SCALAR: dict[str, str] = {
     Signal.PREDICTIONS: "predictions",
     Signal.PREDICTION_SHIFT: "prediction_shift",
@@ -219,6 +223,10 @@ def add_samples(
             per_segment[(labels.get(metrics.LABEL_SEGMENT, ""),
                          labels.get(metrics.LABEL_SEGMENT_VALUE, ""),
                          labels.get(metrics.LABEL_FEATURE, ""))] = sample.value
+        elif signal in _PER_SEGMENT_VALUE:
+            per_value: dict[tuple[str, str], float] = getattr(track, _PER_SEGMENT_VALUE[signal])
+            per_value[(labels.get(metrics.LABEL_SEGMENT, ""),
+                       labels.get(metrics.LABEL_SEGMENT_VALUE, ""))] = sample.value
         elif signal == Signal.CONFIDENCE_BELOW:
             le = float(labels.get("le", "nan"))
             if not math.isinf(le) and not math.isnan(le):

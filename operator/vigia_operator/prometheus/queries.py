@@ -51,6 +51,9 @@ class Signal(StrEnum):
     SEGMENT_ROWS = "segment_rows"
     SEGMENT_PSI = "segment_psi"
     SEGMENT_JENSEN_SHANNON = "segment_jensen_shannon"
+    # Per value of each segment feature: feedback and accuracy (by the prediction's inputs).
+    SEGMENT_FEEDBACK = "segment_feedback"
+    SEGMENT_ACCURACY = "segment_accuracy"
     LAST_SCRAPE = "last_scrape"
     LOG_UP = "log_up"
     LOG_BUFFERED = "log_buffered"
@@ -142,6 +145,10 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
         metrics.SEGMENT_FEATURE_BIN_SERIES, w, *_SEGMENT, _FEATURE, _BIN),
     "segment_bin_share": lambda w, r: _shares(r("segment_bin_increase"), _BIN, *_SEGMENT,
                                               _FEATURE),
+    "segment_feedback_increase": lambda w, r: _increase(
+        metrics.SEGMENT_FEEDBACK_SERIES, w, *_SEGMENT),
+    "segment_feedback_correct_increase": lambda w, r: _increase(
+        metrics.SEGMENT_FEEDBACK_SERIES, w, *_SEGMENT, matcher=_CORRECT),
     "segment_reference_share": lambda w, r: (
         f"max by ({_by(*_SEGMENT, _FEATURE, _BIN)}) ({metrics.SEGMENT_REFERENCE})"
     ),
@@ -184,6 +191,10 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
     ),
     Signal.SEGMENT_JENSEN_SHANNON: lambda w, r: _jensen_shannon(
         r("segment_reference_share"), r("segment_bin_share"), *_SEGMENT, _FEATURE
+    ),
+    Signal.SEGMENT_FEEDBACK: lambda w, r: r("segment_feedback_increase"),
+    Signal.SEGMENT_ACCURACY: lambda w, r: (
+        f"{r('segment_feedback_correct_increase')} / ({r('segment_feedback_increase')} > 0)"
     ),
     Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
     # The prediction log: writable in every replica (min), rows waiting in all (sum).

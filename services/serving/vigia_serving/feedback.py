@@ -9,7 +9,7 @@ conflict; only an unknown true class may be filled in later (``completed``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -41,6 +41,7 @@ class FeedbackResult:
     version: str | None = None
     track: str | None = None
     completed: bool = False
+    features: Mapping[str, Any] | None = None  # the prediction's logged inputs, if any
 
     @property
     def correct(self) -> bool:
@@ -73,6 +74,9 @@ class Predicted(NamedTuple):
     version: str
     track: str
     classes: Collection[str] = ()
+    # Its logged inputs (None when feature logging was off for it): the segment values its
+    # label counts under (vigia.segments).
+    features: Mapping[str, Any] | None = None
 
 
 class Stored(NamedTuple):
@@ -132,7 +136,8 @@ def resolve(
                 "prediction_id": pid, "label": label, "correct": correct, "received_at": now,
             }
         results.append(
-            FeedbackResult(pid, label, made.label, duplicate, made.version, made.track, completed)
+            FeedbackResult(pid, label, made.label, duplicate, made.version, made.track, completed,
+                           made.features)
         )
     return results, writes
 

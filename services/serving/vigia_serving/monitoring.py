@@ -162,6 +162,8 @@ class Monitor:
             if not result.completed:  # a completed one's outcome was counted before
                 outcome = metrics.OUTCOME_CORRECT if result.correct else metrics.OUTCOME_INCORRECT
                 self._feedback.labels(*made_by, outcome).inc()
+                if self._segments is not None:
+                    self._segments.observe_feedback(made_by, result.features, result.correct)
             if result.label is not None:
                 self._confusion.labels(*made_by, result.label, result.predicted).inc()
                 self._labelled.labels(*made_by).inc()

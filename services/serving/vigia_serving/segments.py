@@ -8,6 +8,7 @@ more than vigia.segments.MAX_SEGMENT_VALUES values) is refused: the model does n
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -33,6 +34,17 @@ class SegmentCounters:
         reference = Gauge(metrics.SEGMENT_REFERENCE,
                           "Share of each bin within one value of a segment feature in the "
                           "training data.", labels, registry=registry, multiprocess_mode="max")
+        self._feedback = Counter(
+            metrics.SEGMENT_FEEDBACK,
+            "Feedback by outcome, under the segment value of the prediction it labels (from "
+            "its logged inputs; none when they were not logged).",
+            [*metrics.SERVER_LABELS, metrics.LABEL_SEGMENT, metrics.LABEL_SEGMENT_VALUE,
+             metrics.LABEL_OUTCOME], registry=registry)
+        self._values = {s: frozenset(profile.segments[s].values) for s in segments}
+        for segment, values in self._values.items():
+            for value in values:
+                for outcome in (metrics.OUTCOME_CORRECT, metrics.OUTCOME_INCORRECT):
+                    self._feedback.labels(*base, segment, value, outcome).inc(0)
         self._profile = profile
         self._features = tuple(features)
         self._children: dict[str, list[dict[str, list[Counter]]]] = {}
@@ -65,3 +77,14 @@ class SegmentCounters:
                     for child, count in zip(children, counts.tolist(), strict=True):
                         if count:
                             child.inc(count)
+
+    def observe_feedback(self, made_by: tuple[str, ...], features: Mapping[str, Any] | None,
+                         correct: bool) -> None:
+        """Count one feedback under each segment value of the prediction it labels."""
+        if not features:
+            return
+        outcome = metrics.OUTCOME_CORRECT if correct else metrics.OUTCOME_INCORRECT
+        for segment, values in self._values.items():
+            value = features.get(segment)
+            if isinstance(value, str) and value in values:
+                self._feedback.labels(*made_by, segment, value, outcome).inc()

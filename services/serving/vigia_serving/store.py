@@ -483,11 +483,12 @@ class PredictionStore:
         query = select(
             predictions.c.id, predictions.c.predicted, predictions.c.version,
             predictions.c.track, predictions.c.namespace, predictions.c.model,
-            predictions.c.probabilities,
+            predictions.c.probabilities, predictions.c.features,
         ).where(predictions.c.id.in_(ids))
-        for pid, label, version, track, namespace, model, probabilities in conn.execute(query):
+        for pid, label, version, track, namespace, model, probabilities, features in (
+                conn.execute(query)):
             if self._owns(namespace, model):
-                yield pid, Predicted(label, version, track, tuple(probabilities or ()))
+                yield pid, Predicted(label, version, track, tuple(probabilities or ()), features)
 
     def pending(self, limit: int, order: PendingOrder = "uncertain") -> list[PendingPrediction]:
         """Up to ``limit`` of this store's logged predictions without feedback: the least

@@ -47,6 +47,8 @@ class Track:
     expected_correct: float | None = None
     # Segment "supplier": value -> feature -> bin -> rows per minute (first replica).
     segments: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # Segment "supplier": value -> (correct, incorrect) feedback per minute.
+    segment_feedback: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def key(self) -> dict[str, str]:
@@ -77,7 +79,8 @@ TRACKS = [
           classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
           confidences={0.55: 5, 0.75: 15, 0.97: 30}, expected_correct=42.5,
           segments={"acme": {"oven": {"0": 7, "1": 6, "2": 6, "3": 6}},
-                    "bolt": {"oven": {"0": 0, "1": 1, "2": 4, "3": 10}}}),
+                    "bolt": {"oven": {"0": 0, "1": 1, "2": 4, "3": 10}}},
+          segment_feedback={"acme": (6, 0), "bolt": (3, 1)}),
     Track("bakery", "sobaos", "canary",
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
@@ -89,7 +92,8 @@ TRACKS = [
                           "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
           classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
           confidences={0.52: 40, 0.62: 20}, expected_correct=31.25,
-          segments={"acme": {"oven": {"0": 9, "1": 9, "2": 6, "3": 6}}}),
+          segments={"acme": {"oven": {"0": 9, "1": 9, "2": 6, "3": 6}}},
+          segment_feedback={"acme": (0, 0)}),
 ]
 
 
@@ -132,6 +136,12 @@ def input_series(t: Track) -> list[dict[str, str]]:
     out.append(_counter(f"{metrics.CONFIDENCE}_sum", base, weighted))
     out.append(_counter(f"{metrics.CONFIDENCE}_count", base, total))
     out.append(_gauge(metrics.CALIBRATION_ERROR, base, t.calibration_error))
+    for value, (right, wrong) in t.segment_feedback.items():
+        labels = {**base, "segment": "supplier", "segment_value": value}
+        out.append(_counter(metrics.SEGMENT_FEEDBACK_SERIES, {**labels, "outcome": "correct"},
+                            right))
+        out.append(_counter(metrics.SEGMENT_FEEDBACK_SERIES, {**labels, "outcome": "incorrect"},
+                            wrong))
     for value, features in t.segments.items():
         for feature, bins in features.items():
             for b, rate in bins.items():
@@ -178,6 +188,11 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
             out[Signal.SEGMENT_PSI].append((labels, drift.psi(reference, bins)))
             out[Signal.SEGMENT_JENSEN_SHANNON].append(
                 (labels, drift.jensen_shannon(reference, bins)))
+    for value, (right, wrong) in t.segment_feedback.items():
+        labels = {**t.key, "segment": "supplier", "segment_value": value}
+        out[Signal.SEGMENT_FEEDBACK].append((labels, WINDOW_MINUTES * (right + wrong)))
+        if right + wrong > 0:  # no labels, no accuracy (count() checks it)
+            out[Signal.SEGMENT_ACCURACY].append((labels, right / (right + wrong)))
     out[Signal.LAST_SCRAPE].append((t.key, MINUTES * 60.0))
     return out
 

@@ -52,3 +52,24 @@ def test_no_segments_no_series() -> None:
     registry = CollectorRegistry()
     monitor([], registry)
     assert not [m for m in registry.collect() if m.name.startswith("vigia_segment")]
+
+
+def test_feedback_counts_under_the_segment_value_of_the_prediction_it_labels() -> None:
+    from vigia_serving.feedback import FeedbackResult
+
+    registry = CollectorRegistry()
+    m = monitor(["flour_supplier"], registry)
+    results = [
+        FeedbackResult("a", "good", "good", False, features={"flour_supplier": "molinos_sur"}),
+        FeedbackResult("b", "defective", "good", False,
+                       features={"flour_supplier": "molinos_sur"}),
+        FeedbackResult("c", "good", "good", False, features=None),  # inputs not logged
+        FeedbackResult("d", "good", "good", False, features={"flour_supplier": "unknown"}),
+    ]
+    m.observe_feedback(results)
+    where = {**LABELS, "segment": "flour_supplier", "segment_value": "molinos_sur"}
+    series = metrics.SEGMENT_FEEDBACK_SERIES
+    assert registry.get_sample_value(series, {**where, "outcome": "correct"}) == 1.0
+    assert registry.get_sample_value(series, {**where, "outcome": "incorrect"}) == 1.0
+    other = {**where, "segment_value": "harinera_norte", "outcome": "correct"}
+    assert registry.get_sample_value(series, other) == 0.0  # exported at zero

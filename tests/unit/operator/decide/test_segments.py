@@ -56,3 +56,28 @@ def test_a_population_drift_keeps_its_message_and_lists_the_segments_in_status()
     verdict = ev.assess(SEGMENTED, signals(t), now=NOW)
     assert status_of(verdict, reasons.DRIFTED) == ("True", reasons.FEATURES_DRIFTED)
     assert verdict.section["drift"]["segments"][0]["value"] == "molinos_sur"
+
+
+def test_low_accuracy_in_one_segment_is_named_with_its_labels() -> None:
+    """The issue's sentence: "accuracy 0.71 for flour_supplier=B over 1h, 612 labels"."""
+    t = track(segment_accuracy={B[:2]: 0.71, A[:2]: 0.95},
+              segment_feedback={B[:2]: 612.0, A[:2]: 1398.0}, accuracy=0.884, feedback=2010.0)
+    verdict = ev.assess(SEGMENTED, signals(t), now=NOW)
+    assert status_of(verdict, reasons.ACCURACY_LOW) == (
+        "True", reasons.SEGMENT_ACCURACY_BELOW_MIN)
+    found = verdict.condition(reasons.ACCURACY_LOW)
+    assert found is not None and found.message == (
+        "accuracy 0.71 for flour_supplier=molinos_sur over 1h, 612 labels of version 1"
+        " (minimum 0.85; the whole population's 0.884 from 2010 labels)")
+    assert verdict.section["segmentAccuracy"] == [
+        {"segment": "flour_supplier", "value": "molinos_sur", "accuracy": 0.71,
+         "feedback": 612},
+        {"segment": "flour_supplier", "value": "harinera_norte", "accuracy": 0.95,
+         "feedback": 1398}]
+
+
+def test_a_segment_with_too_few_labels_is_not_judged_on_accuracy() -> None:
+    t = track(segment_accuracy={B[:2]: 0.2}, segment_feedback={B[:2]: 40.0})
+    verdict = ev.assess(SEGMENTED, signals(t), now=NOW)
+    assert status_of(verdict, reasons.ACCURACY_LOW) == ("False", reasons.ACCURACY_OK)
+    assert verdict.section["segmentAccuracy"] == []
