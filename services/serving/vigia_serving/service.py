@@ -123,6 +123,7 @@ def open_store(
             namespace=settings.namespace,
             model=model,
             on_health=on_health,
+            feedback_reads_features=bool(settings.segments),
         )
         try:
             store.start()
