@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from vigia.calibration.check import Calibration, check_calibration
 from vigia.estimators import CLASSIFICATION, REGRESSION, TASKS, ModelTask, UnservableEstimatorError
 from vigia.estimators import model_task as estimator_task
 from vigia.features import FeatureSchema
@@ -91,6 +92,8 @@ class BundleMetadata:
     @property
     def is_regression(self) -> bool:
         return self.task == REGRESSION
+    # The calibration check on the holdout (vigia.calibration); None: bundled without one.
+    calibration: Calibration | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,7 @@ class BundleMetadata:
             "training_metrics": dict(self.training_metrics),
             "profile": self.profile.to_dict(),
             "created_at": self.created_at,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class BundleMetadata:
             profile=TrainingProfile.from_dict(data["profile"]),
             created_at=str(data["created_at"]),
             task=task,
+            calibration=_calibration(data.get("calibration")),
         )
 
 
@@ -184,6 +189,8 @@ def make_bundle(
         training_metrics=_metrics(estimator, X_train, y_train, X_holdout, y_holdout),
         profile=build_profile(X_train, y_train, proba, schema=schema),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        calibration=None if y_holdout is None else check_calibration(
+            proba, [str(c) for c in estimator.classes_], np.asarray(y_holdout).astype(str)),
     )
     return ModelBundle(estimator, metadata)
 
@@ -227,6 +234,10 @@ def _numeric_target(y: pd.Series | np.ndarray, field: str) -> np.ndarray:
     if not np.isfinite(values).all():
         raise BundleError(f"{field}: the target has missing or infinite values")
     return values
+
+
+def _calibration(data: Any) -> Calibration | None:
+    return None if data is None else Calibration.from_dict(data)
 
 
 def _check_names(name: str, version: str) -> None:

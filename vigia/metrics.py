@@ -62,6 +62,25 @@ CLASS_PRIOR: Final = f"{PREFIX}_class_prior"  # gauge {class}
 CONFIDENCE_REFERENCE: Final = f"{PREFIX}_confidence_reference_share"  # gauge {le}
 CONFIDENCE_REFERENCE_ROWS: Final = f"{PREFIX}_confidence_reference_rows"  # gauge
 
+# Model server: estimated accuracy without labels (vigia.calibration). The chance each
+# prediction is right (its top probability through the bundle's calibration map), summed;
+# divided by the predictions, the accuracy to expect. Exported only by a bundle whose
+# calibration check passed. CALIBRATION_ERROR (gauge, constant for a version): the check's
+# cross-fitted expected calibration error on the holdout, exported whenever the bundle has a
+# check, so the operator can say why there is no estimate.
+EXPECTED_CORRECT: Final = f"{PREFIX}_expected_correct"  # counter
+CALIBRATION_ERROR: Final = f"{PREFIX}_calibration_error"  # gauge
+
+# Model server: segments (vigia.segments, spec.monitoring.segments). The input bins counted
+# within each value of a segment feature, and each value's own training reference (gauge).
+# counter {segment, segment_value, feature, bin}
+SEGMENT_FEATURE_BIN: Final = f"{PREFIX}_segment_feature_bin"
+SEGMENT_REFERENCE: Final = f"{PREFIX}_segment_reference_share"  # gauge, the same labels
+# Feedback by the segment value of the prediction it labels (its logged inputs).
+SEGMENT_FEEDBACK: Final = f"{PREFIX}_segment_feedback"  # counter {segment, segment_value, outcome}
+LABEL_SEGMENT: Final = "segment"  # the segment feature's name
+LABEL_SEGMENT_VALUE: Final = "segment_value"
+
 # Model server: ground truth sent back by applications. Every feedback counts in FEEDBACK
 # (a label, or only "correct": true|false); those whose true class is known (given, or implied)
 # also in CONFUSION and FEEDBACK_LABELLED. Divided by PREDICTIONS (all by the version that
@@ -138,3 +157,6 @@ CONFUSION_SERIES: Final = series(CONFUSION)
 FEEDBACK_LABELLED_SERIES: Final = series(FEEDBACK_LABELLED)
 FEEDBACK_ABSOLUTE_ERROR_SERIES: Final = series(FEEDBACK_ABSOLUTE_ERROR)
 FEEDBACK_SQUARED_ERROR_SERIES: Final = series(FEEDBACK_SQUARED_ERROR)
+EXPECTED_CORRECT_SERIES: Final = series(EXPECTED_CORRECT)
+SEGMENT_FEATURE_BIN_SERIES: Final = series(SEGMENT_FEATURE_BIN)
+SEGMENT_FEEDBACK_SERIES: Final = series(SEGMENT_FEEDBACK)

@@ -9,8 +9,8 @@ accounted for exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 
 from vigia import metrics
 from vigia.features import FeatureSchema
+from vigia.segments import SegmentProfile, segmentable
 
 N_BINS = 10
 NUMERIC_BINS: tuple[str, ...] = tuple(str(i) for i in range(N_BINS))
@@ -157,6 +158,9 @@ class TrainingProfile:
     confidence: ConfidenceProfile | None
     rows: int
     prediction: NumericProfile | None = None
+    # Per-value references of each categorical feature with at most MAX_SEGMENT_VALUES
+    # categories: what spec.monitoring.segments may name (vigia.segments).
+    segments: Mapping[str, SegmentProfile] = field(default_factory=dict)
 
     def feature(self, name: str) -> FeatureProfile:
         if name in self.numeric:
@@ -190,6 +194,7 @@ class TrainingProfile:
             "confidence": None if self.confidence is None else self.confidence.to_dict(),
             "rows": self.rows,
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
+            "segments": {k: v.to_dict() for k, v in self.segments.items()},
         }
 
     @classmethod
@@ -203,6 +208,8 @@ class TrainingProfile:
             confidence=_optional(ConfidenceProfile.from_dict, data.get("confidence")),
             rows=int(data["rows"]),
             prediction=_optional(NumericProfile.from_dict, data.get("prediction")),
+            segments={k: SegmentProfile.from_dict(v)
+                      for k, v in (data.get("segments") or {}).items()},
         )
 
 
@@ -226,13 +233,39 @@ def build_profile(
             numeric[spec.name] = build_numeric_profile(X[spec.name])
         else:
             categorical[spec.name] = build_categorical_profile(X[spec.name], spec.categories or ())
-    return TrainingProfile(
+    profile = TrainingProfile(
         numeric=numeric,
         categorical=categorical,
         class_priors=build_class_priors(y),
         confidence=build_confidence_profile(proba),
         rows=len(X),
     )
+    segments = {name: build_segment_profile(X, profile, name, schema.names)
+                for name, cat in categorical.items() if segmentable(cat.categories)}
+    return replace(profile, segments=segments)
+
+
+def build_segment_profile(X: pd.DataFrame, profile: TrainingProfile, segment: str,
+                          features: Sequence[str]) -> SegmentProfile:
+    """The training reference within each value of ``segment``: per value, every feature's
+    share of rows in each of the population's bins (missing values left out)."""
+    values = profile.categorical[segment].categories
+    column = X[segment].astype(object).where(X[segment].notna(), None).astype(str).to_numpy()
+    rows: dict[str, int] = {}
+    shares: dict[str, dict[str, dict[str, float]]] = {}
+    for value in values:
+        inside = column == value
+        rows[value] = int(inside.sum())
+        shares[value] = {}
+        for feature in features:
+            labels = profile.bin_labels(feature)
+            index = profile.bin_indices(feature, X[feature].to_numpy()[inside])
+            counts = np.bincount(index[index >= 0], minlength=len(labels))
+            total = counts.sum()
+            shares[value][feature] = {
+                b: float(c) / float(total) if total else 0.0
+                for b, c in zip(labels, counts.tolist(), strict=True)}
+    return SegmentProfile(tuple(values), rows, shares)
 
 
 def build_regression_profile(

@@ -48,9 +48,12 @@ _DEFECT_THRESHOLD = 2.6
 
 
 def production_line(
-    n: int, *, seed: int, drift: float = 0.0, missing_rate: float = 0.01
+    n: int, *, seed: int, drift: float = 0.0, missing_rate: float = 0.01,
+    concept: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """``n`` production records and their quality. ``drift`` in [0, 1] or beyond."""
+    """``n`` production records and their quality. ``drift`` in [0, 1] or beyond.
+    ``concept`` changes the rule alone (concept drift): the line tolerates ``concept`` less
+    on the defect score, so more cakes are defective from the very same inputs."""
     if n < 1:
         raise ValueError("n must be at least 1")
     rng = np.random.default_rng(seed)
@@ -58,7 +61,7 @@ def production_line(
     X["shift"] = rng.choice(SHIFTS, size=n, p=(0.4, 0.35, 0.25))
     X["flour_supplier"] = rng.choice(SUPPLIERS, size=n, p=_supplier_mix(drift))
     score = _defect_score(X, drift) + rng.normal(0.0, 0.6, n)
-    y = pd.Series(np.where(score > _DEFECT_THRESHOLD, DEFECTIVE, GOOD), name=TARGET)
+    y = pd.Series(np.where(score > _DEFECT_THRESHOLD - concept, DEFECTIVE, GOOD), name=TARGET)
     if missing_rate > 0:
         X.loc[rng.random(n) < missing_rate, NULLABLE_FEATURE] = np.nan
     return X, y

@@ -65,6 +65,13 @@ class ServingSettings(BaseSettings):
         "counts as incorrect (spec.monitoring.error.tolerance); default: the bundle's "
         "abs_error_p90. Ignored for a classifier.",
     )
+    segments: str = Field(
+        default="",
+        description="Comma-separated categorical features whose values are also counted on "
+        "their own (spec.monitoring.segments; vigia.segments). Each must have a segment "
+        "reference in the bundle's profile (categorical, at most 20 values), else the server "
+        "refuses to start.",
+    )
     runtime: Literal["sklearn", "onnx", "auto"] = Field(
         default="sklearn",
         description="What computes predictions: scikit-learn, the ONNX form (onnxruntime; "

@@ -105,6 +105,7 @@ def _sections(bundle: ModelBundle, frame: pd.DataFrame, request: ReportRequest) 
     features = analysis.feature_frame(frame, meta.schema)
     builders: list[Callable[[], Section]] = [
         lambda: _confusion(frame, list(meta.classes), terms, request.costs),
+        lambda: _calibration(bundle),
         lambda: _mistakes(frame, terms),
         lambda: _trends(frame, frequency, terms),
         lambda: _drift(frame, features, bundle, frequency),
@@ -129,6 +130,30 @@ def _confusion(frame: pd.DataFrame, classes: list[str], terms: Terms,
     section.lede = " ".join(part for part in (
         confusion.sentence, cost, analysis.class_rates_sentence(confusion, terms)) if part)
     section.parts.append(figures.confusion_figure(confusion, terms.items))
+    return section
+
+
+def _calibration(bundle: ModelBundle) -> Section:
+    """The bundle's calibration check: whether the model's probabilities say how often it
+    is right, hence whether Vigía can estimate its accuracy without labels."""
+    section = Section("calibration", "Can its confidence be trusted?")
+    check = bundle.metadata.calibration
+    if check is None:
+        section.empty = ("This model was bundled without a holdout, so how well its confidence "
+                         "matches how often it is right was never checked; Vigía gives no "
+                         "accuracy estimate without labels for it.")
+        return section
+    measured = (f"On {check.rows:,} held-out rows its stated confidence was off by "
+                f"{check.ece_raw:.1%} on average; corrected on those rows, by {check.ece:.1%}")
+    if check.estimable:
+        section.lede = (f"{measured}. Vigía therefore estimates its accuracy before the real "
+                        "outcomes arrive. The estimate cannot see a change in what makes an "
+                        "item good or bad when the inputs look the same: only outcomes show "
+                        "that.")
+    else:
+        section.lede = (f"{measured}, more than the {check.ece_max:.0%} allowed: no accuracy "
+                        f"estimate without labels for this model ({check.reason}).")
+    section.parts.append(figures.reliability_figure(check.bins))
     return section
 
 

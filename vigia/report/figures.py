@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from vigia.calibration.check import ReliabilityBin
 from vigia.report.analysis import Confusion
 from vigia.report.sources import Series
 
@@ -162,6 +164,28 @@ def fairness_figure(
         ax.set_title(feature.replace("_", " "), fontsize=10)
         ax.set_xlim(0, max(0.05, float(table["flagged"].max()) * 1.2))
         return to_svg(figure, f"fairness-{feature}", wide=False)
+
+
+def reliability_figure(bins: Sequence[ReliabilityBin]) -> str:
+    """The reliability diagram: per bin of top probability, the share predicted right
+    against the mean probability (the diagonal is a perfectly calibrated model)."""
+    shown = [b for b in bins if b.rows and b.confidence is not None and b.accuracy is not None]
+    with plt.rc_context(STYLE):
+        figure, (ax,) = _figure(width=4.5, height=3.4)
+        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1,
+                label="calibrated")
+        ax.plot([b.confidence for b in shown], [b.accuracy for b in shown], marker="o",
+                color=BLUE, label="the model (holdout)")
+        for b in shown:
+            ax.annotate(str(b.rows), (b.confidence or 0.0, b.accuracy or 0.0), fontsize=7,
+                        xytext=(3, -9), textcoords="offset points")
+        ax.set_xlabel("probability of the predicted class")
+        ax.set_ylabel("share predicted right")
+        low = min([0.5, *(min(b.confidence or 1.0, b.accuracy or 1.0) for b in shown)])
+        ax.set_xlim(low - 0.02, 1.01)
+        ax.set_ylim(low - 0.02, 1.01)
+        ax.legend(loc="upper left", frameon=False, fontsize=8)
+        return to_svg(figure, "reliability", wide=False)
 
 
 def series_figure(series: list[Series], name: str, ylabel: str) -> str:

@@ -101,6 +101,8 @@ def server_settings(md: ModelDeploymentView) -> dict[str, str]:
         **({env_name("browser_page"): "true"} if serving.browser_page else {}),
         **_tolerance(md),
         **({env_name("telemetry"): "true"} if serving.telemetry else {}),
+        **({env_name("segments"): ",".join(md.monitoring.segments)}
+           if md.monitoring.segments else {}),
     }
 
 

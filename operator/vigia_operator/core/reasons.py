@@ -26,6 +26,9 @@ PREDICTION_LOG_FAILING: Final = "PredictionLogFailing"
 COST_HIGH: Final = "CostHigh"
 # The confidence distribution moved from the model's own holdout reference (either way).
 CONFIDENCE_SHIFT: Final = "ConfidenceShift"
+# The accuracy expected without labels (calibrated probabilities) is below the minimum
+# (decide/estimate.py); blind to concept drift.
+ESTIMATED_ACCURACY_LOW: Final = "EstimatedAccuracyLow"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -41,13 +44,18 @@ HEALTHY_STATUS: Final[dict[str, ConditionStatus]] = {
     PREDICTION_LOG_FAILING: "False",
     COST_HIGH: "False",
     CONFIDENCE_SHIFT: "False",
+    ESTIMATED_ACCURACY_LOW: "False",
 }
 
 # Monitoring reasons: what was measured, or why nothing could be decided.
 FEATURES_DRIFTED: Final = "FeaturesDrifted"
 NO_DRIFT: Final = "NoDrift"
+# Drift within one value of a segment feature (spec.monitoring.segments), the population not.
+SEGMENT_DRIFTED: Final = "SegmentDrifted"
 ACCURACY_BELOW_MIN: Final = "AccuracyBelowMinimum"
 ACCURACY_OK: Final = "AccuracyAcceptable"
+# Accuracy below the minimum within one value of a segment feature, the population's not.
+SEGMENT_ACCURACY_BELOW_MIN: Final = "SegmentAccuracyBelowMinimum"
 CONFIDENCE_BELOW_MIN: Final = "ConfidenceBelowMinimum"
 CONFIDENCE_OK: Final = "ConfidenceAcceptable"
 # A regressor's AccuracyLow: its errors (in its own units) against spec.monitoring.error.
@@ -73,6 +81,10 @@ NO_COSTS: Final = "NoCosts"
 CONFIDENCE_SHIFTED: Final = "ConfidenceShifted"
 CONFIDENCE_STEADY: Final = "ConfidenceSteady"
 NO_CONFIDENCE_REFERENCE: Final = "NoConfidenceReference"
+ESTIMATE_BELOW_MIN: Final = "EstimatedAccuracyBelowMinimum"
+ESTIMATE_OK: Final = "EstimatedAccuracyAcceptable"
+# The model's bundle has no estimate: its calibration check failed, or it has none.
+NO_ESTIMATE: Final = "NoEstimate"
 
 # Serving reasons.
 AVAILABLE: Final = "Available"
@@ -167,6 +179,7 @@ SKIP_MONITORING_UNKNOWN: Final = "MonitoringUnknown"
 SKIP_NO_DURABLE_STORE: Final = "NoDurableStore"
 TRIGGER_DRIFT: Final = "Drift"
 TRIGGER_ACCURACY: Final = "Accuracy"
+TRIGGER_ESTIMATED_ACCURACY: Final = "EstimatedAccuracy"
 TRIGGER_SCHEDULE: Final = "Schedule"
 TRIGGER_COST: Final = "Cost"
 TRIGGER_CONFIDENCE: Final = "Confidence"

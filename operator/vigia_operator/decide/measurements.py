@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 ModelKey = tuple[str, str]  # namespace, ModelDeployment name
 TrackKey = tuple[str, str]  # track, model version: a version is judged on its own series
+SegmentKey = tuple[str, str, str]  # segment feature, its value, input feature
 
 
 @dataclass
@@ -36,6 +37,17 @@ class TrackSignals:
     confusion: dict[tuple[str, str], float] = field(default_factory=dict)
     class_recall: dict[str, float] = field(default_factory=dict)
     class_precision: dict[str, float] = field(default_factory=dict)
+    # Without labels (vigia.calibration): the expected accuracy (None: the version's bundle
+    # has no estimate) and the bundle's calibration error (None: no calibration check).
+    estimated_accuracy: float | None = None
+    calibration_error: float | None = None
+    # Segments (vigia.segments): (segment feature, its value, input feature) -> rows, score.
+    segment_rows: dict[SegmentKey, float] = field(default_factory=dict)
+    segment_psi: dict[SegmentKey, float] = field(default_factory=dict)
+    segment_jensen_shannon: dict[SegmentKey, float] = field(default_factory=dict)
+    # (segment feature, its value) -> feedback labels, accuracy.
+    segment_feedback: dict[tuple[str, str], float] = field(default_factory=dict)
+    segment_accuracy: dict[tuple[str, str], float] = field(default_factory=dict)
     last_scrape: float | None = None  # Unix time of the newest sample Prometheus holds
     # The prediction log: 1 when every replica can write it, 0 when one cannot; None: no
     # such series (a server older than the metric).

@@ -18,20 +18,31 @@ from typing import Any, Final
 from vigia import metrics
 from vigia.confidence import ShiftTest, shift_test
 from vigia.costs import figure
+from vigia.segments import label
 from vigia_operator.core import reasons
 from vigia_operator.core.clock import DUE_SHARE, iso_from_unix
 from vigia_operator.core.records import from_json, to_json
 from vigia_operator.core.text import listed, one_sentence
 from vigia_operator.core.types import Condition
+from vigia_operator.decide.estimate import EstimateStatus, estimate
 from vigia_operator.decide.measurements import ModelSignals, TrackSignals
+from vigia_operator.decide.segments import (
+    SHOWN,
+    SegmentAccuracy,
+    SegmentDrift,
+    drifted_segments,
+    low_accuracy,
+    segment_accuracies,
+)
 from vigia_operator.view.monitoring import ErrorSpec, MonitoringSpec
 
 CONDITION_TYPES: Final = (reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW,
                           reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING,
-                          reasons.COST_HIGH, reasons.CONFIDENCE_SHIFT)
+                          reasons.COST_HIGH, reasons.CONFIDENCE_SHIFT,
+                          reasons.ESTIMATED_ACCURACY_LOW)
 # Conditions whose Unknown does not make the whole verdict Unknown.
 _OPTIONAL: Final = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING, reasons.COST_HIGH,
-                    reasons.CONFIDENCE_SHIFT)
+                    reasons.CONFIDENCE_SHIFT, reasons.ESTIMATED_ACCURACY_LOW)
 
 # status.monitoring.state, one word; the worst finding wins.
 STATE_HEALTHY: Final = "Healthy"
@@ -59,6 +70,7 @@ class DriftStatus:
     features: tuple[str, ...] = ()  # drifted, worst first
     scores: Mapping[str, float] = field(default_factory=dict)  # every feature's score
     score: float | None = None  # the highest
+    segments: tuple[SegmentDrift, ...] = ()  # drifted segment values, worst first
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,8 @@ class MonitoringStatus:
     feedback: int | None = None
     confidence: ConfidenceStatus | None = None
     error: ErrorStatus | None = None
+    estimated_accuracy: EstimateStatus | None = None
+    segment_accuracy: tuple[SegmentAccuracy, ...] = ()  # lowest first, at most SHOWN
     prediction_shift: float | None = None
     classes: tuple[ClassStatus, ...] = ()
     cost: CostStatus | None = None
@@ -235,6 +249,7 @@ def assess(
     of = "" if version is None else f" of version {version}"
     cost = _cost_status(spec, measured, version, previous, now)
     shift = _shift_test(spec, measured)
+    estimated, estimate_finding = estimate(spec, measured, _count(measured.predictions), of)
     findings = [
         _drift(spec, measured, of),
         _accuracy(spec, measured, of) if spec.error is None else _error(spec.error, spec.window,
@@ -244,6 +259,7 @@ def assess(
         _prediction_log(measured),
         _cost(spec, cost, of),
         _confidence_shift(spec, measured, shift, of),
+        estimate_finding,
     ]
     status = MonitoringStatus(
         state=_state(findings),
@@ -261,6 +277,8 @@ def assess(
             below_min=_round(measured.confidence_share_below(spec.confidence_min)),
             shift=_shift_status(spec, shift)),
         error=None if spec.error is None else _error_section(spec.error, measured),
+        estimated_accuracy=estimated,
+        segment_accuracy=tuple(segment_accuracies(spec, measured)[:SHOWN]),
         prediction_shift=_round(measured.prediction_shift),
         classes=_classes(measured),
         cost=cost,
@@ -305,6 +323,14 @@ def _drift(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
     drifted = _drifted(spec, scores)
     name = spec.statistic
     over = f"over {spec.window} ({rows} predictions{of})"
+    segments = drifted_segments(spec, m)
+    if segments and not drifted:
+        first = segments[0]
+        named = listed([d.named for d in segments])
+        return Condition(reasons.DRIFTED, "True", reasons.SEGMENT_DRIFTED, one_sentence(
+            f"{name} above {spec.drift_threshold:g} for {named} over {spec.window}"
+            f" ({first.rows} predictions in {label(first.segment, first.value)}{of});"
+            f" the whole population's highest is {max(scores.values()):.3f}"))
     if drifted:
         # Every feature's score is in status.monitoring.drift.scores.
         shown = listed([f"{f} ({scores[f]:.3f})" for f in drifted])
@@ -326,6 +352,15 @@ def _accuracy(spec: MonitoringSpec, m: TrackSignals, of: str = "") -> Condition:
               f" (minimum {spec.accuracy_min})")
     if m.accuracy < spec.accuracy_min:
         return Condition(reasons.ACCURACY_LOW, "True", reasons.ACCURACY_BELOW_MIN, detail)
+    low = low_accuracy(spec, m)
+    if low:
+        worst = low[0]
+        return Condition(reasons.ACCURACY_LOW, "True", reasons.SEGMENT_ACCURACY_BELOW_MIN,
+                         one_sentence(
+            f"accuracy {worst.accuracy:.2f} for {label(worst.segment, worst.value)} over"
+            f" {spec.window}, {worst.feedback} labels{of} (minimum {spec.accuracy_min}; the"
+            f" whole population's {m.accuracy:.3f} from {labels} labels)"
+            + (f"; also {listed([a.named for a in low[1:]])}" if len(low) > 1 else "")))
     return Condition(reasons.ACCURACY_LOW, "False", reasons.ACCURACY_OK, detail)
 
 
@@ -537,6 +572,7 @@ def _drift_section(spec: MonitoringSpec, m: TrackSignals) -> DriftStatus:
         score=_round(max(scores.values())) if scores else None,
         features=tuple(_drifted(spec, scores)) if enough else (),
         scores={f: round(s, 4) for f, s in sorted(scores.items())},
+        segments=tuple(drifted_segments(spec, m)[:SHOWN]) if enough else (),
     )
 
 

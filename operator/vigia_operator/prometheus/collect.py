@@ -175,6 +175,15 @@ _PER_CLASS: dict[str, str] = {
     Signal.CLASS_RECALL: "class_recall",
     Signal.CLASS_PRECISION: "class_precision",
 }
+_PER_SEGMENT: dict[str, str] = {
+    Signal.SEGMENT_ROWS: "segment_rows",
+    Signal.SEGMENT_PSI: "segment_psi",
+    Signal.SEGMENT_JENSEN_SHANNON: "segment_jensen_shannon",
+}
+_PER_SEGMENT_VALUE: dict[str, str] = {
+    Signal.SEGMENT_FEEDBACK: "segment_feedback",
+    Signal.SEGMENT_ACCURACY: "segment_accuracy",
+}
 _SCALAR: dict[str, str] = {
     Signal.PREDICTIONS: "predictions",
     Signal.PREDICTION_SHIFT: "prediction_shift",
@@ -185,6 +194,8 @@ _SCALAR: dict[str, str] = {
     Signal.RMSE: "rmse",
     Signal.BEYOND_TOLERANCE: "beyond_tolerance",
     Signal.CONFIDENCE_MEAN: "confidence_mean",
+    Signal.ESTIMATED_ACCURACY: "estimated_accuracy",
+    Signal.CALIBRATION_ERROR: "calibration_error",
     Signal.LAST_SCRAPE: "last_scrape",
     Signal.LOG_UP: "log_up",
     Signal.LOG_BUFFERED: "log_buffered",
@@ -226,6 +237,15 @@ def add_samples(
         elif signal == Signal.CONFUSION:
             cell = (labels.get(metrics.LABEL_ACTUAL, ""), labels.get(metrics.LABEL_PREDICTED, ""))
             track.confusion[cell] = sample.value
+        elif signal in _PER_SEGMENT:
+            per_segment: dict[tuple[str, str, str], float] = getattr(track, _PER_SEGMENT[signal])
+            per_segment[(labels.get(metrics.LABEL_SEGMENT, ""),
+                         labels.get(metrics.LABEL_SEGMENT_VALUE, ""),
+                         labels.get(metrics.LABEL_FEATURE, ""))] = sample.value
+        elif signal in _PER_SEGMENT_VALUE:
+            per_value: dict[tuple[str, str], float] = getattr(track, _PER_SEGMENT_VALUE[signal])
+            per_value[(labels.get(metrics.LABEL_SEGMENT, ""),
+                       labels.get(metrics.LABEL_SEGMENT_VALUE, ""))] = sample.value
         elif signal in _PER_BOUND:
             le = float(labels.get("le", "nan"))
             if not math.isinf(le) and not math.isnan(le):

@@ -56,6 +56,17 @@ class Signal(StrEnum):
     # The model's confidence on its holdout (bundle time): cumulative share per le, its rows.
     CONFIDENCE_REFERENCE = "confidence_reference"
     CONFIDENCE_REFERENCE_ROWS = "confidence_reference_rows"
+    # Estimated accuracy without labels (vigia.calibration): only versions whose bundle
+    # passed its calibration check export the counter, so only they have an estimate.
+    ESTIMATED_ACCURACY = "estimated_accuracy"
+    CALIBRATION_ERROR = "calibration_error"
+    # Per value of each segment feature (vigia.segments): rows and drift of every feature.
+    SEGMENT_ROWS = "segment_rows"
+    SEGMENT_PSI = "segment_psi"
+    SEGMENT_JENSEN_SHANNON = "segment_jensen_shannon"
+    # Per value of each segment feature: feedback and accuracy (by the prediction's inputs).
+    SEGMENT_FEEDBACK = "segment_feedback"
+    SEGMENT_ACCURACY = "segment_accuracy"
     LAST_SCRAPE = "last_scrape"
     LOG_UP = "log_up"
     LOG_BUFFERED = "log_buffered"
@@ -63,10 +74,11 @@ class Signal(StrEnum):
 
 # Signals that need no window (instant facts), queried once per tick.
 INSTANT_SIGNALS = frozenset({Signal.LAST_SCRAPE, Signal.LOG_UP, Signal.LOG_BUFFERED,
-                             Signal.CONFIDENCE_REFERENCE, Signal.CONFIDENCE_REFERENCE_ROWS})
+                             Signal.CONFIDENCE_REFERENCE, Signal.CONFIDENCE_REFERENCE_ROWS,
+                             Signal.CALIBRATION_ERROR})
 # Instant signals the shipped rules do not record (a plain selector costs nothing).
 UNRECORDED_SIGNALS = frozenset({Signal.LOG_UP, Signal.LOG_BUFFERED, Signal.CONFIDENCE_REFERENCE,
-                                Signal.CONFIDENCE_REFERENCE_ROWS})
+                                Signal.CONFIDENCE_REFERENCE_ROWS, Signal.CALIBRATION_ERROR})
 # With recorded signals: when the rules last ran (their series' timestamps).
 RULES_EVALUATED = "rules_evaluated"
 
@@ -147,6 +159,7 @@ def _class_rate(hits: str, cells: str, axis: str) -> str:
 
 
 _FEATURE, _BIN, _CLASS = metrics.LABEL_FEATURE, metrics.LABEL_BIN, metrics.LABEL_CLASS
+_SEGMENT = (metrics.LABEL_SEGMENT, metrics.LABEL_SEGMENT_VALUE)
 _CORRECT = f'{{{metrics.LABEL_OUTCOME}="{metrics.OUTCOME_CORRECT}"}}'
 _ACTUAL, _PREDICTED = metrics.LABEL_ACTUAL, metrics.LABEL_PREDICTED
 _CONF = metrics.CONFIDENCE
@@ -180,6 +193,18 @@ PARTS: dict[str, Callable[[str, Ref], str]] = {
     "confidence_bucket_increase": lambda w, r: _increase(f"{_CONF}_bucket", w, "le"),
     "confidence_count_increase": lambda w, r: _increase(f"{_CONF}_count", w),
     "confidence_sum_increase": lambda w, r: _increase(f"{_CONF}_sum", w),
+    "expected_correct_increase": lambda w, r: _increase(metrics.EXPECTED_CORRECT_SERIES, w),
+    "segment_bin_increase": lambda w, r: _increase(
+        metrics.SEGMENT_FEATURE_BIN_SERIES, w, *_SEGMENT, _FEATURE, _BIN),
+    "segment_bin_share": lambda w, r: _shares(r("segment_bin_increase"), _BIN, *_SEGMENT,
+                                              _FEATURE),
+    "segment_feedback_increase": lambda w, r: _increase(
+        metrics.SEGMENT_FEEDBACK_SERIES, w, *_SEGMENT),
+    "segment_feedback_correct_increase": lambda w, r: _increase(
+        metrics.SEGMENT_FEEDBACK_SERIES, w, *_SEGMENT, matcher=_CORRECT),
+    "segment_reference_share": lambda w, r: (
+        f"max by ({_by(*_SEGMENT, _FEATURE, _BIN)}) ({metrics.SEGMENT_REFERENCE})"
+    ),
 }
 
 # The parts that hold a range computation; recorded for a rule window.
@@ -226,6 +251,24 @@ SIGNALS: dict[Signal, Callable[[str, Ref], str]] = {
     ),
     Signal.CLASS_PRECISION: lambda w, r: _class_rate(
         r("confusion_diagonal"), r("confusion_increase"), _PREDICTED
+    ),
+    Signal.ESTIMATED_ACCURACY: lambda w, r: (
+        f"{r('expected_correct_increase')} / ({r('confidence_count_increase')} > 0)"
+    ),
+    # Constant for a version: the cross-fitted calibration error of its bundle's check.
+    Signal.CALIBRATION_ERROR: lambda w, r: f"max by ({KEY}) ({metrics.CALIBRATION_ERROR})",
+    Signal.SEGMENT_ROWS: lambda w, r: (
+        f"sum by ({_by(*_SEGMENT, _FEATURE)}) ({r('segment_bin_increase')})"
+    ),
+    Signal.SEGMENT_PSI: lambda w, r: _psi(
+        r("segment_bin_share"), r("segment_reference_share"), *_SEGMENT, _FEATURE
+    ),
+    Signal.SEGMENT_JENSEN_SHANNON: lambda w, r: _jensen_shannon(
+        r("segment_reference_share"), r("segment_bin_share"), *_SEGMENT, _FEATURE
+    ),
+    Signal.SEGMENT_FEEDBACK: lambda w, r: r("segment_feedback_increase"),
+    Signal.SEGMENT_ACCURACY: lambda w, r: (
+        f"{r('segment_feedback_correct_increase')} / ({r('segment_feedback_increase')} > 0)"
     ),
     Signal.LAST_SCRAPE: lambda w, r: f"max by ({KEY}) (timestamp({metrics.CLASS_PRIOR}))",
     # The prediction log: writable in every replica (min), rows waiting in all (sum).

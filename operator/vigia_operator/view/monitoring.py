@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from vigia.confidence import DEFAULT_ALPHA, DEFAULT_MIN_PSI
 from vigia.costs import CostTable, table_from_spec
+from vigia.segments import MAX_SEGMENTS
 from vigia_operator.core.fields import SpecError, parse_duration
 from vigia_operator.view.task import is_regression
 
@@ -55,6 +56,8 @@ class MonitoringSpec:
     confidence_shift_min_psi: float = DEFAULT_MIN_PSI
     kpis: tuple[KPI, ...] = ()
     costs: CostSpec | None = None
+    # Categorical features judged per value too (vigia.segments; the CRD bounds them).
+    segments: tuple[str, ...] = ()
     # A regressor (spec.model.task Regression) is judged by its errors, not accuracy.
     error: ErrorSpec | None = None
 
@@ -113,6 +116,7 @@ def parse_monitoring(spec: Mapping[str, Any]) -> MonitoringSpec:
                                          "spec.monitoring.confidence.shift"),
         kpis=tuple(_kpi(k, i) for i, k in enumerate(body.get("kpis") or [])),
         costs=_costs(body.get("costs")),
+        segments=_segments(body.get("segments") or []),
         error=_error(_section(body, "error", "spec.monitoring.error")) if is_regression(spec)
         else None,
     )
@@ -161,6 +165,14 @@ def _costs(body: Any) -> CostSpec | None:
     if unit is not None and not isinstance(unit, str):
         raise SpecError(f"{field}.unit", "must be a string")
     return CostSpec(table_from_spec(errors, unit), _optional_number(body, "max", field))
+
+
+def _segments(items: Any) -> tuple[str, ...]:
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise SpecError("spec.monitoring.segments", "must be a list of feature names")
+    if len(items) > MAX_SEGMENTS:
+        raise SpecError("spec.monitoring.segments", f"at most {MAX_SEGMENTS} features")
+    return tuple(dict.fromkeys(items))
 
 
 def _kpi(item: Any, index: int) -> KPI:

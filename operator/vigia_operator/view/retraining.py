@@ -30,6 +30,8 @@ class Triggers:
     accuracy: bool = True
     cost: bool = True  # CostHigh (spec.monitoring.costs with a max)
     confidence_shift: bool = False  # ConfidenceShift: an early warning, off unless asked
+    # The accuracy estimated without labels (EstimatedAccuracyLow): off unless asked for.
+    estimated_accuracy: bool = False
     schedule: str | None = None
 
 
@@ -127,6 +129,7 @@ def _triggers(triggers: Mapping[str, Any]) -> Triggers:
                     accuracy=bool(triggers.get("accuracy", True)),
                     cost=bool(triggers.get("cost", True)),
                     confidence_shift=bool(triggers.get("confidenceShift", False)),
+                    estimated_accuracy=bool(triggers.get("estimatedAccuracy", False)),
                     schedule=schedule)
 
 

@@ -13,7 +13,7 @@ shortest round-trip text, like the predicted value's), and the prediction counts
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -49,6 +49,7 @@ class FeedbackResult:
     # A regressor's error (true minus predicted value) and whether it is within tolerance.
     error: float | None = None
     within_tolerance: bool | None = None
+    features: Mapping[str, Any] | None = None  # the prediction's logged inputs, if any
 
     @property
     def correct(self) -> bool:
@@ -83,6 +84,9 @@ class Predicted(NamedTuple):
     version: str
     track: str
     classes: Collection[str] = ()
+    # Its logged inputs (None when feature logging was off for it): the segment values its
+    # label counts under (vigia.segments).
+    features: Mapping[str, Any] | None = None
 
 
 class Stored(NamedTuple):
@@ -160,7 +164,7 @@ def resolve(
             }
         results.append(
             FeedbackResult(pid, label, made.label, duplicate, made.version, made.track, completed,
-                           error, None if error is None else correct)
+                           error, None if error is None else correct, made.features)
         )
     return results, writes
 

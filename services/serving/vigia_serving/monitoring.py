@@ -13,10 +13,13 @@ import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from vigia import metrics
+from vigia.calibration.check import Calibration
 from vigia.features import FeatureSchema
 from vigia.profile import NUMERIC_BINS, NumericProfile, TrainingProfile
 
+from .estimate import EstimateCounters
 from .feedback import FeedbackResult
+from .segments import SegmentCounters
 
 REASON_INVALID = "invalid_input"
 REASON_TOO_LARGE = "too_large"
@@ -88,6 +91,8 @@ class Monitor:
         profile: TrainingProfile,
         classes: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
+        calibration: Calibration | None = None,
+        segments: Sequence[str] = (),
     ) -> None:
         """For a regressor (``profile.prediction`` set) the predictions are counted by
         the training decile of their value, and feedback adds up its errors."""
@@ -164,6 +169,10 @@ class Monitor:
                 for predicted in classes:
                     confusion.labels(*server, actual, predicted).inc(0)
         export_reference(profile, schema.names, base, registry)
+        self._estimate = (None if calibration is None
+                          else EstimateCounters(calibration, base, registry))
+        self._segments = (SegmentCounters(profile, schema.names, segments, base, registry)
+                          if segments else None)
 
     def observe_batch(self, columns: Mapping[str, np.ndarray], proba: np.ndarray) -> None:
         """Count one batch of inputs (checked columns) and their predicted probabilities
@@ -179,8 +188,12 @@ class Monitor:
         if self._confidence is not None:
             for value in proba.max(axis=1).tolist():
                 self._confidence.observe(value)
+        if self._estimate is not None:
+            self._estimate.observe(proba)
         for counters in self._features:
             counters.observe(columns[counters.name])
+        if self._segments is not None:
+            self._segments.observe(columns)
 
     def observe_feedback(self, results: Iterable[FeedbackResult]) -> None:
         """Count new (not repeated) feedback: its outcome, and once the true class is known
@@ -192,6 +205,8 @@ class Monitor:
             if not result.completed:  # a completed one's outcome was counted before
                 outcome = metrics.OUTCOME_CORRECT if result.correct else metrics.OUTCOME_INCORRECT
                 self._feedback.labels(*made_by, outcome).inc()
+                if self._segments is not None:  # its counters carry no source: server only
+                    self._segments.observe_feedback(made_by[:-1], result.features, result.correct)
             if result.error is not None and self._errors is not None:
                 absolute, squared = self._errors
                 absolute.labels(*made_by).inc(abs(result.error))

@@ -125,6 +125,7 @@ def open_store(
             namespace=settings.namespace,
             model=model,
             on_health=on_health,
+            feedback_reads_features=bool(settings.segments),
         )
         try:
             store.start()
@@ -161,6 +162,8 @@ def load_runtime(settings: ServingSettings, state: ServerState, worker: int) -> 
                 schema=meta.schema,
                 profile=meta.profile,
                 classes=meta.classes,
+                calibration=meta.calibration,
+                segments=[n for n in settings.segments.split(",") if n],
             )
         runtime = ModelRuntime(bundle, settings, store, monitor)
         if monitor is not None and settings.telemetry:

@@ -49,6 +49,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    null,
     select,
     text,
 )
@@ -211,8 +212,12 @@ class PredictionStore:
         namespace: str | None = None,
         model: str | None = None,
         on_health: HealthCallback | None = None,
+        feedback_reads_features: bool = False,
     ) -> None:
         self.engine = make_engine(url)
+        # Feedback reads each prediction's logged inputs only when segments need them (their
+        # JSON costs the lookup a third more on SQLite: benchmarks/feedback_lookup.py).
+        self.feedback_reads_features = feedback_reads_features
         # Feedback is looked up among this namespace's and model's predictions only
         # (None: any; for tools reading the whole log).
         self.namespace = namespace
@@ -485,14 +490,17 @@ class PredictionStore:
         """This store's own predictions among ``ids``. The owner is checked here, not in
         the WHERE: there a planner may pick the (namespace, model) index and scan the
         model's every row instead of the ids."""
+        features = (predictions.c.features if self.feedback_reads_features
+                    else null().label("features"))
         query = select(
             predictions.c.id, predictions.c.predicted, predictions.c.version,
             predictions.c.track, predictions.c.namespace, predictions.c.model,
-            predictions.c.probabilities,
+            predictions.c.probabilities, features,
         ).where(predictions.c.id.in_(ids))
-        for pid, label, version, track, namespace, model, probabilities in conn.execute(query):
+        for pid, label, version, track, namespace, model, probabilities, inputs in (
+                conn.execute(query)):
             if self._owns(namespace, model):
-                yield pid, Predicted(label, version, track, tuple(probabilities or ()))
+                yield pid, Predicted(label, version, track, tuple(probabilities or ()), inputs)
 
     def pending(self, limit: int, order: PendingOrder = "uncertain") -> list[PendingPrediction]:
         """Up to ``limit`` of this store's logged predictions without feedback: the least

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 from vigia_operator.core import reasons
@@ -25,7 +26,10 @@ from vigia_operator.view.monitoring import KPI, MonitoringSpec
 from vigia_testbed.net import free_port
 from vigia_testbed.prometheus import Target
 
-from .conftest import FEW_ROWS, ROWS, SHIFTED_FEATURES, STEADY_FEATURES, Fleet
+from vigia.calibration.check import correct, estimated_accuracy
+from vigia.sample import NULLABLE_FEATURE, traffic_records, train_sample_model
+
+from .conftest import FEW_ROWS, FLEET_VERSION, ROWS, SHIFTED_FEATURES, STEADY_FEATURES, Fleet
 
 WINDOW = "5m"
 DEFECT_RATE = (
@@ -143,6 +147,34 @@ def test_feedback_gives_accuracy_and_wrong_labels_give_accuracy_low(scraped: Fle
     assert (low, reason) == ("True", reasons.ACCURACY_BELOW_MIN)
     assert "accuracy 0.000 from" in message
     assert about(number_before(message, "feedback labels"), ROWS)
+
+
+def test_the_accuracy_estimated_without_labels_is_the_bundles_on_the_same_rows(
+    scraped: Fleet,
+) -> None:
+    """Real servers count each prediction's calibrated chance of being right, Prometheus
+    divides it by the predictions (inline for 5m, the recorded vigia:estimated_accuracy:1h
+    for 1h): the verdict's estimate is what the bundle's calibration map gives offline for
+    the same rows, and within 2 points of the accuracy the true labels give."""
+    bundle = train_sample_model(rows=2000, seed=1, version=FLEET_VERSION)
+    check = bundle.metadata.calibration
+    assert check is not None and check.estimable
+    results = verdicts(scraped)
+    for key, (seed, drift) in {("plant", "steady"): (21, 0.0),
+                               ("plant", "shifted"): (22, 1.0)}.items():
+        records, labels = traffic_records(ROWS, seed=seed, drift=drift)
+        proba = bundle.predict_proba(pd.DataFrame(records).astype({NULLABLE_FEATURE: float}))
+        offline = estimated_accuracy(check, proba)
+        realized = correct(proba, bundle.metadata.classes, labels).mean()
+        section = results[key].section["estimatedAccuracy"]
+        assert offline is not None and section["value"] == pytest.approx(offline, abs=0.002), key
+        assert abs(section["value"] - realized) < 0.02, key
+        assert section["calibrationError"] == round(check.ece, 4)
+        state, reason, message = status(results[key], reasons.ESTIMATED_ACCURACY_LOW)
+        assert (state, reason) == (
+            ("False", reasons.ESTIMATE_OK) if offline >= 0.85 else
+            ("True", reasons.ESTIMATE_BELOW_MIN)), key
+        assert f"estimated accuracy {section['value']:.3f} without labels" in message
 
 
 def test_too_little_traffic_is_insufficient_data_in_its_own_namespace(scraped: Fleet) -> None:

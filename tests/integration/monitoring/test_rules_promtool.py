@@ -52,6 +52,14 @@ class Track:
     # confidence counted from browsers' reports: the rules must sum over ``source``.
     sources: dict[str, str] = field(default_factory=dict)
     browser_share: float = 0.0
+    # Estimated accuracy: the calibration check's error, and the expected-correct counter per
+    # minute (None: the bundle failed its check, so the server exports no counter).
+    calibration_error: float = 0.03
+    expected_correct: float | None = None
+    # Segment "supplier": value -> feature -> bin -> rows per minute (first replica).
+    segments: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # Segment "supplier": value -> (correct, incorrect) feedback per minute.
+    segment_feedback: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def key(self) -> dict[str, str]:
@@ -76,6 +84,9 @@ class Track:
 
 
 REFERENCE = {"oven": OVEN, "supplier": SUPPLIER}
+# Each supplier's own training reference of the oven bins (the profile's segments).
+SEGMENT_REFERENCE = {"acme": {"oven": {"0": 0.3, "1": 0.3, "2": 0.2, "3": 0.2}},
+                     "bolt": {"oven": {"0": 0.1, "1": 0.2, "2": 0.3, "3": 0.4}}}
 TRACKS = [
     Track("bakery", "sobaos", "stable",
           replicas={
@@ -85,7 +96,10 @@ TRACKS = [
                     "supplier": {"acme": 14, "bolt": 9, "corn": 5}},
           },
           classes={"good": 40, "defective": 10}, correct=9, incorrect=1,
-          confidences={0.55: 5, 0.75: 15, 0.97: 30},
+          confidences={0.55: 5, 0.75: 15, 0.97: 30}, expected_correct=42.5,
+          segments={"acme": {"oven": {"0": 7, "1": 6, "2": 6, "3": 6}},
+                    "bolt": {"oven": {"0": 0, "1": 1, "2": 4, "3": 10}}},
+          segment_feedback={"acme": (6, 0), "bolt": (3, 1)},
           # Cells split over both replicas: precision and recall are of their sums.
           confusion={"a": {("good", "good"): 4, ("defective", "defective"): 1,
                            ("good", "defective"): 1},
@@ -96,14 +110,16 @@ TRACKS = [
           replicas={"c": {"oven": {"0": 1, "1": 2, "2": 7, "3": 10},
                           "supplier": {"acme": 10, "bolt": 6, "corn": 4}}},
           classes={"good": 12, "defective": 8}, correct=1, incorrect=0,
-          confidences={0.65: 10, 0.85: 10},
+          confidences={0.65: 10, 0.85: 10}, calibration_error=0.09,
           confusion={"c": {("defective", "defective"): 1}}),
     # Same model name in another namespace: must never mix with bakery/sobaos.
     Track("lab", "sobaos", "stable",
           replicas={"d": {"oven": {"0": 0, "1": 3, "2": 17, "3": 40},
                           "supplier": {"acme": 30, "bolt": 20, "corn": 10}}},
           classes={"good": 20, "defective": 40}, correct=2, incorrect=3,
-          confidences={0.52: 40, 0.62: 20},
+          confidences={0.52: 40, 0.62: 20}, expected_correct=31.25,
+          segments={"acme": {"oven": {"0": 9, "1": 9, "2": 6, "3": 6}}},
+          segment_feedback={"acme": (0, 0)},
           # No defective one found: its recall is 0, and it has no precision (never predicted).
           confusion={"d": {("good", "good"): 2, ("defective", "good"): 3}}),
     # A regressor on two replicas: its errors are summed across them, never averaged per pod.
@@ -162,6 +178,32 @@ def input_series(t: Track) -> list[dict[str, str]]:
         if share:
             counted = {**t.key, "instance": replicas[0], metrics.LABEL_SOURCE: origin}
             out += _outcomes(t, counted, share)
+    out += _estimate_and_segments(t, {**t.key, "instance": replicas[0]})
+    return out
+
+
+def _estimate_and_segments(t: Track, base: dict[str, str]) -> list[dict[str, str]]:
+    """The server's own counters (no ``source``: devices send neither)."""
+    out = []
+    if not t.confidences:
+        return out
+    out.append(_gauge(metrics.CALIBRATION_ERROR, base, t.calibration_error))
+    for value, (right, wrong) in t.segment_feedback.items():
+        labels = {**base, "segment": "supplier", "segment_value": value}
+        out.append(_counter(metrics.SEGMENT_FEEDBACK_SERIES, {**labels, "outcome": "correct"},
+                            right))
+        out.append(_counter(metrics.SEGMENT_FEEDBACK_SERIES, {**labels, "outcome": "incorrect"},
+                            wrong))
+    for value, features in t.segments.items():
+        for feature, bins in features.items():
+            for b, rate in bins.items():
+                labels = {**base, "segment": "supplier", "segment_value": value,
+                          "feature": feature, "bin": b}
+                out.append(_counter(metrics.SEGMENT_FEATURE_BIN_SERIES, labels, rate))
+                out.append(_gauge(metrics.SEGMENT_REFERENCE, labels,
+                                  SEGMENT_REFERENCE[value][feature][b]))
+    if t.expected_correct is not None:
+        out.append(_counter(metrics.EXPECTED_CORRECT_SERIES, base, t.expected_correct))
     return out
 
 
@@ -227,6 +269,22 @@ def expected(t: Track) -> dict[Signal, list[tuple[dict[str, str], float]]]:
         for c in sorted({cell[axis] for cell in cells}):
             rows = sum(r for cell, r in cells.items() if cell[axis] == c)
             out[signal].append(({**t.key, "class": c}, cells.get((c, c), 0.0) / rows))
+    if t.expected_correct is not None:  # no counter, no estimate (count() checks it)
+        out[Signal.ESTIMATED_ACCURACY].append((t.key, t.expected_correct / total))
+    for value, features in t.segments.items():
+        for feature, bins in features.items():
+            labels = {**t.key, "segment": "supplier", "segment_value": value,
+                      "feature": feature}
+            reference = SEGMENT_REFERENCE[value][feature]
+            out[Signal.SEGMENT_ROWS].append((labels, WINDOW_MINUTES * sum(bins.values())))
+            out[Signal.SEGMENT_PSI].append((labels, drift.psi(reference, bins)))
+            out[Signal.SEGMENT_JENSEN_SHANNON].append(
+                (labels, drift.jensen_shannon(reference, bins)))
+    for value, (right, wrong) in t.segment_feedback.items():
+        labels = {**t.key, "segment": "supplier", "segment_value": value}
+        out[Signal.SEGMENT_FEEDBACK].append((labels, WINDOW_MINUTES * (right + wrong)))
+        if right + wrong > 0:  # no labels, no accuracy (count() checks it)
+            out[Signal.SEGMENT_ACCURACY].append((labels, right / (right + wrong)))
     return out
 
 

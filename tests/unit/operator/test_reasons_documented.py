@@ -17,7 +17,7 @@ NOT_REASONS = {"PHASE_", "TRIGGER_", "SKIP_", "NORMAL", "WARNING", "HEALTHY_STAT
 CONDITION_TYPES = {reasons.READY, reasons.PROGRESSING, reasons.DEGRADED, reasons.DRIFTED,
                    reasons.ACCURACY_LOW, reasons.CONFIDENCE_LOW, reasons.KPI_VIOLATED,
                    reasons.RETRAINING, reasons.PREDICTION_LOG_FAILING, reasons.COST_HIGH,
-                   reasons.CONFIDENCE_SHIFT}
+                   reasons.CONFIDENCE_SHIFT, reasons.ESTIMATED_ACCURACY_LOW}
 
 
 def _section() -> str:

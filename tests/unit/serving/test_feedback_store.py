@@ -61,6 +61,15 @@ def test_right_or_wrong_of_a_binary_model_implies_the_true_class(store: Predicti
                              "c": ("good", False)}
 
 
+def test_feedback_carries_the_logged_inputs_only_when_segments_need_them(
+    store: PredictionStore,
+) -> None:
+    store.log([record("a"), record("b")])
+    assert store.record_feedback([FeedbackItem("a", "good")])[0].features is None
+    store.feedback_reads_features = True  # the server sets it when it has segments
+    assert store.record_feedback([FeedbackItem("b", "good")])[0].features == {"x": "b"}
+
+
 def test_a_label_records_whether_the_prediction_was_right(store: PredictionStore) -> None:
     store.log([record("a", "good"), record("b", "good")])
     store.record_feedback([FeedbackItem("a", "good"), FeedbackItem("b", "defective")])

@@ -2,8 +2,8 @@
 conditions, the observed Jobs, now) -> start a Job, skip (with the reason and the numbers),
 or nothing.
 
-Triggers, in order: Drifted, AccuracyLow, CostHigh and ConfidenceShift (when
-spec.retraining.triggers allows; from
+Triggers, in order: Drifted, AccuracyLow, CostHigh, ConfidenceShift and
+EstimatedAccuracyLow (when spec.retraining.triggers allows; from
 the tick's ``Signals.values["conditions"]`` when the provider hands them, else from
 status.conditions as the monitoring section wrote them), then the schedule, evaluated by
 the operator itself on the tick (croniter; see docs/operator.md "Retraining"). Guards:
@@ -33,9 +33,11 @@ TRIGGER_CONDITIONS: Final = (
     (reasons.ACCURACY_LOW, reasons.TRIGGER_ACCURACY),
     (reasons.COST_HIGH, reasons.TRIGGER_COST),
     (reasons.CONFIDENCE_SHIFT, reasons.TRIGGER_CONFIDENCE),
+    (reasons.ESTIMATED_ACCURACY_LOW, reasons.TRIGGER_ESTIMATED_ACCURACY),
 )
 _SHORT: Final = {reasons.TRIGGER_DRIFT: "drift", reasons.TRIGGER_ACCURACY: "accuracy",
                  reasons.TRIGGER_COST: "cost", reasons.TRIGGER_CONFIDENCE: "confidence",
+                 reasons.TRIGGER_ESTIMATED_ACCURACY: "estimate",
                  reasons.TRIGGER_SCHEDULE: "schedule"}
 
 
@@ -139,7 +141,8 @@ def allowed_triggers(spec: RetrainingSpec) -> dict[str, bool]:
     return {reasons.TRIGGER_DRIFT: spec.triggers.drift,
             reasons.TRIGGER_ACCURACY: spec.triggers.accuracy,
             reasons.TRIGGER_COST: spec.triggers.cost,
-            reasons.TRIGGER_CONFIDENCE: spec.triggers.confidence_shift}
+            reasons.TRIGGER_CONFIDENCE: spec.triggers.confidence_shift,
+            reasons.TRIGGER_ESTIMATED_ACCURACY: spec.triggers.estimated_accuracy}
 
 
 def condition_trigger(spec: RetrainingSpec, monitoring: Monitoring,

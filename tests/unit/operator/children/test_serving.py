@@ -110,6 +110,14 @@ def test_batching_reaches_the_server_settings() -> None:
     assert defaults[env_name("batch_wait_ms")] == "0"
 
 
+def test_segments_reach_the_server_settings_only_when_asked_for() -> None:
+    sample = defaulted_sample()
+    sample["spec"]["monitoring"]["segments"] = ["flour_supplier", "shift"]
+    config = build_configmap(parse(sample))["data"]
+    assert config[env_name("segments")] == "flour_supplier,shift"
+    assert env_name("segments") not in build_configmap(MD)["data"]
+
+
 def test_no_digest_no_digest_variable() -> None:
     assert env_name("model_digest") not in _env(_container(_deployment()))
 

@@ -251,6 +251,6 @@ def test_the_section_judges_the_version_the_stable_deployment_serves() -> None:
     assert written(update)["state"] == "InsufficientData"
     assert written(update)["samples"] == {"predictions": 30, "feedback": 3}
     optional = (reasons.KPI_VIOLATED, reasons.PREDICTION_LOG_FAILING, reasons.COST_HIGH,
-                reasons.CONFIDENCE_SHIFT)
+                reasons.CONFIDENCE_SHIFT, reasons.ESTIMATED_ACCURACY_LOW)
     assert {c.reason for c in update.conditions if c.type not in optional} == {
         reasons.INSUFFICIENT_DATA}

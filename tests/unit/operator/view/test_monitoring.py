@@ -49,3 +49,13 @@ def test_bad_input_names_the_field(monitoring: dict[str, object], field: str) ->
 def test_kpi_bounds() -> None:
     kpi = KPI("k", "q", 1.0, 2.0)
     assert kpi.violated_by(0.5) and kpi.violated_by(2.5) and not kpi.violated_by(1.5)
+
+
+def test_segments_are_read_and_bounded() -> None:
+    spec = parse_monitoring({"monitoring": {"segments": ["flour_supplier", "shift"]}})
+    assert spec.segments == ("flour_supplier", "shift")
+    assert parse_monitoring({}).segments == ()
+    with pytest.raises(SpecError, match=r"spec\.monitoring\.segments"):
+        parse_monitoring({"monitoring": {"segments": ["a", "b", "c", "d"]}})
+    with pytest.raises(SpecError, match=r"spec\.monitoring\.segments"):
+        parse_monitoring({"monitoring": {"segments": "flour_supplier"}})

@@ -66,6 +66,31 @@ def test_accuracy_low_triggers_unless_not_allowed() -> None:
     assert _decide(no_drift).action is None
 
 
+def test_a_low_estimate_triggers_only_when_asked_for() -> None:
+    """Labels late or never: EstimatedAccuracyLow starts a Job when
+    spec.retraining.triggers.estimatedAccuracy is true (off by default)."""
+    low = Monitoring({"Drifted": ("False", ""), "AccuracyLow": ("Unknown", "12 labels"),
+                      "EstimatedAccuracyLow": ("True", "estimated accuracy 0.81 < 0.85")})
+    assert _decide(monitoring=low).action is None
+    on = replace(SPEC, triggers=Triggers(estimated_accuracy=True))
+    action = _decide(on, monitoring=low).action
+    assert isinstance(action, Start)
+    assert action.trigger.reason == reasons.TRIGGER_ESTIMATED_ACCURACY
+    assert action.trigger.message == "EstimatedAccuracyLow: estimated accuracy 0.81 < 0.85"
+    assert action.job_name == "sobaos-estimate-202611231800"
+
+
+def test_the_estimate_trigger_is_read_from_the_spec() -> None:
+    body = {"spec": {"retraining": {"enabled": True, "dataset": {"uri": "s3://b/d.csv",
+                                                                 "target": "y"},
+                                    "triggers": {"estimatedAccuracy": True}}}}
+    parsed = parse_retraining(body)
+    assert parsed is not None and parsed.triggers.estimated_accuracy
+    body["spec"]["retraining"]["triggers"] = {}
+    parsed = parse_retraining(body)
+    assert parsed is not None and not parsed.triggers.estimated_accuracy
+
+
 def test_nothing_without_a_trigger() -> None:
     assert _decide(monitoring=CALM).action is None
 
