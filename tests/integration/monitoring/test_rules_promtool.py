@@ -184,7 +184,7 @@ def input_series(t: Track) -> list[dict[str, str]]:
 
 def _estimate_and_segments(t: Track, base: dict[str, str]) -> list[dict[str, str]]:
     """The server's own counters (no ``source``: devices send neither)."""
-    out = []
+    out: list[dict[str, str]] = []
     if not t.confidences:
         return out
     out.append(_gauge(metrics.CALIBRATION_ERROR, base, t.calibration_error))
