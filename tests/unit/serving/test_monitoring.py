@@ -33,7 +33,8 @@ def make_monitor(bundle: ModelBundle, registry: CollectorRegistry) -> Monitor:
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     # The training reference is the version's; what was counted says where (source).
-    reference = name in (metrics.FEATURE_REFERENCE, metrics.CLASS_PRIOR, metrics.REJECTED_REQUESTS)
+    reference = name in (metrics.FEATURE_REFERENCE, metrics.CLASS_PRIOR, metrics.REJECTED_REQUESTS,
+                         metrics.CONFIDENCE_REFERENCE, metrics.CONFIDENCE_REFERENCE_ROWS)
     source = {} if reference or name.startswith(metrics.REJECTED_REQUESTS) else {
         metrics.LABEL_SOURCE: metrics.SOURCE_SERVER}
     found = registry.get_sample_value(name, {**LABELS, **source, **labels})
@@ -169,7 +170,8 @@ def test_every_confusion_cell_is_exported_at_zero_before_any_feedback(
     for actual in classes:
         for predicted in classes:
             found = registry.get_sample_value(
-                metrics.CONFUSION_SERIES, {**LABELS, "actual": actual, "predicted": predicted})
+                metrics.CONFUSION_SERIES, {**LABELS, metrics.LABEL_SOURCE: metrics.SOURCE_SERVER,
+                                           "actual": actual, "predicted": predicted})
             assert found == 0.0
 
 

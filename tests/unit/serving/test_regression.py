@@ -59,8 +59,15 @@ def predict(runtime: ModelRuntime, rows: list[dict[str, Any]]) -> dict[str, Any]
     return result
 
 
+SERVER = {**LABELS, metrics.LABEL_SOURCE: metrics.SOURCE_SERVER}
+
+
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
-    return registry.get_sample_value(name, {**LABELS, **labels}) or 0.0
+    """What the server counted itself (source server); a reference gauge has no source."""
+    found = registry.get_sample_value(name, {**SERVER, **labels})
+    if found is None:
+        found = registry.get_sample_value(name, {**LABELS, **labels})
+    return found or 0.0
 
 
 def test_values_intervals_and_output_deciles(bundle: ModelBundle, tmp_path: Path) -> None:
@@ -80,7 +87,7 @@ def test_values_intervals_and_output_deciles(bundle: ModelBundle, tmp_path: Path
     assert sum(counted.values()) == 200
     assert len([c for c in counted.values() if c > 0]) >= 8  # spread over the deciles
     assert value(registry, metrics.CLASS_PRIOR, **{"class": "0"}) == pytest.approx(0.1)
-    assert registry.get_sample_value(f"{metrics.CONFIDENCE}_count", LABELS) is None
+    assert registry.get_sample_value(f"{metrics.CONFIDENCE}_count", SERVER) is None
 
 
 def test_feedback_with_true_values_sums_errors(bundle: ModelBundle, tmp_path: Path) -> None:
@@ -102,7 +109,7 @@ def test_feedback_with_true_values_sums_errors(bundle: ModelBundle, tmp_path: Pa
     assert beyond > 0
     assert value(registry, metrics.FEEDBACK_SERIES, outcome="incorrect") == beyond
     assert value(registry, metrics.FEEDBACK_SERIES, outcome="correct") == 50 - beyond
-    assert registry.get_sample_value(metrics.CONFUSION_SERIES, LABELS) is None
+    assert registry.get_sample_value(metrics.CONFUSION_SERIES, SERVER) is None
     again = runtime.record_feedback([FeedbackItem(ids[0], value=truth[0])])
     assert again[0].duplicate and value(registry, metrics.FEEDBACK_LABELLED_SERIES) == 50
     with pytest.raises(FeedbackConflictError, match="already has true value") as refused:
