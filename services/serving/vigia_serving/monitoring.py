@@ -162,7 +162,7 @@ class Monitor:
         for outcome in outcomes:
             feedback.labels(*server, outcome).inc(0)
         labelled.labels(*server).inc(0)
-        if len(classes) <= CONFUSION_AT_ZERO_MAX_CLASSES:
+        if self._output is None and len(classes) <= CONFUSION_AT_ZERO_MAX_CLASSES:
             # Every cell at zero before the first feedback, so increase() counts the first
             # label of each cell too (per-class recall and precision, the error cost).
             for actual in classes:
