@@ -6,7 +6,8 @@ Service's name. It runs as a local process against the control plane, which auth
 requests it is asked (delegated authorization: an anonymous read of the metrics API is
 refused by the API server's answer, not by metrics-server's own rules).
 
-No kubelet here (kwok nodes): scraping is the e2e tier's part (tests/e2e/test_autoscaling.py).
+No kubelet here (kwok nodes): scraping is the e2e tier's part
+(tests/e2e/test_serving_autoscaling.py).
 """
 
 from __future__ import annotations

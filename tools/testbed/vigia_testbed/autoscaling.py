@@ -1,4 +1,4 @@
-"""Autoscaling on the real node (issue 29), shared by tests/e2e/test_autoscaling.py and
+"""Autoscaling on the real node (issue 29), shared by tests/e2e/test_serving_autoscaling.py and
 benchmarks/autoscale.py: an autoscaled (or a fixed) sample ModelDeployment, a load from a
 client pod in the cluster, and the stable Deployment's replica counts."""
 

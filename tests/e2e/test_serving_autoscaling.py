@@ -4,6 +4,9 @@ back to minReplicas after the load stops (scale-down stabilisation shortened to 
 spec.serving.autoscaling.scaleDownStabilizationSeconds). The operator keeps every count the
 autoscaler sets (no Restored Event) and reports the autoscaler in status.
 
+It runs after the Helm tests (file order): its platform is the kustomize install, as the
+serving tests', and the chart cannot take over that operator Deployment's selector.
+
 The resource metrics API is metrics-server, built from its Go module and installed by the
 `metrics_api` fixture (tests/e2e/conftest.py, vigia_testbed.metrics_server)."""
 
