@@ -148,8 +148,10 @@ REMOVED: Final = "Removed"
 AUTOSCALER_CONDITION: Final = "AutoscalerConditionChanged"
 
 # Reasons a condition leaves its healthy status for in normal operation (a version rolling
-# out, a new version gathering its samples): their Events are Normal, not Warnings.
-ROUTINE_REASONS: Final = frozenset({ROLLING_OUT, DEPLOYMENT_PENDING, INSUFFICIENT_DATA})
+# out, a new version gathering its samples, a version whose bundle has no calibration check
+# or no confidence reference to judge by): their Events are Normal, not Warnings.
+ROUTINE_REASONS: Final = frozenset({ROLLING_OUT, DEPLOYMENT_PENDING, INSUFFICIENT_DATA,
+                                    NO_ESTIMATE, NO_CONFIDENCE_REFERENCE})
 
 # Phases: one word for `kubectl get`.
 PHASE_PENDING: Final = "Pending"

@@ -151,7 +151,12 @@ def answered_by(spec: RetrainingSpec | None) -> frozenset[str]:
     if spec is None:
         return frozenset()
     allowed = allowed_triggers(spec)
-    return frozenset(type_ for type_, trigger in TRIGGER_CONDITIONS if allowed[trigger])
+    answered = {type_ for type_, trigger in TRIGGER_CONDITIONS if allowed[trigger]}
+    if reasons.DRIFTED in answered:
+        # The model's confidence moves with its inputs: the retraining that answers their
+        # drift answers the shift it causes (the closed loop's drifted day shows both).
+        answered.add(reasons.CONFIDENCE_SHIFT)
+    return frozenset(answered)
 
 
 def monitoring_of(signals: Signals | None,

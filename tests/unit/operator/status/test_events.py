@@ -73,3 +73,12 @@ def test_a_condition_the_operator_answers_itself_is_a_normal_event() -> None:
     answered = frozenset({reasons.DRIFTED})
     assert [(e.type, e.reason) for e in events_for(before, after, answered)] == [
         (reasons.NORMAL, reasons.FEATURES_DRIFTED), (reasons.WARNING, reasons.ACCURACY_BELOW_MIN)]
+
+
+def test_a_version_without_a_calibration_check_is_no_warning() -> None:
+    """A retrained bundle without a calibration check has no estimated accuracy: the status
+    says so, nobody needs to act (the closed loop's happy path posts no Warning)."""
+    before = _status((reasons.ESTIMATED_ACCURACY_LOW, "False", reasons.ESTIMATE_OK))
+    after = _status((reasons.ESTIMATED_ACCURACY_LOW, "Unknown", reasons.NO_ESTIMATE))
+    assert [(e.type, e.reason) for e in events_for(before, after)] == [
+        (reasons.NORMAL, reasons.NO_ESTIMATE)]

@@ -206,9 +206,14 @@ def test_an_invalid_retraining_spec_is_a_condition_and_one_event_not_a_crash() -
 
 def test_the_conditions_a_retraining_trigger_answers() -> None:
     body = _body()
-    assert answered_conditions(body) == {reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.COST_HIGH}
+    # The confidence shift an input drift causes is answered by the drift's retraining.
+    assert answered_conditions(body) == {reasons.DRIFTED, reasons.ACCURACY_LOW, reasons.COST_HIGH,
+                                         reasons.CONFIDENCE_SHIFT}
     body["spec"]["retraining"]["triggers"]["accuracy"] = False
     body["spec"]["retraining"]["triggers"]["cost"] = False
-    assert answered_conditions(body) == {reasons.DRIFTED}
+    assert answered_conditions(body) == {reasons.DRIFTED, reasons.CONFIDENCE_SHIFT}
+    body["spec"]["retraining"]["triggers"]["drift"] = False
+    assert answered_conditions(body) == frozenset()
+    body["spec"]["retraining"]["triggers"]["drift"] = True
     body["spec"]["retraining"]["enabled"] = False
     assert answered_conditions(body) == frozenset()
